@@ -1,0 +1,15 @@
+/* tools/cmds.h — the cordon CLI's subcommands. Each lives in its own file
+ * (cmd_<name>.c) and gets argv starting at its own name (argv[0] = "sandbox"). */
+#ifndef TOOLS_CMDS_H
+#define TOOLS_CMDS_H
+
+int cmd_sandbox(int argc, char **argv);       /* cmd_sandbox.c */
+int cmd_udf(int argc, char **argv);           /* cmd_udf.c */
+int cmd_overlay(int argc, char **argv);       /* cmd_overlay.c */
+int cmd_whoami(int argc, char **argv);        /* cmd_api.c */
+int cmd_sql(int argc, char **argv);           /* cmd_api.c */
+int cmd_admin(int argc, char **argv);         /* cmd_admin.c */
+int cmd_admin_storage(int argc, char **argv); /* cmd_storage.c, reached as `admin storage` */
+int cmd_audit(int argc, char **argv);         /* cmd_audit.c */
+
+#endif
