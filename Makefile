@@ -30,6 +30,10 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure
 	CORDON_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration tests/security $(PYTEST_ARGS)
 
+# allocator_may_return_null: code must survive a failed malloc, and the
+# tests check that it does (ASan would otherwise abort on huge requests).
+sanitize: export ASAN_OPTIONS = allocator_may_return_null=1:abort_on_error=0:$(EXTRA_ASAN_OPTIONS)
+sanitize: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 sanitize:
 	$(MAKE) test BUILD=build-sanitize CMAKE_FLAGS="-DCORDON_SANITIZE=address,undefined -DCORDON_WERROR=ON"
 
