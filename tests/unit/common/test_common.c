@@ -104,6 +104,7 @@ static void test_buf_limit_and_overflow(void **state)
 	assert_int_equal(cmn_buf_append(&b, "x", 1, &err), -1);
 	assert_int_equal(err.code, CMN_ELIMIT);
 	assert_int_equal(b.len, 10); /* a refused append changes nothing */
+	cmn_buf_free(&b);
 	cmn_buf_init(&b, 0);
 	assert_int_equal(cmn_buf_reserve(&b, SIZE_MAX, &err), -1);
 	assert_int_equal(err.code, CMN_ELIMIT);
