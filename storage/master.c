@@ -435,6 +435,26 @@ int stor_master_scrub_all(struct stor_cluster *c, struct cmn_err *err)
 	return 0;
 }
 
+/* Chunks without 3 replicas on live servers (a suspect server's replicas
+ * count for repair, which waits for the timeout, but not for health). */
+static size_t unhealthy_chunks(struct stor_cluster *c)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+	pthread_mutex_lock(c->mu);
+	if (sqlite3_prepare_v2(c->cfg.db,
+			       "SELECT count(*) FROM stor_chunks c WHERE (SELECT count(*) FROM "
+			       "stor_replicas r JOIN stor_servers s ON s.id = r.server_id WHERE "
+			       "r.chunk_id = c.chunk_id AND s.state = 'live') < 3",
+			       -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = (size_t)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(c->mu);
+	return n;
+}
+
 int stor_master_repair(struct stor_cluster *c, uint64_t timeout_ms, struct cmn_err *err)
 {
 	uint64_t start = stor_now_ms();
@@ -445,8 +465,8 @@ int stor_master_repair(struct stor_cluster *c, uint64_t timeout_ms, struct cmn_e
 
 		if (stor_master_tick(c, err) < 0)
 			return -1;
-		left = short_chunks(c, &ids, 1);
-		free(ids);
+		(void)ids;
+		left = unhealthy_chunks(c);
 		if (left == 0)
 			return 0;
 		if (stor_now_ms() - start > timeout_ms)

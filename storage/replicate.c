@@ -132,6 +132,19 @@ static int add_pending(struct stor_cluster *c, const struct wchunk *ch, bool add
 	return rc;
 }
 
+/* A pending replica of an aborted write: the master may delete it as soon
+ * as its server answers (no grace period). */
+static void mark_aborted(struct stor_cluster *c, const char *chunk_id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(c->cfg.db, "UPDATE stor_pending SET started_ms = 0 WHERE chunk_id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, chunk_id, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
 static int grow_chunks(struct stor_writer *w, struct cmn_err *err)
 {
 	struct wchunk *n;
@@ -407,11 +420,12 @@ void stor_writer_abort(struct stor_writer *w)
 			else if (e.code != CMN_ENOTFOUND)
 				all = false;
 		}
-		if (all) {
-			pthread_mutex_lock(c->mu);
+		pthread_mutex_lock(c->mu);
+		if (all)
 			add_pending(c, ch, false);
-			pthread_mutex_unlock(c->mu);
-		}
+		else
+			mark_aborted(c, ch->id);
+		pthread_mutex_unlock(c->mu);
 	}
 	if (w->n)
 		cmn_info("storage: aborted write of table %llu version %llu: removed %zu replicas",
