@@ -34,6 +34,7 @@ static const struct {
 	{ "odps:ManageLabels", ACT_ADMIN },
 	{ "odps:ManagePackages", ACT_ADMIN },
 	{ "odps:InstallPackage", ACT_ADMIN },
+	{ "odps:UninstallPackage", ACT_ADMIN },
 	{ "odps:ShowGrants", ACT_ADMIN },
 	{ "odps:Grant", ACT_GRANT },
 	{ "odps:ShowAcl", ACT_GRANT },
@@ -272,8 +273,9 @@ static int label_check(struct decider *d, bool *ok)
 		return 0;
 	}
 	*ok = false;
-	deny(d, "label", 4031, "label %lld of %s '%s' is above your level %lld", (long long)level,
-	     is_column ? "column" : "table", what, (long long)user_level);
+	deny(d, "label", 4031, "label %lld of %s '%s' is above your level %lld on {%s}",
+	     (long long)level, is_column ? "column" : "table", what, (long long)user_level,
+	     d->out->resource);
 	return 0;
 }
 
@@ -339,9 +341,10 @@ static int protection_check(struct decider *d, bool *ok)
 		}
 		*ok = false;
 		return deny(d, "protection", 4021,
-			    "project '%s' is protected: the job reads table '%s' of it and '%s' "
-			    "is not one of its trusted projects",
-			    rd->project, rd->table ? rd->table : "", d->res->project);
+			    "project '%s' is protected: the job reads table '%s' of it and writes "
+			    "{%s}, and '%s' is not one of its trusted projects",
+			    rd->project, rd->table ? rd->table : "", d->out->resource,
+			    d->res->project);
 	}
 	return 0;
 }
@@ -573,12 +576,42 @@ static int decide_member(struct decider *d, enum act_class cls)
 	return allow(d, d->out->rule);
 }
 
+/* INSTALL PACKAGE src.pkg in project C needs src to have allowed C; this
+ * holds for everyone, owner and super administrator included, because it is
+ * the source project's decision, not C's. */
+static int install_allowed(struct decider *d, bool *ok)
+{
+	const char *dot = d->res->name ? strchr(d->res->name, '.') : NULL;
+	char src[256];
+	int64_t v;
+
+	*ok = false;
+	if (!dot || (size_t)(dot - d->res->name) >= sizeof(src))
+		return 0;
+	memcpy(src, d->res->name, (size_t)(dot - d->res->name));
+	src[dot - d->res->name] = '\0';
+	return authz_db_int(d->db, d->err, 0, &v, ok,
+			    "SELECT 1 FROM authz_packages p JOIN authz_package_allowed a"
+			    " ON a.package_id = p.id WHERE p.project = ?1 AND p.name = ?2"
+			    " AND a.project = ?3",
+			    "sss", src, dot + 1, d->res->project);
+}
+
 static int decide_inner(struct decider *d)
 {
 	enum act_class cls = action_class(d->action);
 	cleanup_free char *owner = NULL;
 	bool member = false, handled = false;
 
+	if (strcasecmp(d->action, "odps:InstallPackage") == 0) {
+		bool ok;
+		if (install_allowed(d, &ok) < 0)
+			return -1;
+		if (!ok)
+			return deny(d, "install_not_allowed", 4041,
+				    "project '%s' is not allowed to install package '%s'",
+				    d->res->project, d->res->name ? d->res->name : "");
+	}
 	if (d->who->super_admin)
 		return allow(d, "super_admin");
 	if (authz_project_owner(d->db, d->res->project, &owner, d->err) < 0)
