@@ -147,8 +147,8 @@ int authz_db_run(sqlite3 *db, struct cmn_err *err, const char *sql, const char *
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return cmn_err_set(err, rc == SQLITE_CONSTRAINT ? CMN_ECONFLICT : CMN_EIO, 0,
-				   "catalog: %s", sqlite3_errmsg(db));
+		return cmn_err_set(err, (rc & 0xff) == SQLITE_CONSTRAINT ? CMN_ECONFLICT : CMN_EIO,
+				   0, "catalog: %s", sqlite3_errmsg(db));
 	return 0;
 }
 
