@@ -151,12 +151,29 @@ static int sb_pcall(lua_State *L)
 	return finishpcall(L, status, 0);
 }
 
+/* The message handler of xpcall runs before the stack unwinds; when the
+ * error came from the hook, Lua still has hooks disabled (allowhook is 0
+ * inside a hook), so a user handler would run without limits. This C
+ * handler passes the error through untouched once a limit tripped. */
+static int xpcall_handler(lua_State *L)
+{
+	if (rt_lua_of(L)->tripped != RT_LIMIT_NONE)
+		return 1;
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
 static int sb_xpcall(lua_State *L)
 {
 	int status;
 	int n = lua_gettop(L);
 
 	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 2);
+	lua_pushcclosure(L, xpcall_handler, 1);
+	lua_replace(L, 2);
 	lua_pushboolean(L, 1);
 	lua_pushvalue(L, 1);
 	lua_rotate(L, 3, 2);
@@ -253,6 +270,38 @@ static void depth_leave(lua_State *L)
 	rt_lua_of(L)->coro_depth--;
 }
 
+/* A coroutine that died of a limit error died inside the hook, where Lua
+ * leaves its hooks disabled; its pending __close handlers would run without
+ * limits if it were ever closed, so it never is. */
+static const char LIMIT_DEAD_KEY[] = "cordon.limit_dead";
+
+static void mark_limit_dead(lua_State *L, lua_State *co)
+{
+	if (!lua_checkstack(L, 3))
+		return;
+	if (lua_getfield(L, LUA_REGISTRYINDEX, LIMIT_DEAD_KEY) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pushthread(co);
+	lua_xmove(co, L, 1);
+	lua_pushboolean(L, 1);
+	lua_rawset(L, -3);
+	lua_pop(L, 1);
+}
+
+static bool is_limit_dead(lua_State *L, lua_State *co)
+{
+	bool dead;
+
+	lua_getfield(L, LUA_REGISTRYINDEX, LIMIT_DEAD_KEY);
+	lua_pushthread(co);
+	lua_xmove(co, L, 1);
+	dead = lua_rawget(L, -2) != LUA_TNIL;
+	lua_pop(L, 2);
+	return dead;
+}
+
 static int auxresume(lua_State *L, lua_State *co, int narg)
 {
 	int status, nres;
@@ -263,8 +312,16 @@ static int auxresume(lua_State *L, lua_State *co, int narg)
 	}
 	depth_enter(L);
 	lua_xmove(L, co, narg);
+	/* the coroutine runs under the same hook as its resumer, and the CPU
+	 * tick arms whichever of them is running */
+	if (lua_gethookmask(L) && !lua_gethookmask(co))
+		lua_sethook(co, rt_lua_hook, LUA_MASKCOUNT, 1);
+	rt_lua_set_running(co);
 	status = lua_resume(co, L, narg, &nres);
+	rt_lua_set_running(L);
 	depth_leave(L);
+	if (status != LUA_OK && status != LUA_YIELD && rt_lua_of(L)->tripped != RT_LIMIT_NONE)
+		mark_limit_dead(L, co);
 	after_catch(L, status);
 	if (status == LUA_OK || status == LUA_YIELD) {
 		if (!lua_checkstack(L, nres + 1)) {
@@ -298,8 +355,15 @@ static int reset_thread(lua_State *L, lua_State *co)
 {
 	int status;
 
+	rt_lua_check_tripped(L);
+	if (is_limit_dead(L, co))
+		luaL_error(L, "cannot close a coroutine that a limit ended");
 	depth_enter(L);
+	if (lua_gethookmask(L) && !lua_gethookmask(co))
+		lua_sethook(co, rt_lua_hook, LUA_MASKCOUNT, 1);
+	rt_lua_set_running(co);
 	status = lua_resetthread(co);
+	rt_lua_set_running(L);
 	depth_leave(L);
 	after_catch(L, status);
 	return status;
@@ -569,6 +633,12 @@ int rt_env_build(lua_State *L)
 
 	lua_newtable(L);
 	lua_setfield(L, LUA_REGISTRYINDEX, PROTECTED_KEY);
+	lua_newtable(L); /* weak keys: threads that a limit ended */
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "k");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_setfield(L, LUA_REGISTRYINDEX, LIMIT_DEAD_KEY);
 	lua_newtable(L);
 	base = lua_gettop(L);
 	add_base(L, base);

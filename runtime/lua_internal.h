@@ -23,6 +23,7 @@ struct rt_lua {
 	int host_push;        /* > 0: the host pushes, limit not applied */
 	bool mem_denied;      /* an allocation was refused during this call */
 	long long insn_left;  /* instructions left in this call */
+	long long call_rows;  /* rows the next call covers (batch), 1 otherwise */
 	enum rt_limit tripped; /* sticky until the host call returns */
 	uint64_t output_used;
 	int coro_depth;
@@ -39,6 +40,10 @@ extern const char RT_ENV_KEY[];
 void rt_lua_hook(lua_State *L, lua_Debug *ar);
 /* Raises the sticky limit error if a limit tripped (used by the wrappers). */
 void rt_lua_check_tripped(lua_State *L);
+/* The Lua thread the CPU tick arms the hook on: the coroutine wrappers set
+ * it around a resume. */
+void rt_lua_set_running(lua_State *L);
+lua_State *rt_lua_running(void);
 /* Adds the net table (net.connect) to the base table at index base: only
  * called when the job has a network grant (lua_net.c). */
 void rt_net_open(lua_State *L, int base);

@@ -13,6 +13,7 @@
 #include "runtime/lua_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,24 +70,41 @@ void rt_limits_fill(struct rt_limits *lim)
 		lim->pattern_bytes = RT_DEFAULT_PATTERN;
 }
 
-/* ---- CPU timer ---------------------------------------------------------- */
+/* ---- CPU ticks ----------------------------------------------------------
+ *
+ * One ITIMER_PROF tick every RT_TICK_NS of process CPU. Each tick
+ *  - arms the count hook on the Lua thread that is running (lua_sethook is
+ *    safe in a signal handler), so a call that runs longer than a tick is
+ *    counted instruction by instruction from then on, while the short calls
+ *    that make up almost all rows never pay for a hook (an armed count hook
+ *    slows the Lua VM down about 2x: every instruction goes through it);
+ *  - counts CPU against the batch budget: past it the limit trips (the hook
+ *    and the C wrappers see it); grace later a C call that never came back
+ *    (a backtracking pattern) ends the process, if the owner allows it.
+ */
+#define RT_TICK_NS 10000000ull
 
 static volatile sig_atomic_t cpu_soft_expired;
 static volatile sig_atomic_t cpu_hard_exit;
 static volatile sig_atomic_t cpu_hard_code;
+static volatile sig_atomic_t ticking;
+static volatile uint64_t cpu_ticks, cpu_budget_ticks, cpu_hard_ticks;
+/* the running Lua thread of the call in progress, NULL between calls */
+static lua_State *volatile running_thread;
 
-/* ITIMER_PROF: first expiry is the budget (soft: the hook and the wrappers
- * see the flag), the next one, grace later, means a C call never came back
- * (e.g. a backtracking pattern): only then the process ends itself. */
 static void on_sigprof(int sig)
 {
 	static const char msg[] = "cordon: udf: limit exceeded: cpu\n";
+	lua_State *L = running_thread;
+
 	(void)sig;
-	if (!cpu_soft_expired) {
-		cpu_soft_expired = 1;
+	cpu_ticks++;
+	if (L && lua_gethookmask(L) == 0)
+		lua_sethook(L, rt_lua_hook, LUA_MASKCOUNT, 1);
+	if (!cpu_budget_ticks || cpu_ticks < cpu_budget_ticks)
 		return;
-	}
-	if (cpu_hard_exit) {
+	cpu_soft_expired = 1;
+	if (cpu_ticks >= cpu_hard_ticks && cpu_hard_exit) {
 		ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 		(void)w;
 		_exit(cpu_hard_code);
@@ -98,35 +116,41 @@ bool rt_cpu_expired(void)
 	return cpu_soft_expired != 0;
 }
 
-int rt_cpu_arm(uint64_t cpu_ns, uint64_t grace_ns, bool exit_on_hard, int hard_exit_code,
-	       struct cmn_err *err)
+static int start_ticking(struct cmn_err *err)
 {
 	struct sigaction sa;
 	struct itimerval it;
 
+	if (ticking)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigprof;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGPROF, &sa, NULL) < 0)
+		return cmn_err_sys(err, "sigaction SIGPROF");
 	memset(&it, 0, sizeof(it));
-	cpu_soft_expired = 0;
-	cpu_hard_exit = exit_on_hard;
-	cpu_hard_code = hard_exit_code;
-	if (cpu_ns) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_sigprof;
-		sa.sa_flags = SA_RESTART;
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(SIGPROF, &sa, NULL) < 0)
-			return cmn_err_sys(err, "sigaction SIGPROF");
-		if (!grace_ns)
-			grace_ns = 500000000ull;
-		it.it_value.tv_sec = (time_t)(cpu_ns / 1000000000ull);
-		it.it_value.tv_usec = (suseconds_t)(cpu_ns % 1000000000ull / 1000);
-		if (!it.it_value.tv_sec && !it.it_value.tv_usec)
-			it.it_value.tv_usec = 1;
-		it.it_interval.tv_sec = (time_t)(grace_ns / 1000000000ull);
-		it.it_interval.tv_usec = (suseconds_t)(grace_ns % 1000000000ull / 1000);
-	}
+	it.it_value.tv_usec = (suseconds_t)(RT_TICK_NS / 1000);
+	it.it_interval = it.it_value;
 	if (setitimer(ITIMER_PROF, &it, NULL) < 0)
 		return cmn_err_sys(err, "setitimer ITIMER_PROF");
+	ticking = 1;
 	return 0;
+}
+
+int rt_cpu_arm(uint64_t cpu_ns, uint64_t grace_ns, bool exit_on_hard, int hard_exit_code,
+	       struct cmn_err *err)
+{
+	if (!grace_ns)
+		grace_ns = 500000000ull;
+	cpu_budget_ticks = 0; /* no budget while the fields change */
+	cpu_soft_expired = 0;
+	cpu_ticks = 0;
+	cpu_hard_exit = exit_on_hard;
+	cpu_hard_code = hard_exit_code;
+	cpu_hard_ticks = (cpu_ns + grace_ns + RT_TICK_NS - 1) / RT_TICK_NS;
+	cpu_budget_ticks = cpu_ns ? (cpu_ns + RT_TICK_NS - 1) / RT_TICK_NS : 0;
+	return start_ticking(err);
 }
 
 /* ---- allocator ---------------------------------------------------------- */
@@ -251,6 +275,7 @@ int rt_lua_new(const struct rt_limits *lim, struct rt_lua **out, struct cmn_err 
 		S->lim = *lim;
 	rt_limits_fill(&S->lim);
 	cmn_buf_init(&S->log, 0);
+	S->call_rows = 1;
 	snprintf(S->name, sizeof(S->name), "udf");
 	S->L = lua_newstate(sb_alloc, S);
 	if (!S->L) {
@@ -260,7 +285,6 @@ int rt_lua_new(const struct rt_limits *lim, struct rt_lua **out, struct cmn_err 
 	*(struct rt_lua **)lua_getextraspace(S->L) = S;
 	lua_atpanic(S->L, panic);
 	/* Set before any coroutine exists: lua_newthread copies the hook. */
-	lua_sethook(S->L, rt_lua_hook, LUA_MASKCOUNT, RT_HOOK_STEP);
 	S->insn_left = (long long)1 << 62;
 	lua_pushcfunction(S->L, build_env);
 	status = lua_pcall(S->L, 0, 0, 0);
@@ -271,6 +295,10 @@ int rt_lua_new(const struct rt_limits *lim, struct rt_lua **out, struct cmn_err 
 		return cmn_err_set(err, CMN_ENOMEM, 0, "lua environment: %s", msg);
 	}
 	S->mem_limit = S->lim.memory_bytes;
+	if (start_ticking(err) < 0) {
+		rt_lua_free(S);
+		return -1;
+	}
 	*out = S;
 	return 0;
 }
@@ -395,9 +423,27 @@ static void call_begin(struct rt_lua *S)
 	S->mem_denied = false;
 	S->output_used = 0;
 	S->coro_depth = 0;
-	S->insn_left = (long long)S->lim.instructions;
-	if (lua_gethookcount(S->L) != RT_HOOK_STEP)
-		lua_sethook(S->L, rt_lua_hook, LUA_MASKCOUNT, RT_HOOK_STEP);
+	if (__builtin_mul_overflow((long long)S->lim.instructions, S->call_rows, &S->insn_left))
+		S->insn_left = LLONG_MAX;
+	S->call_rows = 1;
+	if (lua_gethookmask(S->L))
+		lua_sethook(S->L, NULL, 0, 0);
+	running_thread = S->L;
+}
+
+void rt_lua_set_call_rows(struct rt_lua *S, size_t rows)
+{
+	S->call_rows = rows > 0 && rows < (size_t)LLONG_MAX ? (long long)rows : 1;
+}
+
+void rt_lua_set_running(lua_State *L)
+{
+	running_thread = L;
+}
+
+lua_State *rt_lua_running(void)
+{
+	return running_thread;
 }
 
 static bool is_memerr(lua_State *L, int idx)
@@ -424,7 +470,7 @@ static int call_fail(struct rt_lua *S, int status, struct cmn_err *err)
 		S->tripped = RT_LIMIT_MEMORY;
 	if (S->tripped != RT_LIMIT_NONE) {
 		lua_pop(L, 1);
-		lua_sethook(L, rt_lua_hook, LUA_MASKCOUNT, RT_HOOK_STEP);
+		lua_sethook(L, NULL, 0, 0);
 		if (S->tripped == RT_LIMIT_MEMORY)
 			lua_gc(L, LUA_GCCOLLECT);
 		return rt_lua_fail_limit(S, S->tripped, NULL, err);
@@ -440,6 +486,7 @@ int rt_lua_call(struct rt_lua *S, int nargs, int nresults, struct cmn_err *err)
 
 	call_begin(S);
 	status = lua_pcall(S->L, nargs, nresults, 0);
+	running_thread = NULL;
 	if (status != LUA_OK)
 		return call_fail(S, status, err);
 	return 0;
@@ -477,6 +524,11 @@ int rt_lua_fail_limit(struct rt_lua *S, enum rt_limit which, const char *detail,
 	S->tripped = which;
 	return cmn_err_set(err, CMN_ELIMIT, 0, "limit exceeded: %s%s%s%s", rt_limit_name(which),
 			   detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+}
+
+void rt_lua_output_reset(struct rt_lua *S)
+{
+	S->output_used = 0;
 }
 
 int rt_lua_charge_output(struct rt_lua *S, size_t bytes)

@@ -2,9 +2,10 @@
  *
  * One struct rt_lua is one Lua 5.4 state running one untrusted script with
  * an allowlisted environment (lua_env.c) and limits: memory (a limiting
- * lua_Alloc), instructions per call (a count hook that re-arms so pcall cannot
- * swallow it, inherited by every coroutine), CPU time per batch (a process CPU
- * timer; see rt_cpu_arm), output bytes (print and values returned), and caps
+ * lua_Alloc), instructions per call (a count hook, armed on the running
+ * thread, coroutines included, by a 10 ms CPU tick so that short calls run
+ * at full speed; once a limit trips it re-arms at every instruction so pcall
+ * cannot swallow it), CPU time per batch (the same tick; see rt_cpu_arm), output bytes (print and values returned), and caps
  * on string and pattern sizes. A limit hit is an error of code CMN_ELIMIT and
  * rt_lua_limit_hit() names it.
  *
@@ -90,6 +91,9 @@ int rt_lua_pcall(struct rt_lua *S, rt_lua_fn fn, void *ud, int nargs, int nresul
  * arguments that needed no allocation (or were pushed under rt_lua_host_push);
  * calls it with limits on and leaves nresults on the stack. */
 int rt_lua_call(struct rt_lua *S, int nargs, int nresults, struct cmn_err *err);
+/* The next call covers ROWS rows (a batch): its instruction budget is the
+ * per-call limit times rows. */
+void rt_lua_set_call_rows(struct rt_lua *S, size_t rows);
 /* Lets the host push values (e.g. input strings already checked against the
  * string cap) without the memory limit refusing them. Balanced calls. */
 void rt_lua_host_push(struct rt_lua *S, bool on);
@@ -102,6 +106,7 @@ int rt_lua_fail_limit(struct rt_lua *S, enum rt_limit which, const char *detail,
 		      struct cmn_err *err);
 /* Counts bytes handed out (results, forwarded rows); raises/fails at the cap. */
 int rt_lua_charge_output(struct rt_lua *S, size_t bytes);
+void rt_lua_output_reset(struct rt_lua *S);
 /* Raises a limit error from inside Lua (does not return). */
 int rt_lua_raise_limit(struct lua_State *L, enum rt_limit which, const char *detail);
 /* Inside Lua: the state of L (any thread). */

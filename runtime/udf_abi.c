@@ -29,6 +29,8 @@ struct rt_udf {
 	int ref_new, ref_iter, ref_merge, ref_term, ref_close;
 	int ref_ctx;
 	int ref_bufs; /* table: aggregate buffers by handle */
+	int ref_batch; /* table: driver (1), output column (2), argument columns (3..) */
+	int batch_nargs;
 	int next_buf; /* handles are never reused, so a stale one cannot alias */
 	/* the row sink during rt_udf_process / rt_udf_table_close */
 	rt_row_fn row_fn;
@@ -195,7 +197,8 @@ int rt_udf_open(const struct rt_udf_source *src, struct rt_udf **out, struct cmn
 	snprintf(u->script, sizeof(u->script), "%s", src->script_name);
 	snprintf(u->fname, sizeof(u->fname), "%s", src->function);
 	u->ref_fn = u->ref_new = u->ref_iter = u->ref_merge = u->ref_term = LUA_NOREF;
-	u->ref_close = u->ref_ctx = u->ref_bufs = LUA_NOREF;
+	u->ref_close = u->ref_ctx = u->ref_bufs = u->ref_batch = LUA_NOREF;
+	u->batch_nargs = -1;
 	if (rt_lua_new(src->limits, &u->S, err) < 0)
 		goto fail;
 	u->L = rt_lua_state(u->S);
@@ -301,6 +304,162 @@ int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct
 	if (rt_lua_call(u->S, nargs, 1, err) < 0)
 		return -1;
 	return take_result(u, 1, ret_type(u), "return value", out, err);
+}
+
+/* ---- scalar batches ---------------------------------------------------- */
+
+/* Builds the batch driver for nargs arguments: a closure over the UDF, the
+ * output column and the argument columns,
+ *   function(n) for i = 1, n do out[i] = f(a1[i], ..., aN[i]) end end
+ * compiled from trusted text (not the user's), kept with its columns. */
+static int batch_setup_fn(lua_State *L, void *ud)
+{
+	struct rt_udf *u = ud;
+	char src[1024];
+	int off, nargs = u->batch_nargs;
+
+	off = snprintf(src, sizeof(src), "local f, out");
+	for (int j = 1; j <= nargs; j++)
+		off += snprintf(src + off, sizeof(src) - (size_t)off, ", a%d", j);
+	off += snprintf(src + off, sizeof(src) - (size_t)off,
+			" = ...\nreturn function(n) for i = 1, n do out[i] = f(");
+	for (int j = 1; j <= nargs; j++)
+		off += snprintf(src + off, sizeof(src) - (size_t)off, "%sa%d[i]", j > 1 ? ", " : "",
+				j);
+	snprintf(src + off, sizeof(src) - (size_t)off, ") end end\n");
+	lua_createtable(L, nargs + 2, 0);
+	if (luaL_loadbufferx(L, src, strlen(src), "=(batch)", "t") != LUA_OK)
+		return lua_error(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_fn);
+	for (int j = 0; j <= nargs; j++) {
+		lua_createtable(L, RT_BATCH_ROWS, 0);
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, 1, j + 2);
+	}
+	lua_call(L, nargs + 2, 1);
+	lua_rawseti(L, 1, 1);
+	return 1;
+}
+
+static int batch_setup(struct rt_udf *u, int nargs, struct cmn_err *err)
+{
+	if (u->batch_nargs == nargs)
+		return 0;
+	if (nargs > 16)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: batches take at most 16 arguments",
+				   u->script, u->fname);
+	luaL_unref(u->L, LUA_REGISTRYINDEX, u->ref_batch);
+	u->ref_batch = LUA_NOREF;
+	u->batch_nargs = nargs;
+	lua_settop(u->L, 0);
+	if (rt_lua_pcall(u->S, batch_setup_fn, u, 0, 1, err) < 0) {
+		u->batch_nargs = -1;
+		return -1;
+	}
+	u->ref_batch = luaL_ref(u->L, LUA_REGISTRYINDEX); /* a free slot: no allocation */
+	return 0;
+}
+
+/* Fills the argument columns (stack 3..) with nrows rows. */
+static int batch_fill(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
+		      struct cmn_err *err)
+{
+	lua_State *L = u->L;
+	struct rt_value a[RT_MAX_COLS];
+	bool coerce = u->sig.present && !u->sig.any_args;
+	uint64_t cap = rt_lua_limits(u->S)->string_bytes;
+	uint64_t mem = rt_lua_limits(u->S)->memory_bytes;
+	size_t pushed = 0;
+
+	if (coerce && nargs != u->sig.nargs)
+		return check_args(u, args, nargs, a, err);
+	for (size_t i = 0; i < nrows; i++) {
+		const struct rt_value *row = args + i * (size_t)nargs;
+		for (int j = 0; j < nargs; j++) {
+			struct rt_value v = row[j];
+			if (coerce && rt_value_coerce(&v, u->sig.args[j], j + 1, err) < 0)
+				return cmn_err_wrap(err, "%s: %s: row %zu", u->script, u->fname,
+						    i + 1);
+			if (v.type == RT_T_STRING || v.type == RT_T_BINARY) {
+				/* pushed past the memory limit: bound what a batch adds */
+				pushed += v.v.s.len;
+				if (v.v.s.len > cap || pushed > mem)
+					return rt_lua_fail_limit(u->S, RT_LIMIT_STRING,
+								 "batch arguments", err);
+			}
+			rt_value_push(L, &v);
+			lua_rawseti(L, 3 + j, (lua_Integer)i + 1);
+		}
+	}
+	return 0;
+}
+
+/* Reads the output column (stack 2); integers take the short way. */
+static int batch_read(struct rt_udf *u, size_t nrows, struct rt_value *out, struct cmn_err *err)
+{
+	lua_State *L = u->L;
+	enum rt_type want = ret_type(u);
+	bool ints = want == RT_T_ANY || want == RT_T_BIGINT;
+	int base = lua_gettop(L);
+
+	for (size_t i = 0; i < nrows; i++) {
+		int t = lua_rawgeti(L, 2, (lua_Integer)i + 1);
+		if (t == LUA_TNUMBER && ints) {
+			int isnum;
+			lua_Integer v = lua_tointegerx(L, -1, &isnum);
+			if (isnum && (want == RT_T_BIGINT || lua_isinteger(L, -1))) {
+				out[i].type = RT_T_BIGINT;
+				out[i].v.i = (int64_t)v;
+				lua_settop(L, base);
+				continue;
+			}
+		}
+		/* a string stays referenced by the output column until the next batch */
+		rt_lua_output_reset(u->S); /* the output limit is per row here */
+		if (take_result(u, -1, want, "return value", &out[i], err) < 0)
+			return -1;
+		lua_settop(L, base);
+	}
+	return 0;
+}
+
+static int batch_chunk(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
+		       struct rt_value *out, struct cmn_err *err)
+{
+	lua_State *L = u->L;
+	int rc;
+
+	lua_settop(L, 0);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_batch); /* 1 */
+	for (int j = 0; j <= nargs; j++)
+		lua_rawgeti(L, 1, j + 2); /* 2 = out, 3.. = argument columns */
+	rt_lua_host_push(u->S, true);
+	rc = batch_fill(u, args, nargs, nrows, err);
+	rt_lua_host_push(u->S, false);
+	if (rc < 0)
+		return -1;
+	lua_rawgeti(L, 1, 1);
+	lua_pushinteger(L, (lua_Integer)nrows);
+	rt_lua_set_call_rows(u->S, nrows);
+	if (rt_lua_call(u->S, 1, 0, err) < 0)
+		return -1;
+	return batch_read(u, nrows, out, err);
+}
+
+int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
+		      struct rt_value *out, struct cmn_err *err)
+{
+	if (u->kind != RT_UDF_SCALAR)
+		return wrong_kind(u, RT_UDF_SCALAR, err);
+	if (nargs < 0 || nargs > RT_MAX_COLS || nrows > RT_BATCH_ROWS)
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   "%s: %s: a batch has at most %d rows and %d arguments", u->script,
+				   u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
+	if (nrows == 0)
+		return 0;
+	if (batch_setup(u, nargs, err) < 0)
+		return -1;
+	return batch_chunk(u, args, nargs, nrows, out, err);
 }
 
 /* ---- aggregates --------------------------------------------------------- */
