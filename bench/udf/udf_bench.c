@@ -44,7 +44,9 @@ int main(int argc, char **argv)
 	struct rt_udf_source s;
 	struct rt_udf *u;
 	uint64_t n;
-	bool email;
+	bool email, batch;
+	static struct rt_value args[RT_BATCH_ROWS], outs[RT_BATCH_ROWS];
+	static char texts[RT_BATCH_ROWS][64];
 	char text[64];
 	double t0, t1;
 	long long check = 0;
@@ -53,7 +55,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: udf_bench SCRIPT FUNCTION N int|email\n");
 		return 2;
 	}
-	email = strcmp(argv[4], "email") == 0;
+	email = strcmp(argv[4], "email") == 0 || strcmp(argv[4], "email-batch") == 0;
+	batch = strstr(argv[4], "batch") != NULL;
 	s = (struct rt_udf_source){ argv[1], src.data, src.len, argv[2], &lim, NULL, 0 };
 	if (rt_udf_open(&s, &u, &err) < 0 ||
 	    rt_cpu_arm(3600ull * 1000000000ull, 0, false, 0, &err) < 0) {
@@ -61,7 +64,28 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now();
-	for (uint64_t i = 0; i < n; i++) {
+	for (uint64_t i = 0; batch && i < n; i += RT_BATCH_ROWS) {
+		size_t rows = n - i < RT_BATCH_ROWS ? (size_t)(n - i) : RT_BATCH_ROWS;
+		for (size_t r = 0; r < rows; r++) {
+			if (email) {
+				int len = snprintf(texts[r], sizeof(texts[r]), "user%llu@example.com",
+						   (unsigned long long)(i + r));
+				args[r].type = RT_T_STRING;
+				args[r].v.s.p = texts[r];
+				args[r].v.s.len = (size_t)len;
+			} else {
+				args[r].type = RT_T_BIGINT;
+				args[r].v.i = (int64_t)(i + r);
+			}
+		}
+		if (rt_udf_call_batch(u, args, 1, rows, outs, &err) < 0) {
+			fprintf(stderr, "udf_bench: batch %llu: %s\n", (unsigned long long)i, err.msg);
+			return 1;
+		}
+		for (size_t r = 0; r < rows; r++)
+			check += outs[r].type == RT_T_BIGINT ? outs[r].v.i : (long long)outs[r].v.s.len;
+	}
+	for (uint64_t i = 0; !batch && i < n; i++) {
 		struct rt_value arg, out;
 		if (email) {
 			int len = snprintf(text, sizeof(text), "user%llu@example.com",
