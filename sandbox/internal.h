@@ -32,9 +32,21 @@ int sbx_ids_choose(struct sbx_ids *ids, struct cmn_err *err);
 int sbx_userns_map(pid_t pid, const struct sbx_ids *ids, struct cmn_err *err);
 int child_become_inner(const struct sbx_ids *ids, struct cmn_err *err);
 
-/* ns_mount.c */
+/* ns_mount.c: binds are opened first (as the caller), attached later. */
+struct sbx_tree {
+	int fd;          /* open_tree() clone, detached */
+	const char *dst; /* absolute path inside */
+	bool is_dir;
+	bool writable;
+	bool device;
+};
+struct sbx_mount_plan {
+	struct sbx_tree trees[SBX_MAX_BINDS + 16];
+	int count;
+};
+int child_open_binds(const struct sbx_spec *spec, struct sbx_mount_plan *plan, struct cmn_err *err);
 int child_build_root(const struct sbx_spec *spec, const struct sbx_limits *lim,
-		     struct cmn_err *err);
+		     struct sbx_mount_plan *plan, struct cmn_err *err);
 
 /* ns_net.c */
 int sbx_netns_enter(int netns_fd, int *saved_fd, struct cmn_err *err);

@@ -32,21 +32,12 @@
 #include "sandbox/internal.h"
 
 #define STAGING "/tmp"
-#define MAX_TREES (SBX_MAX_BINDS + 16)
-
-struct tree {
-	int fd;
-	const char *dst; /* absolute path inside */
-	bool is_dir;
-	bool writable;
-	bool device;
-};
 
 static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 static const char *const devices[] = { "null", "zero", "full", "urandom" };
 
-static int open_one(struct tree *t, const char *src, const char *dst, bool writable, bool device,
-		    struct cmn_err *err)
+static int open_one(struct sbx_tree *t, const char *src, const char *dst, bool writable,
+		    bool device, struct cmn_err *err)
 {
 	struct stat st;
 	if (stat(src, &st) < 0)
@@ -70,7 +61,7 @@ static int open_one(struct tree *t, const char *src, const char *dst, bool writa
 
 /* The default binds: /usr, the library dirs of a non-usrmerged host, the
  * devices; then the spec's. Fills trees, returns the count or -1. */
-static int open_trees(const struct sbx_spec *spec, struct tree *trees, struct cmn_err *err)
+static int open_trees(const struct sbx_spec *spec, struct sbx_tree *trees, struct cmn_err *err)
 {
 	static char dev_paths[4][16];
 	int n = 0;
@@ -125,7 +116,7 @@ static int make_target(const char *path, bool is_dir, char *full, size_t len, st
 	return 0;
 }
 
-static int attach_trees(struct tree *trees, int n, struct cmn_err *err)
+static int attach_trees(struct sbx_tree *trees, int n, struct cmn_err *err)
 {
 	char full[PATH_MAX];
 	for (int i = 0; i < n; i++) {
@@ -212,17 +203,25 @@ static int enter_root(const struct sbx_spec *spec, struct cmn_err *err)
 	return 0;
 }
 
-int child_build_root(const struct sbx_spec *spec, const struct sbx_limits *lim, struct cmn_err *err)
+/* Runs with the caller's file access (before the switch to the inner ids):
+ * the caller chose the binds, and a source under a 0700 dir of its own is
+ * fine; inside, every access through the bind is checked against the
+ * container's own (unprivileged) ids. */
+int child_open_binds(const struct sbx_spec *spec, struct sbx_mount_plan *plan, struct cmn_err *err)
 {
-	struct tree trees[MAX_TREES];
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return cmn_err_sys(err, "mount / MS_REC|MS_PRIVATE");
-	int n = open_trees(spec, trees, err);
-	if (n < 0)
-		return -1;
+	plan->count = open_trees(spec, plan->trees, err);
+	return plan->count < 0 ? -1 : 0;
+}
+
+int child_build_root(const struct sbx_spec *spec, const struct sbx_limits *lim,
+		     struct sbx_mount_plan *plan, struct cmn_err *err)
+{
 	if (mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755") < 0)
 		return cmn_err_sys(err, "mount tmpfs root on %s", STAGING);
-	if (mount_fresh(lim, err) < 0 || make_links(err) < 0 || attach_trees(trees, n, err) < 0)
+	if (mount_fresh(lim, err) < 0 || make_links(err) < 0 ||
+	    attach_trees(plan->trees, plan->count, err) < 0)
 		return -1;
 	return enter_root(spec, err);
 }

@@ -148,12 +148,15 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 {
 	int keep[2] = { c->sock, c->errpipe };
 	struct sbx_msg go;
+	struct sbx_mount_plan plan;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return cmn_err_sys(err, "prctl PR_SET_PDEATHSIG");
 	if (child_close_unlisted(c->spec, keep, 2, err) < 0)
 		return -1;
 	if (recv(c->sock, &go, sizeof(go), 0) != sizeof(go) || go.type != MSG_GO)
 		_exit(123); /* the caller gave up */
+	if (child_open_binds(c->spec, &plan, err) < 0)
+		return cmn_err_wrap(err, "root");
 	if (child_become_inner(&c->ids, err) < 0 || child_raise_effective(err) < 0)
 		return -1;
 	if (unshare(CLONE_NEWCGROUP) < 0)
@@ -162,7 +165,7 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 		return -1;
 	if (sethostname(SBX_HOSTNAME, sizeof(SBX_HOSTNAME) - 1) < 0)
 		return cmn_err_sys(err, "sethostname");
-	if (child_build_root(c->spec, &c->lim, err) < 0)
+	if (child_build_root(c->spec, &c->lim, &plan, err) < 0)
 		return cmn_err_wrap(err, "root");
 	if (child_set_rlimits(&c->lim, err) < 0)
 		return -1;

@@ -594,8 +594,11 @@ static void p_inherited_fds(void)
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || strtol(de->d_name, NULL, 10) == dirfd(d))
 			continue;
-		size_t used = strlen(out);
-		snprintf(out + used, sizeof(out) - used, "%s ", de->d_name);
+		size_t used = strlen(out), n = strnlen(de->d_name, 16);
+		if (used + n + 2 > sizeof(out))
+			break;
+		memcpy(out + used, de->d_name, n);
+		memcpy(out + used + n, " ", 2);
 	}
 	report_value(out);
 }

@@ -140,8 +140,8 @@ static void test_binds(void **state)
 {
 	char dir[] = "/tmp/cordon-sbx-test-XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	/* Sources are opened as the container's host id (nobody): a 0700 dir
-	 * would be refused, which is the point. */
+	/* Sources are opened as the caller; inside, access is the container's
+	 * (nobody on the host): the dir must be readable by it. */
 	assert_int_equal(chmod(dir, 0755), 0);
 	char file[256], rwdir[128];
 	snprintf(file, sizeof(file), "%s/data", dir);
