@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -123,7 +124,7 @@ static bool v2_has_controllers(const char *mnt, const char *self)
 	return strstr(buf, "memory") && strstr(buf, "pids");
 }
 
-static int find_hierarchy(struct hier *h, struct cmn_err *err)
+static int find_hierarchy_uncached(struct hier *h, struct cmn_err *err)
 {
 	char mnt[PATH_MAX / 4], self[PATH_MAX / 4];
 	memset(h, 0, sizeof(*h));
@@ -141,6 +142,23 @@ static int find_hierarchy(struct hier *h, struct cmn_err *err)
 		snprintf(h->v1[i], sizeof(h->v1[i]), "%.500s%.400s/" BASE_NAME, mnt, self);
 	}
 	return 0;
+}
+
+/* The hierarchy is looked up once per process: parsing mountinfo and
+ * /proc/self/cgroup on every start costs more than the rest of the cgroup
+ * work (a caller that moves itself to another cgroup keeps the first). */
+static int find_hierarchy(struct hier *h, struct cmn_err *err)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct hier cached;
+	static bool found;
+	int rc = 0;
+	pthread_mutex_lock(&lock);
+	if (!found && (rc = find_hierarchy_uncached(&cached, err)) == 0)
+		found = true;
+	*h = cached;
+	pthread_mutex_unlock(&lock);
+	return rc;
 }
 
 /* v2: controllers must be enabled in every parent's subtree_control; a
@@ -292,6 +310,21 @@ int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struc
 	if (set_limits(cg, lim, err) < 0) {
 		sbx_cgroup_remove(cg, NULL);
 		return cmn_err_wrap(err, "cgroup limits");
+	}
+	return 0;
+}
+
+/* v1, in the container's init before anything else runs there: a thread
+ * that moves itself (pid 0 written to "tasks") skips the global threadgroup
+ * lock whose RCU grace period makes a write of another pid to cgroup.procs
+ * cost ~10ms. The init is single-threaded, so this moves the process.
+ * Runs while the init still has the caller's (root) file access. */
+int child_cgroup_join(const struct sbx_cgroup *cg, struct cmn_err *err)
+{
+	const char *dirs[3] = { cg->mem, cg->pids, cg->cpu };
+	for (int i = 0; !cg->v2 && i < 3; i++) {
+		if (write_file(dirs[i], "tasks", "0", err) < 0)
+			return -1;
 	}
 	return 0;
 }

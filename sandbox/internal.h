@@ -10,6 +10,7 @@
 #define SBX_INTERNAL_H
 
 #include <linux/filter.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -76,7 +77,9 @@ struct sbx_cgroup {
 };
 int sbx_cgroup_gc(struct cmn_err *err);
 int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struct cmn_err *err);
+/* v2: the caller moves the init in. v1: the init moves itself (cheaper). */
 int sbx_cgroup_attach(const struct sbx_cgroup *cg, pid_t pid, struct cmn_err *err);
+int child_cgroup_join(const struct sbx_cgroup *cg, struct cmn_err *err);
 /* Reasons the cgroup saw so far: SBX_END_MEMORY (an OOM kill), SBX_END_PIDS
  * (a refused fork), or SBX_END_EXIT when neither. */
 enum sbx_end sbx_cgroup_event(const struct sbx_cgroup *cg);
@@ -108,6 +111,9 @@ struct sbx_child {
 	struct sbx_cgroup cg;
 	struct sbx_limits limits; /* effective */
 	uint64_t start_ns;
+	pthread_t supervisor; /* runs supervise() from sbx_spawn to the end */
+	bool supervisor_started;
+	pthread_mutex_t lock; /* killed, killed_for, syscall_*: also set by sbx_kill */
 	bool have_status;
 	int status; /* the payload's wait status, from the init */
 	bool killed;
@@ -115,6 +121,9 @@ struct sbx_child {
 	int syscall_nr;
 	uint32_t syscall_arch;
 };
+
+/* wait.c: starts the supervisor thread of a spawned child. */
+int sbx_supervisor_start(struct sbx_child *ch, struct cmn_err *err);
 
 /* Messages on child->sock. */
 enum { MSG_GO = 1, MSG_NOTIFY_FD, MSG_STATUS };

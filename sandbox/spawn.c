@@ -9,9 +9,9 @@
  *                                      ipc, uts [, net] ns)
  *  1 check spec, compile filter        1 die with the caller (PDEATHSIG)
  *  2 gc leftovers, create cgroup       2 close every fd not in the spec
- *  3 [join netns on this thread]       3 wait for GO
+ *  3 [join netns on this thread]       3 wait for GO, (v1) join the cgroup
  *  4 clone                             4 become the inner uid/gid
- *  5 write uid/gid map, attach cgroup  5 new cgroup ns, lo up, hostname
+ *  5 write uid/gid map, (v2) attach    5 new cgroup ns, lo up, hostname
  *  6 GO                                6 build the root, pivot_root
  *  7 receive the seccomp listener      7 rlimits, setsid, drop all caps,
  *  8 udf: let the first execve pass       no_new_privs, not dumpable
@@ -45,6 +45,7 @@ struct ctx {
 	struct sbx_limits lim;
 	struct sbx_ids ids;
 	const struct sbx_filter *filter;
+	const struct sbx_cgroup *cg;
 	int sock;    /* child end */
 	int errpipe; /* write end */
 };
@@ -155,6 +156,8 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 		return -1;
 	if (recv(c->sock, &go, sizeof(go), 0) != sizeof(go) || go.type != MSG_GO)
 		_exit(123); /* the caller gave up */
+	if (child_cgroup_join(c->cg, err) < 0)
+		return cmn_err_wrap(err, "cgroup");
 	if (child_open_binds(c->spec, &plan, err) < 0)
 		return cmn_err_wrap(err, "root");
 	if (child_become_inner(&c->ids, err) < 0 || child_raise_effective(err) < 0)
@@ -341,6 +344,7 @@ static void child_free(struct sbx_child *ch)
 	if (ch->notify_fd >= 0)
 		close(ch->notify_fd);
 	sbx_cgroup_remove(&ch->cg, NULL);
+	pthread_mutex_destroy(&ch->lock);
 	free(ch);
 }
 
@@ -366,9 +370,11 @@ int sbx_spawn(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_er
 	if (!ch)
 		return cmn_err_set(err, CMN_ENOMEM, ENOMEM, "sandbox spawn: out of memory");
 	ch->pidfd = ch->sock = ch->notify_fd = -1;
+	pthread_mutex_init(&ch->lock, NULL);
 	ch->limits = c.lim;
 	ch->start_ns = sbx_now_ns();
 	if (sbx_cgroup_gc(err) < 0 || sbx_cgroup_create(&ch->cg, &c.lim, err) < 0) {
+		pthread_mutex_destroy(&ch->lock);
 		free(ch);
 		return cmn_err_wrap(err, "sandbox spawn");
 	}
@@ -385,12 +391,14 @@ int sbx_spawn(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_er
 	}
 	c.sock = sv[1];
 	c.errpipe = ep[1];
+	c.cg = &ch->cg;
 	int rc = do_clone(&c, ch, err);
 	close(sv[1]);
 	close(ep[1]);
 	cleanup_close int errpipe = ep[0];
 	if (rc < 0 || sbx_userns_map(ch->pid, &c.ids, err) < 0 ||
-	    sbx_cgroup_attach(&ch->cg, ch->pid, err) < 0 || handshake(ch, &c, errpipe, err) < 0)
+	    (ch->cg.v2 && sbx_cgroup_attach(&ch->cg, ch->pid, err) < 0) ||
+	    handshake(ch, &c, errpipe, err) < 0 || sbx_supervisor_start(ch, err) < 0)
 		goto fail;
 	*out = ch;
 	return 0;

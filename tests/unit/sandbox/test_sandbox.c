@@ -27,8 +27,8 @@ struct run {
 };
 
 /* Runs `sh -c script` with stdout captured through a pipe passed as fd 1.
- * sbx_wait() first: a payload stopped on a seccomp notification only ends
- * when the supervisor runs (outputs here are far below a pipe's buffer). */
+ * Reads to EOF before sbx_wait(): the container's supervisor thread must end
+ * a payload stopped on a seccomp notification while the caller is blocked. */
 static int run_sh(struct sbx_spec *spec, const char *script, struct run *out, struct cmn_err *err)
 {
 	const char *argv[] = { "/bin/sh", "-c", script, NULL };
@@ -55,13 +55,13 @@ static int run_sh(struct sbx_spec *spec, const char *script, struct run *out, st
 		close(p[0]);
 		return rc;
 	}
-	rc = sbx_wait(child, &out->r, err);
 	size_t got = 0;
 	ssize_t k;
 	while ((k = read(p[0], out->out + got, sizeof(out->out) - 1 - got)) > 0)
 		got += (size_t)k;
 	out->out[got] = '\0';
 	close(p[0]);
+	rc = sbx_wait(child, &out->r, err);
 	if (rc < 0)
 		print_error("sbx_wait: %s\n", err->msg);
 	return rc;
