@@ -7,17 +7,18 @@
  *
  * Caller                               init (clone with new user, pid, mount,
  *                                      ipc, uts [, net] ns)
- *  1 check spec, compile filter        1 die with the caller (PDEATHSIG)
- *  2 gc leftovers, create cgroup       2 close every fd not in the spec
- *  3 [join netns on this thread]       3 wait for GO, (v1) join the cgroup
+ *  1 check spec, compile filter        1 close every fd not in the spec
+ *  2 gc leftovers, create cgroup       2 wait for GO; (v1) join the cgroup
+ *  3 [join netns on this thread]       3 open the binds (as the caller)
  *  4 clone                             4 become the inner uid/gid
  *  5 write uid/gid map, (v2) attach    5 new cgroup ns, lo up, hostname
  *  6 GO                                6 build the root, pivot_root
  *  7 receive the seccomp listener      7 rlimits, setsid, drop all caps,
- *  8 udf: let the first execve pass       no_new_privs, not dumpable
- *  9 wait for the exec (error pipe     8 fork the payload: fds, seccomp,
- *    closes) or its error                 send the listener, execve
- *                                      9 reap; report the payload's status
+ *  8 udf: let the first execve pass      no_new_privs, not dumpable
+ *  9 wait for the exec (error pipe     8 die with the caller (PDEATHSIG)
+ *    closes) or its error              9 fork the payload: fds, seccomp,
+ * 10 start the supervisor thread         send the listener, execve
+ *                                     10 reap; report the payload's status
  * Children report failures as text on the error pipe and _exit(127).
  */
 #define _GNU_SOURCE
@@ -145,13 +146,24 @@ static _Noreturn void init_reap(int sock, pid_t payload)
 	}
 }
 
+/* The kernel clears the parent-death signal on every credential change, so
+ * it is armed after the last one; a caller that died before that has closed
+ * its end of the socket. */
+static int die_with_caller(int sock, struct cmn_err *err)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return cmn_err_sys(err, "prctl PR_SET_PDEATHSIG");
+	struct pollfd p = { sock, POLLIN, 0 };
+	if (poll(&p, 1, 0) > 0 && (p.revents & POLLHUP))
+		_exit(122);
+	return 0;
+}
+
 static int init_setup(struct ctx *c, struct cmn_err *err)
 {
 	int keep[2] = { c->sock, c->errpipe };
 	struct sbx_msg go;
 	struct sbx_mount_plan plan;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		return cmn_err_sys(err, "prctl PR_SET_PDEATHSIG");
 	if (child_close_unlisted(c->spec, keep, 2, err) < 0)
 		return -1;
 	if (recv(c->sock, &go, sizeof(go), 0) != sizeof(go) || go.type != MSG_GO)
@@ -176,7 +188,7 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 		return cmn_err_sys(err, "setsid");
 	if (child_drop_caps(err) < 0 || child_no_new_privs(err) < 0)
 		return -1;
-	return 0;
+	return die_with_caller(c->sock, err);
 }
 
 static _Noreturn void init_main(struct ctx *c)

@@ -2,6 +2,7 @@
  * running real containers (/bin/sh inside). Needs root or unprivileged user
  * namespaces plus a writable cgroup hierarchy, as sbx_spawn itself. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -272,6 +273,46 @@ static void test_join_netns(void **state)
 	waitpid(holder, NULL, 0);
 }
 
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	while (d && readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* 200 runs through the library: the caller keeps no fd, no child, no thread
+ * of any of them (cgroups, mounts and host processes: test_sandbox_leaks.py). */
+static void test_200_runs_leave_the_caller_clean(void **state)
+{
+	const char *argv[] = { "/bin/true", NULL };
+	struct sbx_spec spec;
+	struct cmn_err err = CMN_ERR_INIT;
+	sbx_spec_init(&spec);
+	spec.argv = argv;
+	int fds_before = count_fds();
+	for (int i = 0; i < 200; i++) {
+		struct sbx_child *child;
+		struct sbx_result r;
+		assert_int_equal(sbx_spawn(&spec, &child, &err), 0);
+		assert_int_equal(sbx_wait(child, &r, &err), 0);
+		assert_int_equal(r.end, SBX_END_EXIT);
+	}
+	assert_int_equal(count_fds(), fds_before);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	char buf[4096];
+	FILE *f = fopen("/proc/self/status", "re");
+	assert_non_null(f);
+	while (fgets(buf, sizeof(buf), f)) {
+		if (strncmp(buf, "Threads:", 8) == 0)
+			assert_string_equal(buf, "Threads:\t1\n");
+	}
+	fclose(f);
+}
+
 static void test_spec_checks(void **state)
 {
 	struct sbx_spec spec;
@@ -335,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_kill),
 		cmocka_unit_test(test_join_netns),
 		cmocka_unit_test(test_spec_checks),
+		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
