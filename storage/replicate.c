@@ -217,8 +217,8 @@ int stor_writer_open(struct stor_cluster *c, uint64_t table_id, uint64_t version
 	size_t cs = c->cfg.chunk_size;
 
 	*out = NULL;
-	if (stor_now_ms() - c->last_tick_ms > 2 * c->cfg.heartbeat_ms &&
-	    !c->thread_running) /* nobody keeps the server states fresh: refresh */
+	/* states loaded from the catalog or not refreshed lately: refresh now */
+	if (stor_now_ms() - c->last_hb_ms > 2 * c->cfg.heartbeat_ms)
 		stor_heartbeat(c, NULL);
 	w = calloc(1, sizeof(*w));
 	if (!w)

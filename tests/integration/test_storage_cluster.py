@@ -3,7 +3,6 @@ driven through `cordon admin storage` (the same client and master code that
 cordond links). Each test makes its own storage dir and servers."""
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -348,10 +347,10 @@ def test_status_and_unknown_command(cluster):
 
 def test_supervisor_restarts_a_dead_server(bin_dir, tmp_path):
     import json
-    c = Cluster(bin_dir, tmp_path, n=3)  # just for the storage dir + keys
-    c.stop()
     sdir = tmp_path / "emb"
-    shutil.copytree(c.dir, sdir)
+    r = subprocess.run([str(bin_dir / "cordon"), "admin", "storage", "init", "--data-dir",
+                        str(sdir)], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
     serve = subprocess.Popen([str(bin_dir / "cordon"), "admin", "storage", "serve", "--data-dir",
                               str(sdir), "--servers", "4", "--racks", "3"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
