@@ -212,19 +212,15 @@ def test_swapped_and_replayed_chunks_never_return_wrong_data(cluster):
     assert cluster.put(41, 1, v1).returncode == 0
     assert cluster.put(41, 2, v2).returncode == 0
     (a, ra), (b, rb), _ = cluster.chunks(41, 2)
-    # swap: on one server holding both chunks a and b, exchange the files
-    common = [s for s in ra if s in rb]
-    if common:
-        srv = cluster.by_id(common[0])
-        fa, fb = cluster.chunk_file(srv, a), cluster.chunk_file(srv, b)
-        da, db_ = fa.read_bytes(), fb.read_bytes()
-        fa.write_bytes(db_)
-        fb.write_bytes(da)
-    else:  # swap across servers instead
-        fa = cluster.chunk_file(cluster.by_id(ra[0]), a)
-        fb = cluster.chunk_file(cluster.by_id(rb[0]), b)
-        da, db_ = fa.read_bytes(), fb.read_bytes()
-        fa.write_bytes(db_)
+    # swap on the server the reader tries first for chunk a (replicas are
+    # tried in server id order): a's file gets b's bytes, and b's gets a's
+    # where that server holds b too
+    srv = cluster.by_id(ra[0])
+    fa = cluster.chunk_file(srv, a)
+    fb = cluster.chunk_file(srv if rb.count(ra[0]) else cluster.by_id(rb[0]), b)
+    da, db_ = fa.read_bytes(), fb.read_bytes()
+    fa.write_bytes(db_)
+    if rb.count(ra[0]):
         fb.write_bytes(da)
     r, back = cluster.get(41, 2)
     assert r.returncode == 0 and back == v2, r.stderr
