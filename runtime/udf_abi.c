@@ -28,12 +28,12 @@ struct rt_udf {
 	int ref_fn; /* scalar function, or process */
 	int ref_new, ref_iter, ref_merge, ref_term, ref_close;
 	int ref_ctx;
-	int ref_bufs; /* table: aggregate buffers by handle */
+	int ref_bufs;  /* table: aggregate buffers by handle */
 	int ref_batch; /* table: driver (1), output column (2), argument columns (3..) */
 	int batch_nargs;
 	uint64_t string_cap;    /* copy of the limit, read on every row */
 	bool args_have_strings; /* set by check_args for push_args */
-	int next_buf; /* handles are never reused, so a stale one cannot alias */
+	int next_buf;           /* handles are never reused, so a stale one cannot alias */
 	/* the row sink during rt_udf_process / rt_udf_table_close */
 	rt_row_fn row_fn;
 	void *row_ud;
@@ -111,8 +111,8 @@ static int ref_field(lua_State *L, struct rt_udf *u, int t, const char *name, bo
 		return LUA_NOREF;
 	}
 	if (type != LUA_TFUNCTION)
-		luaL_error(L, "%s: %s '%s' needs a function '%s' (got %s)", u->script, what, u->fname,
-			   name, lua_typename(L, type));
+		luaL_error(L, "%s: %s '%s' needs a function '%s' (got %s)", u->script, what,
+			   u->fname, name, lua_typename(L, type));
 	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
@@ -245,9 +245,9 @@ static int check_args(struct rt_udf *u, const struct rt_value *args, int nargs,
 			return cmn_err_wrap(err, "%s: %s", u->script, u->fname);
 		if (out[i].type == RT_T_STRING || out[i].type == RT_T_BINARY) {
 			if (out[i].v.s.len > u->string_cap)
-				return rt_lua_fail_limit(u->S, RT_LIMIT_STRING,
-							 "an argument is larger than the string cap",
-							 err);
+				return rt_lua_fail_limit(
+				    u->S, RT_LIMIT_STRING,
+				    "an argument is larger than the string cap", err);
 			u->args_have_strings = true;
 		}
 	}
@@ -279,14 +279,13 @@ static int take_result(struct rt_udf *u, int idx, enum rt_type want, const char 
 		out->type = RT_T_BIGINT;
 		out->v.i = (int64_t)lua_tointeger(u->L, idx);
 		return rt_lua_charge_output(u->S, 8) < 0
-			       ? rt_lua_fail_limit(u->S, RT_LIMIT_OUTPUT, NULL, err)
-			       : 0;
+			   ? rt_lua_fail_limit(u->S, RT_LIMIT_OUTPUT, NULL, err)
+			   : 0;
 	}
 	if (rt_value_from_lua(u->L, idx, want, out, why, sizeof(why)) < 0)
 		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: %s: %s", u->script, u->fname, what,
 				   why);
-	if ((out->type == RT_T_STRING || out->type == RT_T_BINARY) &&
-	    out->v.s.len > u->string_cap)
+	if ((out->type == RT_T_STRING || out->type == RT_T_BINARY) && out->v.s.len > u->string_cap)
 		return rt_lua_fail_limit(u->S, RT_LIMIT_STRING, "result larger than the string cap",
 					 err);
 	if (rt_lua_charge_output(u->S, rt_value_size(out)) < 0)
@@ -474,8 +473,8 @@ int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, 
 		return wrong_kind(u, RT_UDF_SCALAR, err);
 	if (nargs < 0 || nargs > RT_MAX_COLS || nrows > RT_BATCH_ROWS)
 		return cmn_err_set(err, CMN_EINVAL, 0,
-				   "%s: %s: a batch has at most %d rows and %d arguments", u->script,
-				   u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
+				   "%s: %s: a batch has at most %d rows and %d arguments",
+				   u->script, u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
 	if (nrows == 0)
 		return 0;
 	if (batch_setup(u, nargs, err) < 0)
@@ -687,8 +686,8 @@ static int table_call(struct rt_udf *u, int fn_ref, const struct rt_value *args,
 	return rc;
 }
 
-int rt_udf_process(struct rt_udf *u, const struct rt_value *args, int nargs, rt_row_fn fn,
-		   void *ud, struct cmn_err *err)
+int rt_udf_process(struct rt_udf *u, const struct rt_value *args, int nargs, rt_row_fn fn, void *ud,
+		   struct cmn_err *err)
 {
 	return table_call(u, u->ref_fn, args, nargs, false, fn, ud, err);
 }

@@ -36,29 +36,30 @@ static int call_int(struct rt_udf *u, int64_t x, struct rt_value *out, struct cm
 }
 
 static const char ROWS[] =
-	"local co\n"
-	"return { f = function(n)\n"
-	"  if n == 1 then local t = {} while true do t[#t + 1] = {} end end\n"
-	"  if n == 2 then while true do end end\n"
-	"  if n == 3 then return #string.rep('x', 1 << 40) end\n"
-	"  if n == 4 then while true do print('flood') end end\n"
-	"  if n == 5 then co = coroutine.create(function()\n"
-	"      local g <close> = setmetatable({}, { __close = function() while true do end end })\n"
-	"      while true do end end); coroutine.resume(co) end\n"
-	"  if n == 6 then return tostring(coroutine.close(co)) end\n"
-	"  return n * 2\n"
-	"end }\n";
+    "local co\n"
+    "return { f = function(n)\n"
+    "  if n == 1 then local t = {} while true do t[#t + 1] = {} end end\n"
+    "  if n == 2 then while true do end end\n"
+    "  if n == 3 then return #string.rep('x', 1 << 40) end\n"
+    "  if n == 4 then while true do print('flood') end end\n"
+    "  if n == 5 then co = coroutine.create(function()\n"
+    "      local g <close> = setmetatable({}, { __close = function() while true do end end })\n"
+    "      while true do end end); coroutine.resume(co) end\n"
+    "  if n == 6 then return tostring(coroutine.close(co)) end\n"
+    "  return n * 2\n"
+    "end }\n";
 
 static void test_usable_after_each_limit(void **state)
 {
-	struct rt_limits lim = { .memory_bytes = 8 << 20, .instructions = 2000000,
+	struct rt_limits lim = { .memory_bytes = 8 << 20,
+				 .instructions = 2000000,
 				 .output_bytes = 4096 };
 	struct rt_udf *u = open_udf(ROWS, "f", &lim, NULL, 0);
 	struct cmn_err err = CMN_ERR_INIT;
 	struct rt_value out;
-	static const enum rt_limit expect[] = { RT_LIMIT_NONE, RT_LIMIT_MEMORY,
+	static const enum rt_limit expect[] = { RT_LIMIT_NONE,         RT_LIMIT_MEMORY,
 						RT_LIMIT_INSTRUCTIONS, RT_LIMIT_STRING,
-						RT_LIMIT_OUTPUT, RT_LIMIT_INSTRUCTIONS };
+						RT_LIMIT_OUTPUT,       RT_LIMIT_INSTRUCTIONS };
 
 	(void)state;
 	for (int row = 1; row <= 5; row++) {
@@ -81,13 +82,13 @@ static void test_usable_after_each_limit(void **state)
 static void test_two_scripts_one_state(void **state)
 {
 	static const char first[] =
-		"pcall(function() string.upper = function() return 'pwned' end end)\n"
-		"pcall(rawset, string, 'lower', function() return 'pwned' end)\n"
-		"pcall(function() getmetatable('').__index.upper = nil end)\n"
-		"pcall(function() leaked = 1 end)\n"
-		"return 1\n";
+	    "pcall(function() string.upper = function() return 'pwned' end end)\n"
+	    "pcall(rawset, string, 'lower', function() return 'pwned' end)\n"
+	    "pcall(function() getmetatable('').__index.upper = nil end)\n"
+	    "pcall(function() leaked = 1 end)\n"
+	    "return 1\n";
 	static const char second[] =
-		"return { ('ab'):upper(), string.upper('c'), string.lower('D'), tostring(leaked) }\n";
+	    "return { ('ab'):upper(), string.upper('c'), string.lower('D'), tostring(leaked) }\n";
 	struct cmn_err err = CMN_ERR_INIT;
 	struct rt_lua *S;
 	lua_State *L;
@@ -152,12 +153,12 @@ static void test_resources(void **state)
 static void test_print_and_errors(void **state)
 {
 	static const char src[] =
-		"return { p = function() print('a', 1, nil, true) return 0 end,\n"
-		"  e = function(k) if k == 1 then error({}) elseif k == 2 then error(42) "
-		"elseif k == 3 then error('x\\0y', 0) end error(setmetatable({}, {__tostring = "
-		"function() while true do end end})) end,\n"
-		"  g = function() return collectgarbage('count') > 0 and 1 or 0 end,\n"
-		"  l = function() return load('return 6 * 7')() end }\n";
+	    "return { p = function() print('a', 1, nil, true) return 0 end,\n"
+	    "  e = function(k) if k == 1 then error({}) elseif k == 2 then error(42) "
+	    "elseif k == 3 then error('x\\0y', 0) end error(setmetatable({}, {__tostring = "
+	    "function() while true do end end})) end,\n"
+	    "  g = function() return collectgarbage('count') > 0 and 1 or 0 end,\n"
+	    "  l = function() return load('return 6 * 7')() end }\n";
 	struct rt_udf *p = open_udf(src, "p", NULL, NULL, 0);
 	struct rt_udf *e = open_udf(src, "e", NULL, NULL, 0);
 	struct rt_udf *g = open_udf(src, "g", NULL, NULL, 0);
@@ -194,8 +195,10 @@ static void test_bad_scripts(void **state)
 		{ "return {}", "f", "no function 'f'" },
 		{ "return { f = 1 }", "f", "is a number" },
 		{ "return { f = {} }", "f", "without process, iterate or evaluate" },
-		{ "return { f = { iterate = function() end } }", "f", "needs a function 'new_buffer'" },
-		{ "return { f = { signature = 'x->y', evaluate = print } }", "f", "unknown type 'x'" },
+		{ "return { f = { iterate = function() end } }", "f",
+		  "needs a function 'new_buffer'" },
+		{ "return { f = { signature = 'x->y', evaluate = print } }", "f",
+		  "unknown type 'x'" },
 		{ "return {", "f", "s.lua:1:" },
 		{ "\x1bLua", "f", "binary chunk" },
 		{ "x = 1 return {}", "f", "globals are read-only" },
@@ -205,8 +208,9 @@ static void test_bad_scripts(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct rt_udf_source s = { "s.lua", cases[i].src, strlen(cases[i].src), cases[i].fn,
-					   NULL, NULL, 0 };
+		struct rt_udf_source s = {
+			"s.lua", cases[i].src, strlen(cases[i].src), cases[i].fn, NULL, NULL, 0
+		};
 		assert_int_equal(rt_udf_open(&s, &u, &err), -1);
 		if (!strstr(err.msg, cases[i].what))
 			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].what, err.msg);

@@ -44,21 +44,22 @@ static struct rt_value v_str(const char *s)
 	return v;
 }
 
-static const char IDENTITY[] = "local M = {}\n"
-			       "function M.id(x) return x end\n"
-			       "function M.kind(x) return math.type(x) or type(x) end\n"
-			       "M.typed = { signature = 'double,string->string',\n"
-			       "  evaluate = function(d, s) return math.type(d) .. ':' .. s end }\n"
-			       "M.dt = { signature = 'datetime->datetime', evaluate = function(t) "
-			       "return t + 1.5 end }\n"
-			       "M.bin = { signature = 'binary->binary', evaluate = function(b) return "
-			       "b .. '\\0' end }\n"
-			       "M.int = { signature = 'bigint->bigint', evaluate = function(x) return "
-			       "x end }\n"
-			       "M.bad = { signature = 'bigint->bigint', evaluate = function(x) return "
-			       "'no' end }\n"
-			       "function M.tbl() return {} end\n"
-			       "return M\n";
+static const char IDENTITY[] =
+    "local M = {}\n"
+    "function M.id(x) return x end\n"
+    "function M.kind(x) return math.type(x) or type(x) end\n"
+    "M.typed = { signature = 'double,string->string',\n"
+    "  evaluate = function(d, s) return math.type(d) .. ':' .. s end }\n"
+    "M.dt = { signature = 'datetime->datetime', evaluate = function(t) "
+    "return t + 1.5 end }\n"
+    "M.bin = { signature = 'binary->binary', evaluate = function(b) return "
+    "b .. '\\0' end }\n"
+    "M.int = { signature = 'bigint->bigint', evaluate = function(x) return "
+    "x end }\n"
+    "M.bad = { signature = 'bigint->bigint', evaluate = function(x) return "
+    "'no' end }\n"
+    "function M.tbl() return {} end\n"
+    "return M\n";
 
 static void test_scalar_roundtrip_every_type(void **state)
 {
@@ -77,10 +78,18 @@ static void test_scalar_roundtrip_every_type(void **state)
 	for (int i = 0; i < 6; i++) {
 		assert_int_equal(rt_udf_call(u, &in[i], 1, &out, &err), 0);
 		switch (i) {
-		case 0: assert_int_equal(out.type, RT_T_NULL); break;
-		case 1: assert_true(out.type == RT_T_BIGINT && out.v.i == INT64_MIN); break;
-		case 2: assert_true(out.type == RT_T_DOUBLE && out.v.d == -0.25); break;
-		case 3: assert_true(out.type == RT_T_BOOLEAN && out.v.b); break;
+		case 0:
+			assert_int_equal(out.type, RT_T_NULL);
+			break;
+		case 1:
+			assert_true(out.type == RT_T_BIGINT && out.v.i == INT64_MIN);
+			break;
+		case 2:
+			assert_true(out.type == RT_T_DOUBLE && out.v.d == -0.25);
+			break;
+		case 3:
+			assert_true(out.type == RT_T_BOOLEAN && out.v.b);
+			break;
 		case 4:
 			assert_int_equal(out.type, RT_T_STRING);
 			assert_memory_equal(out.v.s.p, "héllo", out.v.s.len);
@@ -137,7 +146,8 @@ static void test_signature_coercion_and_errors(void **state)
 	/* NULL passes any declared type */
 	in[0] = (struct rt_value){ .type = RT_T_NULL };
 	in[1] = v_str("x");
-	assert_int_equal(rt_udf_call(u, in, 2, &out, &err), -1); /* math.type(nil) is nil: a Lua error */
+	assert_int_equal(rt_udf_call(u, in, 2, &out, &err),
+			 -1); /* math.type(nil) is nil: a Lua error */
 	assert_non_null(strstr(err.msg, "t.lua:5: attempt to concatenate"));
 	rt_udf_free(u);
 }
@@ -212,38 +222,38 @@ static void test_signature_parse(void **state)
 }
 
 static const char AGG[] =
-	"local M = {}\n"
-	"M.stats = { signature = 'double->string',\n"
-	"  new_buffer = function() return { n = 0, s = 0.0, min = nil, tags = {} } end,\n"
-	"  iterate = function(b, x) if x then b.n = b.n + 1; b.s = b.s + x;\n"
-	"    if not b.min or x < b.min then b.min = x end; b.tags[#b.tags + 1] = x > 0 end end,\n"
-	"  merge = function(b, o) b.n = b.n + o.n; b.s = b.s + o.s;\n"
-	"    if o.min and (not b.min or o.min < b.min) then b.min = o.min end;\n"
-	"    for _, t in ipairs(o.tags) do b.tags[#b.tags + 1] = t end end,\n"
-	"  terminate = function(b) local pos = 0 for _, t in ipairs(b.tags) do if t then pos = "
-	"pos + 1 end end\n"
-	"    return string.format('%d %.3f %s %d', b.n, b.s, tostring(b.min), pos) end }\n"
-	"M.count = { new_buffer = function() return 0 end,\n"
-	"  iterate = function(b) return b + 1 end, merge = function(b, o) return b + o end,\n"
-	"  terminate = function(b) return b end }\n"
-	"M.evil = { new_buffer = function() return { f = print } end, iterate = function() end,\n"
-	"  merge = function() end, terminate = function() return 1 end }\n"
-	"M.cyclic = { new_buffer = function() local t = {} t.self = t return t end,\n"
-	"  iterate = function() end, merge = function() end, terminate = function() return 1 end }\n"
-	"M.meta = { new_buffer = function() return setmetatable({}, {}) end,\n"
-	"  iterate = function() end, merge = function() end, terminate = function() return 1 end }\n"
-	"M.deep = { new_buffer = function() local t = {} for i = 1, 40 do t = { t } end return t "
-	"end,\n"
-	"  iterate = function() end, merge = function() end, terminate = function() return 1 end }\n"
-	"return M\n";
+    "local M = {}\n"
+    "M.stats = { signature = 'double->string',\n"
+    "  new_buffer = function() return { n = 0, s = 0.0, min = nil, tags = {} } end,\n"
+    "  iterate = function(b, x) if x then b.n = b.n + 1; b.s = b.s + x;\n"
+    "    if not b.min or x < b.min then b.min = x end; b.tags[#b.tags + 1] = x > 0 end end,\n"
+    "  merge = function(b, o) b.n = b.n + o.n; b.s = b.s + o.s;\n"
+    "    if o.min and (not b.min or o.min < b.min) then b.min = o.min end;\n"
+    "    for _, t in ipairs(o.tags) do b.tags[#b.tags + 1] = t end end,\n"
+    "  terminate = function(b) local pos = 0 for _, t in ipairs(b.tags) do if t then pos = "
+    "pos + 1 end end\n"
+    "    return string.format('%d %.3f %s %d', b.n, b.s, tostring(b.min), pos) end }\n"
+    "M.count = { new_buffer = function() return 0 end,\n"
+    "  iterate = function(b) return b + 1 end, merge = function(b, o) return b + o end,\n"
+    "  terminate = function(b) return b end }\n"
+    "M.evil = { new_buffer = function() return { f = print } end, iterate = function() end,\n"
+    "  merge = function() end, terminate = function() return 1 end }\n"
+    "M.cyclic = { new_buffer = function() local t = {} t.self = t return t end,\n"
+    "  iterate = function() end, merge = function() end, terminate = function() return 1 end }\n"
+    "M.meta = { new_buffer = function() return setmetatable({}, {}) end,\n"
+    "  iterate = function() end, merge = function() end, terminate = function() return 1 end }\n"
+    "M.deep = { new_buffer = function() local t = {} for i = 1, 40 do t = { t } end return t "
+    "end,\n"
+    "  iterate = function() end, merge = function() end, terminate = function() return 1 end }\n"
+    "return M\n";
 
 static void agg_feed(struct rt_udf *u, int buf, const double *xs, int n)
 {
 	struct cmn_err err = CMN_ERR_INIT;
 
 	for (int i = 0; i < n; i++) {
-		struct rt_value v = xs[i] == 999 ? (struct rt_value){ .type = RT_T_NULL }
-						 : v_dbl(xs[i]);
+		struct rt_value v =
+		    xs[i] == 999 ? (struct rt_value){ .type = RT_T_NULL } : v_dbl(xs[i]);
 		assert_int_equal(rt_udf_agg_iterate(u, buf, &v, 1, &err), 0);
 	}
 }
@@ -364,8 +374,8 @@ static void test_deserialize_hostile_bytes(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(rt_udf_agg_deserialize(u, cases[i].bytes, cases[i].len, &buf, &err),
-				 -1);
+		assert_int_equal(
+		    rt_udf_agg_deserialize(u, cases[i].bytes, cases[i].len, &buf, &err), -1);
 		if (!strstr(err.msg, cases[i].what))
 			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].what, err.msg);
 	}
@@ -393,11 +403,11 @@ static int collect(void *ud, const struct rt_value *cols, int ncols, struct cmn_
 }
 
 static const char UDTF[] =
-	"return { split = { signature = 'string,bigint->string,bigint',\n"
-	"  process = function(ctx, s, n) for i = 1, n do ctx.forward(s, i) end end,\n"
-	"  close = function(ctx) ctx.forward('end', -1) end },\n"
-	"  badcol = { signature = 'bigint->bigint', process = function(ctx, n) "
-	"ctx.forward('x') end } }\n";
+    "return { split = { signature = 'string,bigint->string,bigint',\n"
+    "  process = function(ctx, s, n) for i = 1, n do ctx.forward(s, i) end end,\n"
+    "  close = function(ctx) ctx.forward('end', -1) end },\n"
+    "  badcol = { signature = 'bigint->bigint', process = function(ctx, n) "
+    "ctx.forward('x') end } }\n";
 
 static void test_table_function_rows(void **state)
 {
