@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -217,6 +220,46 @@ static void test_bad_scripts(void **state)
 	}
 }
 
+/* net.connect exists only with a grant; with one it is a TCP client (to a
+ * listener on loopback here). */
+static void test_net_grant(void **state)
+{
+	static const char src[] =
+	    "return { f = function(port) if not net then return 'no net' end\n"
+	    "  local c, e = net.connect('127.0.0.1', port) if not c then return e end\n"
+	    "  c:send('ping') c:close() return 'sent' end }\n";
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	struct rt_limits grant = { .net_grant = true };
+	struct cmn_err err = CMN_ERR_INIT;
+	struct rt_udf *without, *with;
+	struct rt_value out;
+	char buf[8] = { 0 };
+	int lfd, cfd;
+
+	(void)state;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	without = open_udf(src, "f", NULL, NULL, 0);
+	assert_int_equal(call_int(without, ntohs(sa.sin_port), &out, &err), 0);
+	assert_memory_equal(out.v.s.p, "no net", 6);
+	with = open_udf(src, "f", &grant, NULL, 0);
+	assert_int_equal(call_int(with, ntohs(sa.sin_port), &out, &err), 0);
+	assert_memory_equal(out.v.s.p, "sent", 4);
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(cfd >= 0);
+	assert_int_equal(read(cfd, buf, 4), 4);
+	assert_string_equal(buf, "ping");
+	close(cfd);
+	close(lfd);
+	rt_udf_free(without);
+	rt_udf_free(with);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_print_and_errors),
 		cmocka_unit_test(test_bad_scripts),
+		cmocka_unit_test(test_net_grant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
