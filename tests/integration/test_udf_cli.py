@@ -89,3 +89,26 @@ def test_inner_and_outer_walls_agree(bin_dir, container):
     lines = [["x@y.z"], [None]]
     assert outputs(run_udf(bin_dir, UDFS / "mask.lua", "mask_email", lines, via="cli")) == \
         outputs(run_udf(bin_dir, UDFS / "mask.lua", "mask_email", lines, via="node"))
+
+
+def test_container_ends_the_node_exit_4(bin_dir, container, tmp_path):
+    """The outer wall holds where the inner limits were set loosely: with a
+    4G output limit the node's print buffer outgrows the container's memory
+    (sized from --memory), the container ends it, and the CLI says why."""
+    s = tmp_path / "flood.lua"
+    s.write_text("return { f = function() local line = string.rep('x', 1 << 20)\n"
+                 "  for i = 1, 2000 do print(line) end return 'survived' end }\n")
+    r = cli(bin_dir, "run", s, "--function", "f", "--memory", "4M", "--output-bytes", "4G")
+    assert r.returncode == 4, r.stderr[-500:]
+    assert "cordon: udf: the container ended the node: memory" in r.stderr
+    assert "survived" not in r.stdout
+
+
+def test_input_is_streamed(bin_dir, container):
+    """A long input does not have to fit in the node: it is streamed."""
+    lines = "".join('["u%d@x.y"]\n' % i for i in range(200000))
+    r = cli(bin_dir, "run", UDFS / "mask.lua", "--function", "mask_email", "--input", "-",
+            input_text=lines)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert len(out) == 200000 and out[-1] == '"u' + '*' * 6 + '@x.y"'
