@@ -449,6 +449,12 @@ static int sb_rep(lua_State *L)
 		    __builtin_mul_overflow(lsep, (size_t)n - 1, &seps) ||
 		    __builtin_add_overflow(total, seps, &total) || total > S->lim.string_bytes)
 			return rt_lua_raise_limit(L, RT_LIMIT_STRING, NULL);
+		/* Lua's rep copies n times even when every copy is empty: a C
+		 * loop of up to 2^63 steps that no hook interrupts */
+		if (total == 0) {
+			lua_pushliteral(L, "");
+			return 1;
+		}
 	}
 	return call_original(L);
 }
@@ -466,6 +472,43 @@ static int sb_pattern(lua_State *L)
 	rt_lua_check_tripped(L);
 	if (!plain && lp > S->lim.pattern_bytes)
 		return rt_lua_raise_limit(L, RT_LIMIT_PATTERN, NULL);
+	return call_original(L);
+}
+
+/* table.insert/remove (loop over #t, which __len controls), move and concat
+ * (loop over a range the caller gives) run in C without hooks; moving nils
+ * allocates nothing, so neither memory nor instructions would stop a range of
+ * 2^62. Ranges are capped instead. */
+#define RT_TABLE_LOOP_CAP ((lua_Integer)1 << 24)
+
+static int sb_table_len_capped(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	rt_lua_check_tripped(L);
+	if (luaL_len(L, 1) > RT_TABLE_LOOP_CAP)
+		return luaL_error(L, "table function: more than %d elements",
+				  (int)RT_TABLE_LOOP_CAP);
+	return call_original(L);
+}
+
+static int sb_table_range_capped(lua_State *L)
+{
+	/* move(a1, f, e, t [,a2]) and concat(list [, sep [, i [, j]]]) */
+	bool is_move = lua_toboolean(L, lua_upvalueindex(2));
+	lua_Integer f, e;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	rt_lua_check_tripped(L);
+	if (is_move) {
+		f = luaL_checkinteger(L, 2);
+		e = luaL_checkinteger(L, 3);
+	} else {
+		f = luaL_optinteger(L, 3, 1);
+		e = lua_isnoneornil(L, 4) ? luaL_len(L, 1) : luaL_checkinteger(L, 4);
+	}
+	if (e >= f && (f < 0 ? e > f + RT_TABLE_LOOP_CAP : e - f >= RT_TABLE_LOOP_CAP))
+		return luaL_error(L, "table function: more than %d elements",
+				  (int)RT_TABLE_LOOP_CAP);
 	return call_original(L);
 }
 
@@ -647,7 +690,13 @@ int rt_env_build(lua_State *L)
 	setup_string(L);
 	make_proxy(L, ro_newindex);
 	lua_setfield(L, base, "string");
-	add_lib(L, base, LUA_TABLIBNAME, luaopen_table);
+	luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
+	wrap_field(L, lua_gettop(L), "insert", sb_table_len_capped, -1);
+	wrap_field(L, lua_gettop(L), "remove", sb_table_len_capped, -1);
+	wrap_field(L, lua_gettop(L), "move", sb_table_range_capped, 1);
+	wrap_field(L, lua_gettop(L), "concat", sb_table_range_capped, 0);
+	make_proxy(L, ro_newindex);
+	lua_setfield(L, base, "table");
 	add_lib(L, base, LUA_UTF8LIBNAME, luaopen_utf8);
 	add_coroutine(L, base);
 	add_os_math(L, base);
