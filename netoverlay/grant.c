@@ -203,6 +203,8 @@ static int gateway_side(struct ovl_overlay *ov, int origin, const struct ovl_des
 		rc = cmn_err_set(err, CMN_EINTERNAL, 0, "uplink %s missing in the gateway", gwname);
 	if (rc == 0)
 		rc = lk_addr_add(sk, ifindex, GW_UP_ADDR(ov), 30, err);
+	if (rc == 0)
+		rc = lk_up(sk, ifindex, err);
 	snprintf(key, sizeof(key), "net/ipv4/conf/%s/forwarding", gwname);
 	if (rc == 0)
 		rc = ns_sysctl(key, "1", false, err);

@@ -122,7 +122,7 @@ static int hub_ns(struct ovl_overlay *ov, int origin_fd, struct nl_sock **sk, st
 static int wire_nodes(struct ovl_overlay *ov, struct nl_sock *hub, struct nl_sock **node_sk,
 		      struct cmn_err *err)
 {
-	if (lk_bridge_add(hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
+	if (lk_up(hub, 1, err) < 0 || lk_bridge_add(hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
 		return -1;
 	for (size_t i = 0; i < ov->node_count; i++) {
 		char port[24];
