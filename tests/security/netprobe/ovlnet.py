@@ -153,24 +153,33 @@ def tcp_ok(path, addr, port, timeout=1.0):
     return out.startswith("ok ")
 
 
-class Server:
-    """A TCP (and UDP) server probe inside a netns; answers with its tag."""
+class Probe:
+    """A long-running probe inside a netns (a server, a sniffer...), started
+    and considered up once it prints "ready"."""
 
-    def __init__(self, path, addr, port, tag, udp=False):
-        cmd = "udp-serve" if udp else "tcp-serve"
+    def __init__(self, path, *args):
         self.proc = subprocess.Popen(
-            ["nsenter", f"--net={path}", PYTHON, str(HERE / "ovlnet.py"), cmd, addr,
-             str(port), tag], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            ["nsenter", f"--net={path}", PYTHON, str(HERE / "ovlnet.py"), *map(str, args)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
             self.close()
-            raise RuntimeError(f"server {addr}:{port} did not start: {self.proc.stderr.read()}")
+            raise RuntimeError(f"probe {args} did not start: {self.proc.stderr.read()}")
+
+    def result(self, timeout=30):
+        """For probes that end by themselves: waits and returns their output."""
+        out, _ = self.proc.communicate(timeout=timeout)
+        return out
 
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        return self.proc.stdout.read()
+
+
+def Server(path, addr, port, tag):
+    """TCP and UDP server on addr:port answering with tag."""
+    return Probe(path, "tcp-serve", addr, port, tag)
 
 
 def netns_users(inodes):
@@ -221,6 +230,34 @@ def _tcp_serve(addr, port, tag):
             u.sendto(tag.encode(), peer)
 
 
+def _tcp6_serve(port, tag):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", int(port)))
+    s.listen(16)
+    print("ready", flush=True)
+    while True:
+        c, _ = s.accept()
+        c.sendall(tag.encode())
+        c.close()
+
+
+def _udp_count(port, count):
+    """Counts datagrams on port until `count` arrived or 2 s pass quietly."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", int(port)))
+    u.settimeout(2.0)
+    print("ready", flush=True)
+    n = 0
+    while n < int(count):
+        try:
+            u.recv(65535)
+        except socket.timeout:
+            break
+        n += 1
+    print(n, flush=True)
+
+
 def _tcp_connect(addr, port, timeout):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(float(timeout))
@@ -253,7 +290,7 @@ def _ip6_connect(addr, port, ifname):
         s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         s.settimeout(1.0)
         s.connect((addr, int(port), 0, socket.if_nametoindex(ifname)))
-        print("ok")
+        print("ok", s.recv(100).decode(errors="replace"))
     except socket.timeout:
         print("fail timeout")
     except OSError as e:
@@ -337,6 +374,8 @@ def main(argv):
         "udp-serve": _tcp_serve,
         "tcp-connect": _tcp_connect,
         "udp-ask": _udp_ask,
+        "tcp6-serve": _tcp6_serve,
+        "udp-count": _udp_count,
         "ip6-connect": _ip6_connect,
         "raw-send": _raw_send,
         "sniff": _sniff,
