@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,8 +101,13 @@ static int kill_one(pid_t pid, const struct record *r, size_t k, int origin)
 	int same = same_ns(path, r->ino[k], r->cookie[k], origin, NULL);
 	if (same < 0)
 		killed = -1;
-	else if (same == 1 && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
+	else if (same == 1 && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0) {
+		/* Wait for the exit (pidfd readable) so the next pass neither
+		 * finds nor counts it again; a zombie has left its namespaces. */
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+		poll(&pfd, 1, 5000);
 		killed = 1;
+	}
 	close(pidfd);
 	return killed;
 }
