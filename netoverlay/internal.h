@@ -62,8 +62,9 @@ int ns_return(int origin_fd, struct cmn_err *err);
 int ns_sysctl(const char *key, const char *value, bool optional, struct cmn_err *err);
 /* The settings every overlay netns gets (IPv6 off; bridge-nf off in hubs). */
 int ns_harden(bool hub, struct cmn_err *err);
-/* SO_NETNS_COOKIE of the current netns. */
+/* SO_NETNS_COOKIE of the current netns / of the netns a socket lives in. */
 int ns_cookie_here(uint64_t *out, struct cmn_err *err);
+int ns_cookie_of_socket(int sock_fd, uint64_t *out, struct cmn_err *err);
 /* Cookie of the netns behind fd (enters it briefly). */
 int ns_cookie_of(int ns_fd, int origin_fd, uint64_t *out, struct cmn_err *err);
 /* Opens a netns path and checks it is one (nsfs, CLONE_NEWNET). */
@@ -72,6 +73,7 @@ int ns_open_path(const char *path, int *out_fd, struct cmn_err *err);
 /* --- link.c (libnl-route; every sk is bound to one netns) --------------- */
 int lk_socket(struct nl_sock **out, struct cmn_err *err);
 void lk_socket_free(struct nl_sock *sk);
+int lk_socket_fd(struct nl_sock *sk);
 int lk_bridge_add(struct nl_sock *sk, const char *name, int ifindex, struct cmn_err *err);
 /* veth: local end `name` (ifindex, enslaved to master_ifindex if > 0, up),
  * peer `peer_name` created directly in peer_ns_fd (peer_ifindex if > 0,

@@ -85,6 +85,11 @@ void lk_socket_free(struct nl_sock *sk)
 		nl_socket_free(sk); /* closes the fd too */
 }
 
+int lk_socket_fd(struct nl_sock *sk)
+{
+	return nl_socket_get_fd(sk);
+}
+
 int lk_bridge_add(struct nl_sock *sk, const char *name, int ifindex, struct cmn_err *err)
 {
 	struct rtnl_link *link = rtnl_link_bridge_alloc();

@@ -104,15 +104,20 @@ int ns_harden(bool hub, struct cmn_err *err)
 	return 0;
 }
 
+int ns_cookie_of_socket(int sock_fd, uint64_t *out, struct cmn_err *err)
+{
+	socklen_t len = sizeof(*out);
+	if (getsockopt(sock_fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) < 0)
+		return cmn_err_sys(err, "getsockopt SO_NETNS_COOKIE");
+	return 0;
+}
+
 int ns_cookie_here(uint64_t *out, struct cmn_err *err)
 {
 	cleanup_close int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return cmn_err_sys(err, "socket AF_UNIX");
-	socklen_t len = sizeof(*out);
-	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) < 0)
-		return cmn_err_sys(err, "getsockopt SO_NETNS_COOKIE");
-	return 0;
+	return ns_cookie_of_socket(fd, out, err);
 }
 
 int ns_cookie_of(int ns_fd, int origin_fd, uint64_t *out, struct cmn_err *err)

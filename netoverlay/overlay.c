@@ -83,9 +83,9 @@ static int node_ns(struct ovl_overlay *ov, size_t i, int origin_fd, struct nl_so
 	if (rc == 0)
 		rc = ns_harden(false, err);
 	if (rc == 0)
-		rc = ns_cookie_here(&n->netns_cookie, err);
-	if (rc == 0)
 		rc = lk_socket(sk, err);
+	if (rc == 0)
+		rc = ns_cookie_of_socket(lk_socket_fd(*sk), &n->netns_cookie, err);
 	if (ns_return(origin_fd, err) < 0)
 		return -1;
 	if (rc < 0)
@@ -111,9 +111,9 @@ static int hub_ns(struct ovl_overlay *ov, int origin_fd, struct nl_sock **sk, st
 	if (rc == 0)
 		rc = ns_harden(true, err);
 	if (rc == 0)
-		rc = ns_cookie_here(&ov->hub_cookie, err);
-	if (rc == 0)
 		rc = lk_socket(sk, err);
+	if (rc == 0)
+		rc = ns_cookie_of_socket(lk_socket_fd(*sk), &ov->hub_cookie, err);
 	if (ns_return(origin_fd, err) < 0)
 		return -1;
 	return rc < 0 ? cmn_err_wrap(err, "hub netns") : 0;
