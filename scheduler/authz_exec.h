@@ -55,6 +55,8 @@ int ex_ok(struct exec *ex);
 /* Shared validations (authz_stmt.c): "line:col: ... does not exist" errors. */
 int ex_require_member(struct exec *ex, const char *user);
 int ex_require_grantee(struct exec *ex, const struct sch_sql_stmt *s);
+/* The grantee as stored: a role's name as it was created (roles ignore case). */
+int ex_grantee_name(struct exec *ex, const struct sch_sql_stmt *s, char *out, size_t outlen);
 int ex_require_object(struct exec *ex, enum sch_sql_objtype type, const char *name, int64_t *id);
 int ex_require_columns(struct exec *ex, int64_t id, const struct sch_sql_list *cols);
 int ex_same_project(struct exec *ex, const struct sch_sql_name *n);

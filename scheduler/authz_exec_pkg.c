@@ -65,8 +65,8 @@ static int x_set_label_table(struct exec *ex, const struct sch_sql_stmt *s)
 	return ex_ok(ex);
 }
 
-static int label_grant_write(struct exec *ex, const struct sch_sql_stmt *s, int64_t id,
-			     const char *column, bool grant)
+static int label_grant_write(struct exec *ex, const struct sch_sql_stmt *s, const char *grantee,
+			     int64_t id, const char *column, bool grant)
 {
 	int64_t days = s->has_days ? s->days : DEFAULT_LABEL_GRANT_DAYS;
 	const char *gtype = s->grantee_is_role ? "role" : "user";
@@ -74,7 +74,7 @@ static int label_grant_write(struct exec *ex, const struct sch_sql_stmt *s, int6
 	if (authz_db_run(ex->db, ex->err,
 			 "DELETE FROM authz_label_grants WHERE object_id = ?1 AND grantee_type = ?2"
 			 " AND grantee = ?3 AND (?5 = 0 OR column_name IS ?4)",
-			 "isssi", id, gtype, s->grantee, column, (int64_t)(grant || column)) < 0)
+			 "isssi", id, gtype, grantee, column, (int64_t)(grant || column)) < 0)
 		return -1;
 	if (!grant)
 		return 0;
@@ -82,27 +82,35 @@ static int label_grant_write(struct exec *ex, const struct sch_sql_stmt *s, int6
 			    "INSERT INTO authz_label_grants (project, object_id, column_name,"
 			    " grantee_type, grantee, level, expires_at, granted_by)"
 			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-			    "sisssiis", ex_project(ex), id, column, gtype, s->grantee,
+			    "sisssiis", ex_project(ex), id, column, gtype, grantee,
 			    (int64_t)s->level, sch_authz_now() + days * 86400,
 			    ex->ctx->principal->name);
 }
 
 static int x_label_grant(struct exec *ex, const struct sch_sql_stmt *s, bool grant)
 {
+	char gname[256];
 	int64_t id;
+	int before;
 
 	if (ex_same_project(ex, &s->obj) < 0 || ex_check_project(ex, "odps:ManageLabels") < 0)
 		return -1;
 	if (ex->explain)
 		return 0;
 	if (ex_require_object(ex, SCH_OBJ_TABLE, s->obj.name, &id) < 0 ||
-	    ex_require_columns(ex, id, &s->columns) < 0 || (grant && ex_require_grantee(ex, s) < 0))
+	    ex_require_columns(ex, id, &s->columns) < 0 ||
+	    (grant && ex_require_grantee(ex, s) < 0) ||
+	    ex_grantee_name(ex, s, gname, sizeof(gname)) < 0)
 		return -1;
-	if (s->columns.n == 0 && label_grant_write(ex, s, id, NULL, grant) < 0)
+	before = sqlite3_total_changes(ex->db);
+	if (s->columns.n == 0 && label_grant_write(ex, s, gname, id, NULL, grant) < 0)
 		return -1;
 	for (size_t i = 0; i < s->columns.n; i++)
-		if (label_grant_write(ex, s, id, s->columns.v[i], grant) < 0)
+		if (label_grant_write(ex, s, gname, id, s->columns.v[i], grant) < 0)
 			return -1;
+	if (!grant && sqlite3_total_changes(ex->db) == before)
+		return ex_fail(ex, CMN_ENOTFOUND, "no label grant on table '%s' for '%s'",
+			       s->obj.name, gname);
 	if (ex_audit_change(ex, grant ? "GrantLabel" : "RevokeLabel", s->grantee) < 0)
 		return -1;
 	return ex_ok(ex);
@@ -393,10 +401,11 @@ static int x_install(struct exec *ex, const struct sch_sql_stmt *s, bool install
  * that installed it. */
 static int x_package_read(struct exec *ex, const struct sch_sql_stmt *s, bool grant)
 {
-	char ref[512];
+	char ref[512], gname[256];
 	struct sch_authz_resource r = { ex_project(ex), SCH_OBJ_PACKAGE, ref, NULL };
 	int64_t pkg, v;
 	bool installed;
+	int before;
 
 	if (!s->obj.project)
 		return ex_fail(ex, CMN_EINVAL, "expected <project>.<package>");
@@ -419,16 +428,21 @@ static int x_package_read(struct exec *ex, const struct sch_sql_stmt *s, bool gr
 	if (!installed)
 		return ex_fail(ex, CMN_ENOTFOUND, "package '%s' is not installed in project '%s'",
 			       ref, ex_project(ex));
-	if (grant && ex_require_grantee(ex, s) < 0)
+	if ((grant && ex_require_grantee(ex, s) < 0) ||
+	    ex_grantee_name(ex, s, gname, sizeof(gname)) < 0)
 		return -1;
+	before = sqlite3_total_changes(ex->db);
 	if (authz_db_run(ex->db, ex->err,
 			 grant ? "INSERT OR IGNORE INTO authz_package_reads (package_id, project,"
 				 " grantee_type, grantee) VALUES (?1, ?2, ?3, ?4)"
 			       : "DELETE FROM authz_package_reads WHERE package_id = ?1 AND"
 				 " project = ?2 AND grantee_type = ?3 AND grantee = ?4",
 			 "isss", pkg, ex_project(ex), s->grantee_is_role ? "role" : "user",
-			 s->grantee) < 0)
+			 gname) < 0)
 		return -1;
+	if (!grant && sqlite3_total_changes(ex->db) == before)
+		return ex_fail(ex, CMN_ENOTFOUND, "'%s' has no read grant on package '%s'", gname,
+			       ref);
 	if (ex_audit_change(ex, grant ? "GrantPackageRead" : "RevokePackageRead", s->grantee) < 0)
 		return -1;
 	return ex_ok(ex);

@@ -51,6 +51,27 @@ static int require_role(struct exec *ex, const char *role)
 	return 0;
 }
 
+int ex_grantee_name(struct exec *ex, const struct sch_sql_stmt *s, char *out, size_t outlen)
+{
+	cleanup_free char *canon = NULL;
+
+	if (!s->grantee_is_role) {
+		snprintf(out, outlen, "%s", s->grantee);
+		return 0;
+	}
+	/* role names ignore case; rows store the name as the role was created,
+	 * so a REVOKE spelled differently still finds the grant */
+	if (authz_db_text(ex->db, ex->err, &canon,
+			  "SELECT role FROM authz_roles WHERE project = ?1 AND role = ?2", "ss",
+			  ex_project(ex), s->grantee) < 0)
+		return -1;
+	if (!canon)
+		return ex_fail(ex, CMN_ENOTFOUND, "role '%s' does not exist in project '%s'",
+			       s->grantee, ex_project(ex));
+	snprintf(out, outlen, "%s", canon);
+	return 0;
+}
+
 int ex_require_grantee(struct exec *ex, const struct sch_sql_stmt *s)
 {
 	return s->grantee_is_role ? require_role(ex, s->grantee)
@@ -151,11 +172,11 @@ static int x_role(struct exec *ex, const struct sch_sql_stmt *s, bool create)
 		if (authz_db_run(
 			ex->db, ex->err,
 			"DELETE FROM authz_acl WHERE project = ?1 AND grantee_type = 'role'"
-			" AND grantee = ?2",
+			" AND grantee = ?2 COLLATE NOCASE",
 			"ss", ex_project(ex), s->name) < 0 ||
 		    authz_db_run(ex->db, ex->err,
 				 "DELETE FROM authz_label_grants WHERE project = ?1 AND"
-				 " grantee_type = 'role' AND grantee = ?2",
+				 " grantee_type = 'role' AND grantee = ?2 COLLATE NOCASE",
 				 "ss", ex_project(ex), s->name) < 0 ||
 		    authz_db_run(ex->db, ex->err,
 				 "DELETE FROM authz_policies WHERE project = ?1 AND role = ?2",
@@ -173,6 +194,7 @@ static int x_role(struct exec *ex, const struct sch_sql_stmt *s, bool create)
 static int x_role_member(struct exec *ex, const struct sch_sql_stmt *s, bool grant)
 {
 	bool admin = strcasecmp(s->name, "admin") == 0;
+	int before;
 
 	/* making someone an administrator is the owner's call alone */
 	if (ex_check_project(ex, admin ? "odps:SetSecurityConfiguration" : "odps:ManageRoles") < 0)
@@ -183,6 +205,7 @@ static int x_role_member(struct exec *ex, const struct sch_sql_stmt *s, bool gra
 		return -1;
 	if (grant && ex_require_member(ex, s->grantee) < 0)
 		return -1;
+	before = sqlite3_total_changes(ex->db);
 	if (grant ? authz_db_run(ex->db, ex->err,
 				 "INSERT OR IGNORE INTO authz_role_members (project, role, user)"
 				 " VALUES (?1, (SELECT role FROM authz_roles WHERE project = ?1 AND"
@@ -193,6 +216,9 @@ static int x_role_member(struct exec *ex, const struct sch_sql_stmt *s, bool gra
 				 " AND user = ?3",
 				 "sss", ex_project(ex), s->name, s->grantee))
 		return -1;
+	if (!grant && sqlite3_total_changes(ex->db) == before)
+		return ex_fail(ex, CMN_ENOTFOUND, "user '%s' does not have role '%s'", s->grantee,
+			       s->name);
 	if (ex_audit_change(ex, grant ? "GrantRole" : "RevokeRole", s->grantee) < 0)
 		return -1;
 	return ex_ok(ex);
@@ -229,12 +255,13 @@ static int x_desc_role(struct exec *ex, const struct sch_sql_stmt *s)
 		return 0;
 	if (require_role(ex, s->name) < 0 || ex_result(ex, cols, 4) < 0)
 		return -1;
-	if (authz_db_query(ex->db, ex->err, &st,
-			   "SELECT 'user', user, NULL, NULL FROM authz_role_members WHERE"
-			   " project = ?1 AND role = ?2 UNION ALL"
-			   " SELECT object_type, object_name, action, column_name FROM authz_acl"
-			   " WHERE project = ?1 AND grantee_type = 'role' AND grantee = ?2",
-			   "ss", ex_project(ex), s->name) < 0)
+	if (authz_db_query(
+		ex->db, ex->err, &st,
+		"SELECT 'user', user, NULL, NULL FROM authz_role_members WHERE"
+		" project = ?1 AND role = ?2 UNION ALL"
+		" SELECT object_type, object_name, action, column_name FROM authz_acl"
+		" WHERE project = ?1 AND grantee_type = 'role' AND grantee = ?2 COLLATE NOCASE",
+		"ss", ex_project(ex), s->name) < 0)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (ex_row(ex, "ssss", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
@@ -261,8 +288,8 @@ int ex_require_columns(struct exec *ex, int64_t id, const struct sch_sql_list *c
 	return 0;
 }
 
-static int acl_write(struct exec *ex, const struct sch_sql_stmt *s, int64_t id, const char *action,
-		     const char *column, bool grant)
+static int acl_write(struct exec *ex, const struct sch_sql_stmt *s, const char *grantee, int64_t id,
+		     const char *action, const char *column, bool grant)
 {
 	const char *name = s->obj_type == SCH_OBJ_PROJECT ? ex_project(ex) : s->obj.name;
 	const char *gtype = s->grantee_is_role ? "role" : "user";
@@ -274,7 +301,7 @@ static int acl_write(struct exec *ex, const struct sch_sql_stmt *s, int64_t id, 
 			 " object_name = ?3 AND grantee_type = ?4 AND grantee = ?5 AND action = ?6"
 			 " AND (?8 = 0 OR column_name IS ?7)",
 			 "sssssssi", ex_project(ex), authz_type_db(s->obj_type), name, gtype,
-			 s->grantee, action, column, (int64_t)(grant || column)) < 0)
+			 grantee, action, column, (int64_t)(grant || column)) < 0)
 		return -1;
 	if (!grant)
 		return 0;
@@ -284,7 +311,7 @@ static int acl_write(struct exec *ex, const struct sch_sql_stmt *s, int64_t id, 
 	    " grantee, action, column_name, expires_at, granted_by, granted_at) VALUES (?1, ?2,"
 	    " ?3, CASE WHEN ?4 = 0 THEN NULL ELSE ?4 END, ?5, ?6, ?7, ?8,"
 	    " CASE WHEN ?9 < 0 THEN NULL ELSE ?9 END, ?10, ?11)",
-	    "sssissssisi", ex_project(ex), authz_type_db(s->obj_type), name, id, gtype, s->grantee,
+	    "sssissssisi", ex_project(ex), authz_type_db(s->obj_type), name, id, gtype, grantee,
 	    action, column, s->has_days ? sch_authz_now() + s->days * 86400 : (int64_t)-1,
 	    ex->ctx->principal->name, sch_authz_now());
 }
@@ -293,7 +320,9 @@ static int acl_write(struct exec *ex, const struct sch_sql_stmt *s, int64_t id, 
 static int x_acl(struct exec *ex, const struct sch_sql_stmt *s, bool grant)
 {
 	const char *canon[64];
+	char gname[256];
 	int64_t id = 0;
+	int before;
 
 	if (ex_same_project(ex, &s->obj) < 0)
 		return -1;
@@ -318,15 +347,23 @@ static int x_acl(struct exec *ex, const struct sch_sql_stmt *s, bool grant)
 		return -1;
 	if (ex_require_columns(ex, id, &s->columns) < 0)
 		return -1;
-	if (grant && ex_require_grantee(ex, s) < 0)
+	if ((grant && ex_require_grantee(ex, s) < 0) ||
+	    ex_grantee_name(ex, s, gname, sizeof(gname)) < 0)
 		return -1;
+	before = sqlite3_total_changes(ex->db);
 	for (size_t i = 0; i < s->actions.n; i++) {
-		if (s->columns.n == 0 && acl_write(ex, s, id, canon[i], NULL, grant) < 0)
+		if (s->columns.n == 0 && acl_write(ex, s, gname, id, canon[i], NULL, grant) < 0)
 			return -1;
 		for (size_t c = 0; c < s->columns.n; c++)
-			if (acl_write(ex, s, id, canon[i], s->columns.v[c], grant) < 0)
+			if (acl_write(ex, s, gname, id, canon[i], s->columns.v[c], grant) < 0)
 				return -1;
 	}
+	/* a REVOKE that matched nothing is an error, never a silent OK: the
+	 * caller would believe a privilege is gone that is not */
+	if (!grant && sqlite3_total_changes(ex->db) == before)
+		return ex_fail(ex, CMN_ENOTFOUND, "%s '%s' has no such privilege on %s '%s'",
+			       s->grantee_is_role ? "role" : "user", gname,
+			       sch_sql_objtype_name(s->obj_type), s->obj.name);
 	if (ex_audit_change(ex, grant ? "Grant" : "Revoke", s->grantee) < 0)
 		return -1;
 	return ex_ok(ex);
