@@ -87,7 +87,7 @@ void sch_authz_resource_name(const struct sch_authz_resource *r, char *out, size
 	};
 	const char *p = (unsigned)r->type < CMN_ARRAY_SIZE(plural) ? plural[r->type] : "";
 
-	if (r->type == SCH_OBJ_NETWORKLINK)
+	if (r->type == SCH_OBJ_NETWORKLINK && !r->project)
 		snprintf(out, outlen, "acs:odps:*:networklinks/%s", r->name ? r->name : "");
 	else if (r->type == SCH_OBJ_PROJECT || !r->name || !*p)
 		snprintf(out, outlen, "acs:odps:*:projects/%s", r->project);
