@@ -639,8 +639,13 @@ static int decide_inner(struct decider *d)
 		return -1;
 	if (cls == ACT_DATA && package_path(d, &handled) < 0)
 		return -1;
-	if (handled && d->out->allow)
+	if (handled && d->out->allow) {
+		/* a write through a package still carries other projects' data */
+		bool ok;
+		if (is_write(d->action) && protection_check(d, &ok) < 0)
+			return -1;
 		return 0;
+	}
 	if (authz_is_member(d->db, d->res->project, d->who->name, &member, d->err) < 0)
 		return -1;
 	if (!member) {

@@ -33,9 +33,14 @@ static int audit_push(struct exec *ex, const struct sch_audit_event *ev, bool ch
 	return 0;
 }
 
-int ex_audit_change(struct exec *ex, const char *event, const char *resource)
+int ex_audit_change(struct exec *ex, const char *event, const char *what)
 {
-	struct sch_audit_event ev = { .event_name = event, .resource = resource };
+	char res[SCH_AUTHZ_RESOURCE_MAX], reason[600];
+	struct sch_audit_event ev = { .event_name = event, .resource = res, .reason = reason };
+
+	snprintf(res, sizeof(res), "acs:odps:*:projects/%s", ex->ctx->project);
+	snprintf(reason, sizeof(reason), "%s %s by %s", event, what ? what : "",
+		 ex->ctx->principal->name);
 	return audit_push(ex, &ev, true);
 }
 

@@ -43,8 +43,9 @@ int ex_check_project(struct exec *ex, const char *action);
 
 /* "line:col: message" for the running statement; returns -1. */
 int ex_fail(struct exec *ex, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Records a change for the audit log (emitted only after COMMIT). */
-int ex_audit_change(struct exec *ex, const char *event, const char *resource);
+/* Records a change for the audit log (emitted only after COMMIT): resource
+ * is the project, reason "<event> <what> by <principal>". */
+int ex_audit_change(struct exec *ex, const char *event, const char *what);
 
 /* Result: columns, then rows with types 's' (char *, NULL = null), 'i' (int64_t),
  * 'b' (int as bool). */

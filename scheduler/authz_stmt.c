@@ -563,36 +563,74 @@ static int x_show_config(struct exec *ex)
 
 /* ---- query subset, EXPLAIN PERMISSION, WHOAMI ---------------------------- */
 
+/* Whether the caller may see the table's schema (odps:Describe), asked of
+ * the decision function without recording it: the answer only decides what
+ * the explanation may reveal, it grants nothing. */
+static int may_describe(struct exec *ex, const struct sch_authz_resource *table, bool *out)
+{
+	struct sch_authz_decision d;
+	struct sch_authz_context actx = { .project = ex->ctx->project,
+					  .source_ip = ex->ctx->source_ip,
+					  .task_type = "SQL" };
+
+	if (sch_authz_decide(ex->ctx->cat, ex->ctx->principal, "odps:Describe", table, &actx, &d,
+			     ex->err) < 0)
+		return -1;
+	*out = d.allow;
+	return 0;
+}
+
+static int check_named_columns(struct exec *ex, const struct sch_sql_stmt *s,
+			       struct sch_authz_resource *r, int64_t id, bool visible)
+{
+	for (size_t i = 0; i < s->select_cols.n; i++) {
+		int64_t v;
+		bool found;
+		if (visible) {
+			if (authz_db_int(
+				ex->db, ex->err, 0, &v, &found,
+				"SELECT 1 FROM authz_columns WHERE object_id = ?1 AND name = ?2",
+				"is", id, s->select_cols.v[i]) < 0)
+				return -1;
+			if (!found)
+				return ex_fail(ex, CMN_ENOTFOUND,
+					       "column '%s' does not exist in table '%s.%s'",
+					       s->select_cols.v[i], r->project, r->name);
+		}
+		r->column = s->select_cols.v[i];
+		if (ex_check(ex, "odps:Select", r, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Column reads of the SELECT subset. Whether a table or column exists and
+ * which columns `*` stands for are revealed only to callers who may
+ * Describe the table; to anyone else the reads are decided as written
+ * (`*` as one table-level read), so EXPLAIN cannot enumerate schemas. */
 static int check_select(struct exec *ex, const struct sch_sql_stmt *s)
 {
 	const char *project = s->from.project ? s->from.project : ex_project(ex);
 	struct sch_authz_resource r = { project, SCH_OBJ_TABLE, s->from.name, NULL };
 	sqlite3_stmt *st = NULL;
 	int64_t id;
+	bool visible;
 	int rc;
 
-	if (authz_object_id(ex->db, project, SCH_OBJ_TABLE, s->from.name, &id, ex->err) < 0)
+	if (may_describe(ex, &r, &visible) < 0 ||
+	    authz_object_id(ex->db, project, SCH_OBJ_TABLE, s->from.name, &id, ex->err) < 0)
 		return -1;
-	if (id == 0)
+	if (visible && id == 0)
 		return ex_fail(ex, CMN_ENOTFOUND, "table '%s.%s' does not exist", project,
 			       s->from.name);
-	for (size_t i = 0; i < s->select_cols.n; i++) {
-		int64_t v;
-		bool found;
-		if (authz_db_int(ex->db, ex->err, 0, &v, &found,
-				 "SELECT 1 FROM authz_columns WHERE object_id = ?1 AND name = ?2",
-				 "is", id, s->select_cols.v[i]) < 0)
-			return -1;
-		if (!found)
-			return ex_fail(ex, CMN_ENOTFOUND,
-				       "column '%s' does not exist in table '%s.%s'",
-				       s->select_cols.v[i], project, s->from.name);
-		r.column = s->select_cols.v[i];
-		if (ex_check(ex, "odps:Select", &r, NULL) < 0)
-			return -1;
-	}
+	if (check_named_columns(ex, s, &r, id, visible) < 0)
+		return -1;
 	if (!s->select_star)
 		return 0;
+	if (!visible) {
+		r.column = NULL;
+		return ex_check(ex, "odps:Select", &r, NULL);
+	}
 	if (authz_db_query(ex->db, ex->err, &st,
 			   "SELECT name FROM authz_columns WHERE object_id = ?1 ORDER BY position",
 			   "i", id) < 0)
