@@ -1,0 +1,44 @@
+/* storage/chunk_store.h — one chunk server's data dir (internal).
+ *
+ *   DIR/LOCK          flock'd while a cordon-chunkd serves DIR
+ *   DIR/server-id     32 hex, made once; names this server in the catalog
+ *   DIR/tmp/          writes in progress (emptied at start)
+ *   DIR/chunks/XX/ID  one file per chunk, XX = first two hex digits of ID:
+ *                     "CCK1" | u32 0 | u64 size | sha256(data) | data
+ * A file reaches chunks/ only by rename after fsync of itself, and the put
+ * is answered only after fsync of its directory.
+ */
+#ifndef STOR_CHUNK_STORE_H
+#define STOR_CHUNK_STORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "storage/chunk_proto.h"
+
+#define STOR_FILE_HDR 48
+
+struct stor_store {
+	char *dir;
+	int lock_fd;
+	char server_id[STOR_ID_LEN + 1];
+	pthread_mutex_t mu; /* guards the counters */
+	uint64_t chunk_count, used_bytes;
+};
+
+int stor_store_open(struct stor_store *s, const char *dir, struct cmn_err *err);
+void stor_store_close(struct stor_store *s);
+int stor_store_put(struct stor_store *s, const char *id, const void *data, size_t len,
+		   uint8_t sha[STOR_SHA_LEN], struct cmn_err *err);
+/* Reads and checks the checksum; CMN_EIO "corrupt" when it fails. */
+int stor_store_get(struct stor_store *s, const char *id, uint8_t **data, size_t *len,
+		   uint8_t sha[STOR_SHA_LEN], struct cmn_err *err);
+int stor_store_verify(struct stor_store *s, const char *id, uint8_t sha[STOR_SHA_LEN],
+		      uint64_t *size, struct cmn_err *err);
+int stor_store_delete(struct stor_store *s, const char *id, struct cmn_err *err);
+/* Sorted ids greater than after (NULL = from the start), at most max. */
+int stor_store_list(struct stor_store *s, const char *after, size_t max,
+		    char (**ids)[STOR_ID_LEN + 1], size_t *n, struct cmn_err *err);
+int stor_store_stat(struct stor_store *s, struct stor_stat *st, struct cmn_err *err);
+
+#endif

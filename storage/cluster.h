@@ -1,0 +1,68 @@
+/* storage/cluster.h — the cluster object shared by the client (replicate.c)
+ * and the master (master.c); internal. */
+#ifndef STOR_CLUSTER_H
+#define STOR_CLUSTER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "storage/chunk_proto.h"
+#include "storage/crypto.h"
+#include "storage/keyring.h"
+#include "storage/storage.h"
+
+#define STOR_REPLICAS 3
+#define STOR_MAX_SERVERS 256
+
+enum srv_state { SRV_LIVE = 0, SRV_SUSPECT, SRV_LOST };
+
+struct stor_server {
+	char id[STOR_ID_LEN + 1];
+	char addr[80];
+	char rack[65];
+	enum srv_state state;
+	uint64_t last_seen_ms; /* wall clock, persisted */
+	uint64_t free_bytes, chunk_count;
+	uint64_t placed_bytes; /* placed since the last heartbeat, for balance */
+	bool needs_gc;         /* came back after being lost: holds stale copies */
+};
+
+struct stor_cluster {
+	struct stor_cluster_cfg cfg;
+	struct stor_cluster_key key;
+	pthread_mutex_t *mu; /* the keyring's recursive mutex: db + servers */
+	struct stor_server servers[STOR_MAX_SERVERS];
+	size_t nservers;
+	struct stor_metrics m;
+	char scrub_cursor[STOR_ID_LEN + 1];
+	double scrub_tokens;
+	uint64_t last_tick_ms;
+	pthread_t thread;
+	bool thread_running;
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+	bool stop;
+};
+
+uint64_t stor_now_ms(void);
+void stor_audit(struct stor_cluster *c, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Heartbeat round: STAT every server, update states (lost after the timeout). */
+int stor_heartbeat(struct stor_cluster *c, struct cmn_err *err);
+/* Picks up to n servers (indices) not in exclude, distinct racks first, most
+ * free space first. Returns how many were picked. Caller holds c->mu. */
+size_t stor_place(struct stor_cluster *c, const int *exclude, size_t nexclude, size_t n,
+		  uint64_t bytes, int *out);
+/* Index of a server by id, or -1. Caller holds c->mu. */
+int stor_server_find(struct stor_cluster *c, const char *id);
+/* A replica failed its checksum or its decryption: forget it, delete it
+ * from its server, count and audit it. */
+void stor_replica_bad(struct stor_cluster *c, const char *chunk_id, const char *server_id,
+		      const char *why);
+/* Copies the chunk until it has 3 replicas (peer to peer). */
+int stor_repair_chunk(struct stor_cluster *c, const char *chunk_id, struct cmn_err *err);
+/* Catalog checksum of a chunk. */
+int stor_chunk_sha(struct stor_cluster *c, const char *chunk_id, uint8_t sha[STOR_SHA_LEN],
+		   struct cmn_err *err);
+
+#endif

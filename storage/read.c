@@ -1,0 +1,300 @@
+/* storage/read.c — the read path: each chunk from the first replica that
+ * is there, matches the catalog's checksum and decrypts; a bad replica is
+ * reported, dropped and repaired from a good one (read-repair). Also the
+ * drop of a table (crypto-shred first, then every replica). */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "storage/cluster.h"
+#include "storage/schema.h"
+
+struct rchunk {
+	char id[STOR_ID_LEN + 1];
+	uint32_t key_version;
+	uint8_t sha[STOR_SHA_LEN];
+	uint64_t size;
+};
+
+/* Chunks of a version in order; *n = 0 when there is no such version. */
+static int list_chunks(struct stor_cluster *c, uint64_t table_id, uint64_t version,
+		       struct rchunk **out, size_t *n, struct cmn_err *err)
+{
+	sqlite3_stmt *st;
+	struct rchunk *a = NULL;
+	size_t cap = 0, cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(c->mu);
+	if (sqlite3_prepare_v2(c->cfg.db,
+			       "SELECT chunk_id, key_version, sha256, size FROM stor_chunks WHERE "
+			       "table_id = ? AND version = ? ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(c->mu);
+		return stor_db_err(c->cfg.db, err, "prepare");
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (cnt == cap) {
+			struct rchunk *na;
+			cap = cap ? cap * 2 : 64;
+			na = realloc(a, cap * sizeof(*a));
+			if (!na) {
+				free(a);
+				sqlite3_finalize(st);
+				pthread_mutex_unlock(c->mu);
+				return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+			}
+			a = na;
+		}
+		snprintf(a[cnt].id, sizeof(a[cnt].id), "%s", sqlite3_column_text(st, 0));
+		a[cnt].key_version = (uint32_t)sqlite3_column_int64(st, 1);
+		memset(a[cnt].sha, 0, STOR_SHA_LEN);
+		if (sqlite3_column_bytes(st, 2) == STOR_SHA_LEN)
+			memcpy(a[cnt].sha, sqlite3_column_blob(st, 2), STOR_SHA_LEN);
+		a[cnt].size = (uint64_t)sqlite3_column_int64(st, 3);
+		cnt++;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(c->mu);
+	*out = a;
+	*n = cnt;
+	return 0;
+}
+
+/* Server indices holding a chunk, live ones first. Caller holds c->mu. */
+static size_t replicas_of(struct stor_cluster *c, const char *chunk_id, int *out, size_t max)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+	if (sqlite3_prepare_v2(c->cfg.db, "SELECT server_id FROM stor_replicas WHERE chunk_id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, chunk_id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW && n < max) {
+		int i = stor_server_find(c, (const char *)sqlite3_column_text(st, 0));
+		if (i >= 0)
+			out[n++] = i;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 1; i < n; i++) /* stable: live before suspect */
+		for (size_t j = i; j > 0 && c->servers[out[j]].state < c->servers[out[j - 1]].state;
+		     j--) {
+			int t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return n;
+}
+
+struct reader {
+	struct stor_cluster *c;
+	uint64_t table_id, version;
+	struct stor_key key;
+	uint32_t key_version; /* of key, 0 = none loaded */
+	struct stor_conn conns[STOR_MAX_SERVERS];
+	uint8_t *plain;
+	size_t plain_cap;
+};
+
+/* One replica: fetch, check against the catalog, decrypt. Returns 0 with
+ * the plaintext in r->plain, -1 bad replica (reported), -2 unreachable. */
+static int try_replica(struct reader *r, const struct rchunk *ch, int s, size_t *plen,
+		       struct cmn_err *err)
+{
+	struct stor_cluster *c = r->c;
+	cleanup_free uint8_t *ct = NULL;
+	uint8_t sha[STOR_SHA_LEN];
+	char addr[80], sid[STOR_ID_LEN + 1];
+	struct cmn_err e = CMN_ERR_INIT;
+	struct stor_chunk_aad aad = { ch->id, r->table_id, r->version, ch->key_version };
+	size_t len;
+
+	pthread_mutex_lock(c->mu);
+	snprintf(addr, sizeof(addr), "%s", c->servers[s].addr);
+	snprintf(sid, sizeof(sid), "%s", c->servers[s].id);
+	pthread_mutex_unlock(c->mu);
+	if (r->conns[s].fd < 0 && stor_conn_open(&r->conns[s], addr, &c->key, 2000, &e) < 0) {
+		*err = e;
+		return -2;
+	}
+	if (stor_conn_get(&r->conns[s], ch->id, &ct, &len, sha, &e) < 0) {
+		*err = e;
+		if (e.code == CMN_ENOTFOUND || e.code == CMN_EIO) {
+			stor_replica_bad(c, ch->id, sid, e.msg);
+			return -1;
+		}
+		return -2;
+	}
+	if (CRYPTO_memcmp(sha, ch->sha, STOR_SHA_LEN) != 0) {
+		/* the server's own checksum held, so this is another chunk's
+		 * file under this id (swapped or replayed) */
+		cmn_err_set(err, CMN_EIO, 0, "%s: chunk %s is not the one the catalog wrote", addr,
+			    ch->id);
+		stor_replica_bad(c, ch->id, sid, "checksum differs from the catalog");
+		return -1;
+	}
+	if (r->key_version != ch->key_version) {
+		stor_key_wipe(&r->key);
+		r->key_version = 0;
+		if (stor_keyring_table_key(c->cfg.keyring, r->table_id, ch->key_version, &r->key,
+					   &r->key_version, err) < 0)
+			return -3; /* no key: no replica can help */
+	}
+	if (len < STOR_SEAL_OVERHEAD || len - STOR_SEAL_OVERHEAD > r->plain_cap) {
+		cmn_err_set(err, CMN_EIO, 0, "%s: chunk %s has a bad size", addr, ch->id);
+		stor_replica_bad(c, ch->id, sid, "bad size");
+		return -1;
+	}
+	/* the bytes are the ones the catalog wrote: a failure here is the key's,
+	 * not the replica's, so no replica is blamed */
+	if (stor_chunk_open(&r->key, &aad, ct, len, r->plain, plen, err) < 0)
+		return -3;
+	return 0;
+}
+
+static int read_chunk(struct reader *r, const struct rchunk *ch, size_t *plen, struct cmn_err *err)
+{
+	struct stor_cluster *c = r->c;
+	int srv[STOR_MAX_SERVERS];
+	size_t n, bad = 0;
+	struct cmn_err last = CMN_ERR_INIT;
+
+	pthread_mutex_lock(c->mu);
+	n = replicas_of(c, ch->id, srv, STOR_MAX_SERVERS);
+	pthread_mutex_unlock(c->mu);
+	for (size_t i = 0; i < n; i++) {
+		int rc = try_replica(r, ch, srv[i], plen, &last);
+		if (rc == 0) {
+			pthread_mutex_lock(c->mu);
+			c->m.chunks_read++;
+			if (i > 0)
+				c->m.read_fallbacks++;
+			pthread_mutex_unlock(c->mu);
+			if (bad > 0 && stor_repair_chunk(c, ch->id, &last) < 0)
+				cmn_warn("storage: read-repair of chunk %s: %s", ch->id, last.msg);
+			return 0;
+		}
+		if (rc == -3) {
+			*err = last;
+			return cmn_err_wrap(err, "chunk %s", ch->id);
+		}
+		if (rc == -1)
+			bad++;
+		cmn_warn("storage: chunk %s replica %zu of %zu: %s", ch->id, i + 1, n, last.msg);
+	}
+	if (n == 0)
+		return cmn_err_set(err, CMN_EIO, 0, "chunk %s has no replica left", ch->id);
+	*err = last;
+	return cmn_err_wrap(err, "chunk %s: no good replica among %zu", ch->id, n);
+}
+
+int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t version, stor_read_cb cb,
+		      void *ctx, struct cmn_err *err)
+{
+	struct reader *r;
+	cleanup_free struct rchunk *chunks = NULL;
+	size_t n, plen = 0;
+	int rc = 0;
+
+	if (list_chunks(c, table_id, version, &chunks, &n, err) < 0)
+		return -1;
+	if (n == 0)
+		return cmn_err_set(err, CMN_ENOTFOUND, 0, "table %llu version %llu not found",
+				   (unsigned long long)table_id, (unsigned long long)version);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	*r = (struct reader){ .c = c, .table_id = table_id, .version = version };
+	for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
+		r->conns[i].fd = -1;
+	r->plain_cap = STOR_CHUNK_MAX;
+	r->plain = malloc(r->plain_cap);
+	if (!r->plain)
+		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = read_chunk(r, &chunks[i], &plen, err);
+		if (rc == 0)
+			rc = cb(ctx, r->plain, plen, err);
+		OPENSSL_cleanse(r->plain, plen < r->plain_cap ? plen : 0);
+	}
+	for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
+		stor_conn_close(&r->conns[i]);
+	stor_key_wipe(&r->key);
+	free(r->plain);
+	free(r);
+	return rc < 0 ? cmn_err_wrap(err, "read table %llu version %llu",
+				     (unsigned long long)table_id, (unsigned long long)version)
+		      : 0;
+}
+
+int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err)
+{
+	sqlite3_stmt *st;
+	struct {
+		char chunk[STOR_ID_LEN + 1];
+		char addr[80];
+	} *todo = NULL;
+	size_t n = 0, cap = 0, removed = 0;
+
+	/* crypto-shred first: whatever copy survives is unreadable from here on */
+	if (stor_keyring_table_drop(c->cfg.keyring, table_id, err) < 0)
+		return cmn_err_wrap(err, "drop table %llu", (unsigned long long)table_id);
+	pthread_mutex_lock(c->mu);
+	if (sqlite3_prepare_v2(
+		c->cfg.db,
+		"SELECT r.chunk_id, s.addr FROM stor_chunks c JOIN stor_replicas r "
+		"ON r.chunk_id = c.chunk_id JOIN stor_servers s ON s.id = r.server_id "
+		"WHERE c.table_id = ?",
+		-1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if (n == cap) {
+				void *na =
+				    realloc(todo, (cap = cap ? cap * 2 : 64) * sizeof(*todo));
+				if (!na)
+					break;
+				todo = na;
+			}
+			snprintf(todo[n].chunk, sizeof(todo[n].chunk), "%s",
+				 sqlite3_column_text(st, 0));
+			snprintf(todo[n].addr, sizeof(todo[n].addr), "%s",
+				 sqlite3_column_text(st, 1));
+			n++;
+		}
+		sqlite3_finalize(st);
+	}
+	if (sqlite3_prepare_v2(c->cfg.db,
+			       "DELETE FROM stor_replicas WHERE chunk_id IN (SELECT chunk_id FROM "
+			       "stor_chunks WHERE table_id = ?1)",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	if (sqlite3_prepare_v2(c->cfg.db, "DELETE FROM stor_chunks WHERE table_id = ?", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(c->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct stor_conn conn;
+		if (stor_conn_open(&conn, todo[i].addr, &c->key, 2000, NULL) == 0 &&
+		    stor_conn_delete(&conn, todo[i].chunk, NULL) == 0)
+			removed++;
+		stor_conn_close(&conn);
+	}
+	free(todo);
+	stor_audit(c, "storage.table_dropped",
+		   "table %llu: data key destroyed, %zu of %zu replicas "
+		   "deleted",
+		   (unsigned long long)table_id, removed, n);
+	return 0;
+}

@@ -1,0 +1,434 @@
+/* storage/replicate.c — the client: all-or-nothing replicated writes, and
+ * reads that fall back across replicas.
+ *
+ * Write path per chunk: seal once (AES-256-GCM), SHA-256 the ciphertext,
+ * place 3 replicas, record them as pending in the catalog, put them in
+ * parallel (one thread per replica). The next chunk is sealed while the
+ * previous one's replicas are in flight. Nothing becomes visible until
+ * commit moves every chunk into stor_chunks/stor_replicas in one
+ * transaction; on any failure every replica that was written is deleted.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "storage/cluster.h"
+#include "storage/schema.h"
+
+struct wchunk {
+	char id[STOR_ID_LEN + 1];
+	uint32_t seq;
+	uint64_t size;
+	uint8_t sha[STOR_SHA_LEN];
+	int srv[STOR_REPLICAS];
+	bool stored[STOR_REPLICAS];
+};
+
+struct put_job {
+	struct stor_writer *w;
+	struct wchunk *ch;
+	int r; /* replica index */
+	const uint8_t *ct;
+	size_t ctlen;
+	pthread_t t;
+	struct cmn_err err;
+	int rc;
+	bool threaded;
+};
+
+struct stor_writer {
+	struct stor_cluster *c;
+	uint64_t table_id, version;
+	struct stor_key key;
+	uint32_t key_version;
+	uint8_t *buf; /* plaintext being filled */
+	size_t len;
+	uint8_t *ct[2]; /* sealed chunks: one in flight, one being sealed */
+	int ct_next;
+	struct wchunk *chunks;
+	size_t n, cap;
+	struct stor_conn conns[STOR_MAX_SERVERS];
+	pthread_mutex_t conn_mu[STOR_MAX_SERVERS];
+	struct put_job jobs[STOR_REPLICAS];
+	bool inflight;
+	bool failed;
+};
+
+static void *put_main(void *arg)
+{
+	struct put_job *j = arg;
+	struct stor_writer *w = j->w;
+	int s = j->ch->srv[j->r];
+	uint8_t sha[STOR_SHA_LEN];
+	char addr[80];
+
+	pthread_mutex_lock(w->c->mu);
+	snprintf(addr, sizeof(addr), "%s", w->c->servers[s].addr);
+	pthread_mutex_unlock(w->c->mu);
+	pthread_mutex_lock(&w->conn_mu[s]);
+	j->rc = 0;
+	if (w->conns[s].fd < 0 && stor_conn_open(&w->conns[s], addr, &w->c->key, 3000, &j->err) < 0)
+		j->rc = -1;
+	if (j->rc == 0 && stor_conn_put(&w->conns[s], j->ch->id, j->ct, j->ctlen, sha, &j->err) < 0)
+		j->rc = -1;
+	if (j->rc == 0 && memcmp(sha, j->ch->sha, STOR_SHA_LEN) != 0)
+		j->rc = cmn_err_set(&j->err, CMN_EIO, 0, "%s: stored checksum differs", addr);
+	pthread_mutex_unlock(&w->conn_mu[s]);
+	if (j->rc == 0)
+		j->ch->stored[j->r] = true;
+	return NULL;
+}
+
+/* Waits for the chunk in flight; fails the writer if a replica failed. */
+static int wait_inflight(struct stor_writer *w, struct cmn_err *err)
+{
+	int rc = 0;
+	if (!w->inflight)
+		return 0;
+	for (int r = 0; r < STOR_REPLICAS; r++) {
+		if (w->jobs[r].threaded)
+			pthread_join(w->jobs[r].t, NULL);
+		if (w->jobs[r].rc < 0 && rc == 0) {
+			rc = -1;
+			if (err)
+				*err = w->jobs[r].err;
+		}
+	}
+	w->inflight = false;
+	if (rc < 0) {
+		w->failed = true;
+		return cmn_err_wrap(err, "replica write");
+	}
+	pthread_mutex_lock(w->c->mu);
+	w->c->m.chunks_written++;
+	pthread_mutex_unlock(w->c->mu);
+	return 0;
+}
+
+static int add_pending(struct stor_cluster *c, const struct wchunk *ch, bool add)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+	if (sqlite3_prepare_v2(
+		c->cfg.db,
+		add ? "INSERT OR REPLACE INTO stor_pending(chunk_id, server_id, "
+		      "started_ms) VALUES (?, ?, ?)"
+		    : "DELETE FROM stor_pending WHERE chunk_id = ? AND server_id = ?",
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	for (int r = 0; r < STOR_REPLICAS; r++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, c->servers[ch->srv[r]].id, -1, SQLITE_STATIC);
+		if (add)
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)stor_now_ms());
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A pending replica of an aborted write: the master may delete it as soon
+ * as its server answers (no grace period). */
+static void mark_aborted(struct stor_cluster *c, const char *chunk_id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(c->cfg.db, "UPDATE stor_pending SET started_ms = 0 WHERE chunk_id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, chunk_id, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+static int grow_chunks(struct stor_writer *w, struct cmn_err *err)
+{
+	struct wchunk *n;
+	if (w->n < w->cap)
+		return 0;
+	w->cap = w->cap ? w->cap * 2 : 64;
+	n = realloc(w->chunks, w->cap * sizeof(*n));
+	if (!n)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	w->chunks = n;
+	return 0;
+}
+
+/* Seals the buffered plaintext as the next chunk and starts its replicas. */
+static int flush_chunk(struct stor_writer *w, struct cmn_err *err)
+{
+	struct stor_cluster *c = w->c;
+	struct wchunk local, *ch;
+	uint8_t *ct = w->ct[w->ct_next];
+	size_t ctlen = w->len + STOR_SEAL_OVERHEAD, placed;
+	struct stor_chunk_aad aad;
+
+	if (w->failed)
+		return cmn_err_set(err, CMN_EIO, 0, "writer already failed");
+	memset(&local, 0, sizeof(local));
+	if (stor_random_id(local.id, err) < 0)
+		return -1;
+	local.size = ctlen;
+	aad = (struct stor_chunk_aad){ local.id, w->table_id, w->version, w->key_version };
+	if (stor_chunk_seal(&w->key, &aad, w->buf, w->len, ct, err) < 0 ||
+	    stor_sha256(ct, ctlen, local.sha, err) < 0)
+		return -1;
+	OPENSSL_cleanse(w->buf, w->len);
+	w->len = 0;
+	/* the previous chunk must be durable before this one is placed (and
+	 * before the chunk array may move) */
+	if (wait_inflight(w, err) < 0 || grow_chunks(w, err) < 0)
+		return -1;
+	local.seq = (uint32_t)w->n;
+	pthread_mutex_lock(c->mu);
+	placed = stor_place(c, NULL, 0, STOR_REPLICAS, ctlen, local.srv);
+	if (placed == STOR_REPLICAS && add_pending(c, &local, true) < 0)
+		placed = 0;
+	pthread_mutex_unlock(c->mu);
+	if (placed < STOR_REPLICAS) {
+		w->failed = true;
+		return cmn_err_set(err, CMN_EUNAVAIL, 0,
+				   "need %d live chunk servers for a write, have %zu",
+				   STOR_REPLICAS, placed);
+	}
+	ch = &w->chunks[w->n++];
+	*ch = local;
+	for (int r = 0; r < STOR_REPLICAS; r++) {
+		struct put_job *j = &w->jobs[r];
+		*j = (struct put_job){ .w = w, .ch = ch, .r = r, .ct = ct, .ctlen = ctlen };
+		j->threaded = pthread_create(&j->t, NULL, put_main, j) == 0;
+		if (!j->threaded)
+			put_main(j); /* correctness over parallelism */
+	}
+	w->inflight = true;
+	w->ct_next ^= 1;
+	return 0;
+}
+
+int stor_writer_open(struct stor_cluster *c, uint64_t table_id, uint64_t version,
+		     struct stor_writer **out, struct cmn_err *err)
+{
+	struct stor_writer *w;
+	size_t cs = c->cfg.chunk_size;
+
+	*out = NULL;
+	if (stor_now_ms() - c->last_tick_ms > 2 * c->cfg.heartbeat_ms &&
+	    !c->thread_running) /* nobody keeps the server states fresh: refresh */
+		stor_heartbeat(c, NULL);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	w->c = c;
+	w->table_id = table_id;
+	w->version = version;
+	for (size_t i = 0; i < STOR_MAX_SERVERS; i++) {
+		w->conns[i].fd = -1;
+		pthread_mutex_init(&w->conn_mu[i], NULL);
+	}
+	w->buf = malloc(cs);
+	w->ct[0] = malloc(cs + STOR_SEAL_OVERHEAD);
+	w->ct[1] = malloc(cs + STOR_SEAL_OVERHEAD);
+	if (!w->buf || !w->ct[0] || !w->ct[1]) {
+		stor_writer_abort(w);
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory for chunk buffers");
+	}
+	if (stor_keyring_table_key(c->cfg.keyring, table_id, 0, &w->key, &w->key_version, err) <
+	    0) {
+		stor_writer_abort(w);
+		return cmn_err_wrap(err, "write table %llu", (unsigned long long)table_id);
+	}
+	*out = w;
+	return 0;
+}
+
+int stor_writer_append(struct stor_writer *w, const void *data, size_t len, struct cmn_err *err)
+{
+	const uint8_t *p = data;
+	size_t cs = w->c->cfg.chunk_size;
+
+	while (len > 0) {
+		size_t take = cs - w->len < len ? cs - w->len : len;
+		memcpy(w->buf + w->len, p, take);
+		w->len += take;
+		p += take;
+		len -= take;
+		if (w->len == cs && flush_chunk(w, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int stor_writer_append_batch(struct stor_writer *w, const void *batch, size_t len,
+			     struct cmn_err *err)
+{
+	size_t cs = w->c->cfg.chunk_size;
+	uint8_t hdr[4];
+
+	/* framed as u32 length + batch, never split across chunks */
+	if (len > cs - 4)
+		return cmn_err_set(err, CMN_ELIMIT, 0,
+				   "row batch of %zu bytes exceeds the chunk size", len);
+	if (w->len + 4 + len > cs && flush_chunk(w, err) < 0)
+		return -1;
+	stor_put_be32(hdr, (uint32_t)len);
+	memcpy(w->buf + w->len, hdr, 4);
+	memcpy(w->buf + w->len + 4, batch, len);
+	w->len += 4 + len;
+	return 0;
+}
+
+static int version_exists(struct stor_cluster *c, uint64_t table_id, uint64_t version)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+	if (sqlite3_prepare_v2(
+		c->cfg.db, "SELECT 1 FROM stor_chunks WHERE table_id = ? AND version = ? LIMIT 1",
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* One transaction: the chunks, their replicas, and the end of pending. */
+static int record_chunks(struct stor_writer *w, struct cmn_err *err)
+{
+	struct stor_cluster *c = w->c;
+	sqlite3 *db = c->cfg.db;
+	sqlite3_stmt *ins = NULL, *rep = NULL;
+	int rc = -1;
+
+	if (stor_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (version_exists(c, w->table_id, w->version) != 0) {
+		cmn_err_set(err, CMN_ECONFLICT, 0, "table %llu version %llu already exists",
+			    (unsigned long long)w->table_id, (unsigned long long)w->version);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO stor_chunks(chunk_id, table_id, version, seq, size, "
+			       "key_version, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			       -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO stor_replicas(chunk_id, server_id) VALUES (?, ?)",
+			       -1, &rep, NULL) != SQLITE_OK) {
+		stor_db_err(db, err, "prepare");
+		goto out;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		struct wchunk *ch = &w->chunks[i];
+		sqlite3_reset(ins);
+		sqlite3_bind_text(ins, 1, ch->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 2, (sqlite3_int64)w->table_id);
+		sqlite3_bind_int64(ins, 3, (sqlite3_int64)w->version);
+		sqlite3_bind_int64(ins, 4, ch->seq);
+		sqlite3_bind_int64(ins, 5, (sqlite3_int64)ch->size);
+		sqlite3_bind_int64(ins, 6, w->key_version);
+		sqlite3_bind_blob(ins, 7, ch->sha, STOR_SHA_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 8, (sqlite3_int64)(stor_now_ms() / 1000));
+		if (sqlite3_step(ins) != SQLITE_DONE) {
+			stor_db_err(db, err, "insert chunk");
+			goto out;
+		}
+		for (int r = 0; r < STOR_REPLICAS; r++) {
+			sqlite3_reset(rep);
+			sqlite3_bind_text(rep, 1, ch->id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(rep, 2, c->servers[ch->srv[r]].id, -1, SQLITE_STATIC);
+			if (sqlite3_step(rep) != SQLITE_DONE) {
+				stor_db_err(db, err, "insert replica");
+				goto out;
+			}
+		}
+		add_pending(c, ch, false);
+	}
+	rc = stor_db_exec(db, "COMMIT", err);
+out:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(rep);
+	if (rc < 0)
+		stor_db_exec(db, "ROLLBACK", NULL);
+	return rc;
+}
+
+static void writer_free(struct stor_writer *w)
+{
+	size_t cs = w->c->cfg.chunk_size;
+	for (size_t i = 0; i < STOR_MAX_SERVERS; i++) {
+		stor_conn_close(&w->conns[i]);
+		pthread_mutex_destroy(&w->conn_mu[i]);
+	}
+	if (w->buf)
+		OPENSSL_cleanse(w->buf, cs);
+	free(w->buf);
+	free(w->ct[0]);
+	free(w->ct[1]);
+	free(w->chunks);
+	stor_key_wipe(&w->key);
+	free(w);
+}
+
+int stor_writer_commit(struct stor_writer *w, struct cmn_err *err)
+{
+	struct stor_cluster *c = w->c;
+	int rc;
+
+	if ((w->len > 0 || w->n == 0) && flush_chunk(w, err) < 0)
+		goto fail;
+	if (wait_inflight(w, err) < 0)
+		goto fail;
+	pthread_mutex_lock(c->mu);
+	rc = record_chunks(w, err);
+	pthread_mutex_unlock(c->mu);
+	if (rc < 0)
+		goto fail;
+	writer_free(w);
+	return 0;
+fail:
+	cmn_err_wrap(err, "write table %llu version %llu", (unsigned long long)w->table_id,
+		     (unsigned long long)w->version);
+	stor_writer_abort(w);
+	return -1;
+}
+
+/* Deletes every replica the write may have left (a put whose answer was
+ * lost may still have landed, so all 3 servers are asked); a replica that
+ * could not be removed stays in stor_pending for the master to clean up. */
+void stor_writer_abort(struct stor_writer *w)
+{
+	struct stor_cluster *c = w->c;
+	size_t removed = 0;
+
+	wait_inflight(w, NULL);
+	for (size_t i = 0; i < w->n; i++) {
+		struct wchunk *ch = &w->chunks[i];
+		bool all = true;
+		for (int r = 0; r < STOR_REPLICAS; r++) {
+			struct stor_conn *conn = &w->conns[ch->srv[r]];
+			struct cmn_err e = CMN_ERR_INIT;
+			char addr[80];
+			pthread_mutex_lock(c->mu);
+			snprintf(addr, sizeof(addr), "%s", c->servers[ch->srv[r]].addr);
+			pthread_mutex_unlock(c->mu);
+			if ((conn->fd >= 0 || stor_conn_open(conn, addr, &c->key, 2000, &e) == 0) &&
+			    stor_conn_delete(conn, ch->id, &e) == 0)
+				removed++;
+			else if (e.code != CMN_ENOTFOUND)
+				all = false;
+		}
+		pthread_mutex_lock(c->mu);
+		if (all)
+			add_pending(c, ch, false);
+		else
+			mark_aborted(c, ch->id);
+		pthread_mutex_unlock(c->mu);
+	}
+	if (w->n)
+		cmn_info("storage: aborted write of table %llu version %llu: removed %zu replicas",
+			 (unsigned long long)w->table_id, (unsigned long long)w->version, removed);
+	writer_free(w);
+}
