@@ -614,6 +614,9 @@ static int decide_inner(struct decider *d)
 	}
 	if (d->who->super_admin)
 		return allow(d, "super_admin");
+	if (!d->res->project) /* operator objects (a link not yet given to a project) */
+		return no_privilege(d, "operator_only",
+				    ": only a system administrator may do this");
 	if (authz_project_owner(d->db, d->res->project, &owner, d->err) < 0)
 		return -1;
 	if (!owner)
@@ -641,10 +644,10 @@ static int decide_inner(struct decider *d)
 		return -1;
 	if (handled && d->out->allow) {
 		/* a write through a package still carries other projects' data */
-		bool ok;
+		bool ok = true;
 		if (is_write(d->action) && protection_check(d, &ok) < 0)
 			return -1;
-		return 0;
+		return ok ? allow(d, d->out->rule) : 0;
 	}
 	if (authz_is_member(d->db, d->res->project, d->who->name, &member, d->err) < 0)
 		return -1;
