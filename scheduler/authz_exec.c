@@ -33,7 +33,7 @@ static int audit_push(struct exec *ex, const struct sch_audit_event *ev, bool ch
 	return 0;
 }
 
-int ex_audit_change(struct exec *ex, const char *event, const char *what)
+int authz_ex_audit_change(struct exec *ex, const char *event, const char *what)
 {
 	char res[SCH_AUTHZ_RESOURCE_MAX], reason[600];
 	struct sch_audit_event ev = { .event_name = event, .resource = res, .reason = reason };
@@ -63,7 +63,7 @@ static void audit_flush(struct exec *ex, bool committed)
 	ex->naudit = 0;
 }
 
-int ex_fail(struct exec *ex, int code, const char *fmt, ...)
+int authz_ex_fail(struct exec *ex, int code, const char *fmt, ...)
 {
 	char msg[CMN_ERR_MSG_MAX];
 	va_list ap;
@@ -88,8 +88,8 @@ static void remember_read(struct exec *ex, const struct sch_authz_resource *res,
 	ex->nreads++;
 }
 
-int ex_check(struct exec *ex, const char *action, const struct sch_authz_resource *res,
-	     bool *via_package)
+int authz_ex_check(struct exec *ex, const char *action, const struct sch_authz_resource *res,
+		   bool *via_package)
 {
 	struct sch_authz_decision d;
 	struct sch_authz_context actx = { .project = ex->ctx->project,
@@ -123,24 +123,25 @@ int ex_check(struct exec *ex, const char *action, const struct sch_authz_resourc
 	return 0;
 }
 
-int ex_check_obj(struct exec *ex, const char *action, enum sch_sql_objtype type, const char *name)
+int authz_ex_check_obj(struct exec *ex, const char *action, enum sch_sql_objtype type,
+		       const char *name)
 {
-	struct sch_authz_resource r = { ex_project(ex), type, name, NULL };
-	return ex_check(ex, action, &r, NULL);
+	struct sch_authz_resource r = { authz_ex_project(ex), type, name, NULL };
+	return authz_ex_check(ex, action, &r, NULL);
 }
 
-int ex_check_project(struct exec *ex, const char *action)
+int authz_ex_check_project(struct exec *ex, const char *action)
 {
 	struct sch_authz_resource r = { ex->ctx->project, SCH_OBJ_PROJECT, NULL, NULL };
-	return ex_check(ex, action, &r, NULL);
+	return authz_ex_check(ex, action, &r, NULL);
 }
 
-const char *ex_project(struct exec *ex)
+const char *authz_ex_project(struct exec *ex)
 {
 	return ex->ctx->project;
 }
 
-int ex_result(struct exec *ex, const char *const *cols, size_t ncols)
+int authz_ex_result(struct exec *ex, const char *const *cols, size_t ncols)
 {
 	json_t *c = json_array();
 
@@ -156,7 +157,7 @@ int ex_result(struct exec *ex, const char *const *cols, size_t ncols)
 	return 0;
 }
 
-int ex_row(struct exec *ex, const char *types, ...)
+int authz_ex_row(struct exec *ex, const char *types, ...)
 {
 	json_t *row = json_array();
 	va_list ap;
@@ -182,14 +183,14 @@ int ex_row(struct exec *ex, const char *types, ...)
 	return 0;
 }
 
-int ex_ok(struct exec *ex)
+int authz_ex_ok(struct exec *ex)
 {
 	static const char *const cols[] = { "result" };
 	if (ex->explain)
 		return 0;
-	if (ex_result(ex, cols, 1) < 0)
+	if (authz_ex_result(ex, cols, 1) < 0)
 		return -1;
-	return ex_row(ex, "s", "OK");
+	return authz_ex_row(ex, "s", "OK");
 }
 
 /* The authz rows every project has: flags with MaxCompute's defaults and the
@@ -271,7 +272,7 @@ int sch_authz_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len
 		return -1;
 	}
 	sch_sql_script_free(&sc);
-	if (!ex.result && ex_ok(&ex) < 0)
+	if (!ex.result && authz_ex_ok(&ex) < 0)
 		return -1;
 	*result = ex.result;
 	return 1;
