@@ -246,6 +246,21 @@ static int run_in_transaction(struct exec *ex, const struct sch_sql_script *sc)
 	return rc;
 }
 
+/* cordond migrates at start-up; this makes the handler safe to register
+ * without that call too (migrations are idempotent; checked once per
+ * catalog handle). */
+static int ensure_schema(struct sch_catalog *cat, struct cmn_err *err)
+{
+	static struct sch_catalog *migrated;
+
+	if (migrated == cat)
+		return 0;
+	if (sch_authz_migrate(cat, err) < 0)
+		return -1;
+	migrated = cat;
+	return 0;
+}
+
 int sch_authz_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
 			   struct cmn_err *err)
 {
@@ -264,6 +279,8 @@ int sch_authz_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len
 		    "1:1: a job cannot mix security statements with other statements");
 	if (!ctx->principal || !ctx->project)
 		return cmn_err_set(err, CMN_EINVAL, 0, "no principal or project for the statement");
+	if (ensure_schema(ctx->cat, err) < 0)
+		return -1;
 	if (sch_sql_parse(sql, len, &sc, err) < 0)
 		return -1;
 	if (run_in_transaction(&ex, &sc) < 0) {
