@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/cleanup.h"
 #include "scheduler/authz_exec.h"
@@ -246,6 +247,22 @@ static int run_in_transaction(struct exec *ex, const struct sch_sql_script *sc)
 	return rc;
 }
 
+static bool starts_as_security(const char *sql, size_t len)
+{
+	static const char *const words[] = { "GRANT",   "REVOKE",    "PUT",   "GET",     "LIST",
+					     "INSTALL", "UNINSTALL", "CLEAR", "EXPLAIN", "WHOAMI" };
+	size_t i = 0, n;
+
+	while (i < len && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r'))
+		i++;
+	for (n = 0; i + n < len && ((sql[i + n] | 0x20) >= 'a' && (sql[i + n] | 0x20) <= 'z'); n++)
+		;
+	for (size_t w = 0; w < CMN_ARRAY_SIZE(words); w++)
+		if (strlen(words[w]) == n && strncasecmp(sql + i, words[w], n) == 0)
+			return true;
+	return false;
+}
+
 /* cordond migrates at start-up; this makes the handler safe to register
  * without that call too (migrations are idempotent; checked once per
  * catalog handle). */
@@ -269,8 +286,13 @@ int sch_authz_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len
 	struct exec ex = { .ctx = ctx, .db = sch_catalog_db(ctx->cat), .err = err };
 
 	*result = NULL;
-	if (sch_sql_classify(sql, len, &cls, err) < 0)
-		return -1; /* one lexer for the whole dialect: nobody else can read it either */
+	if (sch_sql_classify(sql, len, &cls, err) < 0) {
+		/* text our lexer cannot read (e.g. SETPROJECT ...=2001:0db8::/32)
+		 * is someone else's unless it plainly starts as ours */
+		if (!starts_as_security(sql, len))
+			return 0;
+		return -1;
+	}
 	if (cls.security == 0)
 		return 0;
 	if (cls.other)
