@@ -539,19 +539,13 @@ static int find_allow(struct decider *d, enum act_class cls, enum sch_policy_eff
 	return 0;
 }
 
-/* Steps 2-5 for a member of the resource's project. */
-static int decide_member(struct decider *d, enum act_class cls)
+/* Allow, labels and protection for a member of the resource's project;
+ * pol is the policies' verdict (never Deny here). */
+static int decide_member(struct decider *d, enum act_class cls, enum sch_policy_effect pol)
 {
-	enum sch_policy_effect pol = SCH_POLICY_NO_MATCH;
 	const char *rule;
 	bool ok;
 
-	if (d->flags.check_policy && policy_effect(d, &pol) < 0)
-		return -1;
-	if (pol == SCH_POLICY_DENY)
-		return deny(d, "policy_deny", 4019,
-			    "You have no privilege '%s' on {%s}: explicitly denied by policy",
-			    d->action, d->out->resource);
 	if (find_allow(d, cls, pol, &rule) < 0)
 		return -1;
 	if (!rule) {
@@ -600,6 +594,7 @@ static int install_allowed(struct decider *d, bool *ok)
 static int decide_inner(struct decider *d)
 {
 	enum act_class cls = action_class(d->action);
+	enum sch_policy_effect pol = SCH_POLICY_NO_MATCH;
 	cleanup_free char *owner = NULL;
 	bool member = false, handled = false;
 
@@ -640,6 +635,14 @@ static int decide_inner(struct decider *d)
 		return -1;
 	if (authz_project_flags(d->db, d->res->project, &d->flags, d->err) < 0)
 		return -1;
+	/* an explicit Deny of the resource's project binds everyone but its
+	 * owner, also when the access comes through a package */
+	if (d->flags.check_policy && policy_effect(d, &pol) < 0)
+		return -1;
+	if (pol == SCH_POLICY_DENY)
+		return deny(d, "policy_deny", 4019,
+			    "You have no privilege '%s' on {%s}: explicitly denied by policy",
+			    d->action, d->out->resource);
 	if (cls == ACT_DATA && package_path(d, &handled) < 0)
 		return -1;
 	if (handled && d->out->allow) {
@@ -657,7 +660,7 @@ static int decide_inner(struct decider *d)
 		return deny(d, "not_member", 4002, "You don't exist in project '%s'",
 			    d->res->project);
 	}
-	return decide_member(d, cls);
+	return decide_member(d, cls, pol);
 }
 
 int sch_authz_decide(struct sch_catalog *cat, const struct sch_principal *who, const char *action,
