@@ -1,17 +1,77 @@
-/* scheduler/main.c — cordond: the Cordon scheduler daemon. */
+/* scheduler/main.c — cordond: the Cordon scheduler daemon. Parses the
+ * command line; daemon.c builds the state, server.c serves. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "common/cli.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "scheduler/api.h"
 #include "scheduler/scheduler.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: cordond --data-dir DIR [--listen ADDR:PORT] [--region NAME]\n"
 		     "               [--chunkservers N --racks R] [--tls-cert F --tls-key F]\n"
+		     "               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
+		     "               [--audit-checkpoint-every N] [--log-level LEVEL]\n"
 		     "       cordond --help | --version\n\n"
 		     "Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
-		     "them on sandboxed nodes.\n");
+		     "them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
+		     "On first start DIR receives the root key, the catalog, a self-signed TLS\n"
+		     "certificate (DIR/tls/cert.pem) and the operator's DIR/admin.credentials.\n"
+		     "--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n");
+}
+
+/* "host:port", "[v6]:port" or ":port". */
+static int parse_listen(const char *s, struct sch_api_config *cfg)
+{
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+	size_t hlen;
+
+	if (!colon || cmn_parse_u64(colon + 1, &port, NULL) < 0 || port > 65535)
+		return -1;
+	hlen = (size_t)(colon - s);
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+		s++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(cfg->listen_host))
+		return -1;
+	if (hlen == 0)
+		snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+	else
+		snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%.*s", (int)hlen, s);
+	cfg->listen_port = (int)port;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned *out)
+{
+	uint64_t v;
+	if (cmn_parse_u64(s, &v, NULL) < 0 || v == 0 || v > 1000000)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int serve(struct sch_api *api)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	int rc = CMN_EXIT_OK;
+
+	if (sch_daemon_init(api, &err) < 0 || sch_server_run(api, &err) < 0) {
+		cmn_error("%s", err.msg);
+		rc = CMN_EXIT_FAIL;
+	}
+	sch_daemon_fini(api);
+	if (rc == CMN_EXIT_OK)
+		cmn_info("stopped cleanly");
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -19,11 +79,38 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "chunkservers", required_argument, NULL, 'C' },
+		{ "racks", required_argument, NULL, 'R' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "trusted-proxies", required_argument, NULL, 'P' },
+		{ "header-timeout", required_argument, NULL, 'T' },
+		{ "audit-checkpoint-every", required_argument, NULL, 'A' },
+		{ "log-level", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static struct sch_api api;
+	enum cmn_log_level level = CMN_LOG_INFO;
+	unsigned ignored;
 	int c;
 
+	api.cfg = (struct sch_api_config){
+		.listen_host = "127.0.0.1",
+		.listen_port = 8443,
+		.region = "local",
+		.header_timeout_s = 30,
+		.io_timeout_s = 30,
+		.max_connections = 2048,
+		.max_body = 1 << 20,
+		.max_headers = 16384,
+		.audit_checkpoint_every = 1000,
+		.clock_skew_s = 15 * 60,
+	};
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int bad = 0;
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -32,11 +119,56 @@ int main(int argc, char **argv)
 			cmn_print_version(stdout, "cordond");
 			sch_print_deps(stdout);
 			return CMN_EXIT_OK;
+		case 'd':
+			api.cfg.data_dir = optarg;
+			break;
+		case 'l':
+			bad = parse_listen(optarg, &api.cfg);
+			break;
+		case 'r':
+			api.cfg.region = optarg;
+			bad = !*optarg || strlen(optarg) > 63;
+			break;
+		case 'C': /* storage master options: taken by the storage module */
+		case 'R':
+			bad = parse_uint(optarg, &ignored);
+			break;
+		case 'c':
+			api.cfg.tls_cert = optarg;
+			break;
+		case 'k':
+			api.cfg.tls_key = optarg;
+			break;
+		case 'P':
+			api.cfg.trusted_proxies = optarg;
+			break;
+		case 'T':
+			bad = parse_uint(optarg, &api.cfg.header_timeout_s);
+			if (!bad && api.cfg.io_timeout_s > api.cfg.header_timeout_s)
+				api.cfg.io_timeout_s = api.cfg.header_timeout_s;
+			break;
+		case 'A':
+			bad = parse_uint(optarg, &api.cfg.audit_checkpoint_every);
+			break;
+		case 'L':
+			bad = cmn_log_level_parse(optarg, &level);
+			break;
 		default:
 			usage(stderr);
 			return CMN_EXIT_USAGE;
 		}
+		if (bad) {
+			fprintf(stderr, "cordond: invalid value for --%s: '%s'\n",
+				opts[0].name ? argv[optind - 1] : "", optarg);
+			return CMN_EXIT_USAGE;
+		}
 	}
-	fprintf(stderr, "cordond: the API server is not available in this build yet\n");
-	return CMN_EXIT_FAIL;
+	if (!api.cfg.data_dir || optind != argc) {
+		usage(stderr);
+		return CMN_EXIT_USAGE;
+	}
+	cmn_log_init("cordond", level, false);
+	/* The catalog holds wrapped secrets and the audit trail: owner only. */
+	umask(077);
+	return serve(&api);
 }
