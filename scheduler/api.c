@@ -287,6 +287,20 @@ static void public_endpoint(struct sch_api_req *r)
 	}
 }
 
+/* The event name of a request refused before routing (authentication);
+ * routing sets the exact one. */
+static const char *early_event_name(const struct sch_api_req *r)
+{
+	size_t len = strlen(r->path);
+	if (strcmp(r->path, "/v1/whoami") == 0)
+		return "GetCallerIdentity";
+	if (len > 5 && strcmp(r->path + len - 5, "/jobs") == 0)
+		return "InsertJob";
+	if (strcmp(r->path, "/v1/audit") == 0)
+		return "LookupEvents";
+	return "ApiCall";
+}
+
 void sch_api_handle(struct evhttp_request *req, void *arg)
 {
 	struct sch_api *api = arg;
@@ -327,6 +341,7 @@ void sch_api_handle(struct evhttp_request *req, void *arg)
 				    "malformed X-Forwarded-For from a trusted proxy");
 		return;
 	}
+	r.event_name = early_event_name(&r);
 	if (sch_api_authenticate(&r) < 0)
 		return;
 	r.authenticated = true;
