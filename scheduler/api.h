@@ -56,7 +56,7 @@ struct sch_api {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
-	struct event *sig_term, *sig_int, *flush_timer, *drain_timer;
+	struct event *sig_term, *sig_int, *drain_timer;
 	unsigned connections;
 	bool draining;
 	unsigned drain_ticks;

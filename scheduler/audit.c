@@ -4,6 +4,8 @@
 #include "scheduler/audit.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,11 +20,16 @@
 #include <openssl/rand.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "scheduler/audit_internal.h"
 #include "scheduler/dbutil.h"
 #include "scheduler/sigv4.h"
 
-#define QUEUE_MAX 256
+/* The writer takes a batch when this many records wait, or 100 ms after
+ * the first one; past QUEUE_LIMIT writers wait for it (backpressure). */
+#define BATCH_RECORDS 256
+#define BATCH_DELAY_NS 100000000L
+#define QUEUE_LIMIT 65536
 #define FILE_ROTATE_BYTES (64u << 20)
 
 static const struct sch_migration migrations[] = {
@@ -39,18 +46,31 @@ struct queued {
 	char *event_name, *principal, *project, *line;
 };
 
+/* Threads: any thread may write records (the chain is extended under mu);
+ * one writer thread owns wdb, fd and file_bytes after start-up and makes
+ * batches durable, so fsync never stalls the API's event loop. */
 struct sch_audit {
-	sqlite3 *db;
+	sqlite3 *db; /* the catalog connection of the opening thread */
+	sqlite3 *wdb;
 	char dir[4096];
 	EVP_PKEY *key;
 	unsigned checkpoint_every, since_checkpoint;
+	pthread_mutex_t mu;
+	pthread_cond_t wake, durable_cv;
+	pthread_t thread;
+	bool started, stopping, flush_wanted, failed;
+	char boot_id[20]; /* random per start: eventId prefix */
+	unsigned long long event_counter;
 	uint64_t seq;       /* last assigned */
+	uint64_t durable;   /* last stored in catalog and file */
 	char prev_hash[65]; /* hash of the last assigned record */
-	struct queued queue[QUEUE_MAX];
-	size_t queued;
+	struct queued *pending;
+	size_t npending, cap;
 	int fd; /* current .jsonl */
 	uint64_t file_bytes;
 };
+
+static int start_writer(struct sch_audit *au, struct cmn_err *err);
 
 static int64_t now_ms(void)
 {
@@ -172,14 +192,23 @@ int sch_audit_open(struct sch_audit **out, struct sch_catalog *cat, const char *
 	if (!au)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	au->fd = -1;
+	pthread_mutex_init(&au->mu, NULL);
+	pthread_cond_init(&au->wake, NULL);
+	pthread_cond_init(&au->durable_cv, NULL);
 	au->db = sch_catalog_db(cat);
 	au->checkpoint_every = checkpoint_every ? checkpoint_every : 1000;
+	{
+		uint8_t id[8];
+		RAND_bytes(id, sizeof(id));
+		for (size_t i = 0; i < sizeof(id); i++)
+			snprintf(au->boot_id + 2 * i, 3, "%02x", id[i]);
+	}
 	snprintf(au->dir, sizeof(au->dir), "%s/audit", data_dir);
 	if ((mkdir(au->dir, 0750) < 0 && errno != EEXIST &&
 	     cmn_err_sys(err, "mkdir %s", au->dir)) ||
 	    sch_catalog_migrate(cat, "audit", migrations, CMN_ARRAY_SIZE(migrations), err) < 0 ||
 	    load_or_create_key(au, data_dir, err) < 0 || load_tail(au, err) < 0 ||
-	    open_file(au, err) < 0) {
+	    open_file(au, err) < 0 || start_writer(au, err) < 0) {
 		sch_audit_close(au);
 		return cmn_err_wrap(err, "audit log");
 	}
@@ -187,115 +216,144 @@ int sch_audit_open(struct sch_audit **out, struct sch_catalog *cat, const char *
 	return 0;
 }
 
-static void free_queued(struct queued *q)
-{
-	free(q->event_name);
-	free(q->principal);
-	free(q->project);
-	free(q->line);
-	memset(q, 0, sizeof(*q));
-}
-
-void sch_audit_close(struct sch_audit *au)
-{
-	if (!au)
-		return;
-	if (au->fd >= 0 && au->key) {
-		(void)sch_audit_checkpoint(au, NULL);
-		(void)sch_audit_flush(au, NULL);
-	}
-	for (size_t i = 0; i < au->queued; i++)
-		free_queued(&au->queue[i]);
-	if (au->fd >= 0)
-		close(au->fd);
-	EVP_PKEY_free(au->key);
-	free(au);
-}
-
 uint64_t sch_audit_last_seq(const struct sch_audit *au)
 {
 	return au->seq;
 }
 
-static int set_str(json_t *o, const char *k, const char *v)
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p)
 {
-	/* A value that is not valid UTF-8 (a hostile User-Agent) is recorded
-	 * hex-escaped instead of being dropped: the record must exist. */
-	json_t *j = v ? json_string(v) : json_null();
-	if (!j && v) {
-		cleanup_buf struct cmn_buf b;
-		cmn_buf_init(&b, 4096);
-		for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-			if (cmn_buf_printf(&b, NULL, *p < 0x80 ? "%c" : "\\x%02x", *p) < 0)
-				break;
-		j = json_string(b.data ? b.data : "");
-	}
-	return j ? json_object_set_new(o, k, j) : -1;
+	size_t n = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	if ((n == 3 && p[0] == 0xE0 && p[1] < 0xA0) || (n == 3 && p[0] == 0xED && p[1] >= 0xA0) ||
+	    (n == 4 && p[0] == 0xF0 && p[1] < 0x90) || (n == 4 && p[0] == 0xF4 && p[1] >= 0x90))
+		return 0;
+	return n;
 }
 
-static int enqueue(struct sch_audit *au, json_t *rec, int64_t ms, const char *event_name,
-		   const char *principal, const char *project, struct cmn_err *err)
+/* Appends "key":"value" (or null) and a comma. Records are written by hand,
+ * not through jansson: one record per request is the API's hottest path.
+ * A byte that is not part of valid UTF-8 (a hostile User-Agent) is kept as
+ * \u00XX so the evidence survives and the line stays valid JSON. */
+static int put(struct cmn_buf *b, const char *key, const char *v)
 {
-	struct queued *q;
-	char *line;
+	static const char hex[] = "0123456789abcdef";
+	int rc = cmn_buf_printf(b, NULL, "\"%s\":", key);
 
-	if (au->queued == QUEUE_MAX && sch_audit_flush(au, err) < 0)
+	if (rc < 0)
 		return -1;
-	json_object_set_new(rec, "prevHash", json_string(au->prev_hash));
-	line = json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (!line)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "audit: cannot serialize record");
-	q = &au->queue[au->queued++];
-	q->seq = au->seq;
+	if (!v)
+		return cmn_buf_append(b, "null,", 5, NULL);
+	if (cmn_buf_append(b, "\"", 1, NULL) < 0)
+		return -1;
+	for (const unsigned char *p = (const unsigned char *)v; *p;) {
+		size_t run = 0, n;
+		while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+			run++;
+		if (run) {
+			if (cmn_buf_append(b, p, run, NULL) < 0)
+				return -1;
+			p += run;
+			continue;
+		}
+		if (!*p)
+			break;
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = { '\\', (char)*p };
+			rc = cmn_buf_append(b, esc, 2, NULL);
+			p++;
+		} else if (*p >= 0x80 && (n = utf8_seq(p)) > 0) {
+			rc = cmn_buf_append(b, p, n, NULL);
+			p += n;
+		} else {
+			char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+			rc = cmn_buf_append(b, esc, 6, NULL);
+			p++;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return cmn_buf_append(b, "\",", 2, NULL);
+}
+
+/* Called with mu held: assigns the next seq, chains and queues. body holds
+ * every field after "seq" and before "prevHash", each followed by ','. */
+static int enqueue_locked(struct sch_audit *au, const struct cmn_buf *body, int64_t ms,
+			  const char *event_name, const char *principal, const char *project,
+			  struct cmn_err *err)
+{
+	struct cmn_buf line;
+	struct queued *q;
+
+	while (au->npending >= QUEUE_LIMIT && !au->failed)
+		pthread_cond_wait(&au->durable_cv, &au->mu);
+	if (au->npending == au->cap) {
+		size_t cap = au->cap ? au->cap * 2 : BATCH_RECORDS;
+		struct queued *n = realloc(au->pending, cap * sizeof(*n));
+		if (!n)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		au->pending = n;
+		au->cap = cap;
+	}
+	cmn_buf_init(&line, 0);
+	if (cmn_buf_reserve(&line, body->len + 128, err) < 0 ||
+	    cmn_buf_printf(&line, err, "{\"seq\":%llu,", (unsigned long long)(au->seq + 1)) < 0 ||
+	    cmn_buf_append(&line, body->data, body->len, err) < 0 ||
+	    cmn_buf_printf(&line, err, "\"prevHash\":\"%s\"}", au->prev_hash) < 0) {
+		cmn_buf_free(&line);
+		return -1;
+	}
+	q = &au->pending[au->npending++];
+	q->seq = ++au->seq;
 	q->time_ms = ms;
-	q->line = line;
 	q->event_name = strdup(event_name);
 	q->principal = principal ? strdup(principal) : NULL;
 	q->project = project ? strdup(project) : NULL;
-	sch_sha256_hex(line, strlen(line), au->prev_hash);
+	sch_sha256_hex(line.data, line.len, au->prev_hash);
+	q->line = cmn_buf_steal(&line, NULL);
+	if (au->npending == 1 || au->npending >= BATCH_RECORDS)
+		pthread_cond_signal(&au->wake);
 	return 0;
 }
 
+static int checkpoint_locked(struct sch_audit *au, struct cmn_err *err);
+
 int sch_audit_write(struct sch_audit *au, const struct sch_audit_record *r, struct cmn_err *err)
 {
-	json_t *rec = json_object();
-	uint8_t id[16];
-	char event_id[40], when[32];
+	cleanup_buf struct cmn_buf body;
+	char event_id[48], when[32], status[32] = "";
 	int64_t ms = now_ms();
 	int rc;
 
-	if (!rec)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	RAND_bytes(id, sizeof(id));
-	snprintf(event_id, sizeof(event_id),
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0],
-		 id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11],
-		 id[12], id[13], id[14], id[15]);
+	cmn_buf_init(&body, 1 << 20);
+	/* Unique without a random draw per record: the writer's random boot id
+	 * and a counter. */
+	pthread_mutex_lock(&au->mu);
+	snprintf(event_id, sizeof(event_id), "%s-%llu", au->boot_id, ++au->event_counter);
+	pthread_mutex_unlock(&au->mu);
 	format_time(ms, when);
-	au->seq++;
-	json_object_set_new(rec, "seq", json_integer((json_int_t)au->seq));
-	set_str(rec, "eventId", event_id);
-	set_str(rec, "eventName", r->event_name);
-	set_str(rec, "eventTime", when);
-	set_str(rec, "requestId", r->request_id);
-	set_str(rec, "sourceIpAddress", r->source_ip);
-	set_str(rec, "userAgent", r->user_agent);
-	set_str(rec, "principal", r->principal);
-	set_str(rec, "accessKeyId", r->access_key_id);
-	set_str(rec, "project", r->project);
-	set_str(rec, "resource", r->resource);
-	set_str(rec, "decision", r->decision);
-	set_str(rec, "reason", r->reason);
-	set_str(rec, "errorCode", r->error_code);
 	if (r->http_status)
-		json_object_set_new(rec, "httpStatus", json_integer(r->http_status));
-	rc = enqueue(au, rec, ms, r->event_name, r->principal, r->project, err);
-	json_decref(rec);
-	if (rc < 0)
-		return -1;
-	if (++au->since_checkpoint >= au->checkpoint_every)
-		return sch_audit_checkpoint(au, err);
-	return 0;
+		snprintf(status, sizeof(status), "\"httpStatus\":%d,", r->http_status);
+	if (put(&body, "eventId", event_id) < 0 || put(&body, "eventName", r->event_name) < 0 ||
+	    put(&body, "eventTime", when) < 0 || put(&body, "requestId", r->request_id) < 0 ||
+	    put(&body, "sourceIpAddress", r->source_ip) < 0 ||
+	    put(&body, "userAgent", r->user_agent) < 0 ||
+	    put(&body, "principal", r->principal) < 0 ||
+	    put(&body, "accessKeyId", r->access_key_id) < 0 ||
+	    put(&body, "project", r->project) < 0 || put(&body, "resource", r->resource) < 0 ||
+	    put(&body, "decision", r->decision) < 0 || put(&body, "reason", r->reason) < 0 ||
+	    put(&body, "errorCode", r->error_code) < 0 ||
+	    cmn_buf_append_str(&body, status, err) < 0)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "audit: record too large");
+	pthread_mutex_lock(&au->mu);
+	rc = enqueue_locked(au, &body, ms, r->event_name, r->principal, r->project, err);
+	if (rc == 0 && ++au->since_checkpoint >= au->checkpoint_every)
+		rc = checkpoint_locked(au, err);
+	pthread_mutex_unlock(&au->mu);
+	return rc;
 }
 
 int sch_audit_sign(EVP_PKEY *key, uint64_t seq, const char *prev_hash, char *b64, size_t b64_len)
@@ -316,26 +374,31 @@ int sch_audit_sign(EVP_PKEY *key, uint64_t seq, const char *prev_hash, char *b64
 	return 0;
 }
 
-int sch_audit_checkpoint(struct sch_audit *au, struct cmn_err *err)
+static int checkpoint_locked(struct sch_audit *au, struct cmn_err *err)
 {
-	json_t *rec;
+	cleanup_buf struct cmn_buf body;
 	char when[32], sig[128];
 	int64_t ms = now_ms();
-	int rc;
 
+	cmn_buf_init(&body, 0);
 	if (au->since_checkpoint == 0)
 		return 0;
-	au->seq++;
-	if (sch_audit_sign(au->key, au->seq, au->prev_hash, sig, sizeof(sig)) < 0)
+	if (sch_audit_sign(au->key, au->seq + 1, au->prev_hash, sig, sizeof(sig)) < 0)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "audit: Ed25519 signing failed");
 	format_time(ms, when);
-	rec = json_pack("{s:I, s:s, s:s, s:s}", "seq", (json_int_t)au->seq, "eventName",
-			"AuditCheckpoint", "eventTime", when, "signature", sig);
-	if (!rec)
+	if (put(&body, "eventName", "AuditCheckpoint") < 0 || put(&body, "eventTime", when) < 0 ||
+	    put(&body, "signature", sig) < 0)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	au->since_checkpoint = 0;
-	rc = enqueue(au, rec, ms, "AuditCheckpoint", NULL, NULL, err);
-	json_decref(rec);
+	return enqueue_locked(au, &body, ms, "AuditCheckpoint", NULL, NULL, err);
+}
+
+int sch_audit_checkpoint(struct sch_audit *au, struct cmn_err *err)
+{
+	int rc;
+	pthread_mutex_lock(&au->mu);
+	rc = checkpoint_locked(au, err);
+	pthread_mutex_unlock(&au->mu);
 	return rc;
 }
 
@@ -353,46 +416,172 @@ static int rotate_if_needed(struct sch_audit *au, uint64_t next_seq, struct cmn_
 	return au->fd < 0 ? cmn_err_sys(err, "open %s", path) : 0;
 }
 
-/* Catalog first (one transaction, synchronous=FULL), then the file: the
- * catalog is the record of truth and open_file() repairs the file. */
-int sch_audit_flush(struct sch_audit *au, struct cmn_err *err)
+static void free_batch(struct queued *b, size_t n)
 {
-	struct cmn_err local = CMN_ERR_INIT;
+	for (size_t i = 0; i < n; i++) {
+		free(b[i].event_name);
+		free(b[i].principal);
+		free(b[i].project);
+		free(b[i].line);
+	}
+	free(b);
+}
+
+/* Writer thread: catalog first (one transaction, synchronous=FULL), then
+ * the file: the catalog is the record of truth and open_file() repairs the
+ * file at the next start. */
+static int store_batch(struct sch_audit *au, struct queued *b, size_t n, struct cmn_err *err)
+{
 	cleanup_buf struct cmn_buf lines;
-	size_t n = au->queued;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
 
 	cmn_buf_init(&lines, 0);
-	if (!err)
-		err = &local;
-	if (n == 0)
-		return 0;
-	if (sch_db_begin(au->db, err) < 0)
-		return cmn_err_wrap(err, "audit flush");
+	if (sch_db_begin(au->wdb, err) < 0)
+		return -1;
+	st =
+	    sch_db_prepare(au->wdb, err,
+			   "INSERT INTO audit_log(seq, event_time, event_name, principal, project, "
+			   "line) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			   NULL);
+	if (!st)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
-		struct queued *q = &au->queue[i];
-		if (sch_db_run(au->db, err,
-			       "INSERT INTO audit_log(seq, event_time, event_name, principal, "
-			       "project, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-			       "iissss", (int64_t)q->seq, q->time_ms, q->event_name, q->principal,
-			       q->project, q->line) < 0 ||
-		    cmn_buf_printf(&lines, err, "%s\n", q->line) < 0) {
-			sch_db_rollback(au->db);
-			return cmn_err_wrap(err, "audit flush");
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, (int64_t)b[i].seq);
+		sqlite3_bind_int64(st, 2, b[i].time_ms);
+		sqlite3_bind_text(st, 3, b[i].event_name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, b[i].principal, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, b[i].project, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, b[i].line, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			cmn_err_set(err, CMN_EIO, 0, "insert: %s", sqlite3_errmsg(au->wdb));
+			goto out;
 		}
+		if (cmn_buf_printf(&lines, err, "%s\n", b[i].line) < 0)
+			goto out;
 	}
-	if (sch_db_commit(au->db, err) < 0) {
-		sch_db_rollback(au->db);
-		return cmn_err_wrap(err, "audit flush");
-	}
-	if (rotate_if_needed(au, au->queue[0].seq, err) < 0)
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sch_db_commit(au->wdb, err) < 0)
+		goto out;
+	if (rotate_if_needed(au, b[0].seq, err) < 0)
 		return -1;
 	if (write(au->fd, lines.data, lines.len) != (ssize_t)lines.len || fdatasync(au->fd) < 0)
 		return cmn_err_sys(err, "write audit file");
 	au->file_bytes += lines.len;
-	for (size_t i = 0; i < n; i++)
-		free_queued(&au->queue[i]);
-	au->queued = 0;
 	return 0;
+out:
+	sqlite3_finalize(st);
+	sch_db_rollback(au->wdb);
+	return rc;
+}
+
+static void *writer_main(void *arg)
+{
+	struct sch_audit *au = arg;
+
+	pthread_mutex_lock(&au->mu);
+	for (;;) {
+		struct cmn_err err = CMN_ERR_INIT;
+		struct queued *batch;
+		size_t n;
+		int rc;
+
+		while (au->npending == 0 && !au->stopping)
+			pthread_cond_wait(&au->wake, &au->mu);
+		if (au->npending == 0 && au->stopping)
+			break;
+		if (!au->flush_wanted && !au->stopping && au->npending < BATCH_RECORDS) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += BATCH_DELAY_NS;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!au->flush_wanted && !au->stopping && au->npending < BATCH_RECORDS &&
+			       pthread_cond_timedwait(&au->wake, &au->mu, &until) == 0)
+				;
+		}
+		batch = au->pending;
+		n = au->npending;
+		au->pending = NULL;
+		au->npending = au->cap = 0;
+		au->flush_wanted = false;
+		pthread_mutex_unlock(&au->mu);
+		rc = store_batch(au, batch, n, &err);
+		if (rc < 0)
+			cmn_error("audit: %s", err.msg);
+		pthread_mutex_lock(&au->mu);
+		if (rc < 0)
+			au->failed = true;
+		else
+			au->durable = batch[n - 1].seq;
+		free_batch(batch, n);
+		pthread_cond_broadcast(&au->durable_cv);
+	}
+	pthread_mutex_unlock(&au->mu);
+	return NULL;
+}
+
+static int start_writer(struct sch_audit *au, struct cmn_err *err)
+{
+	const char *path = sqlite3_db_filename(au->db, "main");
+
+	au->durable = au->seq;
+	if (sqlite3_open_v2(path, &au->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	    SQLITE_OK)
+		return cmn_err_set(err, CMN_EIO, 0, "open %s for the audit writer", path);
+	sqlite3_busy_timeout(au->wdb, 10000);
+	if (sch_db_run(au->wdb, err, "PRAGMA synchronous=FULL", NULL) < 0)
+		return -1;
+	if (pthread_create(&au->thread, NULL, writer_main, au) != 0)
+		return cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create audit writer");
+	au->started = true;
+	return 0;
+}
+
+int sch_audit_flush(struct sch_audit *au, struct cmn_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&au->mu);
+	if (au->durable < au->seq && au->started) {
+		uint64_t target = au->seq;
+		au->flush_wanted = true;
+		pthread_cond_signal(&au->wake);
+		while (au->durable < target && !au->failed)
+			pthread_cond_wait(&au->durable_cv, &au->mu);
+	}
+	if (au->failed)
+		rc = cmn_err_set(err, CMN_EIO, 0, "the audit log cannot be written (see the log)");
+	pthread_mutex_unlock(&au->mu);
+	return rc;
+}
+
+void sch_audit_close(struct sch_audit *au)
+{
+	if (!au)
+		return;
+	if (au->started) {
+		(void)sch_audit_checkpoint(au, NULL);
+		(void)sch_audit_flush(au, NULL);
+		pthread_mutex_lock(&au->mu);
+		au->stopping = true;
+		pthread_cond_signal(&au->wake);
+		pthread_mutex_unlock(&au->mu);
+		pthread_join(au->thread, NULL);
+	}
+	free_batch(au->pending, au->npending);
+	sqlite3_close(au->wdb);
+	if (au->fd >= 0)
+		close(au->fd);
+	EVP_PKEY_free(au->key);
+	pthread_cond_destroy(&au->wake);
+	pthread_cond_destroy(&au->durable_cv);
+	pthread_mutex_destroy(&au->mu);
+	free(au);
 }
 
 json_t *sch_audit_query(struct sch_audit *au, const struct sch_audit_filter *f, struct cmn_err *err)

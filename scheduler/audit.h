@@ -11,7 +11,10 @@
  * DIR/audit/audit-<first seq>.jsonl. Writes are batched: sch_audit_write()
  * queues, sch_audit_flush() makes the queue durable (catalog commit first,
  * then the .jsonl file, which is repaired from the catalog at start-up).
- * The API flushes before it acknowledges any change, and on a 100 ms timer.
+ * A writer thread stores batches (256 records or 100 ms) so fsync never
+ * stalls the event loop; the API flushes (waits for its records to be
+ * durable) before it acknowledges any change. sch_audit_write() may be
+ * called from any thread.
  *
  * Other modules record through struct sch_audit_event (stmt.h) or
  * sch_audit_write() with a filled record.

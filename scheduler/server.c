@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
@@ -114,14 +115,6 @@ void sch_server_request_seen(struct evhttp_request *req)
 		c->requests++;
 }
 
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sch_api *api = arg;
-	struct cmn_err err = CMN_ERR_INIT;
-	if (sch_audit_flush(api->audit, &err) < 0)
-		cmn_error("audit flush: %s", err.msg);
-}
-
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sch_api *api = arg;
@@ -150,8 +143,6 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static int setup(struct sch_api *api, struct cmn_err *err)
 {
-	struct timeval flush_tv = { 0, 100000 };
-
 	if (conn_idx < 0)
 		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
 	api->base = event_base_new();
@@ -175,6 +166,10 @@ static int setup(struct sch_api *api, struct cmn_err *err)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		evutil_socket_t fd = evhttp_bound_socket_get_fd(api->bound);
+		int one = 1;
+		/* Inherited by accepted sockets on Linux: a reply written as
+		 * several TLS records must not wait for the peer's delayed ACK. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 			api->cfg.listen_port =
 			    ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -182,10 +177,8 @@ static int setup(struct sch_api *api, struct cmn_err *err)
 	}
 	api->sig_term = evsignal_new(api->base, SIGTERM, signal_cb, api);
 	api->sig_int = evsignal_new(api->base, SIGINT, signal_cb, api);
-	api->flush_timer = event_new(api->base, -1, EV_PERSIST, flush_cb, api);
-	if (!api->sig_term || !api->sig_int || !api->flush_timer ||
-	    evsignal_add(api->sig_term, NULL) < 0 || evsignal_add(api->sig_int, NULL) < 0 ||
-	    event_add(api->flush_timer, &flush_tv) < 0)
+	if (!api->sig_term || !api->sig_int || evsignal_add(api->sig_term, NULL) < 0 ||
+	    evsignal_add(api->sig_int, NULL) < 0)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "cannot install signal/timer events");
 	return 0;
 }
@@ -211,8 +204,6 @@ int sch_server_run(struct sch_api *api, struct cmn_err *err)
 		event_free(api->sig_term);
 	if (api->sig_int)
 		event_free(api->sig_int);
-	if (api->flush_timer)
-		event_free(api->flush_timer);
 	if (api->drain_timer)
 		event_free(api->drain_timer);
 	if (api->base)
