@@ -87,8 +87,8 @@ void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body)
 	json_decref(body);
 }
 
-static void reply_error_v(struct sch_api_req *r, int status, const char *code, const char *fmt,
-			  va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+reply_error_v(struct sch_api_req *r, int status, const char *code, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	json_t *body;
