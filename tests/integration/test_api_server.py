@@ -134,3 +134,23 @@ def test_bad_command_line(bin_dir, tmp_path):
     r = subprocess.run([bin_dir / "cordond", "--data-dir", tmp_path, "--listen", "nonsense"],
                        capture_output=True, text=True)
     assert r.returncode == 2
+
+
+def test_metrics(server):
+    server.call("GET", "/v1/whoami")
+    server.send("GET", "/v1/whoami", {})
+    acme = server.create_account("m")
+    server.create_project("mp", keys=acme)
+    server.job("mp", "WHOAMI;", keys=acme)
+    server.job("mp", "NOPE;", keys=acme)
+    st, text, headers = server.send("GET", "/metrics", {})
+    assert st == 200 and headers["Content-Type"].startswith("text/plain")
+    lines = text.splitlines()
+    assert "# TYPE cordon_http_requests_total counter" in lines
+    assert any(l.startswith('cordon_http_requests_total{code="200"} ') for l in lines)
+    assert 'cordon_http_request_duration_seconds_bucket{le="+Inf"}' in text
+    assert 'cordon_auth_failures_total{code="MissingAuthenticationToken"} 1' in lines
+    assert 'cordon_jobs_total{state="succeeded"} 1' in lines
+    assert 'cordon_jobs_total{state="failed"} 1' in lines
+    count = [l for l in lines if l.startswith("cordon_http_request_duration_seconds_count")]
+    assert int(count[0].split()[1]) >= 6
