@@ -74,6 +74,13 @@ class Cordond:
         self.proc.stdout.close()
         self.stderr.close()
         self.proc = None
+        log = self.log()
+        # Every test checks that cordond drained cleanly and that ASan,
+        # LSan and UBSan (make sanitize) found nothing.
+        for bad in ("Sanitizer", "runtime error:"):
+            assert bad not in log, log
+        if sig == signal.SIGTERM:
+            assert rc == 0, f"cordond exited {rc}: {log}"
         return rc
 
     def __enter__(self):
