@@ -18,8 +18,6 @@
 #include "scheduler/sigv4.h"
 #include "scheduler/stmt.h"
 
-void sch_server_request_seen(struct evhttp_request *req);
-
 static double elapsed(const struct timespec *start)
 {
 	struct timespec now;
@@ -50,8 +48,23 @@ static void audit_request(struct sch_api_req *r, int status, const char *error_c
 		cmn_error("audit: %s", err.msg);
 }
 
+/* Records the reply; sch_api_handle() sends it once api->lock is released,
+ * so TLS encryption of replies runs in parallel on the workers. */
 static void send_reply(struct sch_api_req *r, int status, const char *ctype, const char *data,
 		       size_t len)
+{
+	r->replied = true;
+	r->status = status;
+	r->content_type = ctype;
+	free(r->reply);
+	r->reply = malloc(len ? len : 1);
+	r->reply_len = r->reply ? len : 0;
+	if (r->reply)
+		memcpy(r->reply, data, len);
+	sch_metrics_request(status, elapsed(&r->start));
+}
+
+static void transmit(struct sch_api_req *r)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 	struct evbuffer *buf = evbuffer_new();
@@ -60,19 +73,17 @@ static void send_reply(struct sch_api_req *r, int status, const char *ctype, con
 		[403] = "Forbidden", [404] = "Not Found",         [405] = "Method Not Allowed",
 		[409] = "Conflict",  [413] = "Payload Too Large", [500] = "Internal Server Error"
 	};
-	const char *reason = status < 501 && reasons[status] ? reasons[status] : "Error";
+	const char *reason = r->status < 501 && reasons[r->status] ? reasons[r->status] : "Error";
 
-	r->replied = true;
-	evhttp_add_header(out, "Content-Type", ctype);
+	evhttp_add_header(out, "Content-Type", r->content_type);
 	evhttp_add_header(out, "X-Cordon-Request-Id", r->request_id);
-	if (r->api->draining)
+	if (atomic_load(&r->api->draining))
 		evhttp_add_header(out, "Connection", "close");
-	if (buf)
-		evbuffer_add(buf, data, len);
-	evhttp_send_reply(r->req, status, reason, buf);
+	if (buf && r->reply)
+		evbuffer_add(buf, r->reply, r->reply_len);
+	evhttp_send_reply(r->req, r->status, reason, buf);
 	if (buf)
 		evbuffer_free(buf);
-	sch_metrics_request(status, elapsed(&r->start));
 }
 
 void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body)
@@ -301,10 +312,8 @@ static const char *early_event_name(const struct sch_api_req *r)
 	return "ApiCall";
 }
 
-void sch_api_handle(struct evhttp_request *req, void *arg)
+static void handle(struct sch_api *api, struct evhttp_request *req, struct sch_api_req *r)
 {
-	struct sch_api *api = arg;
-	struct sch_api_req r = { .api = api, .req = req };
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 	const char *uri = evhttp_request_get_uri(req), *q;
@@ -312,46 +321,58 @@ void sch_api_handle(struct evhttp_request *req, void *arg)
 	ev_uint16_t peer_port = 0;
 	size_t n, plen;
 
-	clock_gettime(CLOCK_MONOTONIC, &r.start);
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	sch_server_request_seen(req);
-	r.method = evhttp_request_get_command(req);
-	snprintf(r.request_id, sizeof(r.request_id), "%s-%012llx", api->request_prefix,
+	r->method = evhttp_request_get_command(req);
+	snprintf(r->request_id, sizeof(r->request_id), "%s-%012llx", api->request_prefix,
 		 ++api->request_counter);
 	if (evcon)
 		evhttp_connection_get_peer(evcon, &peer_addr, &peer_port);
-	snprintf(r.peer, sizeof(r.peer), "%s", peer_addr ? peer_addr : "");
-	r.user_agent = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent");
+	snprintf(r->peer, sizeof(r->peer), "%s", peer_addr ? peer_addr : "");
+	r->user_agent = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent");
 	q = uri ? strchr(uri, '?') : NULL;
 	plen = uri ? (q ? (size_t)(q - uri) : strlen(uri)) : 0;
-	if (!uri || uri[0] != '/' || plen >= sizeof(r.path)) {
-		sch_api_reply_error(&r, 400, "InvalidURI", "the request target must be a path");
+	if (!uri || uri[0] != '/' || plen >= sizeof(r->path)) {
+		sch_api_reply_error(r, 400, "InvalidURI", "the request target must be a path");
 		return;
 	}
-	snprintf(r.path, sizeof(r.path), "%.*s", (int)plen, uri);
-	r.query = q ? q + 1 : NULL;
-	if (r.method == EVHTTP_REQ_GET &&
-	    (strcmp(r.path, "/healthz") == 0 || strcmp(r.path, "/metrics") == 0)) {
-		public_endpoint(&r);
+	snprintf(r->path, sizeof(r->path), "%.*s", (int)plen, uri);
+	r->query = q ? q + 1 : NULL;
+	if (r->method == EVHTTP_REQ_GET &&
+	    (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/metrics") == 0)) {
+		public_endpoint(r);
 		return;
 	}
-	r.body_len = evbuffer_get_length(body);
-	r.body = r.body_len ? evbuffer_pullup(body, -1) : (const unsigned char *)"";
-	if (source_address(&r) < 0) {
-		sch_api_reply_error(&r, 400, "InvalidArgument",
+	r->body_len = evbuffer_get_length(body);
+	r->body = r->body_len ? evbuffer_pullup(body, -1) : (const unsigned char *)"";
+	if (source_address(r) < 0) {
+		sch_api_reply_error(r, 400, "InvalidArgument",
 				    "malformed X-Forwarded-For from a trusted proxy");
 		return;
 	}
-	r.event_name = early_event_name(&r);
-	if (sch_api_authenticate(&r) < 0)
+	r->event_name = early_event_name(r);
+	if (sch_api_authenticate(r) < 0)
 		return;
-	r.authenticated = true;
-	snprintf(path_copy, sizeof(path_copy), "%s", r.path);
+	r->authenticated = true;
+	snprintf(path_copy, sizeof(path_copy), "%s", r->path);
 	n = split_path(path_copy, segs, CMN_ARRAY_SIZE(segs));
 	if (n == 0) {
-		sch_api_reply_error(&r, 404, "NotFound", "no such endpoint");
+		sch_api_reply_error(r, 404, "NotFound", "no such endpoint");
 		return;
 	}
-	route_v1(&r, segs, n);
-	if (!r.replied)
-		sch_api_reply_error(&r, 500, "InternalError", "no reply");
+	route_v1(r, segs, n);
+	if (!r->replied)
+		sch_api_reply_error(r, 500, "InternalError", "no reply");
+}
+
+void sch_api_handle(struct evhttp_request *req, void *arg)
+{
+	struct sch_api *api = arg;
+	struct sch_api_req r = { .api = api, .req = req };
+
+	pthread_mutex_lock(&api->lock);
+	handle(api, req, &r);
+	pthread_mutex_unlock(&api->lock);
+	transmit(&r);
+	free(r.reply);
 }

@@ -14,6 +14,8 @@
 #include <event2/http.h>
 #include <jansson.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -42,6 +44,7 @@ struct sch_api_config {
 	size_t max_body, max_headers;
 	unsigned audit_checkpoint_every;
 	int clock_skew_s; /* ±window for x-amz-date */
+	unsigned threads; /* worker event loops */
 };
 
 struct sch_api {
@@ -54,14 +57,13 @@ struct sch_api {
 	struct sch_whitelist proxies;
 	SSL_CTX *ssl;
 	struct event_base *base;
-	struct evhttp *http;
-	struct evhttp_bound_socket *bound;
-	struct event *sig_term, *sig_int, *drain_timer;
-	unsigned connections;
-	bool draining;
-	unsigned drain_ticks;
+	/* Held while a request is handled: the catalog connection, the key
+	 * cache, metrics and the statement handlers are single-threaded. */
+	pthread_mutex_t lock;
+	atomic_uint connections;
+	atomic_bool draining;
 	char request_prefix[17];
-	unsigned long long request_counter;
+	unsigned long long request_counter; /* under lock */
 };
 
 /* One request in flight. */
@@ -76,6 +78,11 @@ struct sch_api_req {
 	char path[1024]; /* without the query */
 	const char *query;
 	struct timespec start;
+	/* The reply, sent after api->lock is released. */
+	int status;
+	const char *content_type;
+	char *reply; /* owned */
+	size_t reply_len;
 	bool authenticated;
 	struct sch_principal principal;
 	const char *event_name;
@@ -89,6 +96,7 @@ struct sch_api_req {
 int sch_daemon_init(struct sch_api *api, struct cmn_err *err);
 void sch_daemon_fini(struct sch_api *api);
 int sch_server_run(struct sch_api *api, struct cmn_err *err);
+void sch_server_request_seen(struct evhttp_request *req);
 
 /* api.c */
 void sch_api_handle(struct evhttp_request *req, void *arg);

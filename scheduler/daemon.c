@@ -76,6 +76,7 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 	char path[4200];
 	uint8_t prefix[8];
 
+	pthread_mutex_init(&api->lock, NULL);
 	snprintf(path, sizeof(path), "%s/tls", api->cfg.data_dir);
 	if (make_dir(api->cfg.data_dir, err) < 0 || make_dir(path, err) < 0)
 		return -1;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/log.h"
@@ -59,6 +60,14 @@ static int parse_uint(const char *s, unsigned *out)
 	return 0;
 }
 
+/* One event loop per CPU, at most 4: TLS and HTTP parsing scale with them,
+ * request handling is serialized anyway. */
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
+}
+
 static int serve(struct sch_api *api)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -90,6 +99,7 @@ int main(int argc, char **argv)
 		{ "header-timeout", required_argument, NULL, 'T' },
 		{ "audit-checkpoint-every", required_argument, NULL, 'A' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "threads", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct sch_api api;
@@ -108,6 +118,7 @@ int main(int argc, char **argv)
 		.max_headers = 16384,
 		.audit_checkpoint_every = 1000,
 		.clock_skew_s = 15 * 60,
+		.threads = default_threads(),
 	};
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int bad = 0;
@@ -152,6 +163,9 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			bad = cmn_log_level_parse(optarg, &level);
+			break;
+		case 't':
+			bad = parse_uint(optarg, &api.cfg.threads) || api.cfg.threads > 64;
 			break;
 		default:
 			usage(stderr);
