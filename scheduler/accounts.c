@@ -584,3 +584,17 @@ int sch_project_set_whitelist(struct sch_accounts *a, const char *name, const ch
 		return -1;
 	return n == 0 ? cmn_err_set(err, CMN_ENOTFOUND, 0, "no such project '%s'", name) : 0;
 }
+
+int sch_catalog_lookup_principal(struct sch_catalog *cat, const char *name,
+				 struct sch_principal *out, struct cmn_err *err)
+{
+	struct sch_accounts a = { .cat = cat, .db = sch_catalog_db(cat) };
+	return sch_accounts_lookup_principal(&a, name, out, err);
+}
+
+int sch_catalog_project_owner(struct sch_catalog *cat, const char *project, char *owner, size_t len,
+			      struct cmn_err *err)
+{
+	struct sch_accounts a = { .cat = cat, .db = sch_catalog_db(cat) };
+	return sch_project_get_owner(&a, project, owner, len, err);
+}

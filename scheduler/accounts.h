@@ -56,6 +56,12 @@ int sch_accounts_lookup_key(struct sch_accounts *a, const char *key_id, struct s
 int sch_accounts_lookup_principal(struct sch_accounts *a, const char *name,
 				  struct sch_principal *out, struct cmn_err *err);
 bool sch_name_valid(const char *name);
+/* The same two lookups for modules that hold only the catalog (stmt.h's
+ * ctx->cat): authz's ADD USER / GRANT targets, project ownership. */
+int sch_catalog_lookup_principal(struct sch_catalog *cat, const char *name,
+				 struct sch_principal *out, struct cmn_err *err);
+int sch_catalog_project_owner(struct sch_catalog *cat, const char *project, char *owner, size_t len,
+			      struct cmn_err *err);
 
 int sch_account_create(struct sch_accounts *a, const char *name, bool operator_,
 		       struct sch_new_key *key, struct cmn_err *err);

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -214,6 +215,18 @@ int sch_audit_open(struct sch_audit **out, struct sch_catalog *cat, const char *
 	}
 	*out = au;
 	return 0;
+}
+
+static struct sch_audit *_Atomic default_audit;
+
+void sch_audit_set_default(struct sch_audit *au)
+{
+	atomic_store(&default_audit, au);
+}
+
+struct sch_audit *sch_audit_default(void)
+{
+	return atomic_load(&default_audit);
 }
 
 uint64_t sch_audit_last_seq(const struct sch_audit *au)

@@ -50,6 +50,10 @@ int sch_audit_open(struct sch_audit **out, struct sch_catalog *cat, const char *
 		   unsigned checkpoint_every, struct cmn_err *err);
 /* Flushes, writes a checkpoint and closes. */
 void sch_audit_close(struct sch_audit *au);
+/* The running cordond's audit log (set by daemon.c), for modules without a
+ * request context: job state changes, sandbox violations. NULL if none. */
+void sch_audit_set_default(struct sch_audit *au);
+struct sch_audit *sch_audit_default(void);
 int sch_audit_write(struct sch_audit *au, const struct sch_audit_record *rec, struct cmn_err *err);
 int sch_audit_flush(struct sch_audit *au, struct cmn_err *err);
 int sch_audit_checkpoint(struct sch_audit *au, struct cmn_err *err);

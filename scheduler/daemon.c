@@ -89,6 +89,7 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 	    sch_audit_open(&api->audit, api->cat, api->cfg.data_dir,
 			   api->cfg.audit_checkpoint_every, err) < 0)
 		return -1;
+	sch_audit_set_default(api->audit);
 	if (api->cfg.tls_cert) {
 		snprintf(api->cert_path, sizeof(api->cert_path), "%s", api->cfg.tls_cert);
 		snprintf(api->key_path, sizeof(api->key_path), "%s",
@@ -119,6 +120,7 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 
 void sch_daemon_fini(struct sch_api *api)
 {
+	sch_audit_set_default(NULL);
 	sch_audit_close(api->audit); /* flush + signed checkpoint */
 	sch_accounts_close(api->acc);
 	sch_catalog_close(api->cat);

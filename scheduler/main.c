@@ -73,6 +73,9 @@ static int serve(struct sch_api *api)
 	struct cmn_err err = CMN_ERR_INIT;
 	int rc = CMN_EXIT_OK;
 
+	/* Statement handlers of other modules (the SQL compiler/authorizer,
+	 * jobs) register here with sch_stmt_register(), before
+	 * sch_daemon_init() adds the API's own (stmt_basic.c) last. */
 	if (sch_daemon_init(api, &err) < 0 || sch_server_run(api, &err) < 0) {
 		cmn_error("%s", err.msg);
 		rc = CMN_EXIT_FAIL;
