@@ -1,6 +1,7 @@
 /* scheduler/server.c — the HTTPS server: N worker threads, each with its
- * own libevent loop and evhttp over bufferevent_openssl, accepting on its
- * own SO_REUSEPORT socket (the kernel spreads connections). TLS and HTTP
+ * own libevent loop and evhttp over bufferevent_openssl, all accepting on
+ * one listening socket (a dup each). No SO_REUSEPORT: another process of
+ * the same user must not be able to bind the port and take connections. TLS and HTTP
  * parsing run in parallel; request handling runs under api->lock (the
  * catalog connection and the handlers are single-threaded), and the reply
  * is encrypted and sent after the lock is released (api.c).
@@ -17,6 +18,7 @@
  * none is left or after 5 s.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -175,7 +177,6 @@ static int listen_socket(struct sch_api *api, struct cmn_err *err)
 	/* TCP_NODELAY is inherited by accepted sockets on Linux: a reply
 	 * written as several TLS records must not wait for a delayed ACK. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, res->ai_addr, (socklen_t)res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
 		int e = errno;
@@ -196,10 +197,11 @@ static int listen_socket(struct sch_api *api, struct cmn_err *err)
 	return fd;
 }
 
-static int setup_worker(struct sch_api *api, struct sch_worker *w, struct cmn_err *err)
+static int setup_worker(struct sch_api *api, struct sch_worker *w, int listen_fd,
+			struct cmn_err *err)
 {
 	struct timeval tick = { 0, 100000 };
-	int fd;
+	int fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
 
 	w->api = api;
 	w->base = event_base_new();
@@ -214,9 +216,8 @@ static int setup_worker(struct sch_api *api, struct sch_worker *w, struct cmn_er
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_default_content_type(w->http, "application/json");
-	fd = listen_socket(api, err);
 	if (fd < 0)
-		return -1;
+		return cmn_err_sys(err, "dup listening socket");
 	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
 	if (!w->bound) {
 		close(fd);
@@ -286,15 +287,21 @@ int sch_server_run(struct sch_api *api, struct cmn_err *err)
 {
 	unsigned n = api->cfg.threads ? api->cfg.threads : 1;
 	struct sch_worker *ws = calloc(n, sizeof(*ws));
-	int rc = 0;
+	int rc = 0, fd;
 
 	if (!ws)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	signal(SIGPIPE, SIG_IGN);
 	if (conn_idx < 0)
 		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+	fd = listen_socket(api, err);
+	if (fd < 0) {
+		free(ws);
+		return -1;
+	}
 	for (unsigned i = 0; rc == 0 && i < n; i++)
-		rc = setup_worker(api, &ws[i], err);
+		rc = setup_worker(api, &ws[i], fd, err);
+	close(fd);
 	if (rc == 0)
 		rc = run_workers(api, ws, n, err);
 	for (unsigned i = 0; i < n; i++)

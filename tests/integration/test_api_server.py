@@ -154,3 +154,10 @@ def test_metrics(server):
     assert 'cordon_jobs_total{state="failed"} 1' in lines
     count = [l for l in lines if l.startswith("cordon_http_request_duration_seconds_count")]
     assert int(count[0].split()[1]) >= 6
+
+
+def test_port_in_use_is_refused(server, bin_dir, tmp_path):
+    r = subprocess.run([bin_dir / "cordond", "--data-dir", tmp_path / "other", "--listen",
+                        f"127.0.0.1:{server.port}"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "bind" in r.stderr
+    assert server.call("GET", "/v1/whoami")[0] == 200
