@@ -1,6 +1,7 @@
 /* scheduler/metrics.c — see metrics.h. */
 #include "scheduler/metrics.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,9 @@ static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 				  0.05,   0.1,   0.25,   0.5,   1,    2.5 };
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
+/* One lock for everything: updates are a few additions, and callers come
+ * from the API workers and from other modules' threads. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long by_status[600];
 static unsigned long long hist[NBUCKETS + 1];
 static double latency_sum;
@@ -27,13 +31,15 @@ static size_t series_count;
 void sch_metrics_request(int status, double seconds)
 {
 	size_t i = 0;
-	if (status >= 100 && status < 600)
-		by_status[status]++;
 	while (i < NBUCKETS && seconds > buckets[i])
 		i++;
+	pthread_mutex_lock(&mu);
+	if (status >= 100 && status < 600)
+		by_status[status]++;
 	hist[i]++;
 	latency_sum += seconds;
 	latency_count++;
+	pthread_mutex_unlock(&mu);
 }
 
 static struct series *find(const char *name, const char *help, const char *labels, int gauge)
@@ -52,16 +58,22 @@ static struct series *find(const char *name, const char *help, const char *label
 
 void sch_metrics_counter_add(const char *name, const char *help, const char *labels, double delta)
 {
-	struct series *s = find(name, help, labels, 0);
+	struct series *s;
+	pthread_mutex_lock(&mu);
+	s = find(name, help, labels, 0);
 	if (s)
 		s->value += delta;
+	pthread_mutex_unlock(&mu);
 }
 
 void sch_metrics_gauge_set(const char *name, const char *help, const char *labels, double value)
 {
-	struct series *s = find(name, help, labels, 1);
+	struct series *s;
+	pthread_mutex_lock(&mu);
+	s = find(name, help, labels, 1);
 	if (s)
 		s->value = value;
+	pthread_mutex_unlock(&mu);
 }
 
 void sch_metrics_auth_failure(const char *code)
@@ -79,7 +91,18 @@ void sch_metrics_job(const char *state)
 	sch_metrics_counter_add("cordon_jobs_total", "Jobs by final state", labels, 1);
 }
 
+static int render_locked(struct cmn_buf *out, struct cmn_err *err);
+
 int sch_metrics_render(struct cmn_buf *out, struct cmn_err *err)
+{
+	int rc;
+	pthread_mutex_lock(&mu);
+	rc = render_locked(out, err);
+	pthread_mutex_unlock(&mu);
+	return rc;
+}
+
+static int render_locked(struct cmn_buf *out, struct cmn_err *err)
 {
 	unsigned long long cum = 0;
 	const char *last = "";

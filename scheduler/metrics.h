@@ -1,7 +1,8 @@
 /* scheduler/metrics.h — counters for GET /metrics (Prometheus text format
  * 0.0.4). cordond's API thread owns them; other modules add their figures
  * (nodes, storage repairs, ...) with sch_metrics_counter_add() and
- * sch_metrics_gauge_set() — a series appears once it is first touched. */
+ * sch_metrics_gauge_set() — a series appears once it is first touched.
+ * Every function is thread-safe. */
 #ifndef SCH_METRICS_H
 #define SCH_METRICS_H
 
