@@ -2,6 +2,7 @@
 #include "scheduler/metrics.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,7 +106,6 @@ int sch_metrics_render(struct cmn_buf *out, struct cmn_err *err)
 static int render_locked(struct cmn_buf *out, struct cmn_err *err)
 {
 	unsigned long long cum = 0;
-	const char *last = "";
 
 	if (cmn_buf_append_str(out,
 			       "# HELP cordon_http_requests_total HTTP requests by status code\n"
@@ -136,16 +136,26 @@ static int render_locked(struct cmn_buf *out, struct cmn_err *err)
 			   "cordon_http_request_duration_seconds_count %llu\n",
 			   cum, latency_sum, latency_count) < 0)
 		return -1;
+	/* The exposition format wants every series of a metric together. */
 	for (size_t i = 0; i < series_count; i++) {
-		const struct series *s = &series[i];
-		if (strcmp(s->name, last) != 0 &&
-		    cmn_buf_printf(out, err, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help,
-				   s->name, s->gauge ? "gauge" : "counter") < 0)
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(series[j].name, series[i].name) == 0;
+		if (seen)
+			continue;
+		if (cmn_buf_printf(out, err, "# HELP %s %s\n# TYPE %s %s\n", series[i].name,
+				   series[i].help, series[i].name,
+				   series[i].gauge ? "gauge" : "counter") < 0)
 			return -1;
-		last = s->name;
-		if (cmn_buf_printf(out, err, "%s%s%s%s %.17g\n", s->name, s->labels[0] ? "{" : "",
-				   s->labels, s->labels[0] ? "}" : "", s->value) < 0)
-			return -1;
+		for (size_t j = i; j < series_count; j++) {
+			const struct series *s = &series[j];
+			if (strcmp(s->name, series[i].name) != 0)
+				continue;
+			if (cmn_buf_printf(out, err, "%s%s%s%s %.17g\n", s->name,
+					   s->labels[0] ? "{" : "", s->labels,
+					   s->labels[0] ? "}" : "", s->value) < 0)
+				return -1;
+		}
 	}
 	return 0;
 }
