@@ -15,16 +15,17 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: cordond --data-dir DIR [--listen ADDR:PORT] [--region NAME]\n"
-		     "               [--chunkservers N --racks R] [--tls-cert F --tls-key F]\n"
-		     "               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
-		     "               [--audit-checkpoint-every N] [--log-level LEVEL]\n"
-		     "       cordond --help | --version\n\n"
-		     "Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
-		     "them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
-		     "On first start DIR receives the root key, the catalog, a self-signed TLS\n"
-		     "certificate (DIR/tls/cert.pem) and the operator's DIR/admin.credentials.\n"
-		     "--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n");
+	fprintf(out,
+		"usage: cordond --data-dir DIR [--listen ADDR:PORT] [--region NAME]\n"
+		"               [--chunkservers N --racks R] [--tls-cert F --tls-key F]\n"
+		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
+		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
+		"       cordond --help | --version\n\n"
+		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
+		"them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
+		"On first start DIR receives the root key, the catalog, a self-signed TLS\n"
+		"certificate (DIR/tls/cert.pem) and the operator's DIR/admin.credentials.\n"
+		"--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n");
 }
 
 /* "host:port", "[v6]:port" or ":port". */
@@ -86,29 +87,73 @@ static int serve(struct sch_api *api)
 	return rc;
 }
 
+static const struct option opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "data-dir", required_argument, NULL, 'd' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "region", required_argument, NULL, 'r' },
+	{ "chunkservers", required_argument, NULL, 'C' },
+	{ "racks", required_argument, NULL, 'R' },
+	{ "tls-cert", required_argument, NULL, 'c' },
+	{ "tls-key", required_argument, NULL, 'k' },
+	{ "trusted-proxies", required_argument, NULL, 'P' },
+	{ "header-timeout", required_argument, NULL, 'T' },
+	{ "audit-checkpoint-every", required_argument, NULL, 'A' },
+	{ "log-level", required_argument, NULL, 'L' },
+	{ "threads", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option into cfg; -1 if its value is invalid. */
+static int take_option(int c, const char *arg, struct sch_api_config *cfg,
+		       enum cmn_log_level *level)
+{
+	unsigned ignored;
+
+	switch (c) {
+	case 'd':
+		cfg->data_dir = arg;
+		return 0;
+	case 'l':
+		return parse_listen(arg, cfg);
+	case 'r':
+		cfg->region = arg;
+		return !*arg || strlen(arg) > 63 ? -1 : 0;
+	case 'C': /* storage master options: taken by the storage module */
+	case 'R':
+		return parse_uint(arg, &ignored);
+	case 'c':
+		cfg->tls_cert = arg;
+		return 0;
+	case 'k':
+		cfg->tls_key = arg;
+		return 0;
+	case 'P':
+		cfg->trusted_proxies = arg;
+		return 0;
+	case 'T':
+		if (parse_uint(arg, &cfg->header_timeout_s) < 0)
+			return -1;
+		if (cfg->io_timeout_s > cfg->header_timeout_s)
+			cfg->io_timeout_s = cfg->header_timeout_s;
+		return 0;
+	case 'A':
+		return parse_uint(arg, &cfg->audit_checkpoint_every);
+	case 'L':
+		return cmn_log_level_parse(arg, level);
+	case 't':
+		return parse_uint(arg, &cfg->threads) < 0 || cfg->threads > 64 ? -1 : 0;
+	default:
+		return -1;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "region", required_argument, NULL, 'r' },
-		{ "chunkservers", required_argument, NULL, 'C' },
-		{ "racks", required_argument, NULL, 'R' },
-		{ "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' },
-		{ "trusted-proxies", required_argument, NULL, 'P' },
-		{ "header-timeout", required_argument, NULL, 'T' },
-		{ "audit-checkpoint-every", required_argument, NULL, 'A' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "threads", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static struct sch_api api;
 	enum cmn_log_level level = CMN_LOG_INFO;
-	unsigned ignored;
-	int c;
+	int c, index = 0;
 
 	api.cfg = (struct sch_api_config){
 		.listen_host = "127.0.0.1",
@@ -123,60 +168,23 @@ int main(int argc, char **argv)
 		.clock_skew_s = 15 * 60,
 		.threads = default_threads(),
 	};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int bad = 0;
-		switch (c) {
-		case 'h':
+	while ((c = getopt_long(argc, argv, "h", opts, &index)) != -1) {
+		if (c == 'h') {
 			usage(stdout);
 			return CMN_EXIT_OK;
-		case 'V':
+		}
+		if (c == 'V') {
 			cmn_print_version(stdout, "cordond");
 			sch_print_deps(stdout);
 			return CMN_EXIT_OK;
-		case 'd':
-			api.cfg.data_dir = optarg;
-			break;
-		case 'l':
-			bad = parse_listen(optarg, &api.cfg);
-			break;
-		case 'r':
-			api.cfg.region = optarg;
-			bad = !*optarg || strlen(optarg) > 63;
-			break;
-		case 'C': /* storage master options: taken by the storage module */
-		case 'R':
-			bad = parse_uint(optarg, &ignored);
-			break;
-		case 'c':
-			api.cfg.tls_cert = optarg;
-			break;
-		case 'k':
-			api.cfg.tls_key = optarg;
-			break;
-		case 'P':
-			api.cfg.trusted_proxies = optarg;
-			break;
-		case 'T':
-			bad = parse_uint(optarg, &api.cfg.header_timeout_s);
-			if (!bad && api.cfg.io_timeout_s > api.cfg.header_timeout_s)
-				api.cfg.io_timeout_s = api.cfg.header_timeout_s;
-			break;
-		case 'A':
-			bad = parse_uint(optarg, &api.cfg.audit_checkpoint_every);
-			break;
-		case 'L':
-			bad = cmn_log_level_parse(optarg, &level);
-			break;
-		case 't':
-			bad = parse_uint(optarg, &api.cfg.threads) || api.cfg.threads > 64;
-			break;
-		default:
+		}
+		if (c == '?') {
 			usage(stderr);
 			return CMN_EXIT_USAGE;
 		}
-		if (bad) {
-			fprintf(stderr, "cordond: invalid value for --%s: '%s'\n",
-				opts[0].name ? argv[optind - 1] : "", optarg);
+		if (take_option(c, optarg, &api.cfg, &level) < 0) {
+			fprintf(stderr, "cordond: invalid value for --%s: '%s'\n", opts[index].name,
+				optarg);
 			return CMN_EXIT_USAGE;
 		}
 	}
