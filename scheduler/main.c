@@ -25,7 +25,8 @@ static void usage(FILE *out)
 		"them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
 		"On first start DIR receives the root key, the catalog, a self-signed TLS\n"
 		"certificate (DIR/tls/cert.pem) and the operator's DIR/admin.credentials.\n"
-		"--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n");
+		"--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n"
+		"--threads: event loops (default: one per CPU, at most 4).\n");
 }
 
 /* "host:port", "[v6]:port" or ":port". */
