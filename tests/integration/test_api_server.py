@@ -161,3 +161,18 @@ def test_port_in_use_is_refused(server, bin_dir, tmp_path):
                         f"127.0.0.1:{server.port}"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "bind" in r.stderr
     assert server.call("GET", "/v1/whoami")[0] == 200
+
+
+def test_keep_alive(server):
+    """Several signed requests on one HTTP/1.1 connection."""
+    import http.client
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.ssl_context())
+    socks = set()
+    for _ in range(5):
+        m, p, h, b = server.signed("GET", "/v1/whoami")
+        conn.request(m, p, headers=h)
+        resp = conn.getresponse()
+        assert resp.status == 200 and b"ALIYUN$admin" in resp.read()
+        socks.add(id(conn.sock))
+    assert len(socks) == 1
+    conn.close()
