@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,12 +57,29 @@ static void san_list(const char *host, char *out, size_t len)
 	int n = snprintf(out, len, "DNS:localhost,IP:127.0.0.1,IP:::1");
 
 	if (!host || !*host || strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
-	    strcmp(host, "::1") == 0 || n < 0 || (size_t)n >= len)
+	    strcmp(host, "::1") == 0 || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+	    n < 0 || (size_t)n >= len)
 		return;
 	if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1)
 		snprintf(out + n, len - (size_t)n, ",IP:%s", host);
 	else
 		snprintf(out + n, len - (size_t)n, ",DNS:%s", host);
+}
+
+/* True when the certificate at path names host (an address or a DNS name). */
+static bool cert_names(const char *path, const char *host)
+{
+	FILE *f = fopen(path, "re");
+	X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	unsigned char addr[16];
+	bool ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+	bool ok = cert && (ip ? X509_check_ip_asc(cert, host, 0) == 1
+			      : X509_check_host(cert, host, 0, 0, NULL) == 1);
+
+	X509_free(cert);
+	if (f)
+		fclose(f);
+	return ok;
 }
 
 int sch_tls_ensure_self_signed(const char *cert_path, const char *key_path, const char *listen_host,
@@ -75,7 +93,11 @@ int sch_tls_ensure_self_signed(const char *cert_path, const char *key_path, cons
 	BIGNUM *bn = NULL;
 	int rc = -1;
 
-	if (access(cert_path, F_OK) == 0)
+	/* Reused across starts, unless --listen moved to a name it lacks
+	 * (0.0.0.0 and :: are not names a client connects to). */
+	if (access(cert_path, F_OK) == 0 &&
+	    (!listen_host || !*listen_host || strcmp(listen_host, "0.0.0.0") == 0 ||
+	     strcmp(listen_host, "::") == 0 || cert_names(cert_path, listen_host)))
 		return 0;
 	key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	cert = X509_new();

@@ -176,3 +176,22 @@ def test_keep_alive(server):
         socks.add(id(conn.sock))
     assert len(socks) == 1
     conn.close()
+
+
+def test_certificate_follows_listen_address(bin_dir, tmp_path):
+    s = Cordond(bin_dir, tmp_path / "data").start()
+    first = open(s.ca).read()
+    s.stop()
+    s = Cordond(bin_dir, tmp_path / "data").start()  # same address: reused
+    assert open(s.ca).read() == first
+    s.stop()
+    s = Cordond(bin_dir, tmp_path / "data", listen="127.0.0.9:0").start()
+    try:
+        out = subprocess.run(["openssl", "x509", "-in", s.ca, "-noout", "-ext",
+                              "subjectAltName"], capture_output=True, text=True).stdout
+        assert "IP Address:127.0.0.9" in out
+        r = subprocess.run(["curl", "-s", "--cacert", s.ca, f"https://127.0.0.9:{s.port}/healthz"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and '"ok"' in r.stdout
+    finally:
+        s.stop()
