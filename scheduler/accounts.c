@@ -330,9 +330,19 @@ int sch_account_create(struct sch_accounts *a, const char *name, bool operator_,
 
 int sch_account_delete(struct sch_accounts *a, const char *name, struct cmn_err *err)
 {
+	char owner[200];
 	int n;
+
 	if (account_is_operator(a, name))
 		return cmn_err_set(err, CMN_EDENIED, 0, "the operator account cannot be deleted");
+	/* Projects would be left with an owner nobody can act as. */
+	snprintf(owner, sizeof(owner), "ALIYUN$%s", name);
+	n = exists(a, err, "SELECT 1 FROM projects WHERE owner = ?1 AND ?2 IS NULL", owner, NULL);
+	if (n != 0)
+		return n < 0
+			   ? -1
+			   : cmn_err_set(err, CMN_ECONFLICT, 0,
+					 "account %s still owns projects; delete them first", name);
 	n = sch_db_run(a->db, err, "DELETE FROM accounts WHERE name = ?1", "s", name);
 	cache_drop(a);
 	if (n < 0)

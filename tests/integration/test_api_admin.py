@@ -136,6 +136,10 @@ def test_jobs_whoami_for_each_principal_type(srv):
 
 def test_account_delete_cascades(srv):
     k = srv.create_account("tmpco")
+    srv.create_project("tmpco_p", keys=k)
+    st, body = srv.call("DELETE", "/v1/admin/accounts/tmpco")
+    assert st == 409 and "owns projects" in body["message"]
+    assert srv.call("DELETE", "/v1/projects/tmpco_p", keys=k)[0] == 200
     assert srv.call("GET", "/v1/whoami", keys=k)[0] == 200
     assert srv.call("DELETE", "/v1/admin/accounts/tmpco")[0] == 200
     assert srv.call("GET", "/v1/whoami", keys=k)[1]["code"] == "InvalidAccessKeyId"
