@@ -175,3 +175,24 @@ def test_truncated_line(logged, tmp_path):
         lines[i] = lines[i][:40]
         return lines
     assert "not a valid record" in tampered(logged, tmp_path, edit)
+
+
+def test_query_filters(bin_dir, tmp_path):
+    import time
+    s = Cordond(bin_dir, tmp_path / "data").start()
+    try:
+        s.call("GET", "/v1/whoami")
+        now = int(time.time())
+        assert s.audit(since=now + 3600) == []
+        assert s.audit(until=now - 3600) == []
+        ev = s.audit(since=now - 60, until=now + 60, event="GetCallerIdentity")
+        assert ev and all(e["eventName"] == "GetCallerIdentity" for e in ev)
+        assert all(e["principal"] == "ALIYUN$admin"
+                   for e in s.audit(principal="ALIYUN$admin"))
+        assert len(s.audit(limit=1)) == 1
+        st, body = s.call("GET", "/v1/audit?since=yesterday")
+        assert st == 400
+        st, body = s.call("GET", "/v1/audit?limit=0")
+        assert st == 400
+    finally:
+        s.stop()

@@ -200,3 +200,21 @@ def test_certificate_follows_listen_address(bin_dir, tmp_path):
         assert r.returncode == 0 and '"ok"' in r.stdout
     finally:
         s.stop()
+
+
+def test_operator_supplied_certificate(bin_dir, tmp_path):
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=ops",
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    s = Cordond(bin_dir, tmp_path / "data", extra=["--tls-cert", str(cert), "--tls-key",
+                                                   str(key)]).start()
+    try:
+        assert not (tmp_path / "data" / "tls" / "cert.pem").exists()
+        r = subprocess.run(["curl", "-s", "--cacert", cert, f"{s.url}/healthz"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and '"ok"' in r.stdout
+    finally:
+        s.stop()
