@@ -11,6 +11,8 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "scheduler/api.h"
+#include "scheduler/authz.h"
+#include "scheduler/stmt.h"
 #include "scheduler/scheduler.h"
 
 static void usage(FILE *out)
@@ -77,7 +79,14 @@ static int serve(struct sch_api *api)
 
 	/* Statement handlers of other modules (the SQL compiler/authorizer,
 	 * jobs) register here with sch_stmt_register(), before
-	 * sch_daemon_init() adds the API's own (stmt_basic.c) last. */
+	 * sch_daemon_init() adds the API's own (stmt_basic.c) last: the
+	 * authorization module parses the whole job text with the one SQL
+	 * parser and runs every security statement (and WHOAMI); what it does
+	 * not recognise falls through to the API's handler. */
+	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0) {
+		cmn_error("cannot register the authorization statement handler");
+		return CMN_EXIT_FAIL;
+	}
 	if (sch_daemon_init(api, &err) < 0 || sch_server_run(api, &err) < 0) {
 		cmn_error("%s", err.msg);
 		rc = CMN_EXIT_FAIL;
