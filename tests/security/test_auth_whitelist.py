@@ -119,6 +119,17 @@ def test_x_forwarded_for_only_from_trusted_proxy(srv):
     assert allowed(srv, "127.0.0.5", {"X-Forwarded-For": "10.1.2.3, 127.0.0.5"})
 
 
+def ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this host")
 def test_ipv6_entries(bin_dir, tmp_path):
     s = Cordond(bin_dir, tmp_path / "data", listen="[::1]:0").start()
     try:
