@@ -93,14 +93,27 @@ int sbx_cgroup_remove(const struct sbx_cgroup *cg, struct cmn_err *err);
 void sbx_limits_fill_defaults(struct sbx_limits *lim);
 int child_set_rlimits(const struct sbx_limits *lim, struct cmn_err *err);
 
+/* What one start hands the container (argv[0] absolute, envp NULL = PATH only). */
+struct sbx_run {
+	const char *const *argv;
+	const char *const *envp;
+	const struct sbx_fd *fds;
+	size_t fd_count;
+};
+
 /* fds.c */
-/* In the init: closes every fd but the spec's and `keep`. */
-int child_close_unlisted(const struct sbx_spec *spec, const int *keep, size_t keep_count,
-			 struct cmn_err *err);
-/* In the payload: moves each spec fd to its child number, /dev/null on an
- * unlisted 0-2, closes the rest. */
-int child_install_fds(const struct sbx_spec *spec, int *keep, size_t keep_count,
-		      struct cmn_err *err);
+/* In the init, first thing: closes every fd but `keep`. */
+int child_close_all_but(const int *keep, size_t keep_count, struct cmn_err *err);
+/* In the payload: moves each run fd to its child number, /dev/null on an
+ * unlisted 0-2, closes the rest; keep[] (the init's channels, needed until
+ * execve) move above every target and stay CLOEXEC. */
+int child_install_fds(const struct sbx_run *run, int *keep, size_t keep_count, struct cmn_err *err);
+
+/* handoff.c: messages on the caller <-> container socket. */
+int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err);
+int sbx_recv_fd(int sock, int type, int *fd_out);
+int sbx_send_start(int sock, const struct sbx_run *run, struct cmn_err *err);
+int child_recv_start(int sock, struct sbx_run *out, struct cmn_err *err);
 
 /* One running container, owned by the caller until sbx_wait(). */
 struct sbx_child {
@@ -108,6 +121,9 @@ struct sbx_child {
 	int pidfd;     /* of the init */
 	int sock;      /* init -> caller: the payload's wait status */
 	int notify_fd; /* seccomp listener of the payload's filter */
+	int errpipe;   /* read end: setup and exec errors, EOF once exec'd */
+	enum sbx_profile profile;
+	bool started;
 	struct sbx_cgroup cg;
 	struct sbx_limits limits; /* effective */
 	uint64_t start_ns;
@@ -126,7 +142,7 @@ struct sbx_child {
 int sbx_supervisor_start(struct sbx_child *ch, struct cmn_err *err);
 
 /* Messages on child->sock. */
-enum { MSG_GO = 1, MSG_NOTIFY_FD, MSG_STATUS };
+enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS };
 struct sbx_msg {
 	int type;
 	int value;

@@ -273,6 +273,49 @@ static void test_join_netns(void **state)
 	waitpid(holder, NULL, 0);
 }
 
+/* The pre-forked path: prepare ahead, start with argv and fds later. */
+static void test_prepare_then_start(void **state)
+{
+	struct sbx_spec spec;
+	struct cmn_err err = CMN_ERR_INIT;
+	sbx_spec_init(&spec);
+	spec.profile = SBX_PROFILE_UDF;
+	spec.limits.wall_time_ns = 30ULL * 1000000000ULL;
+	struct sbx_child *child;
+	assert_int_equal(sbx_prepare(&spec, &child, &err), 0);
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	const char *argv[] = { "/bin/echo", "started", NULL };
+	struct sbx_fd fds[] = { { p[1], 1 } };
+	assert_int_equal(sbx_start(child, argv, NULL, fds, 1, &err), 0);
+	close(p[1]);
+	char buf[64] = "";
+	assert_true(read(p[0], buf, sizeof(buf) - 1) > 0);
+	close(p[0]);
+	struct sbx_result r;
+	assert_int_equal(sbx_wait(child, &r, &err), 0);
+	assert_int_equal(r.end, SBX_END_EXIT);
+	assert_string_equal(buf, "started\n");
+}
+
+static void test_prepared_but_unused(void **state)
+{
+	struct sbx_spec spec;
+	struct cmn_err err = CMN_ERR_INIT;
+	sbx_spec_init(&spec);
+	struct sbx_child *child;
+	assert_int_equal(sbx_prepare(&spec, &child, &err), 0);
+	assert_int_equal(sbx_kill(child, &err), 0);
+	struct sbx_result r;
+	assert_int_equal(sbx_wait(child, &r, &err), 0);
+	assert_int_equal(r.end, SBX_END_KILLED);
+	/* A bad start frees the child and says why. */
+	assert_int_equal(sbx_prepare(&spec, &child, &err), 0);
+	const char *rel[] = { "echo", NULL };
+	assert_int_equal(sbx_start(child, rel, NULL, NULL, 0, &err), -1);
+	assert_int_equal(err.code, CMN_EINVAL);
+}
+
 static int count_fds(void)
 {
 	int n = 0;
@@ -376,6 +419,8 @@ int main(void)
 		cmocka_unit_test(test_kill),
 		cmocka_unit_test(test_join_netns),
 		cmocka_unit_test(test_spec_checks),
+		cmocka_unit_test(test_prepare_then_start),
+		cmocka_unit_test(test_prepared_but_unused),
 		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
 		cmocka_unit_test(test_names),
 	};
