@@ -248,11 +248,26 @@ static void gc_base(const char *base)
 	closedir(d);
 }
 
+/* On the first start of a process (a restarted cordond, every CLI run) and
+ * then at most every GC_INTERVAL: the scan reads /proc/<pid>/stat of every
+ * other caller's containers, which a busy cordond should not do per start. */
+#define GC_INTERVAL_NS (10ULL * 1000000000ULL)
+
 int sbx_cgroup_gc(struct cmn_err *err)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t last;
+	uint64_t now = sbx_now_ns();
+	pthread_mutex_lock(&lock);
+	bool due = last == 0 || now - last >= GC_INTERVAL_NS;
+	if (due)
+		last = now;
+	pthread_mutex_unlock(&lock);
 	struct hier h;
 	if (find_hierarchy(&h, err) < 0)
 		return -1;
+	if (!due)
+		return 0;
 	if (h.v2[0])
 		gc_base(h.v2);
 	for (int i = 0; !h.v2[0] && i < 3; i++)

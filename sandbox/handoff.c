@@ -49,10 +49,9 @@ int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err)
 	return 0;
 }
 
-int sbx_recv_fd(int sock, int type, int *fd_out)
+int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out)
 {
-	struct sbx_msg m;
-	struct iovec iov = { &m, sizeof(m) };
+	struct iovec iov = { m, sizeof(*m) };
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
@@ -62,10 +61,12 @@ int sbx_recv_fd(int sock, int type, int *fd_out)
 	do
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	struct cmsghdr *c = n == sizeof(m) ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (!c || m.type != type || c->cmsg_type != SCM_RIGHTS)
+	if (n != sizeof(*m))
 		return -1;
-	memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	*fd_out = -1;
+	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd_out, CMSG_DATA(c), sizeof(int));
 	return 0;
 }
 

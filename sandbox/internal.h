@@ -93,6 +93,13 @@ int sbx_cgroup_remove(const struct sbx_cgroup *cg, struct cmn_err *err);
 void sbx_limits_fill_defaults(struct sbx_limits *lim);
 int child_set_rlimits(const struct sbx_limits *lim, struct cmn_err *err);
 
+/* Messages on child->sock. */
+enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS };
+struct sbx_msg {
+	int type;
+	int value;
+};
+
 /* What one start hands the container (argv[0] absolute, envp NULL = PATH only). */
 struct sbx_run {
 	const char *const *argv;
@@ -111,7 +118,8 @@ int child_install_fds(const struct sbx_run *run, int *keep, size_t keep_count, s
 
 /* handoff.c: messages on the caller <-> container socket. */
 int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err);
-int sbx_recv_fd(int sock, int type, int *fd_out);
+/* One message; *fd_out an fd it carried (CLOEXEC) or -1. -1 at hang-up. */
+int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out);
 int sbx_send_start(int sock, const struct sbx_run *run, struct cmn_err *err);
 int child_recv_start(int sock, struct sbx_run *out, struct cmn_err *err);
 
@@ -140,13 +148,6 @@ struct sbx_child {
 
 /* wait.c: starts the supervisor thread of a spawned child. */
 int sbx_supervisor_start(struct sbx_child *ch, struct cmn_err *err);
-
-/* Messages on child->sock. */
-enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS };
-struct sbx_msg {
-	int type;
-	int value;
-};
 
 /* Monotonic clock, ns. */
 uint64_t sbx_now_ns(void);

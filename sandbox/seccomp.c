@@ -335,6 +335,7 @@ static int build(enum sbx_profile profile, struct sbx_filter *out, struct cmn_er
 	if (!ctx)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "seccomp_init");
 	int rc = -1;
+	cleanup_close int mfd = -1;
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_NOTIFY) < 0 ||
 	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) {
 		cmn_err_set(err, CMN_EINTERNAL, 0, "seccomp_attr_set");
@@ -352,7 +353,7 @@ static int build(enum sbx_profile profile, struct sbx_filter *out, struct cmn_er
 		goto out;
 	/* Export the raw BPF through a memfd (libseccomp 2.5 has no in-memory
 	 * export). */
-	cleanup_close int mfd = memfd_create("cordon-seccomp", MFD_CLOEXEC);
+	mfd = memfd_create("cordon-seccomp", MFD_CLOEXEC);
 	if (mfd < 0) {
 		cmn_err_sys(err, "memfd_create");
 		goto out;

@@ -7,18 +7,20 @@
  *
  * Caller                               init (clone with new user, pid, mount,
  *                                      ipc, uts [, net] ns)
- *  1 check spec, compile filter        1 close every fd not in the spec
+ *  1 check spec, compile filter        1 close every fd but its channels
  *  2 gc leftovers, create cgroup       2 wait for GO; (v1) join the cgroup
  *  3 [join netns on this thread]       3 open the binds (as the caller)
  *  4 clone                             4 become the inner uid/gid
  *  5 write uid/gid map, (v2) attach    5 new cgroup ns, lo up, hostname
  *  6 GO                                6 build the root, pivot_root
- *  7 receive the seccomp listener      7 rlimits, setsid, drop all caps,
- *  8 udf: let the first execve pass      no_new_privs, not dumpable
- *  9 wait for the exec (error pipe     8 die with the caller (PDEATHSIG)
- *    closes) or its error              9 fork the payload: fds, seccomp,
- * 10 start the supervisor thread         send the listener, execve
- *                                     10 reap; report the payload's status
+ *  7 wait for READY: sbx_prepare       7 rlimits, setsid, drop all caps,
+ *    ends here                           no_new_privs, not dumpable
+ *  8 sbx_start: send argv, envp, fds   8 die with the caller (PDEATHSIG)
+ *  9 wait for the exec (error pipe     9 fork the payload; READY
+ *    EOF) or its error; take the      10 reap; report the payload's status
+ *    listener (udf: let the first
+ *    execve pass); start the          payload: wait for the start; setsid,
+ *    supervisor thread                fds, seccomp, send the listener, execve
  * Children report failures as text on the error pipe and _exit(127).
  */
 #define _GNU_SOURCE
@@ -87,6 +89,9 @@ static _Noreturn void payload_main(struct ctx *c)
 		cmn_err_sys(&err, "setsid");
 		child_fail(c->errpipe, &err);
 	}
+	/* Parked here until the caller hands over the work (sbx_start). */
+	if (child_recv_start(c->sock, &c->run, &err) < 0)
+		child_fail(c->errpipe, &err);
 	if (child_install_fds(&c->run, keep, 2, &err) < 0)
 		child_fail(keep[1], &err);
 	c->sock = keep[0];
@@ -178,13 +183,9 @@ static _Noreturn void init_main(struct ctx *c)
 	struct sbx_msg ready = { MSG_READY, 0 };
 	if (init_setup(c, &err) < 0)
 		child_fail(c->errpipe, &err);
-	/* Parked here until the caller hands over the work (sbx_start). */
-	if (send(c->sock, &ready, sizeof(ready), MSG_NOSIGNAL) != sizeof(ready))
-		_exit(123);
-	if (child_recv_start(c->sock, &c->run, &err) < 0)
-		child_fail(c->errpipe, &err);
-	/* A raw clone: the caller may be threaded, glibc's fork() would run
-	 * its atfork handlers and take locks that another thread held. */
+	/* The payload is forked now and waits for its work, so that a start
+	 * (sbx_start) wakes one process. A raw clone: the caller may be threaded, glibc's fork()
+	 * would run its atfork handlers and take locks that another thread held. */
 	pid_t payload = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
 	if (payload < 0) {
 		cmn_err_sys(&err, "clone payload");
@@ -193,6 +194,8 @@ static _Noreturn void init_main(struct ctx *c)
 	if (payload == 0)
 		payload_main(c);
 	close(c->errpipe);
+	if (send(c->sock, &ready, sizeof(ready), MSG_NOSIGNAL) != sizeof(ready))
+		_exit(123);
 	init_reap(c->sock, payload);
 }
 
@@ -352,8 +355,33 @@ static struct sbx_child *child_new(const struct ctx *c)
 	return ch;
 }
 
-/* Caller steps 4-6 and the wait for READY. */
-static int launch(struct ctx *c, struct sbx_child *ch, struct cmn_err *err)
+/* The next message of `type` from the container; READY and STATUS that
+ * arrive first are recorded (the init and the payload write the same
+ * socket, so their order is not fixed). -1 when the container hung up. */
+static int next_msg(struct sbx_child *ch, int type)
+{
+	for (;;) {
+		int fd = -1;
+		struct sbx_msg m;
+		if (sbx_recv_msg(ch->sock, &m, &fd) < 0)
+			return -1;
+		if (m.type == MSG_NOTIFY_FD && fd >= 0 && ch->notify_fd < 0)
+			ch->notify_fd = fd;
+		else if (fd >= 0)
+			close(fd);
+		if (m.type == MSG_STATUS) {
+			ch->have_status = true;
+			ch->status = m.value;
+		}
+		if (m.type == type)
+			return 0;
+	}
+}
+
+/* Caller steps 4-7. With a run (sbx_spawn), the start is sent right behind
+ * GO instead of waiting for READY: one round trip less. */
+static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run,
+		  struct cmn_err *err)
 {
 	int sv[2], ep[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -376,49 +404,58 @@ static int launch(struct ctx *c, struct sbx_child *ch, struct cmn_err *err)
 		return -1;
 	if (send(ch->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
 		return cmn_err_sys(err, "send GO to the container");
-	ssize_t n;
-	do
-		n = recv(ch->sock, &m, sizeof(m), 0);
-	while (n < 0 && errno == EINTR);
-	if (n == sizeof(m) && m.type == MSG_READY)
+	if (run)
+		return sbx_send_start(ch->sock, run, err);
+	if (next_msg(ch, MSG_READY) == 0)
 		return 0;
 	if (read_errpipe(ch->errpipe, err) < 0)
 		return -1;
 	return cmn_err_set(err, CMN_EINTERNAL, 0, "the container ended during setup");
 }
 
-int sbx_prepare(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_err *err)
+static int prepare(const struct sbx_spec *spec, const struct sbx_run *run, struct sbx_child **out,
+		   struct cmn_err *err)
 {
 	struct ctx c = { .spec = spec, .sock = -1, .errpipe = -1 };
 	*out = NULL;
 	if (check_spec(spec, err) < 0 || sbx_ids_choose(&c.ids, err) < 0 ||
 	    sbx_filter_get(spec->profile, &c.filter, err) < 0)
-		return cmn_err_wrap(err, "sandbox prepare");
+		return -1;
 	sbx_limits_effective(&spec->limits, &c.lim);
 	struct sbx_child *ch = child_new(&c);
 	if (!ch)
-		return cmn_err_set(err, CMN_ENOMEM, ENOMEM, "sandbox prepare: out of memory");
+		return cmn_err_set(err, CMN_ENOMEM, ENOMEM, "out of memory");
 	if (sbx_cgroup_gc(err) < 0 || sbx_cgroup_create(&ch->cg, &c.lim, err) < 0 ||
-	    launch(&c, ch, err) < 0) {
+	    launch(&c, ch, run, err) < 0) {
 		abort_child(ch);
-		return cmn_err_wrap(err, "sandbox prepare");
+		return -1;
 	}
 	*out = ch;
 	return 0;
 }
 
-/* Caller steps 7-10. */
-static int start(struct sbx_child *ch, const struct sbx_run *run, struct cmn_err *err)
+int sbx_prepare(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_err *err)
+{
+	return prepare(spec, NULL, out, err) < 0 ? cmn_err_wrap(err, "sandbox prepare") : 0;
+}
+
+/* Caller steps 8-9: the start is already sent when `sent`. */
+static int start(struct sbx_child *ch, const struct sbx_run *run, bool sent, struct cmn_err *err)
 {
 	if (ch->started)
 		return cmn_err_set(err, CMN_EINVAL, 0, "container already started");
 	ch->started = true;
-	if (sbx_send_start(ch->sock, run, err) < 0)
+	if (!sent && sbx_send_start(ch->sock, run, err) < 0)
 		return -1;
-	bool got = sbx_recv_fd(ch->sock, MSG_NOTIFY_FD, &ch->notify_fd) == 0;
-	if (got && ch->profile == SBX_PROFILE_UDF && pass_first_execve(ch, err) < 0)
+	bool udf = ch->profile == SBX_PROFILE_UDF;
+	/* transform: the listener is queued before the execve; waiting for the
+	 * exec first saves a wake-up. udf: the execve waits for us. */
+	if (!udf && read_errpipe(ch->errpipe, err) < 0)
 		return -1;
-	if (read_errpipe(ch->errpipe, err) < 0)
+	bool got = next_msg(ch, MSG_NOTIFY_FD) == 0;
+	if (got && udf && pass_first_execve(ch, err) < 0)
+		return -1;
+	if (udf && read_errpipe(ch->errpipe, err) < 0)
 		return -1;
 	if (!got)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "the container ended before its start");
@@ -434,7 +471,7 @@ int sbx_start(struct sbx_child *child, const char *const *argv, const char *cons
 	struct sbx_run run = { argv, envp, fds, fd_count };
 	if (!child)
 		return cmn_err_set(err, CMN_EINVAL, 0, "sbx_start: no container");
-	if (check_run(&run, err) < 0 || start(child, &run, err) < 0) {
+	if (check_run(&run, err) < 0 || start(child, &run, false, err) < 0) {
 		abort_child(child);
 		return cmn_err_wrap(err, "sandbox start %s", argv && argv[0] ? argv[0] : "(null)");
 	}
@@ -444,13 +481,15 @@ int sbx_start(struct sbx_child *child, const char *const *argv, const char *cons
 int sbx_spawn(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_err *err)
 {
 	struct sbx_run run = { spec->argv, spec->envp, spec->fds, spec->fd_count };
-	*out = NULL;
-	if (check_run(&run, err) < 0)
-		return cmn_err_wrap(err, "sandbox spawn");
 	struct sbx_child *ch;
-	if (sbx_prepare(spec, &ch, err) < 0 ||
-	    sbx_start(ch, spec->argv, spec->envp, spec->fds, spec->fd_count, err) < 0)
-		return -1;
+	*out = NULL;
+	if (check_run(&run, err) < 0 || prepare(spec, &run, &ch, err) < 0)
+		return cmn_err_wrap(err, "sandbox spawn %s",
+				    spec->argv && spec->argv[0] ? spec->argv[0] : "(null)");
+	if (start(ch, &run, true, err) < 0) {
+		abort_child(ch);
+		return cmn_err_wrap(err, "sandbox spawn %s", spec->argv[0]);
+	}
 	*out = ch;
 	return 0;
 }

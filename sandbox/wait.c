@@ -71,12 +71,15 @@ static void on_notification(struct sbx_child *ch)
 	end_it(ch, SBX_END_SECCOMP, req.data.nr, req.data.arch);
 }
 
+/* Drains the socket: READY may still sit in front of STATUS. */
 static void read_status(struct sbx_child *ch)
 {
 	struct sbx_msg m;
-	if (recv(ch->sock, &m, sizeof(m), MSG_DONTWAIT) == sizeof(m) && m.type == MSG_STATUS) {
-		ch->have_status = true;
-		ch->status = m.value;
+	while (recv(ch->sock, &m, sizeof(m), MSG_DONTWAIT) == sizeof(m)) {
+		if (m.type == MSG_STATUS) {
+			ch->have_status = true;
+			ch->status = m.value;
+		}
 	}
 }
 
