@@ -291,7 +291,8 @@ static int set_limits(const struct sbx_cgroup *cg, const struct sbx_limits *lim,
 		/* Absent without swap accounting; then there is no swap to limit. */
 		write_file(cg->mem, "memory.memsw.limit_in_bytes", num, NULL);
 	}
-	snprintf(num, sizeof(num), "%" PRIu64, lim->pids);
+	/* +1: the init is in the cgroup too; the limit is the payload's. */
+	snprintf(num, sizeof(num), "%" PRIu64, lim->pids + 1);
 	return write_file(cg->pids, "pids.max", num, err);
 }
 

@@ -3,7 +3,8 @@
  * The rlimits are the second line behind the cgroup: CORE=0 (a core of a
  * node could hold plaintext rows), NOFILE, FSIZE (SIGXFSZ past the size),
  * CPU (per process; the cgroup total is enforced by sbx_wait), NPROC (the
- * pids cgroup is the real bound). No RLIMIT_AS: the cgroup limits memory,
+ * pids cgroup is the real bound and must refuse first, so that the refusal
+ * is counted in pids.events: NPROC is one above it). No RLIMIT_AS: the cgroup limits memory,
  * and ASan builds need a huge address space.
  */
 #define _GNU_SOURCE
@@ -52,7 +53,7 @@ int child_set_rlimits(const struct sbx_limits *lim, struct cmn_err *err)
 	    set_one(RLIMIT_NOFILE, "NOFILE", (rlim_t)lim->nofile, err) < 0 ||
 	    set_one(RLIMIT_FSIZE, "FSIZE", (rlim_t)lim->fsize_bytes, err) < 0 ||
 	    set_one(RLIMIT_CPU, "CPU", cpu_s, err) < 0 ||
-	    set_one(RLIMIT_NPROC, "NPROC", (rlim_t)lim->pids + 1, err) < 0)
+	    set_one(RLIMIT_NPROC, "NPROC", (rlim_t)lim->pids + 2, err) < 0)
 		return -1;
 	return 0;
 }

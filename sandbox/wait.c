@@ -85,13 +85,13 @@ static void read_status(struct sbx_child *ch)
 
 static void check_limits(struct sbx_child *ch)
 {
-	enum sbx_end event;
-	if (sbx_now_ns() - ch->start_ns >= ch->limits.wall_time_ns)
-		end_it(ch, SBX_END_WALL, 0, 0);
+	enum sbx_end event = sbx_cgroup_event(&ch->cg);
+	if (event != SBX_END_EXIT)
+		end_it(ch, event, 0, 0);
 	else if (sbx_cgroup_cpu_ns(&ch->cg) >= ch->limits.cpu_time_ns)
 		end_it(ch, SBX_END_CPU, 0, 0);
-	else if ((event = sbx_cgroup_event(&ch->cg)) != SBX_END_EXIT)
-		end_it(ch, event, 0, 0);
+	else if (sbx_now_ns() - ch->start_ns >= ch->limits.wall_time_ns)
+		end_it(ch, SBX_END_WALL, 0, 0);
 }
 
 static void supervise(struct sbx_child *ch)
@@ -150,10 +150,19 @@ int sbx_supervisor_start(struct sbx_child *ch, struct cmn_err *err)
 	return 0;
 }
 
-/* The end for a payload that was not ended by us while we watched. */
+/* The end for a payload that was not ended by us while we watched. A
+ * refused fork or an OOM kill ends the container whether we saw it before
+ * the payload gave up or only after: the limit is why it ended. */
 static void classify(const struct sbx_child *ch, struct sbx_result *r)
 {
 	enum sbx_end cg_event = sbx_cgroup_event(&ch->cg);
+	if (cg_event == SBX_END_PIDS || cg_event == SBX_END_MEMORY) {
+		r->end = cg_event;
+		r->signal = ch->have_status && WIFSIGNALED(ch->status) ? WTERMSIG(ch->status) : 0;
+		r->exit_code =
+		    ch->have_status && WIFEXITED(ch->status) ? WEXITSTATUS(ch->status) : 0;
+		return;
+	}
 	if (!ch->have_status) {
 		/* The init itself died: only an OOM kill or our SIGKILL do that. */
 		r->end = cg_event == SBX_END_MEMORY ? SBX_END_MEMORY : SBX_END_SIGNAL;
