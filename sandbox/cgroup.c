@@ -163,17 +163,26 @@ static int find_hierarchy(struct hier *h, struct cmn_err *err)
 
 /* v2: controllers must be enabled in every parent's subtree_control; a
  * parent holding processes refuses (EBUSY): the caller must then run in a
- * delegated leaf of its own. */
+ * delegated leaf of its own. cpu is optional (cpu.stat, which the CPU limit
+ * reads, exists without it). */
+static int enable_controllers(const char *dir, struct cmn_err *err)
+{
+	if (write_file(dir, "cgroup.subtree_control", "+memory +pids", err) < 0)
+		return -1;
+	write_file(dir, "cgroup.subtree_control", "+cpu", NULL);
+	return 0;
+}
+
 static int v2_prepare(const char *base, struct cmn_err *err)
 {
 	char parent[PATH_MAX];
 	snprintf(parent, sizeof(parent), "%s", base);
 	*strrchr(parent, '/') = '\0';
-	if (write_file(parent, "cgroup.subtree_control", "+memory +pids +cpu", err) < 0)
+	if (enable_controllers(parent, err) < 0)
 		return cmn_err_wrap(err, "cgroup v2 (run cordon in a delegated cgroup)");
 	if (mkdir(base, 0755) < 0 && errno != EEXIST)
 		return cmn_err_sys(err, "mkdir %s", base);
-	return write_file(base, "cgroup.subtree_control", "+memory +pids +cpu", err);
+	return enable_controllers(base, err);
 }
 
 static unsigned long long proc_start_time(pid_t pid)

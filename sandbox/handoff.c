@@ -49,7 +49,7 @@ int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err)
 	return 0;
 }
 
-int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out)
+int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out, int flags)
 {
 	struct iovec iov = { m, sizeof(*m) };
 	char cbuf[CMSG_SPACE(sizeof(int))];
@@ -59,7 +59,7 @@ int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out)
 			     .msg_controllen = sizeof(cbuf) };
 	ssize_t n;
 	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n != sizeof(*m))
 		return -1;

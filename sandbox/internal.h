@@ -119,7 +119,7 @@ int child_install_fds(const struct sbx_run *run, int *keep, size_t keep_count, s
 /* handoff.c: messages on the caller <-> container socket. */
 int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err);
 /* One message; *fd_out an fd it carried (CLOEXEC) or -1. -1 at hang-up. */
-int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out);
+int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out, int flags);
 int sbx_send_start(int sock, const struct sbx_run *run, struct cmn_err *err);
 int child_recv_start(int sock, struct sbx_run *out, struct cmn_err *err);
 
@@ -131,7 +131,10 @@ struct sbx_child {
 	int notify_fd; /* seccomp listener of the payload's filter */
 	int errpipe;   /* read end: setup and exec errors, EOF once exec'd */
 	enum sbx_profile profile;
+	enum sbx_supervision supervision;
 	bool started;
+	bool execve_passed;               /* udf: the one execve let through (or not needed) */
+	char exec_error[CMN_ERR_MSG_MAX]; /* SBX_SUPERVISE_IN_WAIT: from the error pipe */
 	struct sbx_cgroup cg;
 	struct sbx_limits limits; /* effective */
 	uint64_t start_ns;

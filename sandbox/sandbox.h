@@ -72,6 +72,15 @@ struct sbx_limits {
 	uint64_t tmpfs_bytes;  /* size of the private /work tmpfs */
 };
 
+/* Who watches a container from its start to its end. */
+enum sbx_supervision {
+	SBX_SUPERVISE_THREAD = 0, /* a thread of the caller: the caller may block anywhere */
+	SBX_SUPERVISE_IN_WAIT,    /* sbx_wait() itself, which the caller calls right away and
+				   * nothing else meanwhile: no thread, and sbx_spawn/sbx_start
+				   * return once the work is handed over (an exec failure is
+				   * then sbx_wait's error). For one-shot commands (the CLI). */
+};
+
 struct sbx_spec {
 	const char *const *argv; /* argv[0] is an absolute path inside the container */
 	const char *const *envp; /* NULL = only PATH */
@@ -84,6 +93,7 @@ struct sbx_spec {
 	enum sbx_profile profile;
 	struct sbx_limits limits;
 	const char *cwd; /* inside the container; NULL = the work dir */
+	enum sbx_supervision supervision;
 };
 
 enum sbx_end {

@@ -351,6 +351,8 @@ static struct sbx_child *child_new(const struct ctx *c)
 	pthread_mutex_init(&ch->lock, NULL);
 	ch->limits = c->lim;
 	ch->profile = c->spec->profile;
+	ch->supervision = c->spec->supervision;
+	ch->execve_passed = ch->profile != SBX_PROFILE_UDF;
 	ch->start_ns = sbx_now_ns();
 	return ch;
 }
@@ -363,7 +365,7 @@ static int next_msg(struct sbx_child *ch, int type)
 	for (;;) {
 		int fd = -1;
 		struct sbx_msg m;
-		if (sbx_recv_msg(ch->sock, &m, &fd) < 0)
+		if (sbx_recv_msg(ch->sock, &m, &fd, 0) < 0)
 			return -1;
 		if (m.type == MSG_NOTIFY_FD && fd >= 0 && ch->notify_fd < 0)
 			ch->notify_fd = fd;
@@ -447,6 +449,10 @@ static int start(struct sbx_child *ch, const struct sbx_run *run, bool sent, str
 	ch->started = true;
 	if (!sent && sbx_send_start(ch->sock, run, err) < 0)
 		return -1;
+	if (ch->supervision == SBX_SUPERVISE_IN_WAIT) {
+		ch->start_ns = sbx_now_ns();
+		return 0; /* sbx_wait takes the listener, the execve, the errors */
+	}
 	bool udf = ch->profile == SBX_PROFILE_UDF;
 	/* transform: the listener is queued before the execve; waiting for the
 	 * exec first saves a wake-up. udf: the execve waits for us. */
@@ -455,6 +461,7 @@ static int start(struct sbx_child *ch, const struct sbx_run *run, bool sent, str
 	bool got = next_msg(ch, MSG_NOTIFY_FD) == 0;
 	if (got && udf && pass_first_execve(ch, err) < 0)
 		return -1;
+	ch->execve_passed = true;
 	if (udf && read_errpipe(ch->errpipe, err) < 0)
 		return -1;
 	if (!got)

@@ -316,6 +316,36 @@ static void test_prepared_but_unused(void **state)
 	assert_int_equal(err.code, CMN_EINVAL);
 }
 
+/* SBX_SUPERVISE_IN_WAIT: no thread; sbx_wait lets the udf start through,
+ * names violations and reports exec errors. */
+static void test_supervise_in_wait(void **state)
+{
+	struct sbx_spec spec;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct sbx_child *child;
+	struct sbx_result r;
+	sbx_spec_init(&spec);
+	spec.supervision = SBX_SUPERVISE_IN_WAIT;
+	spec.profile = SBX_PROFILE_UDF;
+	const char *ok[] = { "/bin/true", NULL };
+	spec.argv = ok;
+	assert_int_equal(sbx_spawn(&spec, &child, &err), 0);
+	assert_int_equal(sbx_wait(child, &r, &err), 0);
+	assert_int_equal(r.end, SBX_END_EXIT);
+	assert_int_equal(r.exit_code, 0);
+	const char *forks[] = { "/bin/sh", "-c", "/bin/true; /bin/true", NULL };
+	spec.argv = forks;
+	assert_int_equal(sbx_spawn(&spec, &child, &err), 0);
+	assert_int_equal(sbx_wait(child, &r, &err), 0);
+	assert_int_equal(r.end, SBX_END_SECCOMP);
+	assert_string_equal(r.syscall_name, "vfork");
+	const char *missing[] = { "/nonexistent", NULL };
+	spec.argv = missing;
+	assert_int_equal(sbx_spawn(&spec, &child, &err), 0);
+	assert_int_equal(sbx_wait(child, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "execve /nonexistent: No such file or directory"));
+}
+
 static int count_fds(void)
 {
 	int n = 0;
@@ -421,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_spec_checks),
 		cmocka_unit_test(test_prepare_then_start),
 		cmocka_unit_test(test_prepared_but_unused),
+		cmocka_unit_test(test_supervise_in_wait),
 		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
 		cmocka_unit_test(test_names),
 	};
