@@ -63,8 +63,13 @@ int child_no_new_privs(struct cmn_err *err);
 struct sbx_filter {
 	struct sock_fprog prog;
 };
-/* The compiled BPF of a profile, built once per process and shared. */
+/* The BPF of a profile (built in: seccomp_bpf.c, generated at build time). */
 int sbx_filter_get(enum sbx_profile profile, const struct sbx_filter **out, struct cmn_err *err);
+extern struct sock_fprog sbx_bpf_generated[2];
+/* seccomp_policy.c: compiles a profile's rules with libseccomp (malloc'd
+ * out->filter). Used by cordon-bpfgen and by the test that checks the
+ * built-in programs against it. */
+int sbx_policy_compile(enum sbx_profile profile, struct sock_fprog *out, struct cmn_err *err);
 /* Loads the filter with a user-notification listener; returns the listener fd. */
 int child_seccomp_load(const struct sbx_filter *f, struct cmn_err *err);
 /* The syscall's name for an audit arch (e.g. AUDIT_ARCH_I386), never NULL. */

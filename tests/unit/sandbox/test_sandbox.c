@@ -1,4 +1,5 @@
-/* Unit tests of sandbox/: sbx_spawn/sbx_wait through the public header only,
+/* Unit tests of sandbox/: sbx_spawn/sbx_wait through the public header (and
+ * internal.h for the built-in seccomp programs only),
  * running real containers (/bin/sh inside). Needs root or unprivileged user
  * namespaces plus a writable cgroup hierarchy, as sbx_spawn itself. */
 #define _GNU_SOURCE
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
 
 struct run {
@@ -414,6 +416,20 @@ static void test_spec_checks(void **state)
 	assert_non_null(strstr(err.msg, "execve /nonexistent/prog"));
 }
 
+/* The built-in BPF is what the rules of seccomp_policy.c compile to now. */
+static void test_builtin_bpf_matches_the_policy(void **state)
+{
+	for (int p = SBX_PROFILE_TRANSFORM; p <= SBX_PROFILE_UDF; p++) {
+		struct sock_fprog fresh;
+		struct cmn_err err = CMN_ERR_INIT;
+		assert_int_equal(sbx_policy_compile((enum sbx_profile)p, &fresh, &err), 0);
+		assert_int_equal(fresh.len, sbx_bpf_generated[p].len);
+		assert_memory_equal(fresh.filter, sbx_bpf_generated[p].filter,
+				    fresh.len * sizeof(struct sock_filter));
+		free(fresh.filter);
+	}
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(sbx_end_name(SBX_END_SECCOMP), "seccomp");
@@ -453,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_prepared_but_unused),
 		cmocka_unit_test(test_supervise_in_wait),
 		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
+		cmocka_unit_test(test_builtin_bpf_matches_the_policy),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
