@@ -19,8 +19,8 @@
  *  9 wait for the exec (error pipe     9 fork the payload; READY
  *    EOF) or its error; take the      10 reap; report the payload's status
  *    listener (udf: let the first
- *    execve pass); start the          payload: wait for the start; setsid,
- *    supervisor thread                fds, seccomp, send the listener, execve
+ *    execve pass); start the          payload: setsid, seccomp, send the
+ *    supervisor thread                listener; wait for the start; fds, execve
  * Children report failures as text on the error pipe and _exit(127).
  */
 #define _GNU_SOURCE
@@ -89,6 +89,13 @@ static _Noreturn void payload_main(struct ctx *c)
 		cmn_err_sys(&err, "setsid");
 		child_fail(c->errpipe, &err);
 	}
+	/* The filter goes on before the wait for work, so a start only moves
+	 * fds and execs; what runs under it meanwhile is this code, whose every
+	 * call (recvmsg, dup2, close_range, open, sendmsg) is in the list. */
+	int nfd = child_seccomp_load(c->filter, &err);
+	if (nfd < 0 || sbx_send_fd(c->sock, MSG_NOTIFY_FD, nfd, &err) < 0)
+		child_fail(c->errpipe, &err);
+	close(nfd);
 	/* Parked here until the caller hands over the work (sbx_start). */
 	if (child_recv_start(c->sock, &c->run, &err) < 0)
 		child_fail(c->errpipe, &err);
@@ -96,10 +103,6 @@ static _Noreturn void payload_main(struct ctx *c)
 		child_fail(keep[1], &err);
 	c->sock = keep[0];
 	c->errpipe = keep[1];
-	int nfd = child_seccomp_load(c->filter, &err);
-	if (nfd < 0 || sbx_send_fd(c->sock, MSG_NOTIFY_FD, nfd, &err) < 0)
-		child_fail(c->errpipe, &err);
-	close(nfd);
 	close(c->sock);
 	const char *const *envp = c->run.envp[0] ? c->run.envp : default_env;
 	/* execve's prototype predates const; it does not write either array. */
@@ -408,7 +411,8 @@ static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run
 		return cmn_err_sys(err, "send GO to the container");
 	if (run)
 		return sbx_send_start(ch->sock, run, err);
-	if (next_msg(ch, MSG_READY) == 0)
+	if (next_msg(ch, MSG_READY) == 0 &&
+	    (ch->notify_fd >= 0 || next_msg(ch, MSG_NOTIFY_FD) == 0))
 		return 0;
 	if (read_errpipe(ch->errpipe, err) < 0)
 		return -1;
@@ -458,7 +462,7 @@ static int start(struct sbx_child *ch, const struct sbx_run *run, bool sent, str
 	 * exec first saves a wake-up. udf: the execve waits for us. */
 	if (!udf && read_errpipe(ch->errpipe, err) < 0)
 		return -1;
-	bool got = next_msg(ch, MSG_NOTIFY_FD) == 0;
+	bool got = ch->notify_fd >= 0 || next_msg(ch, MSG_NOTIFY_FD) == 0;
 	if (got && udf && pass_first_execve(ch, err) < 0)
 		return -1;
 	ch->execve_passed = true;
