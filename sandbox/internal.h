@@ -97,6 +97,7 @@ int sbx_cgroup_remove(const struct sbx_cgroup *cg, struct cmn_err *err);
 /* limits.c */
 void sbx_limits_fill_defaults(struct sbx_limits *lim);
 int child_set_rlimits(const struct sbx_limits *lim, struct cmn_err *err);
+int child_set_nofile(const struct sbx_limits *lim, struct cmn_err *err);
 
 /* Messages on child->sock. */
 enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS };

@@ -104,6 +104,8 @@ static _Noreturn void payload_main(struct ctx *c)
 	c->sock = keep[0];
 	c->errpipe = keep[1];
 	close(c->sock);
+	if (child_set_nofile(&c->lim, &err) < 0)
+		child_fail(c->errpipe, &err);
 	const char *const *envp = c->run.envp[0] ? c->run.envp : default_env;
 	/* execve's prototype predates const; it does not write either array. */
 	union {

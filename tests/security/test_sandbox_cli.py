@@ -197,3 +197,8 @@ def test_limit_reason_in_report_and_stderr(bin_dir, tmp_path, opts, script, end,
     r = json.loads(report.read_text())
     assert (r["end"], r["reason"]) == (end, reason)
     assert proc.returncode == (128 + 25 if end == "fsize" else 137)
+
+
+def test_small_nofile_applies_to_the_command_only(bin_dir):
+    proc = sbx(bin_dir, "--nofile", "5", "--", "/bin/sh", "-c", "ulimit -n")
+    assert (proc.returncode, proc.stdout) == (0, "5\n"), proc.stderr
