@@ -98,6 +98,7 @@ def test_kill9_after_write_then_repair(cluster):
     r = cluster.cordon("repair", "--lost-timeout", "2s", "--timeout", "90s")
     assert r.returncode == 0, r.stderr
     assert b"storage.server_lost" in r.stderr and b"storage.repair" in r.stderr
+    assert b" 0 repaired" not in r.stdout and b" repaired, 0 repairs failed" in r.stdout
     live = [s for s in cluster.servers if s is not victim]
     chunks = cluster.chunks()
     assert len(chunks) == 6
@@ -348,7 +349,8 @@ def test_supervisor_restarts_a_dead_server(bin_dir, tmp_path):
                         str(sdir)], capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     serve = subprocess.Popen([str(bin_dir / "cordon"), "admin", "storage", "serve", "--data-dir",
-                              str(sdir), "--servers", "4", "--racks", "3"],
+                              str(sdir), "--servers", "4", "--racks", "3", "--scrub-rate",
+                              "50"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     servers_file = sdir / "servers.json"
     try:
@@ -377,6 +379,28 @@ def test_supervisor_restarts_a_dead_server(bin_dir, tmp_path):
                                   str(tmp_path / "out")], capture_output=True, timeout=120)
         assert r.returncode == 0, r.stderr
         assert (tmp_path / "out").read_bytes() == f.read_bytes()
+        # the background scrub of the serving master finds a flipped byte
+        # and replaces the replica, with no read and no operator command
+        import sqlite3
+        with sqlite3.connect(f"file:{sdir / 'storage.db'}?mode=ro", uri=True) as db:
+            cid, sid = db.execute("SELECT chunk_id, server_id FROM stor_replicas "
+                                  "ORDER BY server_id LIMIT 1").fetchone()
+        holder = next(d for d in (sdir / "servers").iterdir()
+                      if (d / "server-id").exists() and (d / "server-id").read_text() == sid)
+        chunk = holder / "chunks" / cid[:2] / cid
+        raw = bytearray(chunk.read_bytes())
+        raw[-1] ^= 0xFF
+        chunk.write_bytes(bytes(raw))
+        deadline, healed = time.monotonic() + 90, False
+        while time.monotonic() < deadline and not healed:
+            time.sleep(0.2)
+            b = chunk.read_bytes() if chunk.exists() else None
+            with sqlite3.connect(f"file:{sdir / 'storage.db'}?mode=ro", uri=True,
+                                 timeout=30) as db:
+                n = db.execute("SELECT count(*) FROM stor_replicas WHERE chunk_id = ?",
+                               (cid,)).fetchone()[0]
+            healed = n == 3 and (b is None or hashlib.sha256(b[48:]).digest() == b[16:48])
+        assert healed, "background scrub did not repair the flipped replica"
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=60)
