@@ -408,3 +408,33 @@ def test_supervisor_restarts_a_dead_server(bin_dir, tmp_path):
     for s in json.loads(servers_file.read_text()):
         with pytest.raises(ProcessLookupError):
             os.kill(s["pid"], 0)
+
+
+def test_losing_two_servers_loses_no_data(cluster):
+    """With 2 of 4 servers gone no chunk can get back to 3 replicas; the
+    catalog must keep knowing where the lost copies are, so that nothing is
+    forgotten (or garbage-collected) when the servers return."""
+    data = blob(10 * MiB, seed=b"two")
+    assert cluster.put(91, 1, data).returncode == 0
+    (c0, reps), _, _ = cluster.chunks(91, 1)
+    victims = [cluster.by_id(reps[0]), cluster.by_id(reps[1])]
+    for v in victims:
+        v.kill9()
+    r, back = cluster.get(91, 1)
+    assert r.returncode == 0 and back == data, r.stderr
+    r = cluster.cordon("repair", "--lost-timeout", "1s", "--timeout", "4s")
+    assert r.returncode == 1 and b"still short" in r.stderr
+    assert b"storage.server_lost" in r.stderr
+    r = cluster.put(92, 1, b"no room")
+    assert r.returncode == 1 and b"need 3 live" in r.stderr
+    for v in victims:
+        v.start()
+    r = cluster.cordon("repair", "--timeout", "60s")
+    assert r.returncode == 0, r.stderr
+    assert cluster.get(91, 1)[1] == data
+    ids = cluster.server_ids()
+    for cid, reps in cluster.chunks(91, 1):
+        assert len(set(reps)) >= 3
+        for sid in reps:
+            assert cluster.chunk_file(cluster.by_id(sid), cid).exists()
+    assert all(ids[v] in {s for _, rs in cluster.chunks(91, 1) for s in rs} for v in victims)
