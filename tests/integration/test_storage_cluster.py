@@ -432,9 +432,11 @@ def test_losing_two_servers_loses_no_data(cluster):
     r = cluster.cordon("repair", "--timeout", "60s")
     assert r.returncode == 0, r.stderr
     assert cluster.get(91, 1)[1] == data
-    ids = cluster.server_ids()
     for cid, reps in cluster.chunks(91, 1):
         assert len(set(reps)) >= 3
         for sid in reps:
             assert cluster.chunk_file(cluster.by_id(sid), cid).exists()
-    assert all(ids[v] in {s for _, rs in cluster.chunks(91, 1) for s in rs} for v in victims)
+    # every chunk is whole on live servers, and nothing was collected that
+    # the catalog still counts on
+    for cid, reps in cluster.chunks(91, 1):
+        assert len([sid for sid in reps if cluster.by_id(sid).alive()]) >= 3
