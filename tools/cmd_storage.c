@@ -58,7 +58,7 @@ static void usage(FILE *out)
 	    "  put --project P --table N --version V [--in FILE]   write (default stdin)\n"
 	    "  get --table N --version V [--out FILE]              read (default stdout)\n"
 	    "  drop-table --table N              delete replicas, destroy the data key\n"
-	    "  key-rotate --project P [--import FILE]   new project key (BYOK: 64 hex)\n"
+	    "  key-rotate --project P [--import FILE]   new (or first) project key; BYOK: 64 hex\n"
 	    "  serve [--servers N] [--racks R]   embedded default: supervise N chunk servers\n"
 	    "                                    and run the master until SIGTERM\n"
 	    "options: --root-key-file F | --kms-command CMD, --lost-timeout D (10s),\n"
@@ -453,7 +453,14 @@ static int do_rotate(struct session *s, const struct sopts *o, struct cmn_err *e
 			return cmn_err_set(err, CMN_EINVAL, 0, "%s: want a 256-bit key as 64 hex",
 					   o->import);
 	}
-	rc = stor_keyring_project_rotate(s->kr, o->project, o->import ? byok : NULL, &v, err);
+	/* a project without a key gets its first one (BYOK at creation) */
+	if (stor_keyring_project_version(s->kr, o->project, &v, NULL) < 0) {
+		rc = stor_keyring_project_create(s->kr, o->project, o->import ? byok : NULL, err);
+		v = 1;
+	} else {
+		rc = stor_keyring_project_rotate(s->kr, o->project, o->import ? byok : NULL, &v,
+						 err);
+	}
 	OPENSSL_cleanse(byok, sizeof(byok));
 	if (rc == 0)
 		printf("project %s key version %u (%s)\n", o->project, v,

@@ -286,6 +286,11 @@ def test_rotation_keeps_tables_readable_and_wrong_root_key_fails(cluster, tmp_pa
     byok.write_text(os.urandom(32).hex() + "\n")
     r = cluster.cordon_ok("key-rotate", "--project", "rot", "--import", str(byok))
     assert b"key version 3 (imported)" in r.stdout
+    # BYOK from the start: a new project's first key is the operator's
+    r = cluster.cordon_ok("key-rotate", "--project", "fresh", "--import", str(byok))
+    assert b"project fresh key version 1 (imported)" in r.stdout
+    assert cluster.put(63, 1, b"byok data", project="fresh").returncode == 0
+    assert cluster.get(63, 1)[1] == b"byok data"
     bad = tmp_path / "bad.hex"
     bad.write_text("abcd\n")
     r = cluster.cordon("key-rotate", "--project", "rot", "--import", str(bad))
