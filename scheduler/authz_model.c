@@ -375,3 +375,40 @@ int sch_authz_object_drop(struct sch_catalog *cat, const char *project, enum sch
 	 * memberships that refer to this id */
 	return authz_db_run(db, err, "DELETE FROM authz_objects WHERE id = ?1", "i", id);
 }
+
+/* Everything the model holds about a project, for the API's DeleteProject:
+ * without it a re-created project of the same name would inherit the old
+ * members, grants, labels and trust. Runs in one transaction of its own
+ * unless the caller already opened one. */
+int sch_authz_project_drop(struct sch_catalog *cat, const char *project, struct cmn_err *err)
+{
+	static const char *const sql[] = {
+		"DELETE FROM authz_objects WHERE project = ?1",
+		"DELETE FROM authz_packages WHERE project = ?1",
+		"DELETE FROM authz_package_allowed WHERE project = ?1",
+		"DELETE FROM authz_package_installs WHERE project = ?1",
+		"DELETE FROM authz_package_reads WHERE project = ?1",
+		"DELETE FROM authz_acl WHERE project = ?1",
+		"DELETE FROM authz_label_grants WHERE project = ?1",
+		"DELETE FROM authz_trusted WHERE project = ?1 OR trusted = ?1",
+		"DELETE FROM authz_policies WHERE project = ?1",
+		"DELETE FROM authz_user_labels WHERE project = ?1",
+		"DELETE FROM authz_members WHERE project = ?1",
+		"DELETE FROM authz_roles WHERE project = ?1",
+		"DELETE FROM authz_project_flags WHERE project = ?1",
+	};
+	sqlite3 *db = sch_catalog_db(cat);
+
+	if (sqlite3_exec(db, "SAVEPOINT authz_project_drop", NULL, NULL, NULL) != SQLITE_OK)
+		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	for (size_t i = 0; i < CMN_ARRAY_SIZE(sql); i++) {
+		if (authz_db_run(db, err, sql[i], "s", project) < 0) {
+			sqlite3_exec(db,
+				     "ROLLBACK TO authz_project_drop; RELEASE authz_project_drop",
+				     NULL, NULL, NULL);
+			return cmn_err_wrap(err, "drop authorization data of project %s", project);
+		}
+	}
+	sqlite3_exec(db, "RELEASE authz_project_drop", NULL, NULL, NULL);
+	return 0;
+}

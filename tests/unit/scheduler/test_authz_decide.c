@@ -291,6 +291,44 @@ static void test_registry_cascade(void **state)
 	assert_int_equal(n, 0);
 }
 
+static void test_project_drop(void **state)
+{
+	struct fx *f = *state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct sch_authz_decision d;
+	sqlite3_stmt *st;
+	int64_t n;
+
+	exec_ok(f,
+		"INSERT INTO authz_acl (project, object_type, object_name, object_id, grantee_type,"
+		" grantee, action, granted_by, granted_at) SELECT 'p', 'table', 't', id, 'user',"
+		" 'RAM$a:bob', 'Select', 'x', 0 FROM authz_objects WHERE name = 't';"
+		"INSERT INTO authz_trusted VALUES ('q', 'p');"
+		"INSERT INTO authz_roles VALUES ('p', 'r', 0);"
+		"INSERT INTO authz_role_members VALUES ('p', 'r', 'RAM$a:bob')");
+	assert_string_equal(decide(f, "RAM$a:bob", "odps:Select", "p", "t", "a", &d), "acl");
+	assert_int_equal(sch_authz_project_drop(f->cat, "p", &err), 0);
+	assert_int_equal(
+	    sqlite3_prepare_v2(sch_catalog_db(f->cat),
+			       "SELECT (SELECT COUNT(*) FROM authz_acl) + (SELECT COUNT(*)"
+			       " FROM authz_members WHERE project = 'p') + (SELECT COUNT(*)"
+			       " FROM authz_trusted) + (SELECT COUNT(*) FROM authz_objects"
+			       " WHERE project = 'p') + (SELECT COUNT(*) FROM"
+			       " authz_role_members)",
+			       -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	assert_int_equal(n, 0);
+	/* re-created under the same name: bob is nobody there */
+	assert_int_equal(sch_authz_object_create(f->cat, "p", SCH_OBJ_TABLE, "t", "ALIYUN$own",
+						 false, NULL, 0, &err),
+			 0);
+	assert_string_equal(decide(f, "RAM$a:bob", "odps:Select", "p", "t", NULL, &d),
+			    "not_member");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_protection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_object_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_cascade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_project_drop, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
