@@ -137,8 +137,9 @@ static int add_pending(struct stor_cluster *c, const struct wchunk *ch, bool add
 static void mark_aborted(struct stor_cluster *c, const char *chunk_id)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(c->cfg.db, "UPDATE stor_pending SET started_ms = 0 WHERE chunk_id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(c->cfg.db,
+			       "UPDATE stor_pending SET started_ms = 0 WHERE chunk_id = ?", -1, &st,
+			       NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(st, 1, chunk_id, -1, SQLITE_STATIC);
 	sqlite3_step(st);

@@ -15,7 +15,6 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD
 from test_authz_decisions import TABLE, _check, DRIVER
 
 cordon_api = pytest.importorskip("cordon_api", reason="the HTTPS API is not in this tree")
