@@ -3,13 +3,26 @@
  * descriptors; never started by hand except for --help/--version. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/cli.h"
 #include "runtime/runtime.h"
+#include "runtime/udf_node.h"
+
+#ifdef CORDON_SANITIZED
+/* cordon-node runs inside a seccomp container: LeakSanitizer's exit-time
+ * check (ptrace, clone) would get it killed there. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: cordon-node [--help] [--version]\n\n"
+	fprintf(out, "usage: cordon-node [--help] [--version]\n"
+		     "       cordon-node udf --script-fd N --function F ... (see docs/udf.md)\n\n"
 		     "Runs one stage of a Cordon job inside a container. It is started by\n"
 		     "cordond or `cordon udf run`, which pass the stage plan, UDF sources and\n"
 		     "data streams as file descriptors; it is not meant to be run by hand.\n");
@@ -24,6 +37,8 @@ int main(int argc, char **argv)
 	};
 	int c;
 
+	if (argc > 1 && strcmp(argv[1], "udf") == 0)
+		return rt_node_udf_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':

@@ -1,0 +1,2 @@
+-- expect: exit=1 stderr=paths are not allowed
+return { run = function() return resource.read("../../etc/passwd") end }
