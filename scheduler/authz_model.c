@@ -84,9 +84,48 @@ static const struct sch_migration migrations[] = {
 	  "  PRIMARY KEY (package_id, project, grantee_type, grantee));" },
 };
 
+/* Deleting a project (a row of the API's projects table) deletes what the
+ * model holds about it, so a project re-created under the same name starts
+ * clean: no old members, grants, labels, policies or trust. A trigger, not a
+ * foreign key, because the projects table belongs to the API and may not
+ * exist yet when these migrations run; it is (re)created whenever it does. */
+static const char project_trigger[] =
+    "CREATE TRIGGER IF NOT EXISTS authz_project_deleted AFTER DELETE ON projects BEGIN"
+    " DELETE FROM authz_objects WHERE project = OLD.name;"
+    " DELETE FROM authz_packages WHERE project = OLD.name;"
+    " DELETE FROM authz_package_allowed WHERE project = OLD.name;"
+    " DELETE FROM authz_package_installs WHERE project = OLD.name;"
+    " DELETE FROM authz_package_reads WHERE project = OLD.name;"
+    " DELETE FROM authz_acl WHERE project = OLD.name;"
+    " DELETE FROM authz_label_grants WHERE project = OLD.name;"
+    " DELETE FROM authz_trusted WHERE project = OLD.name OR trusted = OLD.name;"
+    " DELETE FROM authz_policies WHERE project = OLD.name;"
+    " DELETE FROM authz_user_labels WHERE project = OLD.name;"
+    " DELETE FROM authz_members WHERE project = OLD.name;"
+    " DELETE FROM authz_roles WHERE project = OLD.name;"
+    " DELETE FROM authz_project_flags WHERE project = OLD.name;"
+    " END";
+
 int sch_authz_migrate(struct sch_catalog *cat, struct cmn_err *err)
 {
-	return sch_catalog_migrate(cat, "authz", migrations, CMN_ARRAY_SIZE(migrations), err);
+	sqlite3 *db = sch_catalog_db(cat);
+	char *msg = NULL;
+	int64_t v;
+	bool projects;
+
+	if (sch_catalog_migrate(cat, "authz", migrations, CMN_ARRAY_SIZE(migrations), err) < 0)
+		return -1;
+	if (authz_db_int(db, err, 0, &v, &projects,
+			 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'projects'",
+			 "") < 0)
+		return -1;
+	if (projects && sqlite3_exec(db, project_trigger, NULL, NULL, &msg) != SQLITE_OK) {
+		cmn_err_set(err, CMN_EIO, 0, "create trigger authz_project_deleted: %s",
+			    msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
 }
 
 static int64_t clock_offset;

@@ -102,6 +102,13 @@ def test_decision_table_via_api(srv, idx, case):
         if "table" in st or "drop" in st:
             _catalog_op(srv, st, ren)
             continue
+        if "recreate_project" in st:
+            name, owner = st["recreate_project"]
+            keys = srv.keys[owner.split("$", 1)[1]]
+            status, body = srv.call("DELETE", f"/v1/projects/{ren(name)}", keys=keys)
+            assert status == 200, body
+            srv.create_project(ren(name), keys=keys)
+            continue
         res = _job(srv, st, ren)
         st = dict(st, sql=ren(st["sql"]))
         if "message" in st:

@@ -46,6 +46,9 @@ def _driver_step(st):
     if "drop" in st:
         p, ty, n = st["drop"]
         return {"op": "drop", "project": p, "type": ty, "name": n}
+    if "recreate_project" in st:
+        name, owner = st["recreate_project"]
+        return {"op": "recreate_project", "name": name, "owner": owner}
     if "clock_days" in st:
         return {"op": "clock", "days": st["clock_days"]}
     raise AssertionError(f"unknown step {st}")
