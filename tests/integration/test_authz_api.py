@@ -118,3 +118,31 @@ def test_decision_table_via_api(srv, idx, case):
 
 def test_most_cases_run_via_api():
     assert len(CASES) >= 80
+
+
+def test_cli_sql_and_audit(srv):
+    """`cordon sql` runs security statements; allows and denials land in the
+    audit log with the deciding rule."""
+    srv.create_project("authz_cli", keys=srv.keys["owner1"])
+    _catalog_op(srv, {"table": ["authz_cli", "t", "ALIYUN$owner1", [["a", -1], ["b", -1]]]},
+                lambda x: x)
+    r = srv.cli("sql", "ADD USER RAM$acme:bob; ADD USER RAM$acme:carol;"
+                " GRANT Select ON TABLE t (a) TO USER RAM$acme:bob;",
+                keys=srv.keys["owner1"], project="authz_cli")
+    assert r.returncode == 0, r.stderr
+    r = srv.cli("sql", "--format", "json", "EXPLAIN PERMISSION SELECT a, b FROM t;",
+                keys=srv.keys["bob"], project="authz_cli")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    assert [(x[3], x[4]) for x in rows] == [("allow", "acl"), ("deny", "no_privilege")]
+    r = srv.cli("sql", "GRANT Select ON TABLE t TO USER RAM$acme:carol;",
+                keys=srv.keys["bob"], project="authz_cli")
+    assert r.returncode != 0
+    assert "AccessDenied" in r.stderr and "[4011]" in r.stderr, r.stderr
+    events = srv.audit()
+    denied = [e for e in events if e.get("eventName") == "Authorize"
+              and e.get("decision") == "deny" and "odps:Grant" in (e.get("reason") or "")]
+    assert denied and denied[-1]["principal"] == "RAM$acme:bob", denied
+    assert "acs:odps:*:projects/authz_cli/tables/t" in denied[-1]["resource"]
+    grants = [e for e in events if e.get("eventName") == "Grant"]
+    assert grants and grants[-1]["principal"] == "ALIYUN$owner1", grants
