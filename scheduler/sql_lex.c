@@ -171,6 +171,11 @@ static int lex_number(struct lexer *lx, struct cmn_err *err)
 				advance(lx, 1);
 		}
 	}
+	/* a size suffix (SET cordon.udf.memory=64M) stays part of the number;
+	 * the query parser refuses it inside expressions */
+	if (lx->pos < lx->len && strchr("KkMmGg", lx->src[lx->pos]) &&
+	    (lx->pos + 1 >= lx->len || !is_ident_char(lx->src[lx->pos + 1])))
+		advance(lx, 1);
 	if (lx->pos < lx->len && is_ident_start(lx->src[lx->pos]))
 		return cmn_err_set(err, CMN_EINVAL, 0, "%d:%d: malformed number", line, col);
 	text = dup_range(lx->src + start, lx->pos - start);
