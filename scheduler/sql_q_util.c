@@ -371,6 +371,7 @@ void sch_q_from_free(struct sch_q_from *f)
 	sch_q_expr_free(f->on);
 	sch_q_expr_free(f->udtf);
 	list_free(&f->cols);
+	free(f->view_owner);
 	free(f);
 }
 

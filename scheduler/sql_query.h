@@ -107,6 +107,7 @@ enum sch_q_join {
 };
 
 struct sch_q_query;
+struct sch_tabledef;
 
 struct sch_q_from {
 	enum sch_q_from_kind kind;
@@ -119,6 +120,11 @@ struct sch_q_from {
 	struct sch_q_expr *on;
 	struct sch_q_expr *udtf; /* SCH_QF_LATERAL: left LATERAL VIEW udtf alias AS cols */
 	struct sch_sql_list cols;
+
+	/* filled by the resolver */
+	int src_index;                  /* leaves: index of the source in its SELECT */
+	const struct sch_tabledef *def; /* SCH_QF_TABLE: not owned (sch_q_resolved) */
+	char *view_owner;               /* SUBQUERY made from a view: its owner */
 };
 
 struct sch_q_item {
