@@ -354,6 +354,16 @@ static int select_special(struct rs *r, struct rs_scope *sc, struct sch_q_select
 			return rs_fail(r, CMN_EINVAL, s->line, s->col,
 				       "table function '%s' has %zu columns, AS names %zu",
 				       s->items[0].e->name, def->columns.n, s->udtf_cols.n);
+		for (size_t i = 0; i < s->udtf_cols.n && s->udtf_rcols.n < s->udtf_cols.n; i++) {
+			char *c = strdup(def->columns.v[i]);
+			char **nv = c ? realloc(s->udtf_rcols.v, (i + 1) * sizeof(*nv)) : NULL;
+			if (!nv) {
+				free(c);
+				return rs_oom(r);
+			}
+			s->udtf_rcols.v = nv;
+			nv[s->udtf_rcols.n++] = c;
+		}
 	}
 	return 0;
 }

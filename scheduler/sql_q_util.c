@@ -386,6 +386,7 @@ void sch_q_select_free(struct sch_q_select *s)
 	}
 	free(s->items);
 	list_free(&s->udtf_cols);
+	list_free(&s->udtf_rcols);
 	sch_q_from_free(s->from);
 	sch_q_expr_free(s->where);
 	for (size_t i = 0; i < s->ngroup; i++)

@@ -145,6 +145,7 @@ struct sch_q_select {
 	struct sch_q_item *items;
 	size_t nitems;
 	struct sch_sql_list udtf_cols; /* SELECT udtf(args) AS (c1, ...) */
+	struct sch_sql_list udtf_rcols; /* resolver: the UDTF's own names of those columns */
 	struct sch_q_from *from;       /* NULL: SELECT without FROM */
 	struct sch_q_expr *where;
 	struct sch_q_expr **group;

@@ -1,0 +1,41 @@
+/* scheduler/plan_int.h — shared by plan.c, plan_build.c and plan_sql.c only. */
+#ifndef SCH_PLAN_INT_H
+#define SCH_PLAN_INT_H
+
+#include "common/buf.h"
+#include "scheduler/plan.h"
+
+/* Substitution hook: 1 when it rendered e, 0 to render e normally, -1 on error. */
+typedef int (*pl_hook)(void *arg, const struct sch_q_expr *e, struct cmn_buf *b,
+		       struct cmn_err *err);
+/* Called for each base-table leaf while rendering a whole query; returns
+ * the name of the node table that stands for it (owned by the callee). */
+typedef const char *(*pl_leaf_fn)(void *arg, const struct sch_q_select *s,
+				  const struct sch_q_from *leaf, struct cmn_err *err);
+
+struct pl_render {
+	pl_hook hook;
+	void *hook_arg;
+	char **aliases; /* source alias by src index (of the current SELECT) */
+	size_t naliases;
+	const char *project;
+	const struct sch_q_select *sel; /* current SELECT (ORDER BY output names) */
+	pl_leaf_fn leaf;
+	void *leaf_arg;
+	struct cmn_err *err;
+};
+
+int pl_ident(struct cmn_buf *b, const char *name, struct cmn_err *err);
+int pl_expr(struct pl_render *r, const struct sch_q_expr *e, struct cmn_buf *b);
+int pl_query(struct pl_render *r, const struct sch_q_query *q, struct cmn_buf *b);
+/* The aliases of a SELECT's sources by src index; free with pl_aliases_free. */
+int pl_aliases(const struct sch_q_select *s, char ***out, size_t *n, struct cmn_err *err);
+void pl_aliases_free(char **v, size_t n);
+/* The udtf call of a SELECT udtf(...) AS (...) or LATERAL VIEW as SQL. */
+int pl_udtf_call(struct pl_render *r, const struct sch_q_expr *u, struct cmn_buf *b);
+/* Marks used[c] for every column c of source src referenced in s. */
+void pl_used_cols(const struct sch_q_select *s, int src, bool *used, size_t ncols);
+/* Output name of item i of s. */
+const char *pl_item_name(const struct sch_q_select *s, size_t i, char *buf, size_t n);
+
+#endif
