@@ -91,4 +91,18 @@ int sch_q_authorize(struct sch_catalog *cat, const struct sch_principal *who,
 		    const struct sch_authz_context *ctx, const struct sch_q_accesses *acc,
 		    sch_q_decision_fn each, void *arg, struct cmn_err *err);
 
+/* One decision of an access (the view owner's principal for as_owner);
+ * -1 only when the catalog cannot be read. */
+int sch_q_decide(struct sch_catalog *cat, const struct sch_principal *who,
+		 const struct sch_authz_context *ctx, const struct sch_q_access *a,
+		 struct sch_authz_decision *out, struct cmn_err *err);
+
+/* The collector for EXPLAIN PERMISSION and the job path: resolves s
+ * against the job tables of `project` in cat and returns its accesses.
+ * 1 (nothing filled) when a table it names is not a job table (the
+ * authorization module then uses its own registry), 0 on success, -1 on
+ * error. */
+int sch_q_collect(struct sch_catalog *cat, const char *project, struct sch_q_stmt *s,
+		  struct sch_q_resolved *out, struct cmn_err *err);
+
 #endif

@@ -302,24 +302,31 @@ static void owner_principal(const struct sch_principal *who, const char *owner,
 		snprintf(out->account, sizeof(out->account), "%s", who->account);
 }
 
+int sch_q_decide(struct sch_catalog *cat, const struct sch_principal *who,
+		 const struct sch_authz_context *ctx, const struct sch_q_access *a,
+		 struct sch_authz_decision *out, struct cmn_err *err)
+{
+	struct sch_authz_resource res = { a->project, a->type, a->name, a->column };
+	struct sch_principal owner;
+
+	if (a->as_owner && a->as_owner[0]) {
+		owner_principal(who, a->as_owner, &owner);
+		who = &owner;
+	}
+	return sch_authz_decide(cat, who, a->action, &res, ctx, out, err);
+}
+
 int sch_q_authorize(struct sch_catalog *cat, const struct sch_principal *who,
 		    const struct sch_authz_context *ctx, const struct sch_q_accesses *acc,
 		    sch_q_decision_fn each, void *arg, struct cmn_err *err)
 {
 	for (size_t i = 0; i < acc->n; i++) {
 		const struct sch_q_access *a = &acc->v[i];
-		struct sch_authz_resource res = { a->project, a->type, a->name, a->column };
 		struct sch_authz_decision *d = calloc(1, sizeof(*d));
-		struct sch_principal owner;
-		const struct sch_principal *p = who;
 
 		if (!d)
 			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-		if (a->as_owner && a->as_owner[0]) {
-			owner_principal(who, a->as_owner, &owner);
-			p = &owner;
-		}
-		if (sch_authz_decide(cat, p, a->action, &res, ctx, d, err) < 0) {
+		if (sch_q_decide(cat, who, ctx, a, d, err) < 0) {
 			free(d);
 			return -1;
 		}
@@ -336,4 +343,22 @@ int sch_q_authorize(struct sch_catalog *cat, const struct sch_principal *who,
 		free(d);
 	}
 	return 0;
+}
+
+int sch_q_collect(struct sch_catalog *cat, const char *project, struct sch_q_stmt *s,
+		  struct sch_q_resolved *out, struct cmn_err *err)
+{
+	struct sch_q_env env;
+	struct cmn_err e = CMN_ERR_INIT;
+
+	memset(out, 0, sizeof(*out));
+	sch_tables_env(&env, cat, project);
+	if (sch_q_resolve(&env, s, out, &e) == 0)
+		return 0;
+	/* a table unknown here, or no job tables yet (sch_tables_migrate not run) */
+	if ((e.code == CMN_ENOTFOUND && strstr(e.msg, "table '")) ||
+	    (e.code == CMN_EIO && strstr(e.msg, "no such table")))
+		return 1;
+	*err = e;
+	return -1;
 }
