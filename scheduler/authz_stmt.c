@@ -625,7 +625,8 @@ static int x_query(struct exec *ex, const struct sch_sql_stmt *s)
 		if (rc <= 0)
 			return rc;
 		if (s->kind == SCH_SQL_QUERY)
-			return ex_fail(ex, CMN_ENOTFOUND, "a table of the statement does not exist");
+			return ex_fail(ex, CMN_ENOTFOUND,
+				       "a table of the statement does not exist");
 	}
 	if (s->kind == SCH_SQL_SELECT || s->kind == SCH_SQL_INSERT) {
 		if (check_select(ex, s) < 0)

@@ -63,8 +63,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-uint64_t sch_plan_hash_value(uint64_t h, enum sch_q_type type, bool is_null, int64_t i,
-			     double d, const void *bytes, size_t len)
+uint64_t sch_plan_hash_value(uint64_t h, enum sch_q_type type, bool is_null, int64_t i, double d,
+			     const void *bytes, size_t len)
 {
 	unsigned char tag = is_null ? 0 : (unsigned char)type, buf[8];
 
@@ -124,9 +124,8 @@ static bool in_list(json_t *a, const char *name)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(a, i, v)
-		if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-			return true;
+	json_array_foreach(a, i, v) if (strcmp(json_string_value(json_object_get(v, "name")),
+					       name) == 0) return true;
 	return false;
 }
 
@@ -147,8 +146,8 @@ static int fn_json(const struct sch_plan *p, const struct sch_plan_stage *st, js
 		json_t *f;
 		if (!d || sch_plan_fn_name(st->fn_refs[i], p->project, name, sizeof(name)) < 0)
 			return -1;
-		f = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "kind", kinds[d->kind], "script",
-			      d->script, "entry", d->entry);
+		f = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "kind", kinds[d->kind],
+			      "script", d->script, "entry", d->entry);
 		if (!f)
 			return -1;
 		if (d->kind == SCH_FN_TABLE) {
@@ -164,13 +163,13 @@ static int fn_json(const struct sch_plan *p, const struct sch_plan_stage *st, js
 		for (size_t k = 0; k < d->resources.n; k++)
 			if (strcmp(d->resources.v[k], d->script) != 0 &&
 			    !in_list(res, d->resources.v[k]))
-				json_array_append_new(res, json_pack("{s:s, s:n}", "name",
-								     d->resources.v[k], "fd"));
+				json_array_append_new(
+				    res, json_pack("{s:s, s:n}", "name", d->resources.v[k], "fd"));
 	}
 	for (size_t k = 0; k < st->resources.n; k++)
 		if (!in_list(res, st->resources.v[k]))
-			json_array_append_new(res, json_pack("{s:s, s:n}", "name",
-							     st->resources.v[k], "fd"));
+			json_array_append_new(
+			    res, json_pack("{s:s, s:n}", "name", st->resources.v[k], "fd"));
 	return 0;
 }
 
@@ -207,9 +206,9 @@ int sch_plan_node_json(const struct sch_plan *p, size_t stage, int node, const c
 		json_t *src = in->upstream < 0
 				  ? json_pack("{s:n}", "fd")
 				  : json_pack("{s:i}", "upstream", p->v[in->upstream].nodes);
-		json_array_append_new(inputs, json_pack("{s:s, s:o, s:o}", "table", in->table,
-							"columns", cols_json(&in->cols), "source",
-							src));
+		json_array_append_new(inputs,
+				      json_pack("{s:s, s:o, s:o}", "table", in->table, "columns",
+						cols_json(&in->cols), "source", src));
 	}
 	if (fn_json(p, st, n) < 0)
 		goto oom;
@@ -222,9 +221,9 @@ int sch_plan_node_json(const struct sch_plan *p, size_t stage, int node, const c
 		json_t *argv = json_array();
 		for (size_t i = 0; argv && i < st->argc; i++)
 			json_array_append_new(argv, json_string(st->argv[i]));
-		json_object_set_new(n, "transform",
-				    json_pack("{s:o, s:o}", "argv", argv, "columns",
-					      cols_json(&st->out)));
+		json_object_set_new(
+		    n, "transform",
+		    json_pack("{s:o, s:o}", "argv", argv, "columns", cols_json(&st->out)));
 		json_object_set_new(output, "columns", cols_json(&st->out));
 	}
 	*out = n;
@@ -248,11 +247,10 @@ int sch_plan_wiring_json(const struct sch_plan *p, json_t **out, struct cmn_err 
 			for (size_t c = 0; cols && c < in->cols.n; c++)
 				json_array_append_new(cols, json_string(in->cols.v[c].name));
 			if (in->upstream < 0)
-				json_array_append_new(ins, json_pack("{s:s, s:{s:s, s:s, s:o}}",
-								     "table", in->table, "scan",
-								     "project", in->scan_project,
-								     "table", in->scan_table,
-								     "columns", cols));
+				json_array_append_new(
+				    ins, json_pack("{s:s, s:{s:s, s:s, s:o}}", "table", in->table,
+						   "scan", "project", in->scan_project, "table",
+						   in->scan_table, "columns", cols));
 			else
 				json_array_append_new(ins, json_pack("{s:s, s:i, s:i}", "table",
 								     in->table, "stage",
@@ -264,9 +262,10 @@ int sch_plan_wiring_json(const struct sch_plan *p, json_t **out, struct cmn_err 
 		o = st->to_stage < 0 ? json_pack("{s:s}", "to", "result")
 				     : json_pack("{s:i, s:i, s:i}", "stage", st->to_stage, "input",
 						 st->to_input, "keys", (int)st->nkeys);
-		json_array_append_new(stages, json_pack("{s:i, s:s, s:i, s:o, s:o}", "index", (int)i,
-							"kind", kind_name(st->kind), "nodes",
-							st->nodes, "inputs", ins, "output", o));
+		json_array_append_new(stages,
+				      json_pack("{s:i, s:s, s:i, s:o, s:o}", "index", (int)i,
+						"kind", kind_name(st->kind), "nodes", st->nodes,
+						"inputs", ins, "output", o));
 	}
 	*out = json_pack("{s:o}", "stages", stages);
 	return *out ? 0 : cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
@@ -292,20 +291,21 @@ char *sch_plan_explain(const struct sch_plan *p, struct cmn_err *err)
 					if (cmn_buf_printf(&b, err, "%s%s", c ? ", " : "",
 							   in->cols.v[c].name) < 0)
 						goto fail;
-				if (cmn_buf_printf(&b, err, "), slice node_index/%d of the chunks\n",
+				if (cmn_buf_printf(&b, err,
+						   "), slice node_index/%d of the chunks\n",
 						   st->nodes) < 0)
 					goto fail;
-			} else if (cmn_buf_printf(&b, err, "  input %s: from stage %d (%d senders)\n",
-						  in->table, in->upstream,
-						  p->v[in->upstream].nodes) < 0) {
+			} else if (cmn_buf_printf(
+				       &b, err, "  input %s: from stage %d (%d senders)\n",
+				       in->table, in->upstream, p->v[in->upstream].nodes) < 0) {
 				goto fail;
 			}
 		}
 		if (cmn_buf_printf(&b, err, "  sql: %s\n", st->sql) < 0)
 			goto fail;
 		for (size_t j = 0; j < st->argc; j++)
-			if (cmn_buf_printf(&b, err, "%s%s%s", j ? " " : "  transform: ", st->argv[j],
-					   j + 1 == st->argc ? "\n" : "") < 0)
+			if (cmn_buf_printf(&b, err, "%s%s%s", j ? " " : "  transform: ",
+					   st->argv[j], j + 1 == st->argc ? "\n" : "") < 0)
 				goto fail;
 		if (st->to_stage < 0) {
 			if (cmn_buf_printf(&b, err, "  output: result\n") < 0)

@@ -24,6 +24,7 @@
 
 #include "common/err.h"
 #include "scheduler/resolve.h"
+#include "scheduler/stmt.h"
 
 enum sch_stage_kind {
 	SCH_STAGE_MAP = 1,
@@ -44,7 +45,7 @@ struct sch_plan_cols {
 struct sch_plan_input {
 	char *table; /* the SQLite table name in the node: in0, r0, f0, g0 ... */
 	struct sch_plan_cols cols;
-	int upstream; /* stage index feeding it, or -1: a scan */
+	int upstream;                    /* stage index feeding it, or -1: a scan */
 	char *scan_project, *scan_table; /* scan: what cordond reads (cols = the columns) */
 };
 
@@ -106,7 +107,48 @@ int sch_plan_fn_name(const char *ref, const char *project, char *out, size_t out
 /* Partition hash of docs/stage-plan.md over one value (FNV-1a 64 state in,
  * out). type is the column's declared type, is_null for NULL. */
 uint64_t sch_plan_hash_init(void);
-uint64_t sch_plan_hash_value(uint64_t h, enum sch_q_type type, bool is_null, int64_t i,
-			     double d, const void *bytes, size_t len);
+uint64_t sch_plan_hash_value(uint64_t h, enum sch_q_type type, bool is_null, int64_t i, double d,
+			     const void *bytes, size_t len);
+
+/* ---- compiling a job text ------------------------------------------------
+ * A job text is any number of SET statements and one statement (query,
+ * DML, DDL, EXPLAIN). sch_job_compile parses it, applies the settings,
+ * resolves the statement, decides every access (settings' network link
+ * included) with the one decision function — a deny fails with
+ * CMN_EDENIED naming the rule before anything runs — and plans a query. */
+struct sch_job_settings {
+	int nodes;                /* SET cordon.nodes (0: not set) */
+	char *networklink;        /* SET odps.session.networklink */
+	int64_t udf_memory;       /* bytes, SET cordon.udf.memory=64M (0: default) */
+	int64_t udf_instructions; /* SET cordon.udf.instructions */
+	int64_t udf_cpu_ms;       /* SET cordon.udf.cpu (milliseconds) */
+	int64_t node_timeout_ms;  /* SET cordon.node.timeout=30s|500ms|30 (seconds) */
+};
+
+struct sch_job_compiled {
+	struct sch_q_script script;
+	struct sch_job_settings settings;
+	struct sch_q_stmt *stmt; /* the statement that runs (in script), NULL: only SETs */
+	struct sch_q_resolved res;
+	bool has_plan;
+	struct sch_plan plan; /* SELECT, EXPLAIN, INSERT ... SELECT, CTAS */
+};
+
+struct sch_job_request {
+	struct sch_catalog *cat;
+	const struct sch_principal *who;
+	const char *project;
+	const char *source_ip;
+	int default_nodes; /* the size-based default of the caller (1..64) */
+};
+
+int sch_job_compile(const struct sch_job_request *req, const char *sql, size_t len,
+		    struct sch_job_compiled *out, struct cmn_err *err);
+void sch_job_compiled_free(struct sch_job_compiled *c);
+
+/* sch_stmt handler (stmt.h) of `EXPLAIN <query>`: returns 0 for any other
+ * text; the result is {"columns": ["plan"], "rows": [[line], ...]}. */
+int sch_plan_explain_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
+			     struct cmn_err *err);
 
 #endif

@@ -177,7 +177,7 @@ static int where_sql(struct prod *pr, struct cmn_buf *q)
 
 /* ORDER BY / LIMIT over output columns c<i> and hidden o<j>. */
 struct order_map {
-	int col[256];  /* >= 0: c<col>; < 0: o<-col-1> */
+	int col[256]; /* >= 0: c<col>; < 0: o<-col-1> */
 	size_t n;
 };
 
@@ -295,10 +295,9 @@ static int from_clause(struct pb *b, struct prod *pr, struct cmn_buf *q)
 {
 	if (cmn_buf_printf(q, b->err, " FROM %s", pr->from) < 0)
 		return -1;
-	if (pr->s->udtf_cols.n &&
-	    (cmn_buf_append_str(q, " CROSS JOIN ", b->err) < 0 ||
-	     pl_udtf_call(&pr->r, pr->s->items[0].e, q) < 0 ||
-	     cmn_buf_append_str(q, " AS \"_udtf\"", b->err) < 0))
+	if (pr->s->udtf_cols.n && (cmn_buf_append_str(q, " CROSS JOIN ", b->err) < 0 ||
+				   pl_udtf_call(&pr->r, pr->s->items[0].e, q) < 0 ||
+				   cmn_buf_append_str(q, " AS \"_udtf\"", b->err) < 0))
 		return -1;
 	return where_sql(pr, q);
 }
@@ -436,8 +435,7 @@ static bool is_fn(const struct sch_q_expr *e, const char *name)
 
 /* In the merging stage: GROUP BY expressions are k<i>, aggregates merge
  * their partial columns a<j>_<m> (or aggregate the shipped x<j>_<m>). */
-static int merge_hook(void *arg, const struct sch_q_expr *e, struct cmn_buf *q,
-		      struct cmn_err *err)
+static int merge_hook(void *arg, const struct sch_q_expr *e, struct cmn_buf *q, struct cmn_err *err)
 {
 	struct aggs *a = arg;
 	char fname[300];
@@ -454,16 +452,18 @@ static int merge_hook(void *arg, const struct sch_q_expr *e, struct cmn_buf *q,
 			return cmn_err_set(err, CMN_EINVAL, 0, "function name too long");
 		if (a->raw) {
 			const char *fn = g->fkind == SCH_QF_UDAF ? NULL : g->name;
-			if (fn ? cmn_buf_printf(q, err, "%s(%s", fn, g->distinct ? "DISTINCT " : "") < 0
-			       : (pl_ident(q, fname, err) < 0 || cmn_buf_append_str(q, "(", err) < 0))
+			if (fn ? cmn_buf_printf(q, err, "%s(%s", fn,
+						g->distinct ? "DISTINCT " : "") < 0
+			       : (pl_ident(q, fname, err) < 0 ||
+				  cmn_buf_append_str(q, "(", err) < 0))
 				return -1;
 			if (g->nargs == 1 && g->args[0]->kind == SCH_QE_STAR) {
 				if (cmn_buf_append_str(q, "*", err) < 0)
 					return -1;
 			} else {
 				for (size_t m = 0; m < g->nargs; m++)
-					if (cmn_buf_printf(q, err, "%s\"x%zu_%zu\"", m ? ", " : "", j,
-							   m) < 0)
+					if (cmn_buf_printf(q, err, "%s\"x%zu_%zu\"", m ? ", " : "",
+							   j, m) < 0)
 						return -1;
 			}
 			return cmn_buf_append_str(q, ")", err) < 0 ? -1 : 1;
@@ -486,8 +486,7 @@ static int merge_hook(void *arg, const struct sch_q_expr *e, struct cmn_buf *q,
 }
 
 /* The producer's partial aggregate columns for aggregate j. */
-static int partial_cols(struct pb *b, struct prod *pr, struct aggs *a, size_t j,
-			struct cmn_buf *q)
+static int partial_cols(struct pb *b, struct prod *pr, struct aggs *a, size_t j, struct cmn_buf *q)
 {
 	const struct sch_q_expr *g = a->v[j];
 	struct sch_plan_cols *out = &b->plan->v[pr->stage].out;
@@ -516,17 +515,18 @@ static int partial_cols(struct pb *b, struct prod *pr, struct aggs *a, size_t j,
 			if ((m && cmn_buf_append_str(q, ", ", b->err) < 0) ||
 			    pl_expr(&pr->r, g->args[m], q) < 0)
 				return -1;
-		return cmn_buf_printf(q, b->err, ") AS \"%s\"", nm) < 0 ? -1
-		       : add_col(b, out, nm, SCH_QT_BINARY);
+		return cmn_buf_printf(q, b->err, ") AS \"%s\"", nm) < 0
+			   ? -1
+			   : add_col(b, out, nm, SCH_QT_BINARY);
 	}
 	if (cmn_buf_printf(q, b->err, ", %s(", is_fn(g, "AVG") ? "sum" : g->name) < 0 ||
 	    pl_expr(&pr->r, g->args[0], q) < 0 || cmn_buf_printf(q, b->err, ") AS \"%s\"", nm) < 0)
 		return -1;
 	if (add_col(b, out, nm,
-		    is_fn(g, "COUNT")	 ? SCH_QT_BIGINT
-		    : is_fn(g, "AVG") ? (g->args[0]->ty == SCH_QT_BIGINT ? SCH_QT_BIGINT
-									: SCH_QT_DOUBLE)
-				      : g->ty) < 0)
+		    is_fn(g, "COUNT") ? SCH_QT_BIGINT
+		    : is_fn(g, "AVG")
+			? (g->args[0]->ty == SCH_QT_BIGINT ? SCH_QT_BIGINT : SCH_QT_DOUBLE)
+			: g->ty) < 0)
 		return -1;
 	if (!is_fn(g, "AVG"))
 		return 0;
@@ -602,7 +602,8 @@ static int produce_agg(struct pb *b, struct prod *pr)
 		    cmn_buf_append_str(&q, " FROM \"r0\"", b->err) < 0)
 			goto fail;
 		for (size_t i = 0; i < s->ngroup; i++)
-			if (cmn_buf_printf(&q, b->err, "%s\"k%zu\"", i ? ", " : " GROUP BY ", i) < 0)
+			if (cmn_buf_printf(&q, b->err, "%s\"k%zu\"", i ? ", " : " GROUP BY ", i) <
+			    0)
 				goto fail;
 		if (s->having && (cmn_buf_append_str(&q, " HAVING ", b->err) < 0 ||
 				  pl_expr(&mp.r, s->having, &q) < 0))
@@ -651,8 +652,9 @@ static int lateral_chain(struct pb *b, struct pl_render *r, const struct sch_q_f
 {
 	if (f->kind != SCH_QF_LATERAL)
 		return 0;
-	if (lateral_chain(b, r, f->left, q) < 0 || cmn_buf_append_str(q, " CROSS JOIN ", b->err) < 0 ||
-	    pl_udtf_call(r, f->udtf, q) < 0 || cmn_buf_append_str(q, " AS ", b->err) < 0)
+	if (lateral_chain(b, r, f->left, q) < 0 ||
+	    cmn_buf_append_str(q, " CROSS JOIN ", b->err) < 0 || pl_udtf_call(r, f->udtf, q) < 0 ||
+	    cmn_buf_append_str(q, " AS ", b->err) < 0)
 		return -1;
 	return pl_ident(q, f->alias, b->err);
 }
@@ -743,7 +745,8 @@ static int join_side(struct pb *b, struct prod *pr, const struct sch_q_from *lea
 		char nm[32];
 		snprintf(nm, sizeof(nm), "__cordon_j%zu", k);
 		kidx[k] = b->plan->v[map].out.n;
-		if (cmn_buf_append_str(&q, ", CAST(", b->err) < 0 || pl_expr(&pr->r, keys[k], &q) < 0 ||
+		if (cmn_buf_append_str(&q, ", CAST(", b->err) < 0 ||
+		    pl_expr(&pr->r, keys[k], &q) < 0 ||
 		    cmn_buf_printf(&q, b->err, " AS %s) AS \"%s\"",
 				   ktypes[k] == SCH_QT_DOUBLE   ? "REAL"
 				   : ktypes[k] == SCH_QT_STRING ? "TEXT"
@@ -806,18 +809,20 @@ static int plan_join(struct pb *b, struct prod *pr)
 	m0 = join_side(b, pr, l, lk, kt, nk, j->join == SCH_QJ_INNER || j->join == SCH_QJ_LEFT, k0);
 	if (m0 < 0)
 		return -1;
-	m1 = join_side(b, pr, r, rk, kt, nk, j->join == SCH_QJ_INNER || j->join == SCH_QJ_RIGHT,
-		       k1);
+	m1 =
+	    join_side(b, pr, r, rk, kt, nk, j->join == SCH_QJ_INNER || j->join == SCH_QJ_RIGHT, k1);
 	if (m1 < 0)
 		return -1;
 	/* without an equi-join key every row meets every other on one node */
 	red = add_stage(b, SCH_STAGE_REDUCE, nk ? b->opts->nodes : 1);
-	if (red < 0 || connect(b, m0, red, "r0", k0, nk) < 0 || connect(b, m1, red, "r1", k1, nk) < 0)
+	if (red < 0 || connect(b, m0, red, "r0", k0, nk) < 0 ||
+	    connect(b, m1, red, "r1", k1, nk) < 0)
 		return -1;
 	cmn_buf_init(&q, 0);
 	{
-		static const char *const kw[] = { "", " JOIN ", " LEFT JOIN ", " RIGHT JOIN ",
-						  " FULL JOIN ", " CROSS JOIN " };
+		static const char *const kw[] = {
+			"", " JOIN ", " LEFT JOIN ", " RIGHT JOIN ", " FULL JOIN ", " CROSS JOIN "
+		};
 		if (cmn_buf_append_str(&q, "\"r0\" AS ", b->err) < 0 ||
 		    pl_ident(&q, l->alias ? l->alias : l->table.name, b->err) < 0 ||
 		    cmn_buf_printf(&q, b->err, "%s\"r1\" AS ", kw[j->join]) < 0 ||
@@ -868,8 +873,9 @@ static const char *gather_leaf(void *arg, const struct sch_q_select *s,
 static int plan_gather(struct pb *b, const struct sch_q_query *query)
 {
 	struct gather g = { .b = b, .n = 0 };
-	struct pl_render r = { .project = b->opts->project, .leaf = gather_leaf, .leaf_arg = &g,
-			       .err = b->err };
+	struct pl_render r = {
+		.project = b->opts->project, .leaf = gather_leaf, .leaf_arg = &g, .err = b->err
+	};
 	struct cmn_buf q, m;
 	int fin, rc = -1;
 	char buf[32];
@@ -895,7 +901,7 @@ static int plan_gather(struct pb *b, const struct sch_q_query *query)
 		if (cmn_buf_append_str(&m, " FROM \"in0\"", b->err) < 0 || sql_set(b, map, &m) < 0)
 			goto mfail;
 		continue;
-mfail:
+	mfail:
 		cmn_buf_free(&m);
 		goto out;
 	}
@@ -906,10 +912,11 @@ mfail:
 		if (connect(b, (int)i + (fin - (int)g.n), fin, g.names[i], NULL, 0) < 0)
 			goto out;
 	for (size_t i = 0; i < select_width(query->v[0]); i++)
-		if (add_col(b, &b->plan->v[fin].out, sch_q_item_name(query->v[0], i, buf, sizeof(buf)),
-			    query->v[0]->transform ? SCH_QT_STRING
+		if (add_col(b, &b->plan->v[fin].out,
+			    sch_q_item_name(query->v[0], i, buf, sizeof(buf)),
+			    query->v[0]->transform     ? SCH_QT_STRING
 			    : query->v[0]->udtf_cols.n ? query->v[0]->items[0].e->ty
-						     : query->v[0]->items[i].e->ty) < 0)
+						       : query->v[0]->items[i].e->ty) < 0)
 			goto out;
 	rc = sql_set(b, fin, &q);
 out:
@@ -936,7 +943,8 @@ static int stage_functions(struct pb *b, const struct sch_q_resolved *res)
 		for (size_t f = 0; st->sql && f < res->nfns; f++) {
 			char name[300], pat[320];
 			bool used = false;
-			if (sch_plan_fn_name(res->fns[f].ref, b->opts->project, name, sizeof(name)) < 0)
+			if (sch_plan_fn_name(res->fns[f].ref, b->opts->project, name,
+					     sizeof(name)) < 0)
 				continue;
 			snprintf(pat, sizeof(pat), "\"%s\"(", name);
 			used = strstr(st->sql, pat) != NULL;

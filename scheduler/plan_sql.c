@@ -137,8 +137,8 @@ static int column(struct pl_render *r, const struct sch_q_expr *e, struct cmn_bu
 		return pl_ident(b, pl_item_name(r->sel, (size_t)e->colidx, buf, sizeof(buf)),
 				r->err);
 	if (e->src < 0 || (size_t)e->src >= r->naliases)
-		return cmn_err_set(r->err, CMN_EINTERNAL, 0, "%d:%d: unbound column '%s'",
-				   e->line, e->col, e->name);
+		return cmn_err_set(r->err, CMN_EINTERNAL, 0, "%d:%d: unbound column '%s'", e->line,
+				   e->col, e->name);
 	if (pl_ident(b, r->aliases[e->src], r->err) < 0 || cmn_buf_append_str(b, ".", r->err) < 0)
 		return -1;
 	return pl_ident(b, e->rcol ? e->rcol : e->name, r->err);
@@ -156,7 +156,8 @@ static int case_expr(struct pl_render *r, const struct sch_q_expr *e, struct cmn
 	}
 	for (; i + 1 < end + 1 && i < end; i += 2) {
 		if (cmn_buf_append_str(b, " WHEN ", r->err) < 0 || pl_expr(r, e->args[i], b) < 0 ||
-		    cmn_buf_append_str(b, " THEN ", r->err) < 0 || pl_expr(r, e->args[i + 1], b) < 0)
+		    cmn_buf_append_str(b, " THEN ", r->err) < 0 ||
+		    pl_expr(r, e->args[i + 1], b) < 0)
 			return -1;
 	}
 	if (e->case_else && (cmn_buf_append_str(b, " ELSE ", r->err) < 0 ||
@@ -360,8 +361,9 @@ static int from_sql(struct pl_render *r, const struct sch_q_select *s, const str
 static int join_sql(struct pl_render *r, const struct sch_q_select *s, const struct sch_q_from *f,
 		    struct cmn_buf *b)
 {
-	static const char *const kw[] = { "", " JOIN ", " LEFT JOIN ", " RIGHT JOIN ",
-					  " FULL JOIN ", " CROSS JOIN " };
+	static const char *const kw[] = {
+		"", " JOIN ", " LEFT JOIN ", " RIGHT JOIN ", " FULL JOIN ", " CROSS JOIN "
+	};
 	if (from_sql(r, s, f->left, b) < 0 || cmn_buf_append_str(b, kw[f->join], r->err) < 0 ||
 	    from_sql(r, s, f->right, b) < 0)
 		return -1;
@@ -391,8 +393,8 @@ static int from_sql(struct pl_render *r, const struct sch_q_select *s, const str
 	case SCH_QF_JOIN:
 		return join_sql(r, s, f, b);
 	case SCH_QF_LATERAL:
-		if (from_sql(r, s, f->left, b) < 0 || cmn_buf_append_str(b, " CROSS JOIN ", r->err) < 0 ||
-		    call(r, f->udtf, b) < 0)
+		if (from_sql(r, s, f->left, b) < 0 ||
+		    cmn_buf_append_str(b, " CROSS JOIN ", r->err) < 0 || call(r, f->udtf, b) < 0)
 			return -1;
 		break;
 	}
@@ -424,7 +426,8 @@ static int items_sql(struct pl_render *r, const struct sch_q_select *s, struct c
 
 static int clauses_sql(struct pl_render *r, const struct sch_q_select *s, struct cmn_buf *b)
 {
-	if (s->where && (cmn_buf_append_str(b, " WHERE ", r->err) < 0 || pl_expr(r, s->where, b) < 0))
+	if (s->where &&
+	    (cmn_buf_append_str(b, " WHERE ", r->err) < 0 || pl_expr(r, s->where, b) < 0))
 		return -1;
 	for (size_t i = 0; i < s->ngroup; i++)
 		if (cmn_buf_append_str(b, i ? ", " : " GROUP BY ", r->err) < 0 ||
@@ -464,7 +467,8 @@ static int select_sql(struct pl_render *r, const struct sch_q_select *s, struct 
 	    items_sql(&mine, s, b) < 0)
 		goto out;
 	if (s->from) {
-		if (cmn_buf_append_str(b, " FROM ", r->err) < 0 || from_sql(&mine, s, s->from, b) < 0)
+		if (cmn_buf_append_str(b, " FROM ", r->err) < 0 ||
+		    from_sql(&mine, s, s->from, b) < 0)
 			goto out;
 		if (s->udtf_cols.n && (cmn_buf_append_str(b, " CROSS JOIN ", r->err) < 0 ||
 				       call(&mine, s->items[0].e, b) < 0 ||

@@ -145,7 +145,8 @@ struct rs_source *rs_scope_add(struct rs *r, struct rs_scope *sc, const char *al
 
 	for (size_t i = 0; i < sc->n; i++)
 		if (strcasecmp(sc->v[i].alias, alias) == 0) {
-			rs_fail(r, CMN_EINVAL, r->line, r->col, "duplicate table alias '%s'", alias);
+			rs_fail(r, CMN_EINVAL, r->line, r->col, "duplicate table alias '%s'",
+				alias);
 			return NULL;
 		}
 	nv = realloc(sc->v, (sc->n + 1) * sizeof(*nv));
@@ -188,8 +189,8 @@ static int bind_column(struct rs *r, struct rs_scope *sc, struct sch_q_expr *e)
 	}
 	if (found_src < 0) {
 		if (e->qual)
-			return rs_fail(r, CMN_EINVAL, e->line, e->col, "column '%s.%s' does not exist",
-				       e->qual, e->name);
+			return rs_fail(r, CMN_EINVAL, e->line, e->col,
+				       "column '%s.%s' does not exist", e->qual, e->name);
 		return rs_fail(r, CMN_EINVAL, e->line, e->col, "column '%s' does not exist",
 			       e->name);
 	}
@@ -263,8 +264,9 @@ static int builtin_type(struct rs *r, struct sch_q_expr *e, const struct builtin
 {
 	int t;
 	if ((int)e->nargs < b->min || (int)e->nargs > b->max)
-		return rs_fail(r, CMN_EINVAL, e->line, e->col, "%s takes %d to %d arguments, got %zu",
-			       b->name, b->min, b->max, e->nargs);
+		return rs_fail(r, CMN_EINVAL, e->line, e->col,
+			       "%s takes %d to %d arguments, got %zu", b->name, b->min, b->max,
+			       e->nargs);
 	if (b->ret >= 0) {
 		e->ty = (enum sch_q_type)b->ret;
 		return 0;
@@ -411,7 +413,7 @@ static int call(struct rs *r, struct rs_scope *sc, struct sch_q_expr *e, int ctx
 	}
 	if (builtin_agg)
 		return agg_type(r, e);
-	e->fkind = def->kind == SCH_FN_SCALAR	   ? SCH_QF_UDF
+	e->fkind = def->kind == SCH_FN_SCALAR      ? SCH_QF_UDF
 		   : def->kind == SCH_FN_AGGREGATE ? SCH_QF_UDAF
 						   : SCH_QF_UDTF;
 	/* the signature check needs the argument types */
@@ -424,7 +426,7 @@ static int need(struct rs *r, const struct sch_q_expr *e, const struct sch_q_exp
 	if (ok)
 		return 0;
 	return rs_fail(r, CMN_EINVAL, a->line, a->col, "%s needs %s, got %s",
-		       e->op ? e->op
+		       e->op                    ? e->op
 		       : e->kind == SCH_QE_LIKE ? "LIKE"
 						: "operator",
 		       what, sch_q_type_name(a->ty));
@@ -486,7 +488,8 @@ static int case_type(struct rs *r, struct sch_q_expr *e)
 	if (e->case_else) {
 		t = rs_common((enum sch_q_type)t, e->args[e->nargs - 1]->ty);
 		if (t < 0)
-			return rs_fail(r, CMN_EINVAL, e->line, e->col, "CASE branches of different types");
+			return rs_fail(r, CMN_EINVAL, e->line, e->col,
+				       "CASE branches of different types");
 	}
 	e->ty = (enum sch_q_type)t;
 	return 0;
@@ -551,7 +554,8 @@ int rs_expr(struct rs *r, struct rs_scope *sc, struct sch_q_expr *e, int ctx)
 		if (!strcmp(e->op, "NOT")) {
 			e->ty = SCH_QT_BOOLEAN;
 			return need(r, e, e->args[0],
-				    e->args[0]->ty == SCH_QT_BOOLEAN || e->args[0]->ty == SCH_QT_NULL,
+				    e->args[0]->ty == SCH_QT_BOOLEAN ||
+					e->args[0]->ty == SCH_QT_NULL,
 				    "BOOLEAN");
 		}
 		e->ty = e->args[0]->ty == SCH_QT_NULL ? SCH_QT_BIGINT : e->args[0]->ty;

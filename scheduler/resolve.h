@@ -26,8 +26,8 @@ struct sch_q_env {
 	const char *project; /* the job's project */
 	int (*table)(void *arg, const char *project, const char *name, struct sch_tabledef **out,
 		     struct cmn_err *err);
-	int (*function)(void *arg, const char *project, const char *name,
-			struct sch_funcdef **out, struct cmn_err *err);
+	int (*function)(void *arg, const char *project, const char *name, struct sch_funcdef **out,
+			struct cmn_err *err);
 	void *arg;
 };
 

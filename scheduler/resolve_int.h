@@ -31,9 +31,9 @@ struct rs {
 };
 
 /* ctx flags of rs_expr */
-#define RS_NO_AGG 1   /* aggregates are not allowed (WHERE, GROUP BY, ON, inside one) */
-#define RS_IN_AGG 2   /* inside an aggregate's arguments */
-#define RS_UDTF_OK 4  /* a table function call is allowed here */
+#define RS_NO_AGG 1  /* aggregates are not allowed (WHERE, GROUP BY, ON, inside one) */
+#define RS_IN_AGG 2  /* inside an aggregate's arguments */
+#define RS_UDTF_OK 4 /* a table function call is allowed here */
 
 int rs_fail(struct rs *r, int code, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

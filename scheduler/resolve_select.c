@@ -82,8 +82,8 @@ static int view_source(struct rs *r, struct rs_scope *sc, struct sch_q_from *f,
 		return rs_fail(r, CMN_EINVAL, f->line, f->col, "views nested too deeply at '%s'",
 			       def->name);
 	if (sch_q_parse(def->view_sql, strlen(def->view_sql), &script, &perr) < 0)
-		return rs_fail(r, CMN_EINVAL, f->line, f->col, "view '%s' is broken: %s",
-			       def->name, perr.msg);
+		return rs_fail(r, CMN_EINVAL, f->line, f->col, "view '%s' is broken: %s", def->name,
+			       perr.msg);
 	if (script.n != 1 || script.v[0]->kind != SCH_Q_SELECT) {
 		sch_q_script_free(&script);
 		return rs_fail(r, CMN_EINVAL, f->line, f->col, "view '%s' is not a query",

@@ -35,7 +35,8 @@ static int check_coldefs(struct rs *r, const struct sch_q_stmt *s)
 	for (size_t i = 0; i < n; i++) {
 		const char *a = i < s->ncols ? s->cols[i].name : s->pcols[i - s->ncols].name;
 		for (size_t j = 0; j < i; j++) {
-			const char *b = j < s->ncols ? s->cols[j].name : s->pcols[j - s->ncols].name;
+			const char *b =
+			    j < s->ncols ? s->cols[j].name : s->pcols[j - s->ncols].name;
 			if (strcasecmp(a, b) == 0)
 				return rs_fail(r, CMN_EINVAL, s->line, s->col,
 					       "column '%s' is defined twice", a);
@@ -45,8 +46,7 @@ static int check_coldefs(struct rs *r, const struct sch_q_stmt *s)
 }
 
 /* PARTITION (p='v', ...) must name every partition column once. */
-static int check_partspec(struct rs *r, const struct sch_q_stmt *s,
-			  const struct sch_tabledef *t)
+static int check_partspec(struct rs *r, const struct sch_q_stmt *s, const struct sch_tabledef *t)
 {
 	if (t->npcols == 0)
 		return rs_fail(r, CMN_EINVAL, s->line, s->col, "table '%s' is not partitioned",
@@ -98,10 +98,9 @@ static int insert_types(struct rs *r, const struct sch_q_stmt *s, const struct s
 	for (size_t i = 0; i < want; i++) {
 		enum sch_q_type ct = t->cols[idx[i]].type;
 		for (size_t row = 0; row < (s->query ? 1 : s->nrows); row++) {
-			enum sch_q_type vt = s->query ? rs_item_type(s->query->v[0], i)
-						      : s->values[row][i]->ty;
-			if (vt != ct && vt != SCH_QT_NULL &&
-			    !(rs_numeric(vt) && rs_numeric(ct)))
+			enum sch_q_type vt =
+			    s->query ? rs_item_type(s->query->v[0], i) : s->values[row][i]->ty;
+			if (vt != ct && vt != SCH_QT_NULL && !(rs_numeric(vt) && rs_numeric(ct)))
 				return rs_fail(r, CMN_EINVAL, s->line, s->col,
 					       "column '%s' of '%s' is %s, the value is %s",
 					       t->cols[idx[i]].name, t->name, sch_q_type_name(ct),
@@ -150,9 +149,10 @@ static int r_create(struct rs *r, struct sch_q_stmt *s)
 		char buf[32];
 		for (size_t i = 0; i < sch_q_query_width(s->query); i++)
 			if (rs_item_type(s->query->v[0], i) == SCH_QT_NULL)
-				return rs_fail(r, CMN_EINVAL, s->line, s->col,
-					       "column '%s' has no type (a bare NULL); CAST it",
-					       sch_q_item_name(s->query->v[0], i, buf, sizeof(buf)));
+				return rs_fail(
+				    r, CMN_EINVAL, s->line, s->col,
+				    "column '%s' has no type (a bare NULL); CAST it",
+				    sch_q_item_name(s->query->v[0], i, buf, sizeof(buf)));
 	}
 	return rs_access(r, "odps:CreateTable", proj(r, &s->name), SCH_OBJ_PROJECT, NULL, NULL,
 			 s->line, s->col);
@@ -205,8 +205,8 @@ static int r_function(struct rs *r, struct sch_q_stmt *s)
 		      s->line, s->col) < 0)
 		return -1;
 	for (size_t i = 0; i < s->resources.n; i++)
-		if (rs_access(r, "odps:Read", proj(r, &s->name), SCH_OBJ_RESOURCE, s->resources.v[i],
-			      NULL, s->line, s->col) < 0)
+		if (rs_access(r, "odps:Read", proj(r, &s->name), SCH_OBJ_RESOURCE,
+			      s->resources.v[i], NULL, s->line, s->col) < 0)
 			return -1;
 	return 0;
 }

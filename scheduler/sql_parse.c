@@ -739,8 +739,10 @@ static int explain_query(struct parser *p, struct sch_sql_stmt *s, int depth)
 	static const struct {
 		const char *kw;
 		enum sch_sql_kind kind;
-	} kinds[] = { { "SELECT", SCH_SQL_SELECT }, { "INSERT", SCH_SQL_INSERT },
-		      { "DESC", SCH_SQL_DESC_TABLE }, { "DESCRIBE", SCH_SQL_DESC_TABLE } };
+	} kinds[] = { { "SELECT", SCH_SQL_SELECT },
+		      { "INSERT", SCH_SQL_INSERT },
+		      { "DESC", SCH_SQL_DESC_TABLE },
+		      { "DESCRIBE", SCH_SQL_DESC_TABLE } };
 	struct cmn_err sub_err = CMN_ERR_INIT;
 	struct cmn_err *save = p->err;
 	struct sch_q_stmt *q = NULL;

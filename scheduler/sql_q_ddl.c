@@ -96,8 +96,8 @@ static int create_function(struct qp *p, struct sch_q_stmt *s)
 	char *using = NULL, *save = NULL;
 	s->kind = SCH_Q_CREATE_FUNCTION;
 	if (qp_name(p, "function name", &s->name) < 0 || qp_expect_kw(p, "AS") < 0 ||
-	    qp_string(p, "'script.function'", &s->class_name) < 0 ||
-	    qp_expect_kw(p, "USING") < 0 || qp_string(p, "resource list", &using) < 0)
+	    qp_string(p, "'script.function'", &s->class_name) < 0 || qp_expect_kw(p, "USING") < 0 ||
+	    qp_string(p, "resource list", &using) < 0)
 		return -1;
 	/* 'a.lua, b.txt': comma separated, blanks around names ignored */
 	for (char *tok = strtok_r(using, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -180,7 +180,8 @@ static int values_row(struct qp *p, struct sch_q_stmt *s)
 		row[n++] = e;
 	} while (qp_accept_punct(p, ","));
 	if (s->nrows > 0 && n != s->nvalcols) {
-		qp_failat(p, qp_cur(p), "VALUES rows differ in length (%s)", "all rows need the same count");
+		qp_failat(p, qp_cur(p), "VALUES rows differ in length (%s)",
+			  "all rows need the same count");
 		goto fail;
 	}
 	s->nvalcols = n;
@@ -247,8 +248,8 @@ static int set_stmt(struct qp *p, struct sch_q_stmt *s)
 	qp_next(p);
 	if (qp_punct(p, ";") || qp_cur(p)->type == SCH_TOK_EOF)
 		return qp_fail(p, "a value");
-	if (qp_cur(p)->type == SCH_TOK_STRING && (sch_tok_is_punct(qp_peek(p, 1), ";") ||
-						  qp_peek(p, 1)->type == SCH_TOK_EOF)) {
+	if (qp_cur(p)->type == SCH_TOK_STRING &&
+	    (sch_tok_is_punct(qp_peek(p, 1), ";") || qp_peek(p, 1)->type == SCH_TOK_EOF)) {
 		s->value = qp_strdup(p, qp_cur(p)->text);
 		qp_next(p);
 	} else {
@@ -373,10 +374,12 @@ bool sch_q_tokens_are_query(const struct sch_token *t, size_t n)
 		return n > 1 && (sch_tok_is_kw(&t[1], "TABLE") || sch_tok_is_kw(&t[1], "VIEW") ||
 				 sch_tok_is_kw(&t[1], "FUNCTION"));
 	if (sch_tok_is_kw(&t[0], "DESC") || sch_tok_is_kw(&t[0], "DESCRIBE"))
-		return !(n > 1 && (sch_tok_is_kw(&t[1], "ROLE") || sch_tok_is_kw(&t[1], "PACKAGE")));
+		return !(n > 1 &&
+			 (sch_tok_is_kw(&t[1], "ROLE") || sch_tok_is_kw(&t[1], "PACKAGE")));
 	if (sch_tok_is_kw(&t[0], "SHOW"))
-		return n > 1 && (sch_tok_is_kw(&t[1], "TABLES") || sch_tok_is_kw(&t[1], "PARTITIONS") ||
-				 sch_tok_is_kw(&t[1], "FUNCTIONS"));
+		return n > 1 &&
+		       (sch_tok_is_kw(&t[1], "TABLES") || sch_tok_is_kw(&t[1], "PARTITIONS") ||
+			sch_tok_is_kw(&t[1], "FUNCTIONS"));
 	if (sch_tok_is_kw(&t[0], "SET"))
 		return n > 2 && (sch_tok_is_kw(&t[1], "odps") || sch_tok_is_kw(&t[1], "cordon"));
 	return false;

@@ -60,7 +60,8 @@ static int parse_or(struct qp *p, struct sch_q_expr **out);
 static int concat(struct qp *p, struct sch_q_expr **out);
 
 /* Parses one operand with fn and appends it to e; frees partial trees. */
-static int arg_with(struct qp *p, struct sch_q_expr *e, int (*fn)(struct qp *, struct sch_q_expr **))
+static int arg_with(struct qp *p, struct sch_q_expr *e,
+		    int (*fn)(struct qp *, struct sch_q_expr **))
 {
 	struct sch_q_expr *a = NULL;
 	if (fn(p, &a) < 0) {
@@ -77,7 +78,7 @@ static int number(struct qp *p, struct sch_q_expr **out)
 	bool is_int = !strpbrk(t->text, ".eE");
 	char *end;
 
-	if (strpbrk(t->text, "KkMmGg"))
+	if (strpbrk(t->text, "KkMmGgSs"))
 		return qp_failat(p, t, "malformed number '%s'", t->text);
 	e = node(p, SCH_QE_INT, t);
 	if (!e)
@@ -229,8 +230,8 @@ static int primary(struct qp *p, struct sch_q_expr **out)
 		qp_next(p);
 		qp_next(p);
 		*out = e = node(p, SCH_QE_CAST, t);
-		if (!e || arg_with(p, e, parse_or) < 0 ||
-		    qp_expect_kw(p, "AS") < 0 || qp_type(p, &e->cast_type) < 0)
+		if (!e || arg_with(p, e, parse_or) < 0 || qp_expect_kw(p, "AS") < 0 ||
+		    qp_type(p, &e->cast_type) < 0)
 			return -1;
 		return qp_expect_punct(p, ")");
 	}
@@ -261,7 +262,8 @@ static int unary(struct qp *p, struct sch_q_expr **out)
 		return -1;
 	}
 	/* fold -<number> so that the most negative BIGINT is a literal */
-	if (op[0] == '-' && a->kind == SCH_QE_DOUBLE && strcmp(a->sval, "9223372036854775808") == 0) {
+	if (op[0] == '-' && a->kind == SCH_QE_DOUBLE &&
+	    strcmp(a->sval, "9223372036854775808") == 0) {
 		a->kind = SCH_QE_INT;
 		a->ival = INT64_MIN;
 		free(a->sval);
@@ -284,8 +286,8 @@ static int unary(struct qp *p, struct sch_q_expr **out)
 
 typedef int (*level_fn)(struct qp *p, struct sch_q_expr **out);
 
-static int binary_level(struct qp *p, struct sch_q_expr **out, level_fn sub,
-			const char *const *ops, size_t nops)
+static int binary_level(struct qp *p, struct sch_q_expr **out, level_fn sub, const char *const *ops,
+			size_t nops)
 {
 	if (sub(p, out) < 0)
 		return -1;
@@ -364,14 +366,14 @@ static int predicate_tail(struct qp *p, struct sch_q_expr **out, bool *more)
 		e->negated = qp_accept_kw(p, "NOT");
 		return qp_expect_kw(p, "NULL");
 	}
-	if (qp_kw(p, "NOT") && (sch_tok_is_kw(qp_peek(p, 1), "IN") ||
-				sch_tok_is_kw(qp_peek(p, 1), "BETWEEN") ||
-				sch_tok_is_kw(qp_peek(p, 1), "LIKE"))) {
+	if (qp_kw(p, "NOT") &&
+	    (sch_tok_is_kw(qp_peek(p, 1), "IN") || sch_tok_is_kw(qp_peek(p, 1), "BETWEEN") ||
+	     sch_tok_is_kw(qp_peek(p, 1), "LIKE"))) {
 		neg = true;
 		qp_next(p);
 	}
 	if (qp_kw(p, "IN") || qp_kw(p, "BETWEEN") || qp_kw(p, "LIKE")) {
-		enum sch_q_ekind k = qp_kw(p, "IN")	   ? SCH_QE_IN
+		enum sch_q_ekind k = qp_kw(p, "IN")        ? SCH_QE_IN
 				     : qp_kw(p, "BETWEEN") ? SCH_QE_BETWEEN
 							   : SCH_QE_LIKE;
 		qp_next(p);
@@ -384,7 +386,8 @@ static int predicate_tail(struct qp *p, struct sch_q_expr **out, bool *more)
 			if (qp_expect_punct(p, "(") < 0)
 				return -1;
 			if (qp_kw(p, "SELECT"))
-				return qp_failat(p, qp_cur(p), "%s", "IN (subquery) is not supported");
+				return qp_failat(p, qp_cur(p), "%s",
+						 "IN (subquery) is not supported");
 			do {
 				if (arg_with(p, e, concat) < 0)
 					return -1;

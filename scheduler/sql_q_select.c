@@ -54,7 +54,9 @@ static int join_kind(struct qp *p, enum sch_q_join *out)
 		return qp_expect_kw(p, "JOIN") < 0 ? -1 : 1;
 	}
 	if (qp_kw(p, "LEFT") || qp_kw(p, "RIGHT") || qp_kw(p, "FULL")) {
-		*out = qp_kw(p, "LEFT") ? SCH_QJ_LEFT : qp_kw(p, "RIGHT") ? SCH_QJ_RIGHT : SCH_QJ_FULL;
+		*out = qp_kw(p, "LEFT")    ? SCH_QJ_LEFT
+		       : qp_kw(p, "RIGHT") ? SCH_QJ_RIGHT
+					   : SCH_QJ_FULL;
 		qp_next(p);
 		(void)qp_accept_kw(p, "OUTER");
 		return qp_expect_kw(p, "JOIN") < 0 ? -1 : 1;
@@ -157,7 +159,8 @@ static int ident_list_paren(struct qp *p, struct sch_sql_list *l, enum sch_q_typ
 			if (qp_grow(p, (void **)types, l->n - 1, sizeof(**types)) < 0)
 				return -1;
 			(*types)[l->n - 1] = SCH_QT_STRING;
-			if (qp_cur(p)->type == SCH_TOK_IDENT && sch_q_type_parse(qp_cur(p)->text) > 0)
+			if (qp_cur(p)->type == SCH_TOK_IDENT &&
+			    sch_q_type_parse(qp_cur(p)->text) > 0)
 				(void)qp_type(p, &(*types)[l->n - 1]);
 		}
 	} while (qp_accept_punct(p, ","));
@@ -201,7 +204,8 @@ static int select_items(struct qp *p, struct sch_q_select *s)
 		struct sch_q_item it = { 0 };
 		if (qp_accept_punct(p, "*")) {
 			it.star = true;
-		} else if ((qp_cur(p)->type == SCH_TOK_IDENT || qp_cur(p)->type == SCH_TOK_QIDENT) &&
+		} else if ((qp_cur(p)->type == SCH_TOK_IDENT ||
+			    qp_cur(p)->type == SCH_TOK_QIDENT) &&
 			   sch_tok_is_punct(qp_peek(p, 1), ".") &&
 			   sch_tok_is_punct(qp_peek(p, 2), "*")) {
 			it.star = true;
@@ -212,7 +216,8 @@ static int select_items(struct qp *p, struct sch_q_select *s)
 		} else {
 			if (qp_expr(p, &it.e) < 0)
 				return -1;
-			if (s->nitems == 0 && qp_kw(p, "AS") && sch_tok_is_punct(qp_peek(p, 1), "(")) {
+			if (s->nitems == 0 && qp_kw(p, "AS") &&
+			    sch_tok_is_punct(qp_peek(p, 1), "(")) {
 				/* SELECT udtf(args) AS (c1, ...) */
 				qp_next(p);
 				if (push_item(p, s, it) < 0)

@@ -112,12 +112,12 @@ char *qp_strdup(struct qp *p, const char *s)
 /* Words that end an expression or a FROM item, so they are never taken as
  * an implicit alias. */
 static const char *const reserved[] = {
-	"SELECT", "FROM",    "WHERE",  "GROUP",  "HAVING",  "ORDER", "LIMIT",  "UNION",
-	"JOIN",   "INNER",   "LEFT",   "RIGHT",  "FULL",    "OUTER", "CROSS",  "ON",
-	"LATERAL", "AS",     "AND",    "OR",     "NOT",     "IS",    "IN",     "BETWEEN",
-	"LIKE",   "CASE",    "WHEN",   "THEN",   "ELSE",    "END",   "BY",     "ASC",
-	"DESC",   "DISTINCT", "ALL",   "USING",  "RESOURCES", "VALUES", "PARTITION",
-	"NULL",   "TRUE",    "FALSE",  "CAST",
+	"SELECT",  "FROM",     "WHERE", "GROUP", "HAVING",    "ORDER",  "LIMIT",     "UNION",
+	"JOIN",    "INNER",    "LEFT",  "RIGHT", "FULL",      "OUTER",  "CROSS",     "ON",
+	"LATERAL", "AS",       "AND",   "OR",    "NOT",       "IS",     "IN",        "BETWEEN",
+	"LIKE",    "CASE",     "WHEN",  "THEN",  "ELSE",      "END",    "BY",        "ASC",
+	"DESC",    "DISTINCT", "ALL",   "USING", "RESOURCES", "VALUES", "PARTITION", "NULL",
+	"TRUE",    "FALSE",    "CAST",
 };
 
 bool qp_reserved(const struct sch_token *t)

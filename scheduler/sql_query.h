@@ -73,9 +73,9 @@ struct sch_q_expr {
 	bool distinct;  /* COUNT(DISTINCT x) */
 	int64_t ival;   /* SCH_QE_INT, SCH_QE_BOOL */
 	double dval;
-	char *sval;    /* SCH_QE_STRING; the source text of a SCH_QE_DOUBLE */
-	char *qual;    /* column qualifier; call project (project:f) */
-	char *name;    /* column or function name */
+	char *sval; /* SCH_QE_STRING; the source text of a SCH_QE_DOUBLE */
+	char *qual; /* column qualifier; call project (project:f) */
+	char *name; /* column or function name */
 	struct sch_q_expr **args;
 	size_t nargs;
 	bool case_operand, case_else; /* CASE x WHEN ..., ... ELSE e */
@@ -84,11 +84,11 @@ struct sch_q_expr {
 	/* filled by the resolver */
 	enum sch_q_type ty;
 	enum sch_q_fkind fkind;
-	int src;       /* column: index of the FROM source in its scope, -1 otherwise */
-	int colidx;    /* column: index in that source */
-	int outer;     /* column: how many scopes up (0 = own) */
-	char *fn_ref;  /* resolved function "project:name" (UDF, UDAF, UDTF) */
-	char *rcol;    /* column: the name to render (a LATERAL VIEW alias maps to the UDTF's) */
+	int src;      /* column: index of the FROM source in its scope, -1 otherwise */
+	int colidx;   /* column: index in that source */
+	int outer;    /* column: how many scopes up (0 = own) */
+	char *fn_ref; /* resolved function "project:name" (UDF, UDAF, UDTF) */
+	char *rcol;   /* column: the name to render (a LATERAL VIEW alias maps to the UDTF's) */
 };
 
 enum sch_q_from_kind {
@@ -144,9 +144,9 @@ struct sch_q_select {
 	bool distinct;
 	struct sch_q_item *items;
 	size_t nitems;
-	struct sch_sql_list udtf_cols; /* SELECT udtf(args) AS (c1, ...) */
+	struct sch_sql_list udtf_cols;  /* SELECT udtf(args) AS (c1, ...) */
 	struct sch_sql_list udtf_rcols; /* resolver: the UDTF's own names of those columns */
-	struct sch_q_from *from;       /* NULL: SELECT without FROM */
+	struct sch_q_from *from;        /* NULL: SELECT without FROM */
 	struct sch_q_expr *where;
 	struct sch_q_expr **group;
 	size_t ngroup;
@@ -211,8 +211,8 @@ struct sch_q_stmt {
 	bool has_lifecycle;
 	int64_t lifecycle;
 	char *comment;
-	struct sch_q_query *query; /* SELECT, CTAS, CREATE VIEW, INSERT ... query, EXPLAIN */
-	char *query_text;          /* CREATE VIEW: the query's source text */
+	struct sch_q_query *query;  /* SELECT, CTAS, CREATE VIEW, INSERT ... query, EXPLAIN */
+	char *query_text;           /* CREATE VIEW: the query's source text */
 	struct sch_q_partval *part; /* PARTITION (p='v', ...) */
 	size_t npart;
 	struct sch_sql_list insert_cols;

@@ -196,7 +196,8 @@ static int load_columns(sqlite3 *db, struct sch_tabledef *t, struct cmn_err *err
 		t->ncols++;
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	return rc == SQLITE_DONE ? 0
+				 : cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
 }
 
 int sch_tables_get(struct sch_catalog *cat, const char *project, const char *name,
@@ -208,18 +209,20 @@ int sch_tables_get(struct sch_catalog *cat, const char *project, const char *nam
 	int rc;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT project, name, kind, owner, view_sql, version FROM job_tables"
-			       " WHERE project = ?1 AND name = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		db,
+		"SELECT project, name, kind, owner, view_sql, version FROM job_tables"
+		" WHERE project = ?1 AND name = ?2",
+		-1, &st, NULL) != SQLITE_OK)
 		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
 	sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return rc == SQLITE_DONE ? 0 : cmn_err_set(err, CMN_EIO, 0, "catalog: %s",
-							   sqlite3_errmsg(db));
+		return rc == SQLITE_DONE
+			   ? 0
+			   : cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -377,8 +380,9 @@ int sch_functions_get(struct sch_catalog *cat, const char *project, const char *
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return rc == SQLITE_DONE ? 0 : cmn_err_set(err, CMN_EIO, 0, "catalog: %s",
-							   sqlite3_errmsg(db));
+		return rc == SQLITE_DONE
+			   ? 0
+			   : cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -418,8 +422,8 @@ static int env_table(void *arg, const char *project, const char *name, struct sc
 	return sch_tables_get(arg, project, name, out, err);
 }
 
-static int env_function(void *arg, const char *project, const char *name,
-			struct sch_funcdef **out, struct cmn_err *err)
+static int env_function(void *arg, const char *project, const char *name, struct sch_funcdef **out,
+			struct cmn_err *err)
 {
 	return sch_functions_get(arg, project, name, out, err);
 }

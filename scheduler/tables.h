@@ -32,7 +32,7 @@ struct sch_tabledef {
 	char *project, *name;
 	bool is_view;
 	char *owner;
-	char *view_sql; /* views: the query text */
+	char *view_sql;            /* views: the query text */
 	struct sch_q_coldef *cols; /* data columns, then partition columns */
 	size_t ncols, npcols;      /* npcols of the ncols are partition columns */
 	int64_t version;
@@ -51,7 +51,7 @@ struct sch_funcdef {
 	bool has_signature;   /* else: any arguments, result STRING */
 	enum sch_q_type *args;
 	size_t nargs;
-	enum sch_q_type ret; /* scalar/aggregate result; table: type of every column */
+	enum sch_q_type ret;         /* scalar/aggregate result; table: type of every column */
 	struct sch_sql_list columns; /* table functions: output column names */
 	struct sch_sql_list resources;
 };

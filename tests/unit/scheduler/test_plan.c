@@ -111,12 +111,12 @@ static void gm_partial(sqlite3_context *c)
 
 static void register_fns(sqlite3 *db)
 {
-	assert_int_equal(sqlite3_create_function(db, "mask_email", 1, SQLITE_UTF8, NULL, mask_email,
-						 NULL, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_create_function(db, "geomean", 1, SQLITE_UTF8, NULL, NULL, gm_step,
-						 gm_final),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_create_function(db, "mask_email", 1, SQLITE_UTF8, NULL, mask_email, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_create_function(db, "geomean", 1, SQLITE_UTF8, NULL, NULL, gm_step, gm_final),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_create_function(db, "geomean__partial", 1, SQLITE_UTF8, NULL, NULL,
 						 gm_step, gm_partial),
 			 SQLITE_OK);
@@ -191,9 +191,9 @@ static void generate(void)
 	exec(ref, "CREATE TABLE users (id INTEGER, name TEXT, email TEXT, country TEXT,"
 		  " score REAL, age INTEGER, tags TEXT);"
 		  "CREATE TABLE orders (id INTEGER, user_id INTEGER, amount REAL, status TEXT)");
-	assert_int_equal(sqlite3_prepare_v2(ref, "INSERT INTO users VALUES (?,?,?,?,?,?,?)", -1, &st,
-					    NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(ref, "INSERT INTO users VALUES (?,?,?,?,?,?,?)", -1, &st, NULL),
+	    SQLITE_OK);
 	for (int id = 1; id <= 400; id++) {
 		char name[32], email[64], tags[64];
 		snprintf(name, sizeof(name), "name%d", id);
@@ -226,8 +226,9 @@ static void generate(void)
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_prepare_v2(ref, "INSERT INTO orders VALUES (?,?,?,?)", -1, &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(ref, "INSERT INTO orders VALUES (?,?,?,?)", -1, &st, NULL),
+	    SQLITE_OK);
 	for (int id = 1; id <= 1200; id++) {
 		sqlite3_bind_int(st, 1, id);
 		if (id % 23)
@@ -244,7 +245,8 @@ static void generate(void)
 
 static int setup(void **state)
 {
-	static const char *const ucols[] = { "id", "name", "email", "country", "score", "age", "tags" };
+	static const char *const ucols[] = { "id",    "name", "email", "country",
+					     "score", "age",  "tags" };
 	static const int utypes[] = { SCH_QT_BIGINT, SCH_QT_STRING, SCH_QT_STRING, SCH_QT_STRING,
 				      SCH_QT_DOUBLE, SCH_QT_BIGINT, SCH_QT_STRING };
 	static const char *const ocols[] = { "id", "user_id", "amount", "status" };
@@ -323,19 +325,22 @@ static uint64_t row_hash(sqlite3_value **row, const struct sch_plan_stage *st)
 					       : sqlite3_value_blob(v);
 			len = (size_t)sqlite3_value_bytes(v);
 		}
-		h = sch_plan_hash_value(h, t, null, sqlite3_value_int64(v), sqlite3_value_double(v), p,
-					len);
+		h = sch_plan_hash_value(h, t, null, sqlite3_value_int64(v), sqlite3_value_double(v),
+					p, len);
 	}
 	return h;
 }
 
 static const char *affinity(enum sch_q_type t)
 {
-	return t == SCH_QT_DOUBLE ? "REAL" : t == SCH_QT_STRING ? "TEXT" : t == SCH_QT_BINARY ? "BLOB" : "INTEGER";
+	return t == SCH_QT_DOUBLE   ? "REAL"
+	       : t == SCH_QT_STRING ? "TEXT"
+	       : t == SCH_QT_BINARY ? "BLOB"
+				    : "INTEGER";
 }
 
-static void load_input(sqlite3 *db, const struct sch_plan_input *in, struct rows *rows,
-		       size_t from, size_t to)
+static void load_input(sqlite3 *db, const struct sch_plan_input *in, struct rows *rows, size_t from,
+		       size_t to)
 {
 	char sql[4096];
 	size_t n = 0;
@@ -443,7 +448,8 @@ static char *canon(sqlite3_value **row, size_t ncols)
 			n += (size_t)snprintf(s + n, 4096 - n, "|NULL");
 			break;
 		case SQLITE_INTEGER:
-			n += (size_t)snprintf(s + n, 4096 - n, "|%lld", (long long)sqlite3_value_int64(v));
+			n += (size_t)snprintf(s + n, 4096 - n, "|%lld",
+					      (long long)sqlite3_value_int64(v));
 			break;
 		case SQLITE_FLOAT:
 			n += (size_t)snprintf(s + n, 4096 - n, "|%.9g", sqlite3_value_double(v));
@@ -479,14 +485,14 @@ static void free_strs(char **v, size_t n)
 }
 
 struct qcase {
-	const char *sql;     /* Cordon SQL */
-	const char *ref;     /* the same query in SQLite's dialect (NULL: the same text) */
-	bool ordered;        /* the order of rows is defined (ORDER BY on unique keys) */
-	const char *shape;   /* expected stage kinds, e.g. "MRF" (NULL: not checked) */
+	const char *sql;   /* Cordon SQL */
+	const char *ref;   /* the same query in SQLite's dialect (NULL: the same text) */
+	bool ordered;      /* the order of rows is defined (ORDER BY on unique keys) */
+	const char *shape; /* expected stage kinds, e.g. "MRF" (NULL: not checked) */
 };
 
-static void plan_query(const char *sql, int nodes, struct sch_q_script *sc, struct sch_q_resolved *r,
-		       struct sch_plan *p)
+static void plan_query(const char *sql, int nodes, struct sch_q_script *sc,
+		       struct sch_q_resolved *r, struct sch_plan *p)
 {
 	struct cmn_err err = CMN_ERR_INIT;
 	struct sch_q_env env;
@@ -533,8 +539,8 @@ static void check_case(const struct qcase *c, int nodes)
 	sqlite3_finalize(st);
 	if (result.n != expect.n || result.ncols != expect.ncols) {
 		char *ex = sch_plan_explain(&p, NULL);
-		fail_msg("%s (nodes %d): %zu rows x %zu cols, reference %zu x %zu\n%s", c->sql, nodes,
-			 result.n, result.ncols, expect.n, expect.ncols, ex);
+		fail_msg("%s (nodes %d): %zu rows x %zu cols, reference %zu x %zu\n%s", c->sql,
+			 nodes, result.n, result.ncols, expect.n, expect.ncols, ex);
 	}
 	a = canon_rows(&result, !c->ordered);
 	b = canon_rows(&expect, !c->ordered);
@@ -574,10 +580,8 @@ static void test_equivalence(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_equivalence),
-		cmocka_unit_test(test_node_json),
-		cmocka_unit_test(test_transform_json),
-		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_equivalence),    cmocka_unit_test(test_node_json),
+		cmocka_unit_test(test_transform_json), cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_hash),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

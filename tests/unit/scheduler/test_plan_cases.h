@@ -9,7 +9,8 @@ static const struct qcase cases[] = {
 	{ "SELECT id FROM users WHERE name IS NULL", NULL, false, "MF" },
 	{ "SELECT id FROM users WHERE country IN ('us', 'de') AND age BETWEEN 20 AND 30", NULL,
 	  false, "MF" },
-	{ "SELECT id, name FROM users WHERE email LIKE '%ex1%' OR NOT age > 20", NULL, false, "MF" },
+	{ "SELECT id, name FROM users WHERE email LIKE '%ex1%' OR NOT age > 20", NULL, false,
+	  "MF" },
 	{ "SELECT id, CASE WHEN score >= 50 THEN 'high' WHEN score IS NULL THEN 'none' ELSE 'low' "
 	  "END AS band FROM users",
 	  NULL, false, "MF" },
@@ -21,8 +22,8 @@ static const struct qcase cases[] = {
 	  "SELECT id, CAST(score AS REAL) / 3, age % 7, -age FROM users WHERE score IS NOT NULL",
 	  false, "MF" },
 	{ "SELECT id, nvl(name, 'anon'), concat(country, '-', name), upper(country) FROM users",
-	  "SELECT id, ifnull(name, 'anon'), country || '-' || name, upper(country) FROM users", false,
-	  "MF" },
+	  "SELECT id, ifnull(name, 'anon'), country || '-' || name, upper(country) FROM users",
+	  false, "MF" },
 	{ "SELECT id, name FROM users ORDER BY id DESC LIMIT 10", NULL, true, "MF" },
 	{ "SELECT id FROM users ORDER BY score DESC, id LIMIT 15", NULL, true, "MF" },
 	{ "SELECT id, age FROM users WHERE id NOT IN (1, 2, 3) AND name NOT LIKE 'name1%' "
@@ -39,7 +40,8 @@ static const struct qcase cases[] = {
 	{ "SELECT country, MIN(age), MAX(age) FROM users WHERE score > 20 GROUP BY country "
 	  "ORDER BY country LIMIT 3",
 	  NULL, true, "MRF" },
-	{ "SELECT age % 5 AS b, COUNT(*) FROM users GROUP BY age % 5 ORDER BY b", NULL, true, "MRF" },
+	{ "SELECT age % 5 AS b, COUNT(*) FROM users GROUP BY age % 5 ORDER BY b", NULL, true,
+	  "MRF" },
 	{ "SELECT country, COUNT(*) AS n FROM users GROUP BY country ORDER BY n DESC, country "
 	  "LIMIT 2",
 	  NULL, true, "MRF" },
@@ -61,12 +63,13 @@ static const struct qcase cases[] = {
 	/* joins: MAP per side + REDUCE (hash on the keys) + FINAL */
 	{ "SELECT u.id, o.amount FROM users u JOIN orders o ON u.id = o.user_id", NULL, false,
 	  "MMRF" },
-	{ "SELECT u.name, o.id FROM users u LEFT JOIN orders o ON u.id = o.user_id WHERE u.age > 40",
+	{ "SELECT u.name, o.id FROM users u LEFT JOIN orders o ON u.id = o.user_id WHERE u.age > "
+	  "40",
 	  NULL, false, "MMRF" },
 	{ "SELECT u.id, o.id FROM users u RIGHT JOIN orders o ON u.id = o.user_id", NULL, false,
 	  NULL },
-	{ "SELECT u.id, o.id FROM users u FULL OUTER JOIN orders o ON u.id = o.user_id", NULL, false,
-	  NULL },
+	{ "SELECT u.id, o.id FROM users u FULL OUTER JOIN orders o ON u.id = o.user_id", NULL,
+	  false, NULL },
 	{ "SELECT u.id, o.id FROM users u JOIN orders o ON u.id = o.user_id AND o.amount > u.score",
 	  NULL, false, NULL },
 	{ "SELECT u.id, o.id FROM users u JOIN orders o ON o.amount < u.age AND u.id < 10", NULL,
@@ -85,8 +88,8 @@ static const struct qcase cases[] = {
 	{ "SELECT u.id, o.amount FROM users u JOIN orders o ON u.id = o.user_id "
 	  "ORDER BY o.amount DESC, o.id LIMIT 7",
 	  NULL, true, NULL },
-	{ "SELECT u.id, o.id FROM users u JOIN orders o ON u.score = o.user_id",
-	  NULL, false, NULL },
+	{ "SELECT u.id, o.id FROM users u JOIN orders o ON u.score = o.user_id", NULL, false,
+	  NULL },
 	/* subqueries, UNION ALL, views: every table to FINAL */
 	{ "SELECT s.c, s.n FROM (SELECT country AS c, COUNT(*) AS n FROM users GROUP BY country) s "
 	  "WHERE s.n > 10",
@@ -114,5 +117,7 @@ static const struct qcase cases[] = {
 	  "SELECT t.value, COUNT(*) FROM users, json_each(users.tags) t GROUP BY t.value", false,
 	  "MRF" },
 	{ "SELECT json_each(tags) AS (k, v) FROM users WHERE id < 100",
-	  "SELECT CAST(j.key AS TEXT), j.value FROM users, json_each(users.tags) j WHERE users.id < 100", false, "MF" },
+	  "SELECT CAST(j.key AS TEXT), j.value FROM users, json_each(users.tags) j WHERE users.id "
+	  "< 100",
+	  false, "MF" },
 };

@@ -35,27 +35,29 @@ static void test_node_json(void **state)
 		assert_string_equal(json_string_value(json_object_get(f, "kind")), "aggregate");
 		assert_string_equal(json_string_value(json_object_get(f, "script")), "lib.lua");
 		assert_int_equal(json_array_size(json_object_get(n, "scripts")), 1);
-		assert_non_null(strstr(json_string_value(json_object_get(n, "sql")),
-				       "\"geomean__partial\"("));
+		assert_non_null(
+		    strstr(json_string_value(json_object_get(n, "sql")), "\"geomean__partial\"("));
 	}
 	{
 		json_t *sink = json_object_get(json_object_get(n, "output"), "sink");
 		json_t *part = json_object_get(sink, "partition");
 		assert_non_null(part);
 		assert_int_equal(json_array_size(json_object_get(part, "keys")), 1);
-		assert_int_equal(json_integer_value(json_array_get(json_object_get(part, "keys"), 0)),
-				 0);
+		assert_int_equal(
+		    json_integer_value(json_array_get(json_object_get(part, "keys"), 0)), 0);
 		assert_true(json_is_null(json_object_get(part, "peers")));
 		assert_int_equal(json_integer_value(json_object_get(part, "input")), 0);
 	}
 	json_decref(n);
 	/* REDUCE: upstream input from 2 senders, __final merge */
 	assert_int_equal(sch_plan_node_json(&p, 1, 0, "j-1", &n, &err), 0);
-	assert_int_equal(json_integer_value(json_object_get(
-			     json_object_get(json_array_get(json_object_get(n, "inputs"), 0), "source"),
-			     "upstream")),
-			 2);
-	assert_non_null(strstr(json_string_value(json_object_get(n, "sql")), "\"geomean__final\"("));
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+		json_object_get(json_array_get(json_object_get(n, "inputs"), 0), "source"),
+		"upstream")),
+	    2);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(n, "sql")), "\"geomean__final\"("));
 	json_decref(n);
 	/* FINAL: fd sink (the result) */
 	assert_int_equal(sch_plan_node_json(&p, 2, 0, "j-1", &n, &err), 0);
@@ -91,12 +93,12 @@ static void test_transform_json(void **state)
 			    "lua5.4");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(t, "argv"), 1)),
 			    "up.lua");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(t, "columns"), 0), "type")),
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(t, "columns"), 0), "type")),
 			    "BIGINT");
-	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(json_object_get(n, "resources"), 0),
-					      "name")),
-	    "up.lua");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(n, "resources"), 0), "name")),
+			    "up.lua");
 	assert_non_null(strstr(json_string_value(json_object_get(n, "sql")), "WHERE"));
 	json_decref(n);
 	sch_plan_free(&p);

@@ -45,7 +45,8 @@ static void test_all_forms_parse(void **state)
 		"SELECT CASE WHEN a > 0 THEN 'p' WHEN a < 0 THEN 'n' ELSE 'z' END, "
 		"CASE a WHEN 1 THEN 'one' END, CAST(a AS DOUBLE), -a, +a, a % 3, a || 'x' FROM t",
 		"SELECT t.a, u.b FROM t JOIN u ON t.id = u.id LEFT OUTER JOIN v ON v.id = t.id "
-		"RIGHT JOIN w ON w.id = t.id FULL JOIN x ON x.id = t.id INNER JOIN y ON y.id = t.id",
+		"RIGHT JOIN w ON w.id = t.id FULL JOIN x ON x.id = t.id INNER JOIN y ON y.id = "
+		"t.id",
 		"SELECT a FROM t, u CROSS JOIN v",
 		"SELECT s.k FROM (SELECT a AS k FROM t) s",
 		"SELECT w FROM t LATERAL VIEW words(t.text) tv AS w",

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "scheduler/authz.h"
+#include "scheduler/plan.h"
 #include "scheduler/resolve.h"
 #include "scheduler/tables.h"
 
@@ -34,8 +35,11 @@ static struct sch_principal who(const char *name)
 static json_t *run(const char *user, const char *sql, int *rc, struct cmn_err *err)
 {
 	struct sch_principal p = who(user);
-	struct sch_stmt_ctx ctx = { .cat = cat, .principal = &p, .project = "p",
-				    .source_ip = "127.0.0.1", .request_id = "r" };
+	struct sch_stmt_ctx ctx = { .cat = cat,
+				    .principal = &p,
+				    .project = "p",
+				    .source_ip = "127.0.0.1",
+				    .request_id = "r" };
 	json_t *res = NULL;
 	*rc = sch_authz_stmt_handler(&ctx, sql, strlen(sql), &res, err);
 	return res;
@@ -137,11 +141,12 @@ static int teardown(void **state)
 
 /* The decision EXPLAIN PERMISSION reported for (principal, action, resource suffix). */
 static const char *decision(json_t *res, const char *principal, const char *action,
-			   const char *suffix)
+			    const char *suffix)
 {
 	size_t i;
 	json_t *row;
-	json_array_foreach(json_object_get(res, "rows"), i, row) {
+	json_array_foreach(json_object_get(res, "rows"), i, row)
+	{
 		const char *r = json_string_value(json_array_get(row, 2));
 		size_t n = strlen(r), m = strlen(suffix);
 		if (strcmp(json_string_value(json_array_get(row, 0)), principal) == 0 &&
@@ -222,12 +227,14 @@ static void test_job_authorization(void **state)
 	(void)state;
 
 	assert_int_equal(authorize("RAM$a:bob", "SELECT id, name FROM users", &err), 0);
-	assert_int_equal(authorize("RAM$a:bob", "SELECT u.id FROM users u JOIN users w ON u.id = w.id "
-						"WHERE w.email IS NULL",
+	assert_int_equal(authorize("RAM$a:bob",
+				   "SELECT u.id FROM users u JOIN users w ON u.id = w.id "
+				   "WHERE w.email IS NULL",
 				   &err),
 			 -1);
 	assert_int_equal(err.code, CMN_EDENIED);
-	assert_non_null(strstr(err.msg, "odps:Select denied on acs:odps:*:projects/p/tables/users/columns/email"));
+	assert_non_null(strstr(
+	    err.msg, "odps:Select denied on acs:odps:*:projects/p/tables/users/columns/email"));
 	if (!strstr(err.msg, "1:60:"))
 		fail_msg("%s", err.msg);
 	assert_int_equal(authorize("RAM$a:bob", "SELECT name FROM v", &err), 0);
@@ -241,11 +248,74 @@ static void test_job_authorization(void **state)
 	assert_non_null(strstr(err.msg, "odps:Use"));
 }
 
+static void test_compile_and_explain(void **state)
+{
+	struct sch_principal own = who("ALIYUN$own"), bob = who("RAM$a:bob");
+	struct sch_job_request req = { .cat = cat,
+				       .who = &own,
+				       .project = "p",
+				       .source_ip = "127.0.0.1",
+				       .default_nodes = 3 };
+	struct sch_stmt_ctx ctx = { .cat = cat,
+				    .principal = &own,
+				    .project = "p",
+				    .source_ip = "127.0.0.1",
+				    .request_id = "r" };
+	struct sch_job_compiled c;
+	struct cmn_err err = CMN_ERR_INIT;
+	const char *sql = "SET cordon.udf.memory=64M; SET cordon.node.timeout=500ms;\n"
+			  "SET cordon.udf.instructions=1000; SELECT id FROM users WHERE id > 1";
+	json_t *r = NULL;
+	(void)state;
+
+	if (sch_job_compile(&req, sql, strlen(sql), &c, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(c.settings.udf_memory == 64 << 20);
+	assert_true(c.settings.node_timeout_ms == 500);
+	assert_true(c.settings.udf_instructions == 1000);
+	assert_true(c.has_plan);
+	assert_int_equal(c.plan.v[0].nodes, 3);
+	sch_job_compiled_free(&c);
+
+	sql = "SELECT id FROM users; SELECT name FROM users";
+	assert_int_equal(sch_job_compile(&req, sql, strlen(sql), &c, &err), -1);
+	assert_non_null(strstr(err.msg, "1:23: a job runs one statement"));
+	sql = "SET cordon.nodes=100; SELECT id FROM users";
+	assert_int_equal(sch_job_compile(&req, sql, strlen(sql), &c, &err), -1);
+	assert_non_null(strstr(err.msg, "cordon.nodes must be 1..64"));
+	sql = "SET cordon.udf.memory=lots; SELECT id FROM users";
+	assert_int_equal(sch_job_compile(&req, sql, strlen(sql), &c, &err), -1);
+	assert_non_null(strstr(err.msg, "bad value 'lots'"));
+
+	/* a network link the user may not use: refused before anything is planned */
+	req.who = &bob;
+	sql = "SET odps.session.networklink=ext; SELECT id FROM users";
+	assert_int_equal(sch_job_compile(&req, sql, strlen(sql), &c, &err), -1);
+	assert_int_equal(err.code, CMN_EDENIED);
+	assert_non_null(strstr(err.msg, "networklinks/ext"));
+
+	/* EXPLAIN <query> */
+	sql = "SET cordon.nodes=2; EXPLAIN SELECT name, COUNT(*) FROM users GROUP BY name";
+	assert_int_equal(sch_plan_explain_handler(&ctx, sql, strlen(sql), &r, &err), 1);
+	assert_string_equal(
+	    json_string_value(json_array_get(json_array_get(json_object_get(r, "rows"), 0), 0)),
+	    "Stage 0: MAP x2");
+	assert_int_equal(json_array_size(json_object_get(r, "rows")) > 8, 1);
+	json_decref(r);
+	sql = "SELECT name FROM users";
+	assert_int_equal(sch_plan_explain_handler(&ctx, sql, strlen(sql), &r, &err), 0);
+	ctx.principal = &bob;
+	sql = "EXPLAIN SELECT email FROM users";
+	assert_int_equal(sch_plan_explain_handler(&ctx, sql, strlen(sql), &r, &err), -1);
+	assert_int_equal(err.code, CMN_EDENIED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_explain_permission_query),
 		cmocka_unit_test(test_job_authorization),
+		cmocka_unit_test(test_compile_and_explain),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

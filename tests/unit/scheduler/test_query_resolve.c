@@ -39,8 +39,8 @@ static void add_table(const char *name, const char *cols, size_t npcols, const c
 	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
 		char *sp = strchr(c, ' ');
 		*sp = '\0';
-		defs[t.ncols] = (struct sch_q_coldef){ c, (enum sch_q_type)sch_q_type_parse(sp + 1),
-						       NULL };
+		defs[t.ncols] =
+		    (struct sch_q_coldef){ c, (enum sch_q_type)sch_q_type_parse(sp + 1), NULL };
 		t.ncols++;
 	}
 	t.cols = defs;
@@ -163,7 +163,8 @@ static void test_errors(void **state)
 {
 	(void)state;
 	bad("SELECT nope FROM users", "1:8: column 'nope' does not exist");
-	bad("SELECT id FROM users u JOIN orders o ON u.id = o.user_id", "1:8: column 'id' is ambiguous");
+	bad("SELECT id FROM users u JOIN orders o ON u.id = o.user_id",
+	    "1:8: column 'id' is ambiguous");
 	bad("SELECT a FROM\n  missing", "2:3: table 'missing' does not exist");
 	bad("SELECT id, COUNT(*) FROM users", "1:8: column 'id' must be in GROUP BY");
 	bad("SELECT country FROM users GROUP BY country HAVING score > 1",
@@ -182,7 +183,8 @@ static void test_errors(void **state)
 	bad("SELECT SUM(name) FROM users", "SUM needs a number");
 	bad("SELECT id FROM users u, orders u", "duplicate table alias 'u'");
 	bad("INSERT INTO orders SELECT id, id, score FROM users", "PARTITION must name all");
-	bad("INSERT INTO orders PARTITION (ds='x') SELECT id FROM users", "INSERT gives 1 values for 3");
+	bad("INSERT INTO orders PARTITION (ds='x') SELECT id FROM users",
+	    "INSERT gives 1 values for 3");
 	bad("INSERT INTO orders PARTITION (ds='x') SELECT name, id, score FROM users",
 	    "column 'id' of 'orders' is BIGINT, the value is STRING");
 	bad("CREATE TABLE users (a BIGINT)", "1:1: table 'p1.users' already exists");
