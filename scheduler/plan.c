@@ -176,8 +176,9 @@ static int fn_json(const struct sch_plan *p, const struct sch_plan_stage *st, js
 static json_t *sink_json(const struct sch_plan *p, const struct sch_plan_stage *st)
 {
 	json_t *keys, *part;
-	if (st->to_stage < 0 || p->v[st->to_stage].nodes == 1)
+	if (st->to_stage < 0)
 		return json_pack("{s:n}", "fd");
+	/* to a 1-node stage: no keys, every row goes to its one peer */
 	keys = json_array();
 	for (size_t i = 0; keys && i < st->nkeys; i++)
 		json_array_append_new(keys, json_integer((json_int_t)st->keys[i]));

@@ -58,6 +58,13 @@ static void test_node_json(void **state)
 	    2);
 	assert_non_null(
 	    strstr(json_string_value(json_object_get(n, "sql")), "\"geomean__final\"("));
+	/* to the 1-node FINAL over the overlay too: a partition without keys */
+	{
+		json_t *part = json_object_get(
+		    json_object_get(json_object_get(n, "output"), "sink"), "partition");
+		assert_non_null(part);
+		assert_int_equal(json_array_size(json_object_get(part, "keys")), 0);
+	}
 	json_decref(n);
 	/* FINAL: fd sink (the result) */
 	assert_int_equal(sch_plan_node_json(&p, 2, 0, "j-1", &n, &err), 0);
