@@ -19,44 +19,38 @@
 
 #include "scheduler/plan_int.h"
 
-struct pb {
-	struct sch_plan *plan;
-	const struct sch_plan_opts *opts;
-	struct cmn_err *err;
-};
-
-static size_t select_width(const struct sch_q_select *s)
+size_t pb_select_width(const struct sch_q_select *s)
 {
 	if (s->transform)
 		return s->tcols.n ? s->tcols.n : 2;
 	return s->udtf_cols.n ? s->udtf_cols.n : s->nitems;
 }
 
-static int oom(struct pb *b)
+int pb_oom(struct pb *b)
 {
 	return cmn_err_set(b->err, CMN_ENOMEM, 0, "out of memory");
 }
 
-static enum sch_q_type concrete(enum sch_q_type t)
+enum sch_q_type pb_concrete(enum sch_q_type t)
 {
 	return t == SCH_QT_NULL ? SCH_QT_STRING : t;
 }
 
-static int add_col(struct pb *b, struct sch_plan_cols *c, const char *name, enum sch_q_type t)
+int pb_add_col(struct pb *b, struct sch_plan_cols *c, const char *name, enum sch_q_type t)
 {
 	struct sch_plan_col *nv = realloc(c->v, (c->n + 1) * sizeof(*nv));
 	if (!nv)
-		return oom(b);
+		return pb_oom(b);
 	c->v = nv;
 	nv[c->n].name = strdup(name);
-	nv[c->n].type = concrete(t);
+	nv[c->n].type = pb_concrete(t);
 	if (!nv[c->n].name)
-		return oom(b);
+		return pb_oom(b);
 	c->n++;
 	return 0;
 }
 
-static int add_stage(struct pb *b, enum sch_stage_kind kind, int nodes)
+int pb_add_stage(struct pb *b, enum sch_stage_kind kind, int nodes)
 {
 	struct sch_plan *p = b->plan;
 	struct sch_plan_stage *nv;
@@ -64,7 +58,7 @@ static int add_stage(struct pb *b, enum sch_stage_kind kind, int nodes)
 		return cmn_err_set(b->err, CMN_ELIMIT, 0, "plan has too many stages");
 	nv = realloc(p->v, (p->n + 1) * sizeof(*nv));
 	if (!nv)
-		return oom(b);
+		return pb_oom(b);
 	p->v = nv;
 	memset(&nv[p->n], 0, sizeof(*nv));
 	nv[p->n].kind = kind;
@@ -73,12 +67,12 @@ static int add_stage(struct pb *b, enum sch_stage_kind kind, int nodes)
 	return (int)p->n++;
 }
 
-static struct sch_plan_input *add_input(struct pb *b, int stage, const char *table, int upstream)
+struct sch_plan_input *pb_add_input(struct pb *b, int stage, const char *table, int upstream)
 {
 	struct sch_plan_stage *st = &b->plan->v[stage];
 	struct sch_plan_input *nv = realloc(st->inputs, (st->ninputs + 1) * sizeof(*nv));
 	if (!nv) {
-		oom(b);
+		pb_oom(b);
 		return NULL;
 	}
 	st->inputs = nv;
@@ -86,22 +80,21 @@ static struct sch_plan_input *add_input(struct pb *b, int stage, const char *tab
 	nv[st->ninputs].upstream = upstream;
 	nv[st->ninputs].table = strdup(table);
 	if (!nv[st->ninputs].table) {
-		oom(b);
+		pb_oom(b);
 		return NULL;
 	}
 	return &nv[st->ninputs++];
 }
 
 /* Connects stage `from`'s output to a new input of stage `to` (same columns). */
-static int connect(struct pb *b, int from, int to, const char *table, const size_t *keys,
-		   size_t nkeys)
+int pb_connect(struct pb *b, int from, int to, const char *table, const size_t *keys, size_t nkeys)
 {
-	struct sch_plan_input *in = add_input(b, to, table, from);
+	struct sch_plan_input *in = pb_add_input(b, to, table, from);
 	struct sch_plan_stage *src = &b->plan->v[from];
 	if (!in)
 		return -1;
 	for (size_t i = 0; i < src->out.n; i++)
-		if (add_col(b, &in->cols, src->out.v[i].name, src->out.v[i].type) < 0)
+		if (pb_add_col(b, &in->cols, src->out.v[i].name, src->out.v[i].type) < 0)
 			return -1;
 	src = &b->plan->v[from];
 	src->to_stage = to;
@@ -109,18 +102,18 @@ static int connect(struct pb *b, int from, int to, const char *table, const size
 	if (b->plan->v[to].nodes > 1 && nkeys) {
 		src->keys = calloc(nkeys, sizeof(*src->keys));
 		if (!src->keys)
-			return oom(b);
+			return pb_oom(b);
 		memcpy(src->keys, keys, nkeys * sizeof(*keys));
 		src->nkeys = nkeys;
 	}
 	return 0;
 }
 
-static int scan_input(struct pb *b, int stage, const char *table, const struct sch_q_select *s,
-		      const struct sch_q_from *leaf)
+int pb_scan_input(struct pb *b, int stage, const char *table, const struct sch_q_select *s,
+		  const struct sch_q_from *leaf)
 {
 	const struct sch_tabledef *def = leaf->def;
-	struct sch_plan_input *in = add_input(b, stage, table, -1);
+	struct sch_plan_input *in = pb_add_input(b, stage, table, -1);
 	bool *used;
 	bool any = false;
 
@@ -131,7 +124,7 @@ static int scan_input(struct pb *b, int stage, const char *table, const struct s
 	used = calloc(def->ncols ? def->ncols : 1, sizeof(*used));
 	if (!in->scan_project || !in->scan_table || !used) {
 		free(used);
-		return oom(b);
+		return pb_oom(b);
 	}
 	pl_used_cols(s, leaf->src_index, used, def->ncols);
 	for (size_t i = 0; i < def->ncols; i++)
@@ -139,7 +132,7 @@ static int scan_input(struct pb *b, int stage, const char *table, const struct s
 	if (!any)
 		used[0] = true; /* COUNT(*): the rows, through the first column */
 	for (size_t i = 0; i < def->ncols; i++)
-		if (used[i] && add_col(b, &in->cols, def->cols[i].name, def->cols[i].type) < 0) {
+		if (used[i] && pb_add_col(b, &in->cols, def->cols[i].name, def->cols[i].type) < 0) {
 			free(used);
 			return -1;
 		}
@@ -156,11 +149,11 @@ struct prod {
 	int stage;          /* the producing stage */
 };
 
-static int sql_set(struct pb *b, int stage, struct cmn_buf *q)
+int pb_sql_set(struct pb *b, int stage, struct cmn_buf *q)
 {
 	char *sql = cmn_buf_steal(q, NULL);
 	if (!sql)
-		return oom(b);
+		return pb_oom(b);
 	free(b->plan->v[stage].sql);
 	b->plan->v[stage].sql = sql;
 	return 0;
@@ -199,11 +192,11 @@ static int order_clause(struct pb *b, const struct sch_q_select *s, const struct
 static int final_stage(struct pb *b, const struct sch_q_select *s, int from,
 		       const struct order_map *om, size_t nvisible, bool distinct)
 {
-	int fin = add_stage(b, SCH_STAGE_FINAL, 1);
+	int fin = pb_add_stage(b, SCH_STAGE_FINAL, 1);
 	struct cmn_buf q;
 	char buf[32];
 
-	if (fin < 0 || connect(b, from, fin, "f0", NULL, 0) < 0)
+	if (fin < 0 || pb_connect(b, from, fin, "f0", NULL, 0) < 0)
 		return -1;
 	cmn_buf_init(&q, 0);
 	if (cmn_buf_append_str(&q, distinct ? "SELECT DISTINCT " : "SELECT ", b->err) < 0)
@@ -212,12 +205,12 @@ static int final_stage(struct pb *b, const struct sch_q_select *s, int from,
 		const char *name = sch_q_item_name(s, i, buf, sizeof(buf));
 		if (cmn_buf_printf(&q, b->err, "%s\"c%zu\" AS ", i ? ", " : "", i) < 0 ||
 		    pl_ident(&q, name, b->err) < 0 ||
-		    add_col(b, &b->plan->v[fin].out, name, b->plan->v[from].out.v[i].type) < 0)
+		    pb_add_col(b, &b->plan->v[fin].out, name, b->plan->v[from].out.v[i].type) < 0)
 			goto fail;
 	}
 	if (cmn_buf_append_str(&q, " FROM \"f0\"", b->err) < 0 || order_clause(b, s, om, &q) < 0)
 		goto fail;
-	return sql_set(b, fin, &q);
+	return pb_sql_set(b, fin, &q);
 fail:
 	cmn_buf_free(&q);
 	return -1;
@@ -254,7 +247,7 @@ static int order_outputs(struct pb *b, struct prod *pr, int stage, struct order_
 		{
 			char nm[32];
 			snprintf(nm, sizeof(nm), "o%d", hidden);
-			if (add_col(b, &b->plan->v[stage].out, nm, e->ty) < 0)
+			if (pb_add_col(b, &b->plan->v[stage].out, nm, e->ty) < 0)
 				return -1;
 		}
 		hidden++;
@@ -273,7 +266,7 @@ static int visible_items(struct pb *b, struct prod *pr, struct cmn_buf *q, int s
 			if (cmn_buf_append_str(q, i ? ", \"_udtf\"." : "\"_udtf\".", b->err) < 0 ||
 			    pl_ident(q, s->udtf_rcols.v[i], b->err) < 0 ||
 			    cmn_buf_printf(q, b->err, " AS \"%s\"", nm) < 0 ||
-			    add_col(b, &b->plan->v[stage].out, nm, s->items[0].e->ty) < 0)
+			    pb_add_col(b, &b->plan->v[stage].out, nm, s->items[0].e->ty) < 0)
 				return -1;
 		}
 		return 0;
@@ -284,8 +277,9 @@ static int visible_items(struct pb *b, struct prod *pr, struct cmn_buf *q, int s
 		    pl_expr(&pr->r, s->items[i].e, q) < 0 ||
 		    cmn_buf_printf(q, b->err, " AS \"%s\"", nm) < 0)
 			return -1;
-		if (add_col(b, s->transform ? &b->plan->v[stage].sql_out : &b->plan->v[stage].out,
-			    nm, s->items[i].e->ty) < 0)
+		if (pb_add_col(b,
+			       s->transform ? &b->plan->v[stage].sql_out : &b->plan->v[stage].out,
+			       nm, s->items[i].e->ty) < 0)
 			return -1;
 	}
 	return 0;
@@ -309,14 +303,14 @@ static int transform_setup(struct pb *b, const struct sch_q_select *s, int stage
 	char nm[32];
 
 	if (!cmd)
-		return oom(b);
+		return pb_oom(b);
 	for (char *t = strtok_r(cmd, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
 		char **nv = realloc(st->argv, (st->argc + 1) * sizeof(*nv));
 		if (!nv || !(nv[st->argc] = strdup(t))) {
 			if (nv)
 				st->argv = nv;
 			free(cmd);
-			return oom(b);
+			return pb_oom(b);
 		}
 		st->argv = nv;
 		st->argc++;
@@ -330,14 +324,14 @@ static int transform_setup(struct pb *b, const struct sch_q_select *s, int stage
 		if (!nv || !(nv[i] = strdup(s->resources.v[i]))) {
 			if (nv)
 				st->resources.v = nv;
-			return oom(b);
+			return pb_oom(b);
 		}
 		st->resources.v = nv;
 		st->resources.n = i + 1;
 	}
 	for (size_t i = 0; i < (s->tcols.n ? s->tcols.n : 2); i++) {
 		snprintf(nm, sizeof(nm), "c%zu", i);
-		if (add_col(b, &st->out, nm, s->tcols.n ? s->tcol_types[i] : SCH_QT_STRING) < 0)
+		if (pb_add_col(b, &st->out, nm, s->tcols.n ? s->tcol_types[i] : SCH_QT_STRING) < 0)
 			return -1;
 	}
 	return 0;
@@ -371,26 +365,26 @@ static int produce_plain(struct pb *b, struct prod *pr)
 	} else if (s->has_limit && !s->distinct && order_clause(b, s, &om, &q) < 0) {
 		goto fail; /* top-k per node; FINAL merges */
 	}
-	if (sql_set(b, pr->stage, &q) < 0)
+	if (pb_sql_set(b, pr->stage, &q) < 0)
 		goto fail;
 	if (s->distinct) {
 		size_t keys[1024], n = b->plan->v[pr->stage].out.n;
-		int red = add_stage(b, SCH_STAGE_REDUCE, b->opts->nodes);
+		int red = pb_add_stage(b, SCH_STAGE_REDUCE, b->opts->nodes);
 		for (size_t i = 0; i < n && i < 1024; i++)
 			keys[i] = i;
-		if (red < 0 || connect(b, pr->stage, red, "r0", keys, n < 1024 ? n : 1024) < 0)
+		if (red < 0 || pb_connect(b, pr->stage, red, "r0", keys, n < 1024 ? n : 1024) < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++)
-			if (add_col(b, &b->plan->v[red].out, b->plan->v[pr->stage].out.v[i].name,
-				    b->plan->v[pr->stage].out.v[i].type) < 0)
+			if (pb_add_col(b, &b->plan->v[red].out, b->plan->v[pr->stage].out.v[i].name,
+				       b->plan->v[pr->stage].out.v[i].type) < 0)
 				return -1;
 		cmn_buf_init(&q, 0);
 		if (cmn_buf_append_str(&q, "SELECT DISTINCT * FROM \"r0\"", b->err) < 0 ||
-		    (s->has_limit && order_clause(b, s, &om, &q) < 0) || sql_set(b, red, &q) < 0)
+		    (s->has_limit && order_clause(b, s, &om, &q) < 0) || pb_sql_set(b, red, &q) < 0)
 			goto fail;
 		last = red;
 	}
-	return final_stage(b, s, last, &om, select_width(s), false);
+	return final_stage(b, s, last, &om, pb_select_width(s), false);
 fail:
 	cmn_buf_free(&q);
 	return -1;
@@ -501,7 +495,7 @@ static int partial_cols(struct pb *b, struct prod *pr, struct aggs *a, size_t j,
 			if (cmn_buf_append_str(q, ", ", b->err) < 0 ||
 			    pl_expr(&pr->r, g->args[m], q) < 0 ||
 			    cmn_buf_printf(q, b->err, " AS \"%s\"", nm) < 0 ||
-			    add_col(b, out, nm, g->args[m]->ty) < 0)
+			    pb_add_col(b, out, nm, g->args[m]->ty) < 0)
 				return -1;
 		}
 		return 0;
@@ -517,16 +511,16 @@ static int partial_cols(struct pb *b, struct prod *pr, struct aggs *a, size_t j,
 				return -1;
 		return cmn_buf_printf(q, b->err, ") AS \"%s\"", nm) < 0
 			   ? -1
-			   : add_col(b, out, nm, SCH_QT_BINARY);
+			   : pb_add_col(b, out, nm, SCH_QT_BINARY);
 	}
 	if (cmn_buf_printf(q, b->err, ", %s(", is_fn(g, "AVG") ? "sum" : g->name) < 0 ||
 	    pl_expr(&pr->r, g->args[0], q) < 0 || cmn_buf_printf(q, b->err, ") AS \"%s\"", nm) < 0)
 		return -1;
-	if (add_col(b, out, nm,
-		    is_fn(g, "COUNT") ? SCH_QT_BIGINT
-		    : is_fn(g, "AVG")
-			? (g->args[0]->ty == SCH_QT_BIGINT ? SCH_QT_BIGINT : SCH_QT_DOUBLE)
-			: g->ty) < 0)
+	if (pb_add_col(b, out, nm,
+		       is_fn(g, "COUNT") ? SCH_QT_BIGINT
+		       : is_fn(g, "AVG")
+			   ? (g->args[0]->ty == SCH_QT_BIGINT ? SCH_QT_BIGINT : SCH_QT_DOUBLE)
+			   : g->ty) < 0)
 		return -1;
 	if (!is_fn(g, "AVG"))
 		return 0;
@@ -534,7 +528,7 @@ static int partial_cols(struct pb *b, struct prod *pr, struct aggs *a, size_t j,
 	if (cmn_buf_append_str(q, ", count(", b->err) < 0 || pl_expr(&pr->r, g->args[0], q) < 0 ||
 	    cmn_buf_printf(q, b->err, ") AS \"%s\"", nm) < 0)
 		return -1;
-	return add_col(b, out, nm, SCH_QT_BIGINT);
+	return pb_add_col(b, out, nm, SCH_QT_BIGINT);
 }
 
 static int produce_agg(struct pb *b, struct prod *pr)
@@ -567,12 +561,12 @@ static int produce_agg(struct pb *b, struct prod *pr)
 		if ((i && cmn_buf_append_str(&q, ", ", b->err) < 0) ||
 		    pl_expr(&pr->r, s->group[i], &q) < 0 ||
 		    cmn_buf_printf(&q, b->err, " AS \"%s\"", nm) < 0 ||
-		    add_col(b, &b->plan->v[pr->stage].out, nm, s->group[i]->ty) < 0)
+		    pb_add_col(b, &b->plan->v[pr->stage].out, nm, s->group[i]->ty) < 0)
 			goto fail;
 	}
 	if (!s->ngroup && cmn_buf_append_str(&q, "0 AS \"g\"", b->err) < 0)
 		goto fail;
-	if (!s->ngroup && add_col(b, &b->plan->v[pr->stage].out, "g", SCH_QT_BIGINT) < 0)
+	if (!s->ngroup && pb_add_col(b, &b->plan->v[pr->stage].out, "g", SCH_QT_BIGINT) < 0)
 		goto fail;
 	for (size_t j = 0; j < a.n; j++)
 		if (partial_cols(b, pr, &a, j, &q) < 0)
@@ -583,11 +577,11 @@ static int produce_agg(struct pb *b, struct prod *pr)
 		if (cmn_buf_append_str(&q, i ? ", " : " GROUP BY ", b->err) < 0 ||
 		    pl_expr(&pr->r, s->group[i], &q) < 0)
 			goto fail;
-	if (sql_set(b, pr->stage, &q) < 0)
+	if (pb_sql_set(b, pr->stage, &q) < 0)
 		goto fail;
 	/* the merge: one REDUCE, hash-partitioned on the group keys */
-	red = add_stage(b, SCH_STAGE_REDUCE, s->ngroup ? b->opts->nodes : 1);
-	if (red < 0 || connect(b, pr->stage, red, "r0", keys, s->ngroup) < 0)
+	red = pb_add_stage(b, SCH_STAGE_REDUCE, s->ngroup ? b->opts->nodes : 1);
+	if (red < 0 || pb_connect(b, pr->stage, red, "r0", keys, s->ngroup) < 0)
 		return -1;
 	{
 		struct prod mp = *pr;
@@ -610,10 +604,10 @@ static int produce_agg(struct pb *b, struct prod *pr)
 			goto fail;
 		if (s->has_limit && !s->distinct && order_clause(b, s, &om, &q) < 0)
 			goto fail;
-		if (sql_set(b, red, &q) < 0)
+		if (pb_sql_set(b, red, &q) < 0)
 			goto fail;
 	}
-	return final_stage(b, s, red, &om, select_width(s), s->distinct);
+	return final_stage(b, s, red, &om, pb_select_width(s), s->distinct);
 fail:
 	cmn_buf_free(&q);
 	return -1;
@@ -662,9 +656,9 @@ static int lateral_chain(struct pb *b, struct pl_render *r, const struct sch_q_f
 static int plan_single(struct pb *b, struct prod *pr, const struct sch_q_from *leaf)
 {
 	struct cmn_buf q;
-	int map = add_stage(b, SCH_STAGE_MAP, b->opts->nodes);
+	int map = pb_add_stage(b, SCH_STAGE_MAP, b->opts->nodes);
 
-	if (map < 0 || scan_input(b, map, "in0", pr->s, leaf) < 0)
+	if (map < 0 || pb_scan_input(b, map, "in0", pr->s, leaf) < 0)
 		return -1;
 	cmn_buf_init(&q, 0);
 	if (cmn_buf_append_str(&q, "\"in0\" AS ", b->err) < 0 ||
@@ -675,7 +669,7 @@ static int plan_single(struct pb *b, struct prod *pr, const struct sch_q_from *l
 	}
 	pr->from = cmn_buf_steal(&q, NULL);
 	if (!pr->from)
-		return oom(b);
+		return pb_oom(b);
 	pr->stage = map;
 	return produce(b, pr);
 }
@@ -724,13 +718,13 @@ static int join_side(struct pb *b, struct prod *pr, const struct sch_q_from *lea
 		     size_t nkeys, bool push, size_t *kidx)
 {
 	const struct sch_q_select *s = pr->s;
-	int map = add_stage(b, SCH_STAGE_MAP, b->opts->nodes);
+	int map = pb_add_stage(b, SCH_STAGE_MAP, b->opts->nodes);
 	struct sch_plan_input *in;
 	struct conj w = { .n = 0 };
 	struct cmn_buf q;
 	bool first_where = true;
 
-	if (map < 0 || scan_input(b, map, "in0", s, leaf) < 0)
+	if (map < 0 || pb_scan_input(b, map, "in0", s, leaf) < 0)
 		return -1;
 	in = &b->plan->v[map].inputs[0];
 	cmn_buf_init(&q, 0);
@@ -739,7 +733,7 @@ static int join_side(struct pb *b, struct prod *pr, const struct sch_q_from *lea
 	for (size_t i = 0; i < in->cols.n; i++)
 		if ((i && cmn_buf_append_str(&q, ", ", b->err) < 0) ||
 		    pl_ident(&q, in->cols.v[i].name, b->err) < 0 ||
-		    add_col(b, &b->plan->v[map].out, in->cols.v[i].name, in->cols.v[i].type) < 0)
+		    pb_add_col(b, &b->plan->v[map].out, in->cols.v[i].name, in->cols.v[i].type) < 0)
 			goto fail;
 	for (size_t k = 0; k < nkeys; k++) {
 		char nm[32];
@@ -753,7 +747,7 @@ static int join_side(struct pb *b, struct prod *pr, const struct sch_q_from *lea
 				   : ktypes[k] == SCH_QT_BINARY ? "BLOB"
 								: "INTEGER",
 				   nm) < 0 ||
-		    add_col(b, &b->plan->v[map].out, nm, ktypes[k]) < 0)
+		    pb_add_col(b, &b->plan->v[map].out, nm, ktypes[k]) < 0)
 			goto fail;
 	}
 	if (cmn_buf_append_str(&q, " FROM \"in0\" AS ", b->err) < 0 ||
@@ -768,7 +762,7 @@ static int join_side(struct pb *b, struct prod *pr, const struct sch_q_from *lea
 			goto fail;
 		first_where = false;
 	}
-	if (sql_set(b, map, &q) < 0)
+	if (pb_sql_set(b, map, &q) < 0)
 		goto fail;
 	return map;
 fail:
@@ -804,7 +798,7 @@ static int plan_join(struct pb *b, struct prod *pr)
 		} else {
 			continue;
 		}
-		kt[nk++] = concrete((enum sch_q_type)t);
+		kt[nk++] = pb_concrete((enum sch_q_type)t);
 	}
 	m0 = join_side(b, pr, l, lk, kt, nk, j->join == SCH_QJ_INNER || j->join == SCH_QJ_LEFT, k0);
 	if (m0 < 0)
@@ -814,9 +808,9 @@ static int plan_join(struct pb *b, struct prod *pr)
 	if (m1 < 0)
 		return -1;
 	/* without an equi-join key every row meets every other on one node */
-	red = add_stage(b, SCH_STAGE_REDUCE, nk ? b->opts->nodes : 1);
-	if (red < 0 || connect(b, m0, red, "r0", k0, nk) < 0 ||
-	    connect(b, m1, red, "r1", k1, nk) < 0)
+	red = pb_add_stage(b, SCH_STAGE_REDUCE, nk ? b->opts->nodes : 1);
+	if (red < 0 || pb_connect(b, m0, red, "r0", k0, nk) < 0 ||
+	    pb_connect(b, m1, red, "r1", k1, nk) < 0)
 		return -1;
 	cmn_buf_init(&q, 0);
 	{
@@ -834,97 +828,9 @@ static int plan_join(struct pb *b, struct prod *pr)
 	}
 	pr->from = cmn_buf_steal(&q, NULL);
 	if (!pr->from)
-		return oom(b);
+		return pb_oom(b);
 	pr->stage = red;
 	return produce(b, pr);
-}
-
-/* ---- gather: every table to FINAL, which runs the whole query ------------------ */
-
-struct gather {
-	struct pb *b;
-	const struct sch_q_select *sel[64];
-	const struct sch_q_from *leaf[64];
-	char *names[64];
-	size_t n;
-};
-
-static const char *gather_leaf(void *arg, const struct sch_q_select *s,
-			       const struct sch_q_from *leaf, struct cmn_err *err)
-{
-	struct gather *g = arg;
-	char nm[32];
-	if (g->n >= 64) {
-		cmn_err_set(err, CMN_ELIMIT, 0, "%d:%d: more than 64 table references", leaf->line,
-			    leaf->col);
-		return NULL;
-	}
-	snprintf(nm, sizeof(nm), "g%zu", g->n);
-	g->names[g->n] = strdup(nm);
-	if (!g->names[g->n]) {
-		cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-		return NULL;
-	}
-	g->sel[g->n] = s;
-	g->leaf[g->n] = leaf;
-	return g->names[g->n++];
-}
-
-static int plan_gather(struct pb *b, const struct sch_q_query *query)
-{
-	struct gather g = { .b = b, .n = 0 };
-	struct pl_render r = {
-		.project = b->opts->project, .leaf = gather_leaf, .leaf_arg = &g, .err = b->err
-	};
-	struct cmn_buf q, m;
-	int fin, rc = -1;
-	char buf[32];
-
-	cmn_buf_init(&q, 0);
-	if (pl_query(&r, query, &q) < 0)
-		goto out;
-	for (size_t i = 0; i < g.n; i++) {
-		int map = add_stage(b, SCH_STAGE_MAP, b->opts->nodes);
-		struct sch_plan_input *in;
-		if (map < 0 || scan_input(b, map, "in0", g.sel[i], g.leaf[i]) < 0)
-			goto out;
-		in = &b->plan->v[map].inputs[0];
-		cmn_buf_init(&m, 0);
-		if (cmn_buf_append_str(&m, "SELECT ", b->err) < 0)
-			goto mfail;
-		for (size_t c = 0; c < in->cols.n; c++)
-			if ((c && cmn_buf_append_str(&m, ", ", b->err) < 0) ||
-			    pl_ident(&m, in->cols.v[c].name, b->err) < 0 ||
-			    add_col(b, &b->plan->v[map].out, in->cols.v[c].name,
-				    in->cols.v[c].type) < 0)
-				goto mfail;
-		if (cmn_buf_append_str(&m, " FROM \"in0\"", b->err) < 0 || sql_set(b, map, &m) < 0)
-			goto mfail;
-		continue;
-	mfail:
-		cmn_buf_free(&m);
-		goto out;
-	}
-	fin = add_stage(b, SCH_STAGE_FINAL, 1);
-	if (fin < 0)
-		goto out;
-	for (size_t i = 0; i < g.n; i++)
-		if (connect(b, (int)i + (fin - (int)g.n), fin, g.names[i], NULL, 0) < 0)
-			goto out;
-	for (size_t i = 0; i < select_width(query->v[0]); i++)
-		if (add_col(b, &b->plan->v[fin].out,
-			    sch_q_item_name(query->v[0], i, buf, sizeof(buf)),
-			    query->v[0]->transform     ? SCH_QT_STRING
-			    : query->v[0]->udtf_cols.n ? query->v[0]->items[0].e->ty
-						       : query->v[0]->items[i].e->ty) < 0)
-			goto out;
-	rc = sql_set(b, fin, &q);
-out:
-	if (rc < 0)
-		cmn_buf_free(&q);
-	for (size_t i = 0; i < g.n; i++)
-		free(g.names[i]);
-	return rc;
 }
 
 /* ---- entry ---------------------------------------------------------------------- */
@@ -956,11 +862,11 @@ static int stage_functions(struct pb *b, const struct sch_q_resolved *res)
 				continue;
 			char **nv = realloc(st->fn_refs, (st->nfns + 1) * sizeof(*nv));
 			if (!nv)
-				return oom(b);
+				return pb_oom(b);
 			st->fn_refs = nv;
 			nv[st->nfns] = strdup(res->fns[f].ref);
 			if (!nv[st->nfns])
-				return oom(b);
+				return pb_oom(b);
 			st->nfns++;
 		}
 	}
@@ -981,12 +887,16 @@ int sch_plan_build(const struct sch_q_stmt *s, const struct sch_q_resolved *res,
 	out->res = res;
 	out->project = strdup(opts->project);
 	if (!out->project)
-		return oom(&b);
-	if (!q)
-		return cmn_err_set(err, CMN_EINVAL, 0, "%d:%d: nothing to plan", s->line, s->col);
+		return pb_oom(&b);
 	if (opts->nodes < 1 || opts->nodes > SCH_PLAN_MAX_NODES)
 		return cmn_err_set(err, CMN_EINVAL, 0, "cordon.nodes must be 1..%d, not %d",
 				   SCH_PLAN_MAX_NODES, opts->nodes);
+	if (!q && s->kind == SCH_Q_INSERT && s->nrows && res->target) {
+		rc = pb_values(&b, s);
+		goto done;
+	}
+	if (!q)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%d:%d: nothing to plan", s->line, s->col);
 	sel = q->v[0];
 	leaf = q->n == 1 ? single_leaf(sel->from) : NULL;
 	if (q->n == 1 && (leaf || simple_join(sel->from))) {
@@ -999,12 +909,12 @@ int sch_plan_build(const struct sch_q_stmt *s, const struct sch_q_resolved *res,
 		rc = leaf ? plan_single(&b, &pr, leaf) : plan_join(&b, &pr);
 		pl_aliases_free(pr.r.aliases, pr.r.naliases);
 		free(pr.from);
-	} else if (q->n == 1 && !sel->from) {
-		rc = cmn_err_set(err, CMN_EINVAL, 0, "%d:%d: a query without FROM is not a job",
-				 sel->line, sel->col);
 	} else {
-		rc = plan_gather(&b, q);
+		rc = pb_gather(&b, q);
 	}
+done:
+	if (rc == 0 && s->kind == SCH_Q_INSERT && res->target)
+		rc = pb_insert_target(&b, s, res);
 	if (rc == 0)
 		rc = stage_functions(&b, res);
 	if (rc < 0)

@@ -38,4 +38,28 @@ void pl_used_cols(const struct sch_q_select *s, int src, bool *used, size_t ncol
 /* Output name of item i of s. */
 const char *pl_item_name(const struct sch_q_select *s, size_t i, char *buf, size_t n);
 
+/* ---- planner helpers (plan_build.c), used by plan_gather.c ---- */
+struct pb {
+	struct sch_plan *plan;
+	const struct sch_plan_opts *opts;
+	struct cmn_err *err;
+};
+
+size_t pb_select_width(const struct sch_q_select *s);
+int pb_oom(struct pb *b);
+enum sch_q_type pb_concrete(enum sch_q_type t);
+int pb_add_col(struct pb *b, struct sch_plan_cols *c, const char *name, enum sch_q_type t);
+int pb_add_stage(struct pb *b, enum sch_stage_kind kind, int nodes);
+struct sch_plan_input *pb_add_input(struct pb *b, int stage, const char *table, int upstream);
+int pb_connect(struct pb *b, int from, int to, const char *table, const size_t *keys, size_t nkeys);
+int pb_scan_input(struct pb *b, int stage, const char *table, const struct sch_q_select *s,
+		  const struct sch_q_from *leaf);
+int pb_sql_set(struct pb *b, int stage, struct cmn_buf *q);
+/* Every table reference scanned by its own MAP, FINAL runs the query. */
+int pb_gather(struct pb *b, const struct sch_q_query *q);
+/* INSERT ... VALUES as a FINAL-only plan. */
+int pb_values(struct pb *b, const struct sch_q_stmt *s);
+/* INSERT: FINAL's output becomes the target's data columns (plan_gather.c). */
+int pb_insert_target(struct pb *b, const struct sch_q_stmt *s, const struct sch_q_resolved *res);
+
 #endif

@@ -128,7 +128,8 @@ int sch_job_compile(const struct sch_job_request *req, const char *sql, size_t l
 	if (sch_q_resolve(&env, out->stmt, &out->res, err) < 0 ||
 	    authorize(req, &out->res.acc, err) < 0)
 		goto fail;
-	if (out->stmt->query && out->stmt->kind != SCH_Q_CREATE_VIEW) {
+	if ((out->stmt->query && out->stmt->kind != SCH_Q_CREATE_VIEW) ||
+	    (out->stmt->kind == SCH_Q_INSERT && out->stmt->nrows)) {
 		struct sch_plan_opts o = { .project = req->project,
 					   .nodes = out->settings.nodes ? out->settings.nodes
 									: req->default_nodes };

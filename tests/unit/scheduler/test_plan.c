@@ -251,6 +251,8 @@ static int setup(void **state)
 				      SCH_QT_DOUBLE, SCH_QT_BIGINT, SCH_QT_STRING };
 	static const char *const ocols[] = { "id", "user_id", "amount", "status" };
 	static const int otypes[] = { SCH_QT_BIGINT, SCH_QT_BIGINT, SCH_QT_DOUBLE, SCH_QT_STRING };
+	static const char *const scols[] = { "a", "b", "c" };
+	static const int stypes[] = { SCH_QT_BIGINT, SCH_QT_STRING, SCH_QT_DOUBLE };
 	struct cmn_err err = CMN_ERR_INIT;
 	(void)state;
 
@@ -260,6 +262,7 @@ static int setup(void **state)
 	put_table("users", ucols, utypes, 7, NULL);
 	put_table("orders", ocols, otypes, 4, NULL);
 	put_table("v_rich", ucols, utypes, 2, "SELECT id, name FROM users WHERE score > 50");
+	put_table("sink", scols, stypes, 3, NULL);
 	put_fn("mask_email", SCH_FN_SCALAR, "string->string", NULL);
 	put_fn("geomean", SCH_FN_AGGREGATE, "double->double", NULL);
 	put_fn("json_each", SCH_FN_TABLE, "string->string", "key,value");

@@ -120,4 +120,21 @@ static const struct qcase cases[] = {
 	  "SELECT CAST(j.key AS TEXT), j.value FROM users, json_each(users.tags) j WHERE users.id "
 	  "< 100",
 	  false, "MF" },
+	/* no FROM: FINAL alone */
+	{ "SELECT 1 + 2 AS three, 'x' || 'y', 7 / 2", "SELECT 3, 'xy', 3.5", false, "F" },
+	/* INSERT: FINAL emits the target's data columns in table order, cast */
+	{ "INSERT INTO sink SELECT id, name, score FROM users WHERE age > 30",
+	  "SELECT id, name, score FROM users WHERE age > 30", false, "MF" },
+	{ "INSERT INTO sink (c, a) SELECT score, age FROM users",
+	  "SELECT age, NULL, score FROM users", false, "MF" },
+	{ "INSERT OVERWRITE TABLE sink (b, a) SELECT country, COUNT(*) FROM users GROUP BY country",
+	  "SELECT COUNT(*), country, NULL FROM users GROUP BY country", false, "MRF" },
+	{ "INSERT INTO sink VALUES (1, 'x', 2.5), (2, NULL, NULL), (3, 'z', 4)",
+	  "SELECT 1, 'x', 2.5 UNION ALL SELECT 2, NULL, NULL UNION ALL SELECT 3, 'z', 4.0", false,
+	  "F" },
+	{ "INSERT INTO sink SELECT id, name, score FROM users WHERE id < 50 UNION ALL "
+	  "SELECT id, status, amount FROM orders WHERE id < 30",
+	  "SELECT id, name, score FROM users WHERE id < 50 UNION ALL "
+	  "SELECT id, status, amount FROM orders WHERE id < 30",
+	  false, "MMF" },
 };
