@@ -140,6 +140,9 @@ struct sch_job_request {
 	const char *project;
 	const char *source_ip;
 	int default_nodes; /* the size-based default of the caller (1..64) */
+	/* every decision (allow and deny) is audited through this, may be NULL */
+	void (*audit)(void *arg, const struct sch_audit_event *ev);
+	void *audit_arg;
 };
 
 int sch_job_compile(const struct sch_job_request *req, const char *sql, size_t len,

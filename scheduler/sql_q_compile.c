@@ -84,13 +84,78 @@ static int apply_set(struct sch_job_compiled *c, const struct sch_q_stmt *s, str
 	return 0;
 }
 
+struct audit_state {
+	const struct sch_job_request *req;
+	const struct sch_q_access *denied;
+	struct sch_authz_decision d;
+	/* what the job reads, for ProjectProtection on its writes (the
+	 * collector lists reads before writes) */
+	struct sch_authz_context *ctx;
+	struct sch_authz_read *reads;
+	size_t nreads;
+};
+
+static void remember_read(struct audit_state *st, const struct sch_q_access *a,
+			  const struct sch_authz_decision *d)
+{
+	struct sch_authz_read *nv;
+	if (strcmp(a->action, "odps:Select") != 0 || a->type != SCH_OBJ_TABLE || !d->allow)
+		return;
+	for (size_t i = 0; i < st->nreads; i++)
+		if (!strcmp(st->reads[i].project, a->project) &&
+		    !strcmp(st->reads[i].table, a->name))
+			return;
+	nv = realloc(st->reads, (st->nreads + 1) * sizeof(*nv));
+	if (!nv)
+		return; /* the write is then decided without this read: stricter */
+	st->reads = nv;
+	nv[st->nreads++] = (struct sch_authz_read){ a->project, a->name, d->via_package };
+	st->ctx->reads = st->reads;
+	st->ctx->nreads = st->nreads;
+}
+
+static void audit_one(void *arg, const struct sch_q_access *a, const struct sch_authz_decision *d)
+{
+	struct audit_state *st = arg;
+	struct sch_audit_event ev = { .event_name = "Authorize",
+				      .resource = d->resource,
+				      .decision = d->allow ? "allow" : "deny",
+				      .reason = d->reason,
+				      .error_code = d->allow ? NULL : "AccessDenied" };
+	if (st->req->audit)
+		st->req->audit(st->req->audit_arg, &ev);
+	remember_read(st, a, d);
+	if (!d->allow && !st->denied) {
+		st->denied = a;
+		st->d = *d;
+	}
+}
+
+/* Decides (and audits) every access; the first deny fails with its rule. */
 static int authorize(const struct sch_job_request *req, const struct sch_q_accesses *acc,
 		     struct cmn_err *err)
 {
 	struct sch_authz_context ctx = { .project = req->project,
 					 .source_ip = req->source_ip,
 					 .task_type = "SQL" };
-	return sch_q_authorize(req->cat, req->who, &ctx, acc, NULL, NULL, err);
+	struct audit_state *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (!st)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	st->req = req;
+	st->ctx = &ctx;
+	rc = sch_q_authorize(req->cat, req->who, &ctx, acc, audit_one, st, err);
+	if (rc == 0 && st->denied) {
+		const struct sch_q_access *a = st->denied;
+		rc = cmn_err_set(err, CMN_EDENIED, 0, "%d:%d: %s denied on %s (rule %s%s%s): %s",
+				 a->line, a->col, a->action, st->d.resource, st->d.rule,
+				 a->as_owner ? ", as view owner " : "",
+				 a->as_owner ? a->as_owner : "", st->d.reason);
+	}
+	free(st->reads);
+	free(st);
+	return rc;
 }
 
 int sch_job_compile(const struct sch_job_request *req, const char *sql, size_t len,

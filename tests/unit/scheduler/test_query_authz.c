@@ -55,10 +55,19 @@ static void run_ok(const char *user, const char *sql)
 	json_decref(r);
 }
 
+static void put_table_in(const char *project, const char *name, const char *owner,
+			 const char *view_sql);
+
 static void put_table(const char *name, const char *owner, const char *view_sql)
 {
+	put_table_in("p", name, owner, view_sql);
+}
+
+static void put_table_in(const char *project, const char *name, const char *owner,
+			 const char *view_sql)
+{
 	struct cmn_err err = CMN_ERR_INIT;
-	char proj[] = "p", nm[32], ow[64], vs[128], c0[] = "id", c1[] = "name", c2[] = "email";
+	char proj[16], nm[32], ow[64], vs[128], c0[] = "id", c1[] = "name", c2[] = "email";
 	struct sch_q_coldef cols[3] = { { c0, SCH_QT_BIGINT, NULL },
 					{ c1, SCH_QT_STRING, NULL },
 					{ c2, SCH_QT_STRING, NULL } };
@@ -66,6 +75,7 @@ static void put_table(const char *name, const char *owner, const char *view_sql)
 					     { "name", -1, false },
 					     { "email", 5, false } };
 	struct sch_tabledef t = { 0 };
+	snprintf(proj, sizeof(proj), "%s", project);
 	snprintf(nm, sizeof(nm), "%s", name);
 	snprintf(ow, sizeof(ow), "%s", owner);
 	snprintf(vs, sizeof(vs), "%s", view_sql ? view_sql : "");
@@ -77,7 +87,7 @@ static void put_table(const char *name, const char *owner, const char *view_sql)
 	t.cols = cols;
 	t.ncols = view_sql ? 2 : 3;
 	assert_int_equal(sch_tables_put(cat, &t, NULL, 0, &err), 0);
-	assert_int_equal(sch_authz_object_create(cat, "p", SCH_OBJ_TABLE, name, owner,
+	assert_int_equal(sch_authz_object_create(cat, project, SCH_OBJ_TABLE, name, owner,
 						 view_sql != NULL, acols, t.ncols, &err),
 			 0);
 }
@@ -96,14 +106,17 @@ static int setup(void **state)
 	assert_int_equal(sch_catalog_open(&cat, path, &err), 0);
 	assert_int_equal(sch_authz_migrate(cat, &err), 0);
 	assert_int_equal(sch_tables_migrate(cat, &err), 0);
-	assert_int_equal(sqlite3_exec(sch_catalog_db(cat),
-				      "CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY,"
-				      " owner TEXT NOT NULL, created_at INTEGER NOT NULL);"
-				      "INSERT INTO projects VALUES ('p', 'ALIYUN$own', 0);",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(
+		sch_catalog_db(cat),
+		"CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY,"
+		" owner TEXT NOT NULL, created_at INTEGER NOT NULL);"
+		"INSERT INTO projects VALUES ('p', 'ALIYUN$own', 0), ('q', 'ALIYUN$own', 0);",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
 	put_table("users", "ALIYUN$own", NULL);
 	put_table("v", "RAM$a:vowner", "SELECT id, name FROM users");
+	put_table_in("q", "sink", "ALIYUN$own", NULL);
 	f.project = proj;
 	f.name = nm;
 	f.kind = SCH_FN_SCALAR;
@@ -310,12 +323,47 @@ static void test_compile_and_explain(void **state)
 	assert_int_equal(err.code, CMN_EDENIED);
 }
 
+static void test_protection(void **state)
+{
+	struct sch_principal own = who("ALIYUN$own");
+	struct sch_job_request req = { .cat = cat,
+				       .who = &own,
+				       .project = "p",
+				       .source_ip = "127.0.0.1",
+				       .default_nodes = 2 };
+	struct sch_job_compiled c;
+	struct cmn_err err = CMN_ERR_INIT;
+	const char *sql = "INSERT INTO q.sink SELECT id, name, email FROM users";
+	(void)state;
+
+	/* unprotected: the owner of both projects may copy */
+	assert_int_equal(sch_job_compile(&req, sql, strlen(sql), &c, &err), 0);
+	assert_true(c.has_plan);
+	sch_job_compiled_free(&c);
+	/* protected: even the owner cannot take the data to q */
+	run_ok("ALIYUN$own", "SET ProjectProtection=true");
+	assert_int_equal(sch_job_compile(&req, sql, strlen(sql), &c, &err), -1);
+	assert_int_equal(err.code, CMN_EDENIED);
+	assert_non_null(strstr(err.msg, "odps:Update denied on acs:odps:*:projects/q/tables/sink"));
+	assert_non_null(strstr(err.msg, "rule protection"));
+	/* writing inside p stays allowed, and a trusted target is fine */
+	sql = "INSERT INTO users SELECT id, name, email FROM users";
+	assert_int_equal(sch_job_compile(&req, sql, strlen(sql), &c, &err), 0);
+	sch_job_compiled_free(&c);
+	run_ok("ALIYUN$own", "ADD TRUSTEDPROJECT q");
+	sql = "INSERT INTO q.sink SELECT id, name, email FROM users";
+	assert_int_equal(sch_job_compile(&req, sql, strlen(sql), &c, &err), 0);
+	sch_job_compiled_free(&c);
+	run_ok("ALIYUN$own", "REMOVE TRUSTEDPROJECT q; SET ProjectProtection=false");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_explain_permission_query),
 		cmocka_unit_test(test_job_authorization),
 		cmocka_unit_test(test_compile_and_explain),
+		cmocka_unit_test(test_protection),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
