@@ -258,7 +258,7 @@ static int exec_bind(sqlite3 *db, const char *sql, struct cmn_err *err, int n, c
 		sqlite3_bind_text(st, i + 1, s[i], -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_CONSTRAINT)
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return cmn_err_set(err, CMN_EEXIST, 0, "'%s' already exists", n > 1 ? s[1] : "?");
 	if (rc != SQLITE_DONE)
 		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));

@@ -27,6 +27,7 @@
 #include "common/err.h"
 #include "scheduler/catalog.h"
 #include "scheduler/sql_query.h"
+#include "scheduler/stmt.h"
 
 struct sch_tabledef {
 	char *project, *name;
@@ -79,5 +80,19 @@ int sch_tables_drop(struct sch_catalog *cat, const char *project, const char *na
 		    struct cmn_err *err);
 int sch_functions_drop(struct sch_catalog *cat, const char *project, const char *name,
 		       struct cmn_err *err);
+
+/* "ds=2024/hr=1": the PARTITION (...) values of s in t's partition column
+ * order (every partition column once; values without '/' or '='). */
+int sch_tables_partition_spec(const struct sch_tabledef *t, const struct sch_q_stmt *s, char *out,
+			      size_t outlen, struct cmn_err *err);
+
+/* sch_stmt handler (stmt.h) of the metadata statements: CREATE TABLE (no
+ * AS), CREATE VIEW, DROP VIEW, ALTER TABLE ADD/DROP PARTITION, DESC, SHOW
+ * TABLES/PARTITIONS/FUNCTIONS (after any SETs). Each is compiled — every
+ * access decided and audited — then run in one savepoint; tables and views
+ * are registered in the authorization registry too. Returns 0 for other
+ * texts (queries, INSERT, CTAS, DROP TABLE, functions: the job runner's). */
+int sch_tables_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
+			    struct cmn_err *err);
 
 #endif

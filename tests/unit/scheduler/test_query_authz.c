@@ -357,6 +357,113 @@ static void test_protection(void **state)
 	run_ok("ALIYUN$own", "REMOVE TRUSTEDPROJECT q; SET ProjectProtection=false");
 }
 
+struct audit_log {
+	int allow, deny, changes;
+};
+
+static void audit_cb(void *arg, const struct sch_audit_event *ev)
+{
+	struct audit_log *l = arg;
+	if (ev->decision && !strcmp(ev->decision, "allow"))
+		l->allow++;
+	else if (ev->decision)
+		l->deny++;
+	else
+		l->changes++;
+}
+
+static json_t *tstmt(const char *user, const char *sql, int want, struct audit_log *log,
+		     struct cmn_err *err)
+{
+	struct sch_principal p = who(user);
+	struct sch_stmt_ctx ctx = { .cat = cat,
+				    .principal = &p,
+				    .project = "p",
+				    .source_ip = "127.0.0.1",
+				    .request_id = "r",
+				    .audit = audit_cb,
+				    .audit_arg = log };
+	json_t *res = NULL;
+	int rc = sch_tables_stmt_handler(&ctx, sql, strlen(sql), &res, err);
+	if (rc != want)
+		fail_msg("%s: rc %d, want %d: %s", sql, rc, want, err->msg);
+	return res;
+}
+
+static void test_table_statements(void **state)
+{
+	struct audit_log log = { 0 };
+	struct cmn_err err = CMN_ERR_INIT;
+	json_t *r;
+	(void)state;
+
+	r = tstmt("ALIYUN$own",
+		  "CREATE TABLE events (id BIGINT COMMENT 'key', what STRING) "
+		  "PARTITIONED BY (ds STRING) LIFECYCLE 7",
+		  1, &log, &err);
+	json_decref(r);
+	assert_int_equal(log.changes, 1);
+	assert_true(log.allow >= 1);
+	r = tstmt("ALIYUN$own", "DESC events", 1, &log, &err);
+	assert_int_equal(json_array_size(json_object_get(r, "rows")), 3);
+	assert_string_equal(
+	    json_string_value(json_array_get(json_array_get(json_object_get(r, "rows"), 2), 3)),
+	    "yes");
+	json_decref(r);
+	json_decref(
+	    tstmt("ALIYUN$own", "ALTER TABLE events ADD PARTITION (ds='2024')", 1, &log, &err));
+	json_decref(tstmt("ALIYUN$own",
+			  "ALTER TABLE events ADD IF NOT EXISTS PARTITION (ds='2024')", 1, &log,
+			  &err));
+	tstmt("ALIYUN$own", "ALTER TABLE events ADD PARTITION (ds='2024')", -1, &log, &err);
+	assert_int_equal(err.code, CMN_EEXIST);
+	tstmt("ALIYUN$own", "ALTER TABLE events ADD PARTITION (ds='a/b')", -1, &log, &err);
+	json_decref(
+	    tstmt("ALIYUN$own", "ALTER TABLE events ADD PARTITION (ds='2025')", 1, &log, &err));
+	r = tstmt("ALIYUN$own", "SHOW PARTITIONS events", 1, &log, &err);
+	assert_int_equal(json_array_size(json_object_get(r, "rows")), 2);
+	assert_string_equal(
+	    json_string_value(json_array_get(json_array_get(json_object_get(r, "rows"), 0), 0)),
+	    "ds=2024");
+	json_decref(r);
+	json_decref(
+	    tstmt("ALIYUN$own", "ALTER TABLE events DROP PARTITION (ds='2024')", 1, &log, &err));
+	tstmt("ALIYUN$own", "ALTER TABLE events DROP PARTITION (ds='2024')", -1, &log, &err);
+	assert_int_equal(err.code, CMN_ENOTFOUND);
+	json_decref(tstmt("ALIYUN$own", "CREATE VIEW ev AS SELECT id, what AS w FROM events", 1,
+			  &log, &err));
+	r = tstmt("ALIYUN$own", "SHOW TABLES", 1, &log, &err);
+	assert_int_equal(json_array_size(json_object_get(r, "rows")),
+			 4); /* events ev users v, not q.sink */
+	json_decref(r);
+	/* the view's columns are its query's; the registry knows it too */
+	r = tstmt("ALIYUN$own", "DESC ev", 1, &log, &err);
+	assert_string_equal(
+	    json_string_value(json_array_get(json_array_get(json_object_get(r, "rows"), 1), 0)),
+	    "w");
+	json_decref(r);
+	r = run("ALIYUN$own", "EXPLAIN PERMISSION SELECT w FROM ev", &(int){ 0 }, &err);
+	assert_string_equal(decision(r, "ALIYUN$own", "odps:Select", "tables/ev"), "allow");
+	json_decref(r);
+	json_decref(tstmt("ALIYUN$own", "DROP VIEW ev", 1, &log, &err));
+	tstmt("ALIYUN$own", "DESC ev", -1, &log, &err);
+	assert_int_equal(err.code, CMN_ENOTFOUND);
+	r = tstmt("ALIYUN$own", "SHOW FUNCTIONS", 1, &log, &err);
+	assert_int_equal(json_array_size(json_object_get(r, "rows")), 1);
+	json_decref(r);
+	/* bob may not create tables: refused, audited, nothing created */
+	log.deny = 0;
+	tstmt("RAM$a:bob", "CREATE TABLE bobs (a BIGINT)", -1, &log, &err);
+	assert_int_equal(err.code, CMN_EDENIED);
+	assert_int_equal(log.deny, 1);
+	tstmt("ALIYUN$own", "DESC bobs", -1, &log, &err);
+	/* not ours: queries, INSERT, security statements */
+	assert_null(tstmt("ALIYUN$own", "SELECT id FROM users", 0, &log, &err));
+	assert_null(
+	    tstmt("ALIYUN$own", "GRANT Select ON TABLE users TO USER RAM$a:bob", 0, &log, &err));
+	assert_null(tstmt("ALIYUN$own", "SELEC oops", 0, &log, &err));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_job_authorization),
 		cmocka_unit_test(test_compile_and_explain),
 		cmocka_unit_test(test_protection),
+		cmocka_unit_test(test_table_statements),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
