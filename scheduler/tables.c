@@ -416,6 +416,39 @@ int sch_functions_get(struct sch_catalog *cat, const char *project, const char *
 	return 0;
 }
 
+int sch_tables_commit_version(struct sch_catalog *cat, const char *project, const char *name,
+			      int64_t expected, struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(cat);
+	sqlite3_stmt *st = NULL;
+	struct sch_tabledef *t = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE job_tables SET version = version + 1 WHERE project = ?1 AND"
+			       " name = ?2 AND version = ?3 AND kind = 'table'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, expected);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	if (sqlite3_changes(db) == 1)
+		return 0;
+	if (sch_tables_get(cat, project, name, &t, err) < 0)
+		return -1;
+	rc =
+	    t ? cmn_err_set(err, CMN_ECONFLICT, 0,
+			    "table '%s.%s' is at version %lld, not %lld: another commit came first",
+			    project, name, (long long)t->version, (long long)expected)
+	      : cmn_err_set(err, CMN_ENOTFOUND, 0, "table '%s.%s' does not exist", project, name);
+	sch_tabledef_free(t);
+	return rc;
+}
+
 static int env_table(void *arg, const char *project, const char *name, struct sch_tabledef **out,
 		     struct cmn_err *err)
 {

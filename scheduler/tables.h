@@ -81,6 +81,13 @@ int sch_tables_drop(struct sch_catalog *cat, const char *project, const char *na
 int sch_functions_drop(struct sch_catalog *cat, const char *project, const char *name,
 		       struct cmn_err *err);
 
+/* The one catalog change that publishes new data of a table (INSERT's
+ * commit, after every chunk is on its replicas): version `expected` becomes
+ * expected + 1. CMN_ECONFLICT when another commit came first (the caller
+ * then fails, leaving the table as it was), CMN_ENOTFOUND when it is gone. */
+int sch_tables_commit_version(struct sch_catalog *cat, const char *project, const char *name,
+			      int64_t expected, struct cmn_err *err);
+
 /* "ds=2024/hr=1": the PARTITION (...) values of s in t's partition column
  * order (every partition column once; values without '/' or '='). */
 int sch_tables_partition_spec(const struct sch_tabledef *t, const struct sch_q_stmt *s, char *out,

@@ -585,7 +585,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_equivalence),    cmocka_unit_test(test_node_json),
 		cmocka_unit_test(test_transform_json), cmocka_unit_test(test_explain),
-		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_hash),           cmocka_unit_test(test_plan_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -163,3 +163,37 @@ static void test_hash(void **state)
 	b = sch_plan_hash_value(b, SCH_QT_STRING, false, 0, 0, "bc", 2);
 	assert_true(a != b);
 }
+
+static void plan_err(const char *sql, int nodes, const char *expected)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	struct sch_q_script sc;
+	struct sch_q_resolved r;
+	struct sch_plan p;
+	struct sch_q_env env;
+	struct sch_plan_opts o = { .project = "p1", .nodes = nodes };
+
+	sch_tables_env(&env, cat, "p1");
+	assert_int_equal(sch_q_parse(sql, strlen(sql), &sc, &err), 0);
+	if (sch_q_resolve(&env, sc.v[0], &r, &err) < 0)
+		fail_msg("resolve %s: %s", sql, err.msg);
+	assert_int_equal(sch_plan_build(sc.v[0], &r, &o, &p, &err), -1);
+	if (!strstr(err.msg, expected))
+		fail_msg("%s: '%s', expected '%s'", sql, err.msg, expected);
+	sch_q_resolved_free(&r);
+	sch_q_script_free(&sc);
+}
+
+static void test_plan_errors(void **state)
+{
+	(void)state;
+	plan_err("SELECT TRANSFORM(id) USING 'cat' FROM users ORDER BY id", 2,
+		 "1:1: TRANSFORM cannot be combined with ORDER BY");
+	plan_err("SELECT s.k FROM (SELECT TRANSFORM(id) USING 'cat' AS (k) FROM users) s", 2,
+		 "1:18: TRANSFORM is only supported over one table at the top level");
+	plan_err("SELECT DISTINCT country FROM users ORDER BY age", 2,
+		 "1:45: ORDER BY of this query must name a selected column");
+	plan_err("SELECT TRANSFORM(id) USING '  ' FROM users", 2, "TRANSFORM USING '' is empty");
+	plan_err("SELECT id FROM users", 0, "cordon.nodes must be 1..64");
+	plan_err("SELECT id FROM users", 65, "cordon.nodes must be 1..64");
+}

@@ -265,12 +265,33 @@ static void test_accesses(void **state)
 	sch_q_script_free(&sc);
 }
 
+static void test_versions(void **state)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	struct sch_tabledef *t = NULL;
+	(void)state;
+	assert_int_equal(sch_tables_get(cat, "p1", "users", &t, &err), 0);
+	assert_true(t->version == 0);
+	sch_tabledef_free(t);
+	assert_int_equal(sch_tables_commit_version(cat, "p1", "users", 0, &err), 0);
+	/* a second commit from the same starting version loses */
+	assert_int_equal(sch_tables_commit_version(cat, "p1", "users", 0, &err), -1);
+	assert_int_equal(err.code, CMN_ECONFLICT);
+	assert_non_null(strstr(err.msg, "is at version 1, not 0"));
+	assert_int_equal(sch_tables_commit_version(cat, "p1", "nope", 0, &err), -1);
+	assert_int_equal(err.code, CMN_ENOTFOUND);
+	assert_int_equal(sch_tables_get(cat, "p1", "users", &t, &err), 0);
+	assert_true(t->version == 1);
+	sch_tabledef_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resolves),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_accesses),
+		cmocka_unit_test(test_versions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
