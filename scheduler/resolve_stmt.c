@@ -147,12 +147,20 @@ static int r_create(struct rs *r, struct sch_q_stmt *s)
 		return -1;
 	if (s->query) {
 		char buf[32];
-		for (size_t i = 0; i < sch_q_query_width(s->query); i++)
+		for (size_t i = 0; i < sch_q_query_width(s->query); i++) {
+			char b2[32];
+			const char *nm = sch_q_item_name(s->query->v[0], i, buf, sizeof(buf));
 			if (rs_item_type(s->query->v[0], i) == SCH_QT_NULL)
-				return rs_fail(
-				    r, CMN_EINVAL, s->line, s->col,
-				    "column '%s' has no type (a bare NULL); CAST it",
-				    sch_q_item_name(s->query->v[0], i, buf, sizeof(buf)));
+				return rs_fail(r, CMN_EINVAL, s->line, s->col,
+					       "column '%s' has no type (a bare NULL); CAST it",
+					       nm);
+			for (size_t j = 0; j < i; j++)
+				if (strcasecmp(sch_q_item_name(s->query->v[0], j, b2, sizeof(b2)),
+					       nm) == 0)
+					return rs_fail(r, CMN_EINVAL, s->line, s->col,
+						       "column '%s' appears twice; name it with AS",
+						       nm);
+		}
 	}
 	return rs_access(r, "odps:CreateTable", proj(r, &s->name), SCH_OBJ_PROJECT, NULL, NULL,
 			 s->line, s->col);

@@ -190,7 +190,9 @@ static void generate(void)
 
 	exec(ref, "CREATE TABLE users (id INTEGER, name TEXT, email TEXT, country TEXT,"
 		  " score REAL, age INTEGER, tags TEXT);"
-		  "CREATE TABLE orders (id INTEGER, user_id INTEGER, amount REAL, status TEXT)");
+		  "CREATE TABLE orders (id INTEGER, user_id INTEGER, amount REAL, status TEXT);"
+		  "CREATE TABLE odd (\"we\"\"ird\" TEXT, \"sp ace\" INTEGER);"
+		  "INSERT INTO odd VALUES ('it''s', 1), ('\"); DROP TABLE odd; --', 2), (NULL, 3)");
 	assert_int_equal(
 	    sqlite3_prepare_v2(ref, "INSERT INTO users VALUES (?,?,?,?,?,?,?)", -1, &st, NULL),
 	    SQLITE_OK);
@@ -252,6 +254,9 @@ static int setup(void **state)
 	static const char *const ocols[] = { "id", "user_id", "amount", "status" };
 	static const int otypes[] = { SCH_QT_BIGINT, SCH_QT_BIGINT, SCH_QT_DOUBLE, SCH_QT_STRING };
 	static const char *const scols[] = { "a", "b", "c" };
+	/* names and values that would break naive SQL generation */
+	static const char *const ocols2[] = { "we\"ird", "sp ace" };
+	static const int otypes2[] = { SCH_QT_STRING, SCH_QT_BIGINT };
 	static const int stypes[] = { SCH_QT_BIGINT, SCH_QT_STRING, SCH_QT_DOUBLE };
 	struct cmn_err err = CMN_ERR_INIT;
 	(void)state;
@@ -263,6 +268,7 @@ static int setup(void **state)
 	put_table("orders", ocols, otypes, 4, NULL);
 	put_table("v_rich", ucols, utypes, 2, "SELECT id, name FROM users WHERE score > 50");
 	put_table("sink", scols, stypes, 3, NULL);
+	put_table("odd", ocols2, otypes2, 2, NULL);
 	put_fn("mask_email", SCH_FN_SCALAR, "string->string", NULL);
 	put_fn("geomean", SCH_FN_AGGREGATE, "double->double", NULL);
 	put_fn("json_each", SCH_FN_TABLE, "string->string", "key,value");
@@ -351,8 +357,9 @@ static void load_input(sqlite3 *db, const struct sch_plan_input *in, struct rows
 
 	n += (size_t)snprintf(sql + n, sizeof(sql) - n, "CREATE TABLE \"%s\" (", in->table);
 	for (size_t c = 0; c < in->cols.n; c++)
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s\"%s\" %s", c ? ", " : "",
-				      in->cols.v[c].name, affinity(in->cols.v[c].type));
+		n += strlen(sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s\"%w\" %s",
+					     c ? ", " : "", in->cols.v[c].name,
+					     affinity(in->cols.v[c].type)));
 	snprintf(sql + n, sizeof(sql) - n, ")");
 	exec(db, sql);
 	n = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO \"%s\" VALUES (", in->table);
@@ -377,9 +384,10 @@ static void scan(const struct sch_plan_input *in, struct rows *out)
 	sqlite3_stmt *st;
 	n += (size_t)snprintf(sql + n, sizeof(sql) - n, "SELECT ");
 	for (size_t c = 0; c < in->cols.n; c++)
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s\"%s\"", c ? ", " : "",
-				      in->cols.v[c].name);
-	snprintf(sql + n, sizeof(sql) - n, " FROM \"%s\" ORDER BY rowid", in->scan_table);
+		n += strlen(sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s\"%w\"",
+					     c ? ", " : "", in->cols.v[c].name));
+	sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, " FROM \"%w\" ORDER BY rowid",
+			 in->scan_table);
 	assert_int_equal(sqlite3_prepare_v2(ref, sql, -1, &st, NULL), SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		rows_push(out, st, in->cols.n);

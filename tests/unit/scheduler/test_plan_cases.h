@@ -120,6 +120,13 @@ static const struct qcase cases[] = {
 	  "SELECT CAST(j.key AS TEXT), j.value FROM users, json_each(users.tags) j WHERE users.id "
 	  "< 100",
 	  false, "MF" },
+	/* quoting: identifiers with quotes and blanks, values with quotes */
+	{ "SELECT `we\"ird`, `sp ace` FROM odd WHERE `we\"ird` <> 'it''s' OR `sp ace` = 1",
+	  "SELECT \"we\"\"ird\", \"sp ace\" FROM odd WHERE \"we\"\"ird\" <> 'it''s' OR \"sp ace\" "
+	  "= 1",
+	  false, "MF" },
+	{ "SELECT `we\"ird` AS `a\"b`, COUNT(*) FROM odd GROUP BY `we\"ird`",
+	  "SELECT \"we\"\"ird\", COUNT(*) FROM odd GROUP BY \"we\"\"ird\"", false, "MRF" },
 	/* no FROM: FINAL alone */
 	{ "SELECT 1 + 2 AS three, 'x' || 'y', 7 / 2", "SELECT 3, 'xy', 3.5", false, "F" },
 	/* INSERT: FINAL emits the target's data columns in table order, cast */

@@ -189,6 +189,9 @@ static void test_errors(void **state)
 	    "column 'id' of 'orders' is BIGINT, the value is STRING");
 	bad("CREATE TABLE users (a BIGINT)", "1:1: table 'p1.users' already exists");
 	bad("CREATE TABLE t4 (a BIGINT, A STRING)", "column 'A' is defined twice");
+	bad("CREATE TABLE t5 AS SELECT u.id, o.id FROM users u JOIN orders o ON u.id = o.user_id",
+	    "column 'id' appears twice");
+	bad("CREATE VIEW v5 AS SELECT NULL AS x FROM users", "column 'x' has no type");
 	bad("DROP TABLE missing", "does not exist");
 	bad("DROP TABLE v_rich", "is a view");
 	bad("ALTER TABLE users ADD PARTITION (ds='1')", "is not partitioned");
