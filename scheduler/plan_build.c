@@ -873,46 +873,55 @@ static int stage_functions(struct pb *b, const struct sch_q_resolved *res)
 	return 0;
 }
 
+/* One SELECT (a whole query, or a UNION ALL branch) ending in FINAL. */
+static int plan_branch(struct pb *b, const struct sch_q_select *sel)
+{
+	const struct sch_q_from *leaf = single_leaf(sel->from);
+	struct sch_q_query one = { .v = NULL, .n = 1 };
+	struct prod pr = { 0 };
+	int rc;
+
+	if (!leaf && !simple_join(sel->from)) {
+		struct sch_q_select *v[1];
+		memcpy(v, &sel, sizeof(sel)); /* the renderer only reads it */
+		one.v = v;
+		return pb_gather(b, &one);
+	}
+	pr.s = sel;
+	pr.r.project = b->opts->project;
+	pr.r.err = b->err;
+	pr.r.sel = sel;
+	if (pl_aliases(sel, &pr.r.aliases, &pr.r.naliases, b->err) < 0)
+		return -1;
+	rc = leaf ? plan_single(b, &pr, leaf) : plan_join(b, &pr);
+	pl_aliases_free(pr.r.aliases, pr.r.naliases);
+	free(pr.from);
+	return rc;
+}
+
 int sch_plan_build(const struct sch_q_stmt *s, const struct sch_q_resolved *res,
 		   const struct sch_plan_opts *opts, struct sch_plan *out, struct cmn_err *err)
 {
 	struct pb b = { .plan = out, .opts = opts, .err = err };
 	const struct sch_q_query *q = s->query;
-	const struct sch_q_select *sel;
-	const struct sch_q_from *leaf;
-	struct prod pr = { 0 };
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->res = res;
-	out->project = strdup(opts->project);
-	if (!out->project)
-		return pb_oom(&b);
 	if (opts->nodes < 1 || opts->nodes > SCH_PLAN_MAX_NODES)
 		return cmn_err_set(err, CMN_EINVAL, 0, "cordon.nodes must be 1..%d, not %d",
 				   SCH_PLAN_MAX_NODES, opts->nodes);
-	if (!q && s->kind == SCH_Q_INSERT && s->nrows && res->target) {
-		rc = pb_values(&b, s);
-		goto done;
-	}
-	if (!q)
+	if (!q && !(s->kind == SCH_Q_INSERT && s->nrows && res->target))
 		return cmn_err_set(err, CMN_EINVAL, 0, "%d:%d: nothing to plan", s->line, s->col);
-	sel = q->v[0];
-	leaf = q->n == 1 ? single_leaf(sel->from) : NULL;
-	if (q->n == 1 && (leaf || simple_join(sel->from))) {
-		pr.s = sel;
-		pr.r.project = opts->project;
-		pr.r.err = err;
-		pr.r.sel = sel;
-		if (pl_aliases(sel, &pr.r.aliases, &pr.r.naliases, err) < 0)
-			return -1;
-		rc = leaf ? plan_single(&b, &pr, leaf) : plan_join(&b, &pr);
-		pl_aliases_free(pr.r.aliases, pr.r.naliases);
-		free(pr.from);
-	} else {
-		rc = pb_gather(&b, q);
-	}
-done:
+	out->project = strdup(opts->project);
+	if (!out->project)
+		return pb_oom(&b);
+	if (!q)
+		rc = pb_values(&b, s);
+	else if (q->n == 1)
+		rc = plan_branch(&b, q->v[0]);
+	else
+		rc = pb_union(&b, q, plan_branch);
 	if (rc == 0 && s->kind == SCH_Q_INSERT && res->target)
 		rc = pb_insert_target(&b, s, res);
 	if (rc == 0)

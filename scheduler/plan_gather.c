@@ -204,3 +204,41 @@ fail:
 	cmn_buf_free(&q);
 	return -1;
 }
+
+int pb_union(struct pb *b, const struct sch_q_query *q,
+	     int (*branch)(struct pb *b, const struct sch_q_select *sel))
+{
+	int last[64], fin;
+	struct cmn_buf sql;
+	char nm[32];
+
+	if (q->n > 64)
+		return cmn_err_set(b->err, CMN_ELIMIT, 0, "%d:%d: more than 64 UNION ALL branches",
+				   q->v[0]->line, q->v[0]->col);
+	for (size_t i = 0; i < q->n; i++) {
+		if (branch(b, q->v[i]) < 0)
+			return -1;
+		last[i] = (int)b->plan->n - 1;
+		b->plan->v[last[i]].kind = SCH_STAGE_REDUCE; /* still one node */
+	}
+	fin = pb_add_stage(b, SCH_STAGE_FINAL, 1);
+	if (fin < 0)
+		return -1;
+	cmn_buf_init(&sql, 0);
+	for (size_t i = 0; i < q->n; i++) {
+		snprintf(nm, sizeof(nm), "u%zu", i);
+		if (pb_connect(b, last[i], fin, nm, NULL, 0) < 0 ||
+		    cmn_buf_printf(&sql, b->err, "%sSELECT * FROM \"%s\"", i ? " UNION ALL " : "",
+				   nm) < 0)
+			goto fail;
+	}
+	/* the first branch names the columns */
+	for (size_t c = 0; c < b->plan->v[last[0]].out.n; c++)
+		if (pb_add_col(b, &b->plan->v[fin].out, b->plan->v[last[0]].out.v[c].name,
+			       b->plan->v[last[0]].out.v[c].type) < 0)
+			goto fail;
+	return pb_sql_set(b, fin, &sql);
+fail:
+	cmn_buf_free(&sql);
+	return -1;
+}

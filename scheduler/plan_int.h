@@ -57,6 +57,10 @@ int pb_scan_input(struct pb *b, int stage, const char *table, const struct sch_q
 int pb_sql_set(struct pb *b, int stage, struct cmn_buf *q);
 /* Every table reference scanned by its own MAP, FINAL runs the query. */
 int pb_gather(struct pb *b, const struct sch_q_query *q);
+/* UNION ALL: every branch planned by `branch` up to its own 1-node last
+ * stage (made a REDUCE), then one FINAL concatenating them. */
+int pb_union(struct pb *b, const struct sch_q_query *q,
+	     int (*branch)(struct pb *b, const struct sch_q_select *sel));
 /* INSERT ... VALUES as a FINAL-only plan. */
 int pb_values(struct pb *b, const struct sch_q_stmt *s);
 /* INSERT: FINAL's output becomes the target's data columns (plan_gather.c). */

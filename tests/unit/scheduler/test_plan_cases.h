@@ -96,7 +96,15 @@ static const struct qcase cases[] = {
 	  NULL, false, "MF" },
 	{ "SELECT id FROM users WHERE age < 25 UNION ALL SELECT user_id FROM orders "
 	  "WHERE amount > 120",
-	  NULL, false, "MMF" },
+	  NULL, false, "MRMRF" },
+	{ "SELECT country, COUNT(*) FROM users GROUP BY country UNION ALL "
+	  "SELECT status, SUM(amount) FROM orders GROUP BY status UNION ALL "
+	  "SELECT DISTINCT name, 0 FROM users WHERE id < 20 UNION ALL "
+	  "SELECT s.c, s.n FROM (SELECT country AS c, age AS n FROM users) s WHERE s.n > 60",
+	  NULL, false, "MRRMRRMRRMRF" },
+	{ "SELECT id FROM (SELECT id FROM users ORDER BY id DESC LIMIT 5) t UNION ALL "
+	  "SELECT id FROM orders WHERE id < 3",
+	  NULL, false, NULL },
 	{ "SELECT v.id, v.name FROM v_rich v", "SELECT id, name FROM users WHERE score > 50", false,
 	  "MF" },
 	/* UDFs (native stand-ins, see the top of test_plan.c) */
@@ -143,5 +151,5 @@ static const struct qcase cases[] = {
 	  "SELECT id, status, amount FROM orders WHERE id < 30",
 	  "SELECT id, name, score FROM users WHERE id < 50 UNION ALL "
 	  "SELECT id, status, amount FROM orders WHERE id < 30",
-	  false, "MMF" },
+	  false, "MRMRF" },
 };
