@@ -6,6 +6,7 @@
  * identifier is double-quoted, every string literal single-quoted with
  * quotes doubled, so no name or value can change the statement's shape. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,8 @@ int pl_expr(struct pl_render *r, const struct sch_q_expr *e, struct cmn_buf *b)
 	case SCH_QE_BOOL:
 		return cmn_buf_append_str(b, e->ival ? "1" : "0", r->err);
 	case SCH_QE_DOUBLE:
+		if (isinf(e->dval)) /* 1e999 in the text: SQLite reads 9e999 as infinity */
+			return cmn_buf_append_str(b, e->dval > 0 ? "9e999" : "-9e999", r->err);
 		return cmn_buf_printf(b, r->err, "%.17g", e->dval);
 	case SCH_QE_STRING:
 		return string_lit(b, e->sval, r->err);

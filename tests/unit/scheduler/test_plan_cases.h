@@ -137,6 +137,8 @@ static const struct qcase cases[] = {
 	  "SELECT \"we\"\"ird\", COUNT(*) FROM odd GROUP BY \"we\"\"ird\"", false, "MRF" },
 	/* no FROM: FINAL alone */
 	{ "SELECT 1 + 2 AS three, 'x' || 'y', 7 / 2", "SELECT 3, 'xy', 3.5", false, "F" },
+	{ "SELECT 1e999 > 1e308, -9223372036854775808, 0.1 + 0.2",
+	  "SELECT 1, -9223372036854775807 - 1, 0.1 + 0.2", false, "F" },
 	/* INSERT: FINAL emits the target's data columns in table order, cast */
 	{ "INSERT INTO sink SELECT id, name, score FROM users WHERE age > 30",
 	  "SELECT id, name, score FROM users WHERE age > 30", false, "MF" },
