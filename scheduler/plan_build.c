@@ -882,7 +882,32 @@ static int plan_branch(struct pb *b, const struct sch_q_select *sel)
 	int rc;
 
 	if (!leaf && !simple_join(sel->from)) {
+		const struct sch_q_from *dleaf = NULL;
+		const struct sch_q_select *owner = NULL;
 		struct sch_q_select *v[1];
+		int map;
+
+		pr.s = sel;
+		pr.r.project = b->opts->project;
+		pr.r.err = b->err;
+		pr.r.sel = sel;
+		rc = pb_derived(b, sel->from, &dleaf, &owner, &pr.from);
+		if (rc < 0)
+			return -1;
+		if (rc == 1) {
+			/* the MAP computes the derived table per slice, then the SELECT */
+			map = pb_add_stage(b, SCH_STAGE_MAP, b->opts->nodes);
+			if (map < 0 || pb_scan_input(b, map, "in0", owner, dleaf) < 0 ||
+			    pl_aliases(sel, &pr.r.aliases, &pr.r.naliases, b->err) < 0) {
+				free(pr.from);
+				return -1;
+			}
+			pr.stage = map;
+			rc = produce(b, &pr);
+			pl_aliases_free(pr.r.aliases, pr.r.naliases);
+			free(pr.from);
+			return rc;
+		}
 		memcpy(v, &sel, sizeof(sel)); /* the renderer only reads it */
 		one.v = v;
 		return pb_gather(b, &one);

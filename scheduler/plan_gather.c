@@ -242,3 +242,78 @@ fail:
 	cmn_buf_free(&sql);
 	return -1;
 }
+
+/* ---- derived tables that a MAP can compute itself ---------------------------- */
+
+static bool simple_select(const struct sch_q_select *s)
+{
+	if (s->distinct || s->norder || s->has_limit || s->transform || s->udtf_cols.n ||
+	    s->ngroup || s->having || !s->from)
+		return false;
+	for (size_t i = 0; i < s->nitems; i++)
+		if (s->items[i].e && sch_q_expr_has_agg(s->items[i].e))
+			return false;
+	return true;
+}
+
+/* The one base table under f when f is a table (+ LATERAL VIEWs) or a
+ * subquery made only of row-by-row SELECTs over one; *owner is the SELECT
+ * whose FROM holds it. */
+static const struct sch_q_from *row_leaf(const struct sch_q_from *f,
+					 const struct sch_q_select **owner,
+					 const struct sch_q_select *sel)
+{
+	const struct sch_q_from *base = f;
+	while (base && base->kind == SCH_QF_LATERAL)
+		base = base->left;
+	if (!base)
+		return NULL;
+	if (base->kind == SCH_QF_TABLE) {
+		*owner = sel;
+		return base;
+	}
+	if (base != f || base->kind != SCH_QF_SUBQUERY || base->sub->n != 1 ||
+	    !simple_select(base->sub->v[0]))
+		return NULL;
+	return row_leaf(base->sub->v[0]->from, owner, base->sub->v[0]);
+}
+
+struct one_leaf {
+	const struct sch_q_from *leaf;
+};
+
+static const char *in0_leaf(void *arg, const struct sch_q_select *s, const struct sch_q_from *leaf,
+			    struct cmn_err *err)
+{
+	struct one_leaf *o = arg;
+	(void)s;
+	if (o->leaf != leaf) {
+		cmn_err_set(err, CMN_EINTERNAL, 0, "derived table with two scans");
+		return NULL;
+	}
+	return "in0";
+}
+
+int pb_derived(struct pb *b, const struct sch_q_from *f, const struct sch_q_from **leaf,
+	       const struct sch_q_select **owner, char **from_text)
+{
+	struct one_leaf o;
+	struct pl_render r = { .project = b->opts->project, .leaf = in0_leaf, .err = b->err };
+	struct cmn_buf q;
+
+	if (!f || f->kind != SCH_QF_SUBQUERY || f->sub->n != 1 || !simple_select(f->sub->v[0]))
+		return 0;
+	o.leaf = row_leaf(f->sub->v[0]->from, owner, f->sub->v[0]);
+	if (!o.leaf)
+		return 0;
+	*leaf = o.leaf;
+	r.leaf_arg = &o;
+	cmn_buf_init(&q, 0);
+	if (cmn_buf_append_str(&q, "(", b->err) < 0 || pl_query(&r, f->sub, &q) < 0 ||
+	    cmn_buf_append_str(&q, ") AS ", b->err) < 0 || pl_ident(&q, f->alias, b->err) < 0) {
+		cmn_buf_free(&q);
+		return -1;
+	}
+	*from_text = cmn_buf_steal(&q, NULL);
+	return *from_text ? 1 : pb_oom(b);
+}

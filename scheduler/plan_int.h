@@ -61,6 +61,10 @@ int pb_gather(struct pb *b, const struct sch_q_query *q);
  * stage (made a REDUCE), then one FINAL concatenating them. */
 int pb_union(struct pb *b, const struct sch_q_query *q,
 	     int (*branch)(struct pb *b, const struct sch_q_select *sel));
+/* A FROM that is a subquery of row-by-row SELECTs over one table: 1 with
+ * the table leaf, the SELECT that reads it, and the FROM text over "in0". */
+int pb_derived(struct pb *b, const struct sch_q_from *f, const struct sch_q_from **leaf,
+	       const struct sch_q_select **owner, char **from_text);
 /* INSERT ... VALUES as a FINAL-only plan. */
 int pb_values(struct pb *b, const struct sch_q_stmt *s);
 /* INSERT: FINAL's output becomes the target's data columns (plan_gather.c). */

@@ -107,6 +107,18 @@ static const struct qcase cases[] = {
 	  NULL, false, NULL },
 	{ "SELECT v.id, v.name FROM v_rich v", "SELECT id, name FROM users WHERE score > 50", false,
 	  "MF" },
+	/* derived tables of row-by-row SELECTs run in the MAP */
+	{ "SELECT c, COUNT(*) FROM (SELECT mask_email(email) AS c FROM users WHERE id > 10) s "
+	  "GROUP BY c",
+	  NULL, false, "MRF" },
+	{ "SELECT x FROM (SELECT y + 1 AS x FROM (SELECT age AS y FROM users) a) b WHERE x > 30 "
+	  "ORDER BY x LIMIT 20",
+	  NULL, true, "MF" },
+	{ "SELECT v.name, COUNT(*) FROM v_rich v GROUP BY v.name",
+	  "SELECT name, COUNT(*) FROM users WHERE score > 50 GROUP BY name", false, "MRF" },
+	{ "SELECT DISTINCT s.w FROM (SELECT t.v AS w FROM users LATERAL VIEW json_each(tags) t "
+	  "AS k, v) s",
+	  "SELECT DISTINCT t.value FROM users, json_each(users.tags) t", false, "MRF" },
 	/* UDFs (native stand-ins, see the top of test_plan.c) */
 	{ "SELECT mask_email(email) AS m FROM users", NULL, false, "MF" },
 	{ "SELECT mask_email(email), COUNT(*) FROM users GROUP BY mask_email(email)", NULL, false,
