@@ -55,6 +55,18 @@ int pb_connect(struct pb *b, int from, int to, const char *table, const size_t *
 int pb_scan_input(struct pb *b, int stage, const char *table, const struct sch_q_select *s,
 		  const struct sch_q_from *leaf);
 int pb_sql_set(struct pb *b, int stage, struct cmn_buf *q);
+struct prod {
+	const struct sch_q_select *s;
+	struct pl_render r; /* column rendering of the producer's FROM */
+	char *from;         /* the producer's FROM clause text */
+	int stage;          /* the producing stage */
+};
+
+/* The SELECT's part after its FROM (plan_build.c): items, aggregation,
+ * DISTINCT, ORDER BY/LIMIT, starting at pr->stage over pr->from. */
+int pb_produce(struct pb *b, struct prod *pr);
+/* Two tables joined (plan_join.c). */
+int pb_plan_join(struct pb *b, struct prod *pr);
 /* Every table reference scanned by its own MAP, FINAL runs the query. */
 int pb_gather(struct pb *b, const struct sch_q_query *q);
 /* UNION ALL: every branch planned by `branch` up to its own 1-node last
