@@ -669,12 +669,6 @@ static int plan_single(struct pb *b, struct prod *pr, const struct sch_q_from *l
 
 /* ---- entry ---------------------------------------------------------------------- */
 
-static bool simple_join(const struct sch_q_from *f)
-{
-	return f && f->kind == SCH_QF_JOIN && f->join != SCH_QJ_CROSS && f->on &&
-	       f->left->kind == SCH_QF_TABLE && f->right->kind == SCH_QF_TABLE;
-}
-
 /* Functions each stage's SQL calls (by their quoted SQL names). */
 static int stage_functions(struct pb *b, const struct sch_q_resolved *res)
 {
@@ -715,7 +709,7 @@ static int plan_branch(struct pb *b, const struct sch_q_select *sel)
 	struct prod pr = { 0 };
 	int rc;
 
-	if (!leaf && !simple_join(sel->from)) {
+	if (!leaf && !pb_join_ok(sel->from)) {
 		const struct sch_q_from *dleaf = NULL;
 		const struct sch_q_select *owner = NULL;
 		struct sch_q_select *v[1];

@@ -65,7 +65,8 @@ struct prod {
 /* The SELECT's part after its FROM (plan_build.c): items, aggregation,
  * DISTINCT, ORDER BY/LIMIT, starting at pr->stage over pr->from. */
 int pb_produce(struct pb *b, struct prod *pr);
-/* Two tables joined (plan_join.c). */
+/* Tables joined left-deep with ON (plan_join.c); pb_join_ok says which. */
+bool pb_join_ok(const struct sch_q_from *f);
 int pb_plan_join(struct pb *b, struct prod *pr);
 /* Every table reference scanned by its own MAP, FINAL runs the query. */
 int pb_gather(struct pb *b, const struct sch_q_query *q);

@@ -90,6 +90,25 @@ static const struct qcase cases[] = {
 	  NULL, true, NULL },
 	{ "SELECT u.id, o.id FROM users u JOIN orders o ON u.score = o.user_id", NULL, false,
 	  NULL },
+	/* chains of joins: each further table joins in its own REDUCE */
+	{ "SELECT u.name, o.amount, u2.country FROM users u JOIN orders o ON u.id = o.user_id "
+	  "JOIN users u2 ON o.user_id = u2.id + 1",
+	  NULL, false, "MMRMRF" },
+	{ "SELECT u.country, COUNT(*), SUM(o.amount) FROM orders o JOIN users u "
+	  "ON o.user_id = u.id LEFT JOIN orders o2 ON o2.id = o.id + 600 GROUP BY u.country",
+	  NULL, false, "MMRMRRF" },
+	{ "SELECT o.id, u.id, o2.id FROM orders o LEFT JOIN users u ON o.user_id = u.id "
+	  "FULL JOIN orders o2 ON o2.user_id = u.age WHERE o.id < 100 OR o2.id < 50",
+	  NULL, false, NULL },
+	{ "SELECT a.id, b.id, c.name, d.amount FROM users a JOIN orders b ON a.id = b.user_id "
+	  "JOIN users c ON c.id = a.id JOIN orders d ON d.id = b.id WHERE a.age > 50",
+	  NULL, false, "MMRMRMRF" },
+	{ "SELECT a.id, c.id FROM users a JOIN orders b ON a.id = b.user_id "
+	  "JOIN users c ON c.age > a.age + 40 AND c.id < 5",
+	  NULL, false, NULL },
+	{ "SELECT DISTINCT u.country FROM users u JOIN orders o ON u.id = o.user_id "
+	  "RIGHT JOIN users u2 ON u2.id = o.id WHERE u2.id < 40",
+	  NULL, false, NULL },
 	/* subqueries, UNION ALL, views: every table to FINAL */
 	{ "SELECT s.c, s.n FROM (SELECT country AS c, COUNT(*) AS n FROM users GROUP BY country) s "
 	  "WHERE s.n > 10",
