@@ -302,9 +302,10 @@ static int join_level(struct pb *b, struct prod *pr, const struct sch_q_from *f,
 	struct jkeys k;
 	size_t k0[128], k1[128];
 	bool two = f->left->kind == SCH_QF_TABLE;
-	/* WHERE conjuncts go to a preserved side's MAP of a two-table join only */
+	/* WHERE conjuncts of one table go to its MAP when the top join preserves
+	 * it (an inner join preserves both; the left side only when it is a table) */
 	bool pl = top && two && (f->join == SCH_QJ_INNER || f->join == SCH_QJ_LEFT);
-	bool pright = top && two && (f->join == SCH_QJ_INNER || f->join == SCH_QJ_RIGHT);
+	bool pright = top && (f->join == SCH_QJ_INNER || f->join == SCH_QJ_RIGHT);
 	pl_hook save_hook = pr->r.hook;
 	void *save_arg = pr->r.hook_arg;
 	char *from = NULL;
