@@ -663,7 +663,7 @@ static int check_select(struct exec *ex, const struct sch_sql_stmt *s)
 static int x_query_full(struct exec *ex, const struct sch_sql_stmt *s)
 {
 	struct sch_q_resolved r;
-	int rc = sch_q_collect(ex->ctx->cat, ex_project(ex), s->q, &r, ex->err);
+	int rc = sch_q_collect(ex->ctx->cat, authz_ex_project(ex), s->q, &r, ex->err);
 
 	if (rc != 0)
 		return rc;
@@ -677,7 +677,7 @@ static int x_query_full(struct exec *ex, const struct sch_sql_stmt *s)
 		json_t *row;
 
 		if (!a->as_owner) {
-			rc = ex_check(ex, a->action, &res, NULL);
+			rc = authz_ex_check(ex, a->action, &res, NULL);
 			continue;
 		}
 		if (sch_q_decide(ex->ctx->cat, ex->ctx->principal, &actx, a, &d, ex->err) < 0) {
@@ -703,14 +703,15 @@ static int x_query(struct exec *ex, const struct sch_sql_stmt *s)
 							     : "odps:Update";
 
 	if (!ex->explain)
-		return authz_ex_fail(ex, CMN_EINVAL, "queries and table statements are not run here");
+		return authz_ex_fail(ex, CMN_EINVAL,
+				     "queries and table statements are not run here");
 	if (s->q) {
 		int rc = x_query_full(ex, s);
 		if (rc <= 0)
 			return rc;
 		if (s->kind == SCH_SQL_QUERY)
 			return authz_ex_fail(ex, CMN_ENOTFOUND,
-				       "a table of the statement does not exist");
+					     "a table of the statement does not exist");
 	}
 	if (s->kind == SCH_SQL_SELECT || s->kind == SCH_SQL_INSERT) {
 		if (check_select(ex, s) < 0)
