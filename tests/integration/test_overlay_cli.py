@@ -110,3 +110,41 @@ def test_gc_command(bin_dir, outer, tmp_path):
     r = cordon(bin_dir, outer, "gc", "--run-dir", str(tmp_path / "none"))
     assert r.returncode == 0
     assert r.stdout.strip() == "removed 0 overlays, killed 0 processes, removed 0 gateway objects"
+
+
+GRANT_SCRIPT = r"""
+import socket
+for port in (8080, 8081):
+    try:
+        c = socket.create_connection(("198.51.100.7", port), timeout=1)
+        print(port, "ok", c.recv(20).decode(), flush=True)
+    except OSError as e:
+        print(port, "fail", type(e).__name__, flush=True)
+"""
+
+
+def test_grant_through_the_cli(bin_dir, outer, tmp_path):
+    if not containers_available(bin_dir, outer, tmp_path):
+        pytest.skip("containers are not available in this build")
+    gw, ext = Netns("gateway"), Netns("external")
+    servers = []
+    try:
+        ovlnet.link_pair(gw, "g-ext", "198.51.100.1/24", ext, "e-ext", "198.51.100.7/24")
+        gw.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        servers = [ovlnet.Server(ext.path, "0.0.0.0", 8080, "granted"),
+                   ovlnet.Server(ext.path, "0.0.0.0", 8081, "other")]
+        run_dir = tmp_path / "run"
+        r = cordon(bin_dir, outer, "run", "--nodes", "2", "--run-dir", str(run_dir),
+                   "--grant", "198.51.100.7:8080", "--gateway-netns", gw.path, "--",
+                   "/usr/bin/python3", "-c", GRANT_SCRIPT)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.count("8080 ok granted") == 2
+        assert r.stdout.count("8081 fail") == 2
+        assert os.listdir(run_dir) == []
+        assert "cdn-" not in gw.run(["ip", "-o", "link"]).stdout
+        assert "cordon" not in gw.run(["nft", "list", "tables"]).stdout
+    finally:
+        for s in servers:
+            s.close()
+        gw.close()
+        ext.close()
