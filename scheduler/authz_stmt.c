@@ -691,8 +691,8 @@ static int x_explain(struct exec *ex, const struct sch_sql_stmt *s)
 
 static int x_whoami(struct exec *ex)
 {
-	static const char *const cols[] = { "principal", "account", "type", "super_admin",
-					    "project" };
+	/* the same three columns as GET /v1/whoami: one answer to "who am I" */
+	static const char *const cols[] = { "principal", "account", "type" };
 	static const char *const types[] = { "account", "user", "role" };
 	const struct sch_principal *p = ex->ctx->principal;
 
@@ -700,9 +700,8 @@ static int x_whoami(struct exec *ex)
 		return 0;
 	if (authz_ex_result(ex, cols, CMN_ARRAY_SIZE(cols)) < 0)
 		return -1;
-	return authz_ex_row(ex, "sssbs", p->name, p->account,
-			    (unsigned)p->type < 3 ? types[p->type] : "unknown", (int)p->super_admin,
-			    authz_ex_project(ex));
+	return authz_ex_row(ex, "sss", p->name, p->account,
+			    (unsigned)p->type < 3 ? types[p->type] : "unknown");
 }
 
 int authz_run_stmt(struct exec *ex, const struct sch_sql_stmt *s)
