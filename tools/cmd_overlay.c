@@ -350,6 +350,11 @@ static int overlay_run(int argc, char **argv)
 		return parsed < 0 ? CMN_EXIT_USAGE : CMN_EXIT_OK;
 	}
 	struct ovl_overlay *ov = NULL;
+	/* With a gateway, the subnet must not collide with its routes either
+	 * (including a previous uplink the kernel has not cleaned up yet). */
+	cleanup_close int gw = a.gateway ? open(a.gateway, O_RDONLY | O_CLOEXEC) : -1;
+	if (gw >= 0)
+		a.opt.route_netns_fd = gw;
 	if (ovl_create(&a.opt, &ov, &err) < 0 ||
 	    (a.dest_count && ovl_grant(ov, a.gateway, a.dests, a.dest_count, &err) < 0)) {
 		fprintf(stderr, "cordon overlay run: %s\n", err.msg);
