@@ -221,11 +221,11 @@ static void node_main(const struct run_args *a, const struct ovl_overlay *ov, si
 	_exit(n == (ssize_t)sizeof(m) ? 0 : 1);
 }
 
-/* One runner process per node, all forked while this process is still
- * single-threaded: sbx_spawn starts a supervisor thread per container, and
- * containers cloned from a multi-threaded process would inherit glibc's view
- * of those threads (its set*id broadcast then waits for them forever). It
- * also starts the nodes concurrently. */
+/* One runner process per node, each spawning and waiting for its node's
+ * container: the nodes start concurrently and one node's sbx_wait never
+ * delays another's. They are forked while this process is single-threaded
+ * (no container exists yet, so no supervisor thread), which keeps fork()
+ * safe. */
 static int start_runners(const struct run_args *a, const struct ovl_overlay *ov,
 			 struct node_run *runs, struct cmn_err *err)
 {
