@@ -526,7 +526,9 @@ int rt_node_stage_main(int argc, char **argv)
 	}
 	if (read_fd_all(plan_fd, RT_PLAN_MAX_BYTES, &text, &err) < 0 ||
 	    rt_plan_parse(text.data, text.len, &st->plan, &err) < 0) {
-		rc = exit_status(st, &err);
+		/* a plan too big is a bad plan, not a limit the job hit */
+		fprintf(stderr, "cordon-node: plan: %s\n", err.msg);
+		rc = CMN_EXIT_FAIL;
 		goto out;
 	}
 	close(plan_fd);

@@ -526,24 +526,24 @@ static int parse_head(json_t *root, struct rt_plan *p, struct cmn_err *err)
 					    "transform",  "output",     "listen", NULL };
 	uint64_t version = 0, v = 0;
 
-	if (check_keys(root, "plan", keys, err) < 0 ||
-	    get_uint(root, "version", "plan", 1000, true, &version, err) < 0)
+	if (check_keys(root, "top level", keys, err) < 0 ||
+	    get_uint(root, "version", "top level", 1000, true, &version, err) < 0)
 		return -1;
 	if (version != 1)
-		return cmn_err_set(err, CMN_EINVAL, 0, "plan: unsupported version %llu",
+		return cmn_err_set(err, CMN_EINVAL, 0, "unsupported version %llu",
 				   (unsigned long long)version);
-	if (get_name(root, "job", "plan", true, &p->job, err) < 0 ||
-	    get_name(root, "stage", "plan", false, &p->stage, err) < 0)
+	if (get_name(root, "job", "top level", true, &p->job, err) < 0 ||
+	    get_name(root, "stage", "top level", false, &p->stage, err) < 0)
 		return -1;
 	if (strcmp(p->stage, "map") && strcmp(p->stage, "reduce") && strcmp(p->stage, "final"))
-		return cmn_err_set(err, CMN_EINVAL, 0, "plan: stage must be map, reduce or final");
-	if (get_uint(root, "stage_index", "plan", 1000, true, &v, err) < 0)
+		return cmn_err_set(err, CMN_EINVAL, 0, "stage must be map, reduce or final");
+	if (get_uint(root, "stage_index", "top level", 1000, true, &v, err) < 0)
 		return -1;
 	p->stage_index = (unsigned)v;
-	if (get_uint(root, "node_count", "plan", 4096, true, &v, err) < 0 || v == 0)
-		return cmn_err_set(err, CMN_EINVAL, 0, "plan: node_count must be 1..4096");
+	if (get_uint(root, "node_count", "top level", 4096, true, &v, err) < 0 || v == 0)
+		return cmn_err_set(err, CMN_EINVAL, 0, "node_count must be 1..4096");
 	p->node_count = (unsigned)v;
-	if (get_uint(root, "node_index", "plan", p->node_count - 1, true, &v, err) < 0)
+	if (get_uint(root, "node_index", "top level", p->node_count - 1, true, &v, err) < 0)
 		return -1;
 	p->node_index = (unsigned)v;
 	return 0;
@@ -558,24 +558,24 @@ static int parse_root(json_t *root, struct rt_plan *p, struct cmn_err *err)
 	    parse_files(root, "scripts", &p->scripts, &p->nscripts, err) < 0 ||
 	    parse_files(root, "resources", &p->resources, &p->nresources, err) < 0 ||
 	    parse_functions(root, p, err) < 0 || parse_limits(root, p, err) < 0 ||
-	    get_str(root, "sql", "plan", 1u << 20, true, &p->sql, err) < 0 ||
+	    get_str(root, "sql", "top level", 1u << 20, true, &p->sql, err) < 0 ||
 	    parse_transform(root, p, err) < 0 || parse_output(root, p, err) < 0 ||
 	    check_fds(p, err) < 0)
 		return -1;
 	if (p->has_transform && p->transform_cols.n != p->out_cols.n)
 		return cmn_err_set(err, CMN_EINVAL, 0,
-				   "plan: transform columns and output columns differ in number");
+				   "transform columns and output columns differ in number");
 	for (size_t i = 0; i < p->ninputs; i++)
 		upstream |= p->inputs[i].fd < 0;
 	listen = json_object_get(root, "listen");
 	if (listen && !json_is_null(listen)) {
 		if (!json_is_string(listen) ||
 		    parse_addr(json_string_value(listen), &p->listen, err) < 0)
-			return cmn_err_set(err, CMN_EINVAL, 0, "plan: listen is not an address");
+			return cmn_err_set(err, CMN_EINVAL, 0, "listen is not an address");
 	}
 	if (upstream != (p->listen.host != NULL))
 		return cmn_err_set(err, CMN_EINVAL, 0,
-				   "plan: listen is required exactly when an input is upstream");
+				   "listen is required exactly when an input is upstream");
 	return 0;
 }
 
@@ -588,17 +588,16 @@ int rt_plan_parse(const char *text, size_t len, struct rt_plan *plan, struct cmn
 	memset(plan, 0, sizeof(*plan));
 	plan->sink_fd = -1;
 	if (len > RT_PLAN_MAX_BYTES)
-		return cmn_err_set(err, CMN_EINVAL, 0, "plan: larger than %u bytes",
-				   RT_PLAN_MAX_BYTES);
+		return cmn_err_set(err, CMN_EINVAL, 0, "larger than %u bytes", RT_PLAN_MAX_BYTES);
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return cmn_err_set(err, CMN_EINVAL, 0, "plan: line %d column %d: %s", jerr.line,
+		return cmn_err_set(err, CMN_EINVAL, 0, "line %d column %d: %s", jerr.line,
 				   jerr.column, jerr.text);
 	rc = parse_root(root, plan, err);
 	json_decref(root);
 	if (rc < 0) {
 		rt_plan_free(plan);
-		return cmn_err_wrap(err, "plan");
+		return -1;
 	}
 	return 0;
 }
