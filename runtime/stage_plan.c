@@ -113,8 +113,12 @@ static int get_name(json_t *o, const char *key, const char *what, bool allow_dot
 {
 	if (get_str(o, key, what, RT_PLAN_MAX_NAME, true, out, err) < 0)
 		return -1;
-	if (!name_ok(*out, allow_dot))
-		return cmn_err_set(err, CMN_EINVAL, 0, "%s: bad %s '%.64s'", what, key, *out);
+	if (!name_ok(*out, allow_dot)) {
+		cmn_err_set(err, CMN_EINVAL, 0, "%s: bad %s '%.64s'", what, key, *out);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -167,10 +171,10 @@ static int parse_cols(json_t *arr, const char *what, struct rt_plan_cols *cols, 
 	{
 		const char *t;
 		size_t k;
+		cols->n = i + 1;
 		if (check_keys(c, what, keys, err) < 0 ||
 		    get_name(c, "name", what, false, &cols->v[i].name, err) < 0)
 			return -1;
-		cols->n = i + 1;
 		t = json_string_value(json_object_get(c, "type"));
 		for (k = 0; t && k < CMN_ARRAY_SIZE(type_names); k++)
 			if (strcmp(t, type_names[k].name) == 0)
