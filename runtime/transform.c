@@ -276,6 +276,8 @@ static int emit_lines(struct pump *p, bool final, struct cmn_err *err)
 	struct cmn_value vals[RT_MAX_COLS];
 	size_t off = 0;
 
+	if (p->r.len == 0)
+		return 0; /* r.data may still be NULL */
 	for (;;) {
 		char *nl = memchr(p->r.data + off, '\n', p->r.len - off);
 		size_t len = nl ? (size_t)(nl - (p->r.data + off)) : p->r.len - off;
