@@ -133,11 +133,15 @@ static void scalar_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	struct udf_entry *e = fc->e;
 	struct rt_value args[RT_MAX_COLS], out;
 	struct cmn_err err = CMN_ERR_INIT;
+	int rc;
 
 	if (args_of(ctx, argc, argv, args) < 0)
 		return;
 	e->st->udf_calls++;
-	if (rt_udf_call(e->u, args, argc, &out, &err) < 0) {
+	rt_stage_cpu_rearm(e->st);
+	rc = rt_udf_call(e->u, args, argc, &out, &err);
+	rt_stage_cpu_disarm(e->st);
+	if (rc < 0) {
 		fail(ctx, e, &err);
 		return;
 	}
@@ -164,7 +168,7 @@ static int *agg_buf(sqlite3_context *ctx, struct udf_entry *e, bool create)
 	return b;
 }
 
-static void agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+static void agg_step_armed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct fn_ctx *fc = sqlite3_user_data(ctx);
 	struct udf_entry *e = fc->e;
@@ -202,7 +206,16 @@ static void agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	drain_log(e);
 }
 
-static void agg_final(sqlite3_context *ctx)
+static void agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct fn_ctx *fc = sqlite3_user_data(ctx);
+
+	rt_stage_cpu_rearm(fc->e->st);
+	agg_step_armed(ctx, argc, argv);
+	rt_stage_cpu_disarm(fc->e->st);
+}
+
+static void agg_final_armed(sqlite3_context *ctx)
 {
 	struct fn_ctx *fc = sqlite3_user_data(ctx);
 	struct udf_entry *e = fc->e;
@@ -226,6 +239,15 @@ static void agg_final(sqlite3_context *ctx)
 	drain_log(e);
 	rt_udf_agg_free(e->u, *b);
 	*b = 0;
+}
+
+static void agg_final(sqlite3_context *ctx)
+{
+	struct fn_ctx *fc = sqlite3_user_data(ctx);
+
+	rt_stage_cpu_rearm(fc->e->st);
+	agg_final_armed(ctx);
+	rt_stage_cpu_disarm(fc->e->st);
 }
 
 /* ---- table functions ------------------------------------------------------------ */
@@ -394,6 +416,7 @@ static int tvf_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int
 	struct udf_entry *e = c->e;
 	struct rt_value args[TVF_MAX_ARGS];
 	struct cmn_err err = CMN_ERR_INIT;
+	int rc;
 
 	(void)idx;
 	(void)idxstr;
@@ -406,7 +429,10 @@ static int tvf_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int
 		to_rt(c->args[i], &args[i]);
 	}
 	e->st->udf_calls++;
-	if (rt_udf_process(e->u, args, c->nargs, tvf_collect, c, &err) < 0) {
+	rt_stage_cpu_rearm(e->st);
+	rc = rt_udf_process(e->u, args, c->nargs, tvf_collect, c, &err);
+	rt_stage_cpu_disarm(e->st);
+	if (rc < 0) {
 		drain_log(e);
 		rt_stage_udf_fail(e->st, &err, rt_udf_limit_hit(e->u));
 		sqlite3_free(cur->pVtab->zErrMsg);
@@ -558,7 +584,11 @@ int rt_udfs_register(struct rt_stage *st, sqlite3 *db, struct cmn_err *err)
 		e->st = st;
 		e->f = &st->plan.functions[i];
 		set->n = i + 1;
-		if (open_udf(st, e, err) < 0 || register_one(db, e, err) < 0)
+		int rc;
+		rt_stage_cpu_rearm(st); /* a script's top level runs at load */
+		rc = open_udf(st, e, err);
+		rt_stage_cpu_disarm(st);
+		if (rc < 0 || register_one(db, e, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -40,6 +40,12 @@ void rt_stage_cpu_rearm(struct rt_stage *st)
 		rt_cpu_arm(st->plan.limits.cpu_ns, 0, true, RT_NODE_EXIT_LIMIT, NULL);
 }
 
+void rt_stage_cpu_disarm(struct rt_stage *st)
+{
+	if (st && st->cpu_armed)
+		rt_cpu_arm(0, 0, false, 0, NULL);
+}
+
 static int read_fd_all(int fd, size_t max, struct cmn_buf *out, struct cmn_err *err)
 {
 	char chunk[65536];
@@ -215,8 +221,6 @@ static int step(struct run *r, struct cmn_err *err)
 
 	if (rc == SQLITE_ROW) {
 		r->st->rows_out++;
-		if (r->st->rows_out % RT_BATCH_ROWS == 0)
-			rt_stage_cpu_rearm(r->st);
 		return 1;
 	}
 	r->stmt_done = true;
@@ -398,9 +402,10 @@ static int run_stage(struct rt_stage *st, struct cmn_err *err)
 	if (setup_inputs(st, err) < 0 || load_files(st, err) < 0)
 		return -1;
 	if (p->nfunctions) {
-		st->cpu_armed = true;
-		if (rt_cpu_arm(p->limits.cpu_ns, 0, true, RT_NODE_EXIT_LIMIT, err) < 0)
+		/* starts the CPU tick; the budget is armed around each UDF call */
+		if (rt_cpu_arm(0, 0, false, 0, err) < 0)
 			return -1;
+		st->cpu_armed = true;
 	}
 	r.out_cols = plan_cols(&p->out_cols);
 	r.tf_in_cols = calloc(RT_MAX_COLS, sizeof(*r.tf_in_cols));

@@ -235,8 +235,10 @@ struct rt_stage {
 
 /* Records a UDF failure (the first one wins). */
 void rt_stage_udf_fail(struct rt_stage *st, const struct cmn_err *err, enum rt_limit limit);
-/* Re-arms the per-batch CPU budget of the UDFs. */
+/* Arms the CPU budget (limits.udf_cpu_ms) for one UDF call, and disarms it
+ * after: the budget bounds each call, never the stage's own SQL work. */
 void rt_stage_cpu_rearm(struct rt_stage *st);
+void rt_stage_cpu_disarm(struct rt_stage *st);
 
 /* `cordon-node stage ...` (argv[0] = "stage"). Returns the exit status. */
 int rt_node_stage_main(int argc, char **argv);

@@ -223,7 +223,6 @@ static int in_next(sqlite3_vtab_cursor *cur)
 				c->eof = true;
 				return SQLITE_OK;
 			}
-			rt_stage_cpu_rearm(c->in->stage);
 		}
 		if (cmn_rowbatch_open(&c->r, c->in->frames[c->frame].data,
 				      c->in->frames[c->frame].len, &err) < 0)

@@ -284,6 +284,24 @@ def test_udf_instruction_limit(bin_dir):
     assert not r.ended
 
 
+def test_udf_cpu_limit(bin_dir):
+    f = {"name": "spin", "kind": "scalar", "script": "stats.lua", "entry": "spin"}
+    r = run_sql(bin_dir, "SELECT spin(id) FROM in0", [("b", "BIGINT")], functions=[f],
+                limits={"udf_instructions": 1 << 45, "udf_cpu_ms": 50})
+    assert r.rc == 3, r.stderr
+    assert "limit exceeded: cpu" in r.stderr
+    assert not r.ended
+
+
+def test_cpu_budget_is_per_udf_call_not_per_stage(bin_dir):
+    """Heavy SQL work between UDF calls never counts against the UDF budget."""
+    sql = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
+           "SELECT mask_email('ab@c'), (SELECT sum(x) FROM c)")
+    r = run_sql(bin_dir, sql, [("m", "STRING"), ("s", "BIGINT")], functions=[F_MASK],
+                limits={"udf_cpu_ms": 1})
+    assert ok(r) == [("a*@c", 3000000 * 3000001 // 2)]
+
+
 def test_output_limit(bin_dir):
     r = run_sql(bin_dir, "SELECT email FROM in0", [("e", "STRING")],
                 limits={"output_bytes": 1000})
