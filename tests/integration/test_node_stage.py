@@ -235,6 +235,37 @@ def test_transform_cat_round_trip(bin_dir):
     assert r.summary["rows_out"] == len(ROWS)
 
 
+AMPLIFY_LUA = r"""
+for line in io.lines() do
+  for i = 1, 200 do io.write(line, "\t", i, "\n") end
+end
+"""
+
+
+def test_transform_output_larger_than_pipes_no_deadlock(bin_dir):
+    """200 output lines per input line: the node must read while it writes."""
+    out = [("id", "BIGINT"), ("email", "STRING"), ("k", "BIGINT")]
+    plan = stage_plan("SELECT id, email FROM in0 WHERE id <= 500 ORDER BY id",
+                      [("in0", COLS, {"fd": None})], out,
+                      transform={"argv": ["/usr/bin/lua5.4", "amp.lua"],
+                                 "columns": [{"name": n, "type": t} for n, t in out]})
+    r = run_stage(bin_dir, plan, inputs={"in0": rowfmt.encode_stream(COLS, ROWS)},
+                  scripts={"amp.lua": AMPLIFY_LUA})
+    rows = ok(r)
+    assert len(rows) == 500 * 200
+    assert rows[0] == (1, ROWS[0][1], 1) and rows[-1] == (500, ROWS[499][1], 200)
+
+
+def test_transform_that_stops_reading_early(bin_dir):
+    """head exits after 5 lines: the rest of the input is not an error."""
+    out = [("id", "BIGINT")]
+    plan = stage_plan("SELECT id FROM in0", [("in0", COLS, {"fd": None})], out,
+                      transform={"argv": ["/usr/bin/head", "-n", "5"],
+                                 "columns": [{"name": "id", "type": "BIGINT"}]})
+    r = run_stage(bin_dir, plan, inputs={"in0": rowfmt.encode_stream(COLS, ROWS * 30)})
+    assert ok(r) == [(i,) for i in range(1, 6)]
+
+
 def test_transform_failing_command(bin_dir):
     out = [("id", "BIGINT")]
     plan = stage_plan("SELECT id FROM in0", [("in0", COLS, {"fd": None})], out,
