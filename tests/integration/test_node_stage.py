@@ -266,6 +266,31 @@ def test_transform_that_stops_reading_early(bin_dir):
     assert ok(r) == [(i,) for i in range(1, 6)]
 
 
+def transform_lines(bin_dir, argv, resources=None):
+    plan = stage_plan("SELECT id FROM in0 WHERE id = 1", [("in0", COLS, {"fd": None})],
+                      [("x", "STRING")],
+                      transform={"argv": argv, "columns": [{"name": "x", "type": "STRING"}]})
+    r = run_stage(bin_dir, plan, inputs={"in0": rowfmt.encode_stream(COLS, ROWS)},
+                  resources=resources)
+    return [x for (x,) in ok(r)]
+
+
+def test_transform_sees_resources_as_files(bin_dir):
+    assert transform_lines(bin_dir, ["/bin/cat", "stop.txt", "-"],
+                           {"stop.txt": "the\nand\n"}) == ["the", "and", "1"]
+
+
+def test_transform_inherits_no_other_fds(bin_dir):
+    """Input, sink, script and plan fds of the node never reach the command."""
+    fds = transform_lines(bin_dir, ["/bin/sh", "-c", "ls /proc/$$/fd"], {"r.txt": "x"})
+    assert sorted(int(f) for f in fds) == [0, 1, 2]
+
+
+def test_transform_environment_is_fixed(bin_dir):
+    assert transform_lines(bin_dir, ["/usr/bin/env"]) == [
+        "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/nonexistent"]
+
+
 def test_transform_failing_command(bin_dir):
     out = [("id", "BIGINT")]
     plan = stage_plan("SELECT id FROM in0", [("in0", COLS, {"fd": None})], out,
