@@ -62,8 +62,8 @@ static void make_proxy(lua_State *L, lua_CFunction newindex)
 {
 	int real = lua_gettop(L);
 
-	lua_newtable(L);          /* proxy */
-	lua_createtable(L, 0, 4); /* its metatable */
+	lua_newtable(L);                /* proxy */
+	lua_createtable(L, 0, 4);       /* its metatable */
 	lua_pushvalue(L, real);
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, newindex);
@@ -515,9 +515,8 @@ static int sb_resource_read(lua_State *L)
 	off_t off = 0;
 
 	if (strchr(name, '/') || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
-		return luaL_error(L,
-				  "resource.read: '%s': paths are not allowed, only resource "
-				  "names",
+		return luaL_error(L, "resource.read: '%s': paths are not allowed, only resource "
+				     "names",
 				  name);
 	for (size_t i = 0; i < S->res_count; i++) {
 		if (strcmp(S->res[i].name, name) == 0)
@@ -565,11 +564,12 @@ static void add_lib(lua_State *L, int base, const char *name, lua_CFunction open
 
 static void add_coroutine(lua_State *L, int base)
 {
-	static const char *const keep[] = { "create", "isyieldable", "running",
-					    "status", "yield",       NULL };
-	static const luaL_Reg wrapped[] = {
-		{ "resume", sb_resume }, { "wrap", sb_wrap }, { "close", sb_close }, { NULL, NULL }
-	};
+	static const char *const keep[] = { "create", "isyieldable", "running", "status", "yield",
+					    NULL };
+	static const luaL_Reg wrapped[] = { { "resume", sb_resume },
+					    { "wrap", sb_wrap },
+					    { "close", sb_close },
+					    { NULL, NULL } };
 	int real;
 
 	luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 0);
@@ -586,8 +586,7 @@ static void add_os_math(lua_State *L, int base)
 {
 	static const char *const os_keep[] = { "time", "clock", "date", "difftime", NULL };
 	struct rt_lua *S = rt_lua_of(L);
-	uint64_t seed =
-	    S->lim.seed ? S->lim.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
+	uint64_t seed = S->lim.seed ? S->lim.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
 
 	luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
 	lua_newtable(L);
@@ -606,10 +605,9 @@ static void add_os_math(lua_State *L, int base)
 
 static void add_base(lua_State *L, int base)
 {
-	static const char *const keep[] = { "assert",   "error",    "getmetatable",
-					    "ipairs",   "next",     "pairs",
-					    "rawequal", "rawget",   "rawlen",
-					    "select",   "tonumber", "tostring",
+	static const char *const keep[] = { "assert",   "error",  "getmetatable", "ipairs",
+					    "next",     "pairs",  "rawequal",     "rawget",
+					    "rawlen",   "select", "tonumber",     "tostring",
 					    "type",     "_VERSION", NULL };
 	static const luaL_Reg wrapped[] = { { "pcall", sb_pcall },
 					    { "xpcall", sb_xpcall },

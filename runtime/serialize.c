@@ -22,8 +22,7 @@ struct enc {
 static void put(struct enc *e, const void *p, size_t n)
 {
 	if (cmn_buf_append(e->out, p, n, NULL) < 0)
-		luaL_error(e->L, "aggregate buffer: serialized size exceeds %zu bytes",
-			   e->out->max);
+		luaL_error(e->L, "aggregate buffer: serialized size exceeds %zu bytes", e->out->max);
 }
 
 static void put_u8(struct enc *e, uint8_t v)

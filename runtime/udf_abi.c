@@ -28,7 +28,7 @@ struct rt_udf {
 	int ref_fn; /* scalar function, or process */
 	int ref_new, ref_iter, ref_merge, ref_term, ref_close;
 	int ref_ctx;
-	int ref_bufs;  /* table: aggregate buffers by handle */
+	int ref_bufs; /* table: aggregate buffers by handle */
 	int ref_batch; /* table: driver (1), output column (2), argument columns (3..) */
 	int batch_nargs;
 	int next_buf; /* handles are never reused, so a stale one cannot alias */
@@ -109,8 +109,8 @@ static int ref_field(lua_State *L, struct rt_udf *u, int t, const char *name, bo
 		return LUA_NOREF;
 	}
 	if (type != LUA_TFUNCTION)
-		luaL_error(L, "%s: %s '%s' needs a function '%s' (got %s)", u->script, what,
-			   u->fname, name, lua_typename(L, type));
+		luaL_error(L, "%s: %s '%s' needs a function '%s' (got %s)", u->script, what, u->fname,
+			   name, lua_typename(L, type));
 	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
@@ -453,8 +453,8 @@ int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, 
 		return wrong_kind(u, RT_UDF_SCALAR, err);
 	if (nargs < 0 || nargs > RT_MAX_COLS || nrows > RT_BATCH_ROWS)
 		return cmn_err_set(err, CMN_EINVAL, 0,
-				   "%s: %s: a batch has at most %d rows and %d arguments",
-				   u->script, u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
+				   "%s: %s: a batch has at most %d rows and %d arguments", u->script,
+				   u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
 	if (nrows == 0)
 		return 0;
 	if (batch_setup(u, nargs, err) < 0)
@@ -666,8 +666,8 @@ static int table_call(struct rt_udf *u, int fn_ref, const struct rt_value *args,
 	return rc;
 }
 
-int rt_udf_process(struct rt_udf *u, const struct rt_value *args, int nargs, rt_row_fn fn, void *ud,
-		   struct cmn_err *err)
+int rt_udf_process(struct rt_udf *u, const struct rt_value *args, int nargs, rt_row_fn fn,
+		   void *ud, struct cmn_err *err)
 {
 	return table_call(u, u->ref_fn, args, nargs, false, fn, ud, err);
 }

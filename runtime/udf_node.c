@@ -104,38 +104,17 @@ static int parse_opts(int argc, char **argv, struct node_opts *o, struct cmn_err
 	optind = 1;
 	while (rc == 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			rc = parse_fd(optarg, &o->script_fd, err);
-			break;
-		case 'n':
-			o->script_name = optarg;
-			break;
-		case 'f':
-			o->function = optarg;
-			break;
-		case 'i':
-			rc = parse_fd(optarg, &o->input_fd, err);
-			break;
-		case 'm':
-			rc = cmn_parse_size(optarg, &o->lim.memory_bytes, err);
-			break;
-		case 'I':
-			rc = cmn_parse_u64(optarg, &o->lim.instructions, err);
-			break;
-		case 'c':
-			rc = cmn_parse_duration(optarg, &o->lim.cpu_ns, err);
-			break;
-		case 'o':
-			rc = cmn_parse_size(optarg, &o->lim.output_bytes, err);
-			break;
-		case 'S':
-			rc = cmn_parse_u64(optarg, &o->lim.seed, err);
-			break;
-		case 'r':
-			rc = add_resource(o, optarg, err);
-			break;
-		default:
-			return cmn_err_set(err, CMN_EINVAL, 0, "unknown option");
+		case 's': rc = parse_fd(optarg, &o->script_fd, err); break;
+		case 'n': o->script_name = optarg; break;
+		case 'f': o->function = optarg; break;
+		case 'i': rc = parse_fd(optarg, &o->input_fd, err); break;
+		case 'm': rc = cmn_parse_size(optarg, &o->lim.memory_bytes, err); break;
+		case 'I': rc = cmn_parse_u64(optarg, &o->lim.instructions, err); break;
+		case 'c': rc = cmn_parse_duration(optarg, &o->lim.cpu_ns, err); break;
+		case 'o': rc = cmn_parse_size(optarg, &o->lim.output_bytes, err); break;
+		case 'S': rc = cmn_parse_u64(optarg, &o->lim.seed, err); break;
+		case 'r': rc = add_resource(o, optarg, err); break;
+		default: return cmn_err_set(err, CMN_EINVAL, 0, "unknown option");
 		}
 	}
 	if (rc < 0)
@@ -396,7 +375,7 @@ int rt_node_udf_main(int argc, char **argv)
 		return CMN_EXIT_FAIL;
 	}
 	src = (struct rt_udf_source){ o.script_name, script.data, script.len, o.function,
-				      &o.lim,        o.res,       o.nres };
+				      &o.lim,	     o.res,	  o.nres };
 	if (rt_udf_open(&src, &n.u, &err) < 0) {
 		if (err.code == CMN_ELIMIT) {
 			fprintf(stderr, "cordon: udf: %s\n", err.msg);
