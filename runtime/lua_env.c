@@ -62,8 +62,8 @@ static void make_proxy(lua_State *L, lua_CFunction newindex)
 {
 	int real = lua_gettop(L);
 
-	lua_newtable(L);                /* proxy */
-	lua_createtable(L, 0, 4);       /* its metatable */
+	lua_newtable(L);          /* proxy */
+	lua_createtable(L, 0, 4); /* its metatable */
 	lua_pushvalue(L, real);
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, newindex);
@@ -449,6 +449,12 @@ static int sb_rep(lua_State *L)
 		    __builtin_mul_overflow(lsep, (size_t)n - 1, &seps) ||
 		    __builtin_add_overflow(total, seps, &total) || total > S->lim.string_bytes)
 			return rt_lua_raise_limit(L, RT_LIMIT_STRING, NULL);
+		/* Lua's rep copies n times even when every copy is empty: a C
+		 * loop of up to 2^63 steps that no hook interrupts */
+		if (total == 0) {
+			lua_pushliteral(L, "");
+			return 1;
+		}
 	}
 	return call_original(L);
 }
@@ -466,6 +472,43 @@ static int sb_pattern(lua_State *L)
 	rt_lua_check_tripped(L);
 	if (!plain && lp > S->lim.pattern_bytes)
 		return rt_lua_raise_limit(L, RT_LIMIT_PATTERN, NULL);
+	return call_original(L);
+}
+
+/* table.insert/remove (loop over #t, which __len controls), move and concat
+ * (loop over a range the caller gives) run in C without hooks; moving nils
+ * allocates nothing, so neither memory nor instructions would stop a range of
+ * 2^62. Ranges are capped instead. */
+#define RT_TABLE_LOOP_CAP ((lua_Integer)1 << 24)
+
+static int sb_table_len_capped(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	rt_lua_check_tripped(L);
+	if (luaL_len(L, 1) > RT_TABLE_LOOP_CAP)
+		return luaL_error(L, "table function: more than %d elements",
+				  (int)RT_TABLE_LOOP_CAP);
+	return call_original(L);
+}
+
+static int sb_table_range_capped(lua_State *L)
+{
+	/* move(a1, f, e, t [,a2]) and concat(list [, sep [, i [, j]]]) */
+	bool is_move = lua_toboolean(L, lua_upvalueindex(2));
+	lua_Integer f, e;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	rt_lua_check_tripped(L);
+	if (is_move) {
+		f = luaL_checkinteger(L, 2);
+		e = luaL_checkinteger(L, 3);
+	} else {
+		f = luaL_optinteger(L, 3, 1);
+		e = lua_isnoneornil(L, 4) ? luaL_len(L, 1) : luaL_checkinteger(L, 4);
+	}
+	if (e >= f && (f < 0 ? e > f + RT_TABLE_LOOP_CAP : e - f >= RT_TABLE_LOOP_CAP))
+		return luaL_error(L, "table function: more than %d elements",
+				  (int)RT_TABLE_LOOP_CAP);
 	return call_original(L);
 }
 
@@ -515,8 +558,9 @@ static int sb_resource_read(lua_State *L)
 	off_t off = 0;
 
 	if (strchr(name, '/') || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
-		return luaL_error(L, "resource.read: '%s': paths are not allowed, only resource "
-				     "names",
+		return luaL_error(L,
+				  "resource.read: '%s': paths are not allowed, only resource "
+				  "names",
 				  name);
 	for (size_t i = 0; i < S->res_count; i++) {
 		if (strcmp(S->res[i].name, name) == 0)
@@ -564,12 +608,11 @@ static void add_lib(lua_State *L, int base, const char *name, lua_CFunction open
 
 static void add_coroutine(lua_State *L, int base)
 {
-	static const char *const keep[] = { "create", "isyieldable", "running", "status", "yield",
-					    NULL };
-	static const luaL_Reg wrapped[] = { { "resume", sb_resume },
-					    { "wrap", sb_wrap },
-					    { "close", sb_close },
-					    { NULL, NULL } };
+	static const char *const keep[] = { "create", "isyieldable", "running",
+					    "status", "yield",       NULL };
+	static const luaL_Reg wrapped[] = {
+		{ "resume", sb_resume }, { "wrap", sb_wrap }, { "close", sb_close }, { NULL, NULL }
+	};
 	int real;
 
 	luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 0);
@@ -586,7 +629,8 @@ static void add_os_math(lua_State *L, int base)
 {
 	static const char *const os_keep[] = { "time", "clock", "date", "difftime", NULL };
 	struct rt_lua *S = rt_lua_of(L);
-	uint64_t seed = S->lim.seed ? S->lim.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
+	uint64_t seed =
+	    S->lim.seed ? S->lim.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
 
 	luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
 	lua_newtable(L);
@@ -605,9 +649,10 @@ static void add_os_math(lua_State *L, int base)
 
 static void add_base(lua_State *L, int base)
 {
-	static const char *const keep[] = { "assert",   "error",  "getmetatable", "ipairs",
-					    "next",     "pairs",  "rawequal",     "rawget",
-					    "rawlen",   "select", "tonumber",     "tostring",
+	static const char *const keep[] = { "assert",   "error",    "getmetatable",
+					    "ipairs",   "next",     "pairs",
+					    "rawequal", "rawget",   "rawlen",
+					    "select",   "tonumber", "tostring",
 					    "type",     "_VERSION", NULL };
 	static const luaL_Reg wrapped[] = { { "pcall", sb_pcall },
 					    { "xpcall", sb_xpcall },
@@ -645,7 +690,13 @@ int rt_env_build(lua_State *L)
 	setup_string(L);
 	make_proxy(L, ro_newindex);
 	lua_setfield(L, base, "string");
-	add_lib(L, base, LUA_TABLIBNAME, luaopen_table);
+	luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
+	wrap_field(L, lua_gettop(L), "insert", sb_table_len_capped, -1);
+	wrap_field(L, lua_gettop(L), "remove", sb_table_len_capped, -1);
+	wrap_field(L, lua_gettop(L), "move", sb_table_range_capped, 1);
+	wrap_field(L, lua_gettop(L), "concat", sb_table_range_capped, 0);
+	make_proxy(L, ro_newindex);
+	lua_setfield(L, base, "table");
 	add_lib(L, base, LUA_UTF8LIBNAME, luaopen_utf8);
 	add_coroutine(L, base);
 	add_os_math(L, base);

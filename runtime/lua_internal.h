@@ -19,11 +19,11 @@ struct rt_lua {
 	struct rt_limits lim;
 	size_t mem_used;
 	size_t mem_peak;
-	size_t mem_limit;     /* 0 while building the environment */
-	int host_push;        /* > 0: the host pushes, limit not applied */
-	bool mem_denied;      /* an allocation was refused during this call */
-	long long insn_left;  /* instructions left in this call */
-	long long call_rows;  /* rows the next call covers (batch), 1 otherwise */
+	size_t mem_limit;      /* 0 while building the environment */
+	int host_push;         /* > 0: the host pushes, limit not applied */
+	bool mem_denied;       /* an allocation was refused during this call */
+	long long insn_left;   /* instructions left in this call */
+	long long call_rows;   /* rows the next call covers (batch), 1 otherwise */
 	enum rt_limit tripped; /* sticky until the host call returns */
 	uint64_t output_used;
 	int coro_depth;

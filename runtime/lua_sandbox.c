@@ -412,7 +412,8 @@ void rt_lua_error_text(lua_State *L, int idx, char *out, size_t len)
 		break;
 	default:
 		/* never tostring/__tostring: it may loop, allocate or not return a string */
-		snprintf(out, len, "(error object is a %s value)", lua_typename(L, lua_type(L, idx)));
+		snprintf(out, len, "(error object is a %s value)",
+			 lua_typename(L, lua_type(L, idx)));
 		break;
 	}
 }

@@ -5,9 +5,9 @@
  * lua_Alloc), instructions per call (a count hook, armed on the running
  * thread, coroutines included, by a 10 ms CPU tick so that short calls run
  * at full speed; once a limit trips it re-arms at every instruction so pcall
- * cannot swallow it), CPU time per batch (the same tick; see rt_cpu_arm), output bytes (print and values returned), and caps
- * on string and pattern sizes. A limit hit is an error of code CMN_ELIMIT and
- * rt_lua_limit_hit() names it.
+ * cannot swallow it), CPU time per batch (the same tick; see rt_cpu_arm), output bytes (print and
+ * values returned), and caps on string and pattern sizes. A limit hit is an error of code
+ * CMN_ELIMIT and rt_lua_limit_hit() names it.
  *
  * Every host operation that can raise a Lua error runs inside a protected
  * call (rt_lua_pcall); the state stays usable after any error, including an

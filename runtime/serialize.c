@@ -22,7 +22,8 @@ struct enc {
 static void put(struct enc *e, const void *p, size_t n)
 {
 	if (cmn_buf_append(e->out, p, n, NULL) < 0)
-		luaL_error(e->L, "aggregate buffer: serialized size exceeds %zu bytes", e->out->max);
+		luaL_error(e->L, "aggregate buffer: serialized size exceeds %I bytes",
+			   (lua_Integer)e->out->max);
 }
 
 static void put_u8(struct enc *e, uint8_t v)
@@ -239,5 +240,5 @@ void rt_ser_decode(lua_State *L, const void *data, size_t len)
 	take(&d, sizeof(MAGIC));
 	decode_value(&d, 0, 0);
 	if (d.left)
-		luaL_error(L, "aggregate buffer: %zu trailing bytes", d.left);
+		luaL_error(L, "aggregate buffer: %I trailing bytes", (lua_Integer)d.left);
 }

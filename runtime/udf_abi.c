@@ -28,10 +28,12 @@ struct rt_udf {
 	int ref_fn; /* scalar function, or process */
 	int ref_new, ref_iter, ref_merge, ref_term, ref_close;
 	int ref_ctx;
-	int ref_bufs; /* table: aggregate buffers by handle */
+	int ref_bufs;  /* table: aggregate buffers by handle */
 	int ref_batch; /* table: driver (1), output column (2), argument columns (3..) */
 	int batch_nargs;
-	int next_buf; /* handles are never reused, so a stale one cannot alias */
+	uint64_t string_cap;    /* copy of the limit, read on every row */
+	bool args_have_strings; /* set by check_args for push_args */
+	int next_buf;           /* handles are never reused, so a stale one cannot alias */
 	/* the row sink during rt_udf_process / rt_udf_table_close */
 	rt_row_fn row_fn;
 	void *row_ud;
@@ -109,8 +111,8 @@ static int ref_field(lua_State *L, struct rt_udf *u, int t, const char *name, bo
 		return LUA_NOREF;
 	}
 	if (type != LUA_TFUNCTION)
-		luaL_error(L, "%s: %s '%s' needs a function '%s' (got %s)", u->script, what, u->fname,
-			   name, lua_typename(L, type));
+		luaL_error(L, "%s: %s '%s' needs a function '%s' (got %s)", u->script, what,
+			   u->fname, name, lua_typename(L, type));
 	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
@@ -202,6 +204,7 @@ int rt_udf_open(const struct rt_udf_source *src, struct rt_udf **out, struct cmn
 	if (rt_lua_new(src->limits, &u->S, err) < 0)
 		goto fail;
 	u->L = rt_lua_state(u->S);
+	u->string_cap = rt_lua_limits(u->S)->string_bytes;
 	if (rt_lua_set_resources(u->S, src->resources, src->resource_count, err) < 0 ||
 	    rt_lua_load(u->S, u->script, src->src, src->len, err) < 0 ||
 	    rt_lua_pcall(u->S, resolve, u, 1, 0, err) < 0)
@@ -227,8 +230,7 @@ void rt_udf_free(struct rt_udf *u)
 static int check_args(struct rt_udf *u, const struct rt_value *args, int nargs,
 		      struct rt_value *out, struct cmn_err *err)
 {
-	const struct rt_limits *lim = rt_lua_limits(u->S);
-
+	u->args_have_strings = false;
 	if (nargs < 0 || nargs > RT_MAX_COLS)
 		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: too many arguments (%d)", u->script,
 				   u->fname, nargs);
@@ -241,20 +243,30 @@ static int check_args(struct rt_udf *u, const struct rt_value *args, int nargs,
 		if (u->sig.present && !u->sig.any_args &&
 		    rt_value_coerce(&out[i], u->sig.args[i], i + 1, err) < 0)
 			return cmn_err_wrap(err, "%s: %s", u->script, u->fname);
-		if ((out[i].type == RT_T_STRING || out[i].type == RT_T_BINARY) &&
-		    out[i].v.s.len > lim->string_bytes)
-			return rt_lua_fail_limit(u->S, RT_LIMIT_STRING,
-						 "an argument is larger than the string cap", err);
+		if (out[i].type == RT_T_STRING || out[i].type == RT_T_BINARY) {
+			if (out[i].v.s.len > u->string_cap)
+				return rt_lua_fail_limit(
+				    u->S, RT_LIMIT_STRING,
+				    "an argument is larger than the string cap", err);
+			u->args_have_strings = true;
+		}
 	}
 	return 0;
 }
 
 static void push_args(struct rt_udf *u, const struct rt_value *args, int nargs)
 {
+	if (!u->args_have_strings) {
+		/* numbers, booleans and nil never allocate */
+		for (int i = 0; i < nargs; i++)
+			rt_value_push(u->L, &args[i]);
+		return;
+	}
 	rt_lua_host_push(u->S, true);
 	for (int i = 0; i < nargs; i++)
 		rt_value_push(u->L, &args[i]);
 	rt_lua_host_push(u->S, false);
+	u->args_have_strings = false;
 }
 
 static int take_result(struct rt_udf *u, int idx, enum rt_type want, const char *what,
@@ -262,11 +274,18 @@ static int take_result(struct rt_udf *u, int idx, enum rt_type want, const char 
 {
 	char why[128];
 
+	/* the common case first: an integer result */
+	if ((want == RT_T_ANY || want == RT_T_BIGINT) && lua_isinteger(u->L, idx)) {
+		out->type = RT_T_BIGINT;
+		out->v.i = (int64_t)lua_tointeger(u->L, idx);
+		return rt_lua_charge_output(u->S, 8) < 0
+			   ? rt_lua_fail_limit(u->S, RT_LIMIT_OUTPUT, NULL, err)
+			   : 0;
+	}
 	if (rt_value_from_lua(u->L, idx, want, out, why, sizeof(why)) < 0)
 		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: %s: %s", u->script, u->fname, what,
 				   why);
-	if ((out->type == RT_T_STRING || out->type == RT_T_BINARY) &&
-	    out->v.s.len > rt_lua_limits(u->S)->string_bytes)
+	if ((out->type == RT_T_STRING || out->type == RT_T_BINARY) && out->v.s.len > u->string_cap)
 		return rt_lua_fail_limit(u->S, RT_LIMIT_STRING, "result larger than the string cap",
 					 err);
 	if (rt_lua_charge_output(u->S, rt_value_size(out)) < 0)
@@ -297,7 +316,8 @@ int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct
 	lua_settop(u->L, 0);
 	if (check_args(u, args, nargs, a, err) < 0)
 		return -1;
-	if (!lua_checkstack(u->L, nargs + 4))
+	/* after settop(0) the base frame has LUA_MINSTACK (20) free slots */
+	if (nargs + 4 > LUA_MINSTACK && !lua_checkstack(u->L, nargs + 4))
 		return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory", u->script);
 	lua_rawgeti(u->L, LUA_REGISTRYINDEX, u->ref_fn);
 	push_args(u, a, nargs);
@@ -453,8 +473,8 @@ int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, 
 		return wrong_kind(u, RT_UDF_SCALAR, err);
 	if (nargs < 0 || nargs > RT_MAX_COLS || nrows > RT_BATCH_ROWS)
 		return cmn_err_set(err, CMN_EINVAL, 0,
-				   "%s: %s: a batch has at most %d rows and %d arguments", u->script,
-				   u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
+				   "%s: %s: a batch has at most %d rows and %d arguments",
+				   u->script, u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
 	if (nrows == 0)
 		return 0;
 	if (batch_setup(u, nargs, err) < 0)
@@ -666,8 +686,8 @@ static int table_call(struct rt_udf *u, int fn_ref, const struct rt_value *args,
 	return rc;
 }
 
-int rt_udf_process(struct rt_udf *u, const struct rt_value *args, int nargs, rt_row_fn fn,
-		   void *ud, struct cmn_err *err)
+int rt_udf_process(struct rt_udf *u, const struct rt_value *args, int nargs, rt_row_fn fn, void *ud,
+		   struct cmn_err *err)
 {
 	return table_call(u, u->ref_fn, args, nargs, false, fn, ud, err);
 }

@@ -77,8 +77,8 @@ void rt_udf_agg_free(struct rt_udf *u, int buf);
 /* Table functions: each ctx.forward(...) becomes one call of fn with the
  * row's values (valid during that call only). A failing fn ends the call. */
 typedef int (*rt_row_fn)(void *ud, const struct rt_value *cols, int ncols, struct cmn_err *err);
-int rt_udf_process(struct rt_udf *u, const struct rt_value *args, int nargs, rt_row_fn fn,
-		   void *ud, struct cmn_err *err);
+int rt_udf_process(struct rt_udf *u, const struct rt_value *args, int nargs, rt_row_fn fn, void *ud,
+		   struct cmn_err *err);
 /* Calls close(ctx) if the table function has one (end of its input). */
 int rt_udf_table_close(struct rt_udf *u, rt_row_fn fn, void *ud, struct cmn_err *err);
 

@@ -150,7 +150,8 @@ int rt_json_parse_args(const char *text, size_t len, const struct rt_signature *
 		return cmn_err_set(err, CMN_EINVAL, 0, "bad JSON: %s (column %d)", jerr.text,
 				   jerr.column);
 	if (!json_is_array(arr))
-		return cmn_err_set(err, CMN_EINVAL, 0, "each line must be a JSON array of arguments");
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   "each line must be a JSON array of arguments");
 	n = json_array_size(arr);
 	if (n > RT_MAX_COLS)
 		return cmn_err_set(err, CMN_EINVAL, 0, "more than %d arguments", RT_MAX_COLS);

@@ -6,11 +6,11 @@
  *                   [--cpu-time DUR] [--output-bytes B] [--seed N]
  *                   [--resource NAME=FD]...
  *
- * Input: JSON lines, each an array of arguments (no --input-fd: one call
- * with no arguments). Scalar: one JSON value per input line. Aggregate: the
- * first half of the lines go into one buffer and the rest into another; both
- * are serialized to plain data, read back, merged and terminated, so every
- * run exercises what a MAP -> REDUCE job does. Table function: one JSON array
+ * Input: JSON lines, streamed, each an array of arguments (no --input-fd:
+ * one call with no arguments). Scalar: one JSON value per input line.
+ * Aggregate: the lines go alternately into two buffers; both are serialized
+ * to plain data, read back, merged and terminated, so every run exercises
+ * what a MAP -> REDUCE job does. Table function: one JSON array
  * per forwarded row. print() output goes to stderr.
  * Exit: 0 ok, 1 UDF error ("SCRIPT:LINE: message"), 2 usage or bad input,
  * 3 limit ("cordon: udf: limit exceeded: NAME").
@@ -47,8 +47,13 @@ struct node_opts {
 struct node {
 	struct rt_udf *u;
 	FILE *out;
-	const char *script_name;
+	FILE *in; /* NULL: no input, one call without arguments */
+	int agg_a, agg_b;
+	long agg_seen;
 };
+
+/* A line longer than this is bad input, not something to buffer. */
+#define MAX_LINE (64u << 20)
 
 static void node_usage(FILE *out)
 {
@@ -104,17 +109,38 @@ static int parse_opts(int argc, char **argv, struct node_opts *o, struct cmn_err
 	optind = 1;
 	while (rc == 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': rc = parse_fd(optarg, &o->script_fd, err); break;
-		case 'n': o->script_name = optarg; break;
-		case 'f': o->function = optarg; break;
-		case 'i': rc = parse_fd(optarg, &o->input_fd, err); break;
-		case 'm': rc = cmn_parse_size(optarg, &o->lim.memory_bytes, err); break;
-		case 'I': rc = cmn_parse_u64(optarg, &o->lim.instructions, err); break;
-		case 'c': rc = cmn_parse_duration(optarg, &o->lim.cpu_ns, err); break;
-		case 'o': rc = cmn_parse_size(optarg, &o->lim.output_bytes, err); break;
-		case 'S': rc = cmn_parse_u64(optarg, &o->lim.seed, err); break;
-		case 'r': rc = add_resource(o, optarg, err); break;
-		default: return cmn_err_set(err, CMN_EINVAL, 0, "unknown option");
+		case 's':
+			rc = parse_fd(optarg, &o->script_fd, err);
+			break;
+		case 'n':
+			o->script_name = optarg;
+			break;
+		case 'f':
+			o->function = optarg;
+			break;
+		case 'i':
+			rc = parse_fd(optarg, &o->input_fd, err);
+			break;
+		case 'm':
+			rc = cmn_parse_size(optarg, &o->lim.memory_bytes, err);
+			break;
+		case 'I':
+			rc = cmn_parse_u64(optarg, &o->lim.instructions, err);
+			break;
+		case 'c':
+			rc = cmn_parse_duration(optarg, &o->lim.cpu_ns, err);
+			break;
+		case 'o':
+			rc = cmn_parse_size(optarg, &o->lim.output_bytes, err);
+			break;
+		case 'S':
+			rc = cmn_parse_u64(optarg, &o->lim.seed, err);
+			break;
+		case 'r':
+			rc = add_resource(o, optarg, err);
+			break;
+		default:
+			return cmn_err_set(err, CMN_EINVAL, 0, "unknown option");
 		}
 	}
 	if (rc < 0)
@@ -203,33 +229,42 @@ static int parse_line(struct node *n, const char *text, size_t len, long line, j
 
 typedef int (*line_fn)(struct node *n, const struct rt_value *args, int nargs, long line);
 
-/* Calls fn for every non-empty line of input (or once with no arguments
- * when there is no input). */
-static int for_each_line(struct node *n, const struct cmn_buf *in, bool have_input, line_fn fn)
+/* Calls fn for every non-empty line of input, streaming (or once with no
+ * arguments when there is no input). */
+static int for_each_line(struct node *n, line_fn fn)
 {
 	struct rt_value args[RT_MAX_COLS];
-	size_t off = 0;
+	cleanup_free char *text = NULL;
+	size_t cap = 0;
+	ssize_t len;
 	long line = 0;
 	int nargs, rc;
 
-	if (!have_input)
+	if (!n->in)
 		return fn(n, NULL, 0, 0);
-	while (off < in->len) {
-		const char *s = in->data + off;
-		const char *nl = memchr(s, '\n', in->len - off);
-		size_t len = nl ? (size_t)(nl - s) : in->len - off;
+	while ((len = getline(&text, &cap, n->in)) >= 0) {
 		json_t *holder = NULL;
 
-		off += len + (nl ? 1 : 0);
 		line++;
-		if (len == 0 || (len == 1 && s[0] == '\r'))
+		while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+			len--;
+		if (len == 0)
 			continue;
-		rc = parse_line(n, s, len, line, &holder, args, &nargs);
+		if ((size_t)len > MAX_LINE) {
+			fprintf(stderr, "cordon: udf: input line %ld: longer than %u bytes\n", line,
+				MAX_LINE);
+			return CMN_EXIT_USAGE;
+		}
+		rc = parse_line(n, text, (size_t)len, line, &holder, args, &nargs);
 		if (rc == 0)
 			rc = fn(n, args, nargs, line);
 		json_decref(holder);
 		if (rc)
 			return rc;
+	}
+	if (ferror(n->in)) {
+		fprintf(stderr, "cordon-node: udf: read input: %s\n", strerror(errno));
+		return CMN_EXIT_USAGE;
 	}
 	return 0;
 }
@@ -256,39 +291,17 @@ static int table_line(struct node *n, const struct rt_value *args, int nargs, lo
 	return rc < 0 ? report(n, &err, line) : 0;
 }
 
-struct agg_state {
-	int a, b;
-	long count, half;
-	long seen;
-};
-
-static struct agg_state agg;
-
+/* Every other line goes to the second buffer, so both get data and the
+ * merge runs on real halves, without holding the input. */
 static int agg_line(struct node *n, const struct rt_value *args, int nargs, long line)
 {
 	struct cmn_err err = CMN_ERR_INIT;
-	int buf = agg.seen++ < agg.half ? agg.a : agg.b;
+	int buf = n->agg_seen++ % 2 == 0 ? n->agg_a : n->agg_b;
 
 	if (rt_udf_agg_iterate(n->u, buf, args, nargs, &err) < 0)
 		return report(n, &err, line);
 	drain_log(n);
 	return 0;
-}
-
-static long count_lines(const struct cmn_buf *in)
-{
-	long count = 0;
-	size_t off = 0;
-
-	while (off < in->len) {
-		const char *s = in->data + off;
-		const char *nl = memchr(s, '\n', in->len - off);
-		size_t len = nl ? (size_t)(nl - s) : in->len - off;
-		if (len && !(len == 1 && s[0] == '\r'))
-			count++;
-		off += len + (nl ? 1 : 0);
-	}
-	return count;
 }
 
 /* Serializes a buffer and reads it back as a new one, as a node boundary. */
@@ -305,22 +318,19 @@ static int roundtrip(struct node *n, int *buf, struct cmn_err *err)
 	return 0;
 }
 
-static int run_aggregate(struct node *n, const struct cmn_buf *in, bool have_input)
+static int run_aggregate(struct node *n)
 {
 	struct cmn_err err = CMN_ERR_INIT;
 	struct rt_value out;
 	int rc;
 
-	memset(&agg, 0, sizeof(agg));
-	agg.count = have_input ? count_lines(in) : 0;
-	agg.half = (agg.count + 1) / 2;
-	if (rt_udf_agg_new(n->u, &agg.a, &err) < 0 || rt_udf_agg_new(n->u, &agg.b, &err) < 0)
+	if (rt_udf_agg_new(n->u, &n->agg_a, &err) < 0 || rt_udf_agg_new(n->u, &n->agg_b, &err) < 0)
 		return report(n, &err, 0);
-	if (have_input && (rc = for_each_line(n, in, true, agg_line)) != 0)
+	if (n->in && (rc = for_each_line(n, agg_line)) != 0)
 		return rc;
-	if (roundtrip(n, &agg.a, &err) < 0 || roundtrip(n, &agg.b, &err) < 0 ||
-	    rt_udf_agg_merge(n->u, agg.a, agg.b, &err) < 0 ||
-	    rt_udf_agg_terminate(n->u, agg.a, &out, &err) < 0)
+	if (roundtrip(n, &n->agg_a, &err) < 0 || roundtrip(n, &n->agg_b, &err) < 0 ||
+	    rt_udf_agg_merge(n->u, n->agg_a, n->agg_b, &err) < 0 ||
+	    rt_udf_agg_terminate(n->u, n->agg_a, &out, &err) < 0)
 		return report(n, &err, 0);
 	drain_log(n);
 	if (rt_json_write_row(n->out, &out, 1, false, &err) < 0)
@@ -328,18 +338,18 @@ static int run_aggregate(struct node *n, const struct cmn_buf *in, bool have_inp
 	return 0;
 }
 
-static int run(struct node *n, const struct cmn_buf *in, bool have_input)
+static int run(struct node *n)
 {
 	struct cmn_err err = CMN_ERR_INIT;
 	int rc;
 
 	switch (rt_udf_kind(n->u)) {
 	case RT_UDF_SCALAR:
-		return for_each_line(n, in, have_input, scalar_line);
+		return for_each_line(n, scalar_line);
 	case RT_UDF_AGGREGATE:
-		return run_aggregate(n, in, have_input);
+		return run_aggregate(n);
 	case RT_UDF_TABLE:
-		rc = for_each_line(n, in, have_input, table_line);
+		rc = for_each_line(n, table_line);
 		if (rc)
 			return rc;
 		rc = rt_udf_table_close(n->u, emit, n, &err);
@@ -354,9 +364,8 @@ int rt_node_udf_main(int argc, char **argv)
 	struct node_opts o;
 	struct cmn_err err = CMN_ERR_INIT;
 	cleanup_buf struct cmn_buf script = { 0 };
-	cleanup_buf struct cmn_buf input = { 0 };
 	struct rt_udf_source src;
-	struct node n = { NULL, stdout, NULL };
+	struct node n = { .out = stdout };
 	int rc;
 
 	if (parse_opts(argc, argv, &o, &err) < 0) {
@@ -364,8 +373,7 @@ int rt_node_udf_main(int argc, char **argv)
 		node_usage(stderr);
 		return CMN_EXIT_USAGE;
 	}
-	if (read_all(o.script_fd, (size_t)o.lim.string_bytes, &script, &err) < 0 ||
-	    (o.input_fd >= 0 && read_all(o.input_fd, 0, &input, &err) < 0)) {
+	if (read_all(o.script_fd, (size_t)o.lim.string_bytes, &script, &err) < 0) {
 		fprintf(stderr, "cordon-node: udf: %s\n", err.msg);
 		return CMN_EXIT_USAGE;
 	}
@@ -375,7 +383,7 @@ int rt_node_udf_main(int argc, char **argv)
 		return CMN_EXIT_FAIL;
 	}
 	src = (struct rt_udf_source){ o.script_name, script.data, script.len, o.function,
-				      &o.lim,	     o.res,	  o.nres };
+				      &o.lim,        o.res,       o.nres };
 	if (rt_udf_open(&src, &n.u, &err) < 0) {
 		if (err.code == CMN_ELIMIT) {
 			fprintf(stderr, "cordon: udf: %s\n", err.msg);
@@ -384,8 +392,14 @@ int rt_node_udf_main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return CMN_EXIT_FAIL;
 	}
-	n.script_name = o.script_name;
-	rc = run(&n, &input, o.input_fd >= 0);
+	if (o.input_fd >= 0 && !(n.in = fdopen(o.input_fd, "r"))) {
+		fprintf(stderr, "cordon-node: udf: fdopen input: %s\n", strerror(errno));
+		rt_udf_free(n.u);
+		return CMN_EXIT_FAIL;
+	}
+	rc = run(&n);
+	if (n.in)
+		fclose(n.in);
 	if (fflush(stdout) != 0 && rc == 0) {
 		fprintf(stderr, "cordon-node: udf: write stdout: %s\n", strerror(errno));
 		rc = CMN_EXIT_FAIL;

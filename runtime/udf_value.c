@@ -9,8 +9,8 @@
 #include <time.h>
 
 static const char *const type_names[] = {
-	[RT_T_NULL] = "null",	  [RT_T_BIGINT] = "bigint",   [RT_T_DOUBLE] = "double",
-	[RT_T_BOOLEAN] = "boolean", [RT_T_STRING] = "string",   [RT_T_BINARY] = "binary",
+	[RT_T_NULL] = "null",         [RT_T_BIGINT] = "bigint", [RT_T_DOUBLE] = "double",
+	[RT_T_BOOLEAN] = "boolean",   [RT_T_STRING] = "string", [RT_T_BINARY] = "binary",
 	[RT_T_DATETIME] = "datetime", [RT_T_ANY] = "any",
 };
 
@@ -286,8 +286,7 @@ int rt_datetime_parse(const char *s, size_t len, int64_t *ms)
 		if (buf[n] == 'Z')
 			n++;
 	}
-	if (buf[n] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60)
+	if (buf[n] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return -1;
 	*ms = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) *
 	       1000) +

@@ -46,6 +46,19 @@ struct sbx_fd {
 	int child_fd;
 };
 
+/* Bounds of a spec (checked by sbx_spawn). */
+#define SBX_MAX_BINDS 32
+#define SBX_MAX_FDS 64
+
+/* The defaults of struct sbx_limits (docs/sandbox.md). */
+#define SBX_DEFAULT_MEMORY (512ULL << 20)
+#define SBX_DEFAULT_PIDS 64ULL
+#define SBX_DEFAULT_CPU_TIME_NS (60ULL * 1000000000ULL)
+#define SBX_DEFAULT_WALL_TIME_NS (60ULL * 1000000000ULL)
+#define SBX_DEFAULT_NOFILE 256ULL
+#define SBX_DEFAULT_FSIZE (64ULL << 20)
+#define SBX_DEFAULT_TMPFS (64ULL << 20)
+
 /* 0 in any field means "the default" (see sbx_spec_init / docs/sandbox.md). */
 struct sbx_limits {
 	uint64_t memory_bytes; /* cgroup memory (and swap) limit */
@@ -107,6 +120,9 @@ const char *sbx_end_name(enum sbx_end end); /* "exit", "seccomp", "memory", ... 
 /* One line for humans: "syscall ptrace (101) not allowed", "memory limit 64M reached". */
 void sbx_describe_end(const struct sbx_result *r, const struct sbx_limits *l, char *buf,
 		      size_t len);
+
+/* The limits sbx_spawn will apply for lim: each 0 replaced by its default. */
+void sbx_limits_effective(const struct sbx_limits *lim, struct sbx_limits *out);
 
 void sbx_print_deps(FILE *out);
 

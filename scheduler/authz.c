@@ -87,7 +87,7 @@ void sch_authz_resource_name(const struct sch_authz_resource *r, char *out, size
 	};
 	const char *p = (unsigned)r->type < CMN_ARRAY_SIZE(plural) ? plural[r->type] : "";
 
-	if (r->type == SCH_OBJ_NETWORKLINK)
+	if (r->type == SCH_OBJ_NETWORKLINK && !r->project)
 		snprintf(out, outlen, "acs:odps:*:networklinks/%s", r->name ? r->name : "");
 	else if (r->type == SCH_OBJ_PROJECT || !r->name || !*p)
 		snprintf(out, outlen, "acs:odps:*:projects/%s", r->project);
@@ -539,19 +539,13 @@ static int find_allow(struct decider *d, enum act_class cls, enum sch_policy_eff
 	return 0;
 }
 
-/* Steps 2-5 for a member of the resource's project. */
-static int decide_member(struct decider *d, enum act_class cls)
+/* Allow, labels and protection for a member of the resource's project;
+ * pol is the policies' verdict (never Deny here). */
+static int decide_member(struct decider *d, enum act_class cls, enum sch_policy_effect pol)
 {
-	enum sch_policy_effect pol = SCH_POLICY_NO_MATCH;
 	const char *rule;
 	bool ok;
 
-	if (d->flags.check_policy && policy_effect(d, &pol) < 0)
-		return -1;
-	if (pol == SCH_POLICY_DENY)
-		return deny(d, "policy_deny", 4019,
-			    "You have no privilege '%s' on {%s}: explicitly denied by policy",
-			    d->action, d->out->resource);
 	if (find_allow(d, cls, pol, &rule) < 0)
 		return -1;
 	if (!rule) {
@@ -600,6 +594,7 @@ static int install_allowed(struct decider *d, bool *ok)
 static int decide_inner(struct decider *d)
 {
 	enum act_class cls = action_class(d->action);
+	enum sch_policy_effect pol = SCH_POLICY_NO_MATCH;
 	cleanup_free char *owner = NULL;
 	bool member = false, handled = false;
 
@@ -614,6 +609,9 @@ static int decide_inner(struct decider *d)
 	}
 	if (d->who->super_admin)
 		return allow(d, "super_admin");
+	if (!d->res->project) /* operator objects (a link not yet given to a project) */
+		return no_privilege(d, "operator_only",
+				    ": only a system administrator may do this");
 	if (authz_project_owner(d->db, d->res->project, &owner, d->err) < 0)
 		return -1;
 	if (!owner)
@@ -637,10 +635,23 @@ static int decide_inner(struct decider *d)
 		return -1;
 	if (authz_project_flags(d->db, d->res->project, &d->flags, d->err) < 0)
 		return -1;
+	/* an explicit Deny of the resource's project binds everyone but its
+	 * owner, also when the access comes through a package */
+	if (d->flags.check_policy && policy_effect(d, &pol) < 0)
+		return -1;
+	if (pol == SCH_POLICY_DENY)
+		return deny(d, "policy_deny", 4019,
+			    "You have no privilege '%s' on {%s}: explicitly denied by policy",
+			    d->action, d->out->resource);
 	if (cls == ACT_DATA && package_path(d, &handled) < 0)
 		return -1;
-	if (handled && d->out->allow)
-		return 0;
+	if (handled && d->out->allow) {
+		/* a write through a package still carries other projects' data */
+		bool ok = true;
+		if (is_write(d->action) && protection_check(d, &ok) < 0)
+			return -1;
+		return ok ? allow(d, d->out->rule) : 0;
+	}
 	if (authz_is_member(d->db, d->res->project, d->who->name, &member, d->err) < 0)
 		return -1;
 	if (!member) {
@@ -649,7 +660,7 @@ static int decide_inner(struct decider *d)
 		return deny(d, "not_member", 4002, "You don't exist in project '%s'",
 			    d->res->project);
 	}
-	return decide_member(d, cls);
+	return decide_member(d, cls, pol);
 }
 
 int sch_authz_decide(struct sch_catalog *cat, const struct sch_principal *who, const char *action,

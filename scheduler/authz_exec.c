@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/cleanup.h"
 #include "scheduler/authz_exec.h"
@@ -33,9 +34,14 @@ static int audit_push(struct exec *ex, const struct sch_audit_event *ev, bool ch
 	return 0;
 }
 
-int ex_audit_change(struct exec *ex, const char *event, const char *resource)
+int authz_ex_audit_change(struct exec *ex, const char *event, const char *what)
 {
-	struct sch_audit_event ev = { .event_name = event, .resource = resource };
+	char res[SCH_AUTHZ_RESOURCE_MAX], reason[600];
+	struct sch_audit_event ev = { .event_name = event, .resource = res, .reason = reason };
+
+	snprintf(res, sizeof(res), "acs:odps:*:projects/%s", ex->ctx->project);
+	snprintf(reason, sizeof(reason), "%s %s by %s", event, what ? what : "",
+		 ex->ctx->principal->name);
 	return audit_push(ex, &ev, true);
 }
 
@@ -58,7 +64,7 @@ static void audit_flush(struct exec *ex, bool committed)
 	ex->naudit = 0;
 }
 
-int ex_fail(struct exec *ex, int code, const char *fmt, ...)
+int authz_ex_fail(struct exec *ex, int code, const char *fmt, ...)
 {
 	char msg[CMN_ERR_MSG_MAX];
 	va_list ap;
@@ -83,8 +89,8 @@ static void remember_read(struct exec *ex, const struct sch_authz_resource *res,
 	ex->nreads++;
 }
 
-int ex_check(struct exec *ex, const char *action, const struct sch_authz_resource *res,
-	     bool *via_package)
+int authz_ex_check(struct exec *ex, const char *action, const struct sch_authz_resource *res,
+		   bool *via_package)
 {
 	struct sch_authz_decision d;
 	struct sch_authz_context actx = { .project = ex->ctx->project,
@@ -118,24 +124,25 @@ int ex_check(struct exec *ex, const char *action, const struct sch_authz_resourc
 	return 0;
 }
 
-int ex_check_obj(struct exec *ex, const char *action, enum sch_sql_objtype type, const char *name)
+int authz_ex_check_obj(struct exec *ex, const char *action, enum sch_sql_objtype type,
+		       const char *name)
 {
-	struct sch_authz_resource r = { ex_project(ex), type, name, NULL };
-	return ex_check(ex, action, &r, NULL);
+	struct sch_authz_resource r = { authz_ex_project(ex), type, name, NULL };
+	return authz_ex_check(ex, action, &r, NULL);
 }
 
-int ex_check_project(struct exec *ex, const char *action)
+int authz_ex_check_project(struct exec *ex, const char *action)
 {
 	struct sch_authz_resource r = { ex->ctx->project, SCH_OBJ_PROJECT, NULL, NULL };
-	return ex_check(ex, action, &r, NULL);
+	return authz_ex_check(ex, action, &r, NULL);
 }
 
-const char *ex_project(struct exec *ex)
+const char *authz_ex_project(struct exec *ex)
 {
 	return ex->ctx->project;
 }
 
-int ex_result(struct exec *ex, const char *const *cols, size_t ncols)
+int authz_ex_result(struct exec *ex, const char *const *cols, size_t ncols)
 {
 	json_t *c = json_array();
 
@@ -151,7 +158,7 @@ int ex_result(struct exec *ex, const char *const *cols, size_t ncols)
 	return 0;
 }
 
-int ex_row(struct exec *ex, const char *types, ...)
+int authz_ex_row(struct exec *ex, const char *types, ...)
 {
 	json_t *row = json_array();
 	va_list ap;
@@ -177,14 +184,14 @@ int ex_row(struct exec *ex, const char *types, ...)
 	return 0;
 }
 
-int ex_ok(struct exec *ex)
+int authz_ex_ok(struct exec *ex)
 {
 	static const char *const cols[] = { "result" };
 	if (ex->explain)
 		return 0;
-	if (ex_result(ex, cols, 1) < 0)
+	if (authz_ex_result(ex, cols, 1) < 0)
 		return -1;
-	return ex_row(ex, "s", "OK");
+	return authz_ex_row(ex, "s", "OK");
 }
 
 /* The authz rows every project has: flags with MaxCompute's defaults and the
@@ -240,6 +247,37 @@ static int run_in_transaction(struct exec *ex, const struct sch_sql_script *sc)
 	return rc;
 }
 
+static bool starts_as_security(const char *sql, size_t len)
+{
+	static const char *const words[] = { "GRANT",   "REVOKE",    "PUT",   "GET",     "LIST",
+					     "INSTALL", "UNINSTALL", "CLEAR", "EXPLAIN", "WHOAMI" };
+	size_t i = 0, n;
+
+	while (i < len && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r'))
+		i++;
+	for (n = 0; i + n < len && ((sql[i + n] | 0x20) >= 'a' && (sql[i + n] | 0x20) <= 'z'); n++)
+		;
+	for (size_t w = 0; w < CMN_ARRAY_SIZE(words); w++)
+		if (strlen(words[w]) == n && strncasecmp(sql + i, words[w], n) == 0)
+			return true;
+	return false;
+}
+
+/* cordond migrates at start-up; this makes the handler safe to register
+ * without that call too (migrations are idempotent; checked once per
+ * catalog handle). */
+static int ensure_schema(struct sch_catalog *cat, struct cmn_err *err)
+{
+	static struct sch_catalog *migrated;
+
+	if (migrated == cat)
+		return 0;
+	if (sch_authz_migrate(cat, err) < 0)
+		return -1;
+	migrated = cat;
+	return 0;
+}
+
 int sch_authz_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
 			   struct cmn_err *err)
 {
@@ -248,8 +286,13 @@ int sch_authz_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len
 	struct exec ex = { .ctx = ctx, .db = sch_catalog_db(ctx->cat), .err = err };
 
 	*result = NULL;
-	if (sch_sql_classify(sql, len, &cls, err) < 0)
-		return -1; /* one lexer for the whole dialect: nobody else can read it either */
+	if (sch_sql_classify(sql, len, &cls, err) < 0) {
+		/* text our lexer cannot read (e.g. SETPROJECT ...=2001:0db8::/32)
+		 * is someone else's unless it plainly starts as ours */
+		if (!starts_as_security(sql, len))
+			return 0;
+		return -1;
+	}
 	if (cls.security == 0)
 		return 0;
 	if (cls.other)
@@ -258,6 +301,8 @@ int sch_authz_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len
 		    "1:1: a job cannot mix security statements with other statements");
 	if (!ctx->principal || !ctx->project)
 		return cmn_err_set(err, CMN_EINVAL, 0, "no principal or project for the statement");
+	if (ensure_schema(ctx->cat, err) < 0)
+		return -1;
 	if (sch_sql_parse(sql, len, &sc, err) < 0)
 		return -1;
 	if (run_in_transaction(&ex, &sc) < 0) {
@@ -266,7 +311,7 @@ int sch_authz_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len
 		return -1;
 	}
 	sch_sql_script_free(&sc);
-	if (!ex.result && ex_ok(&ex) < 0)
+	if (!ex.result && authz_ex_ok(&ex) < 0)
 		return -1;
 	*result = ex.result;
 	return 1;

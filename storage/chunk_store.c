@@ -380,7 +380,8 @@ int stor_store_list(struct stor_store *s, const char *after, size_t max,
 			memcpy(a[cnt++], e->d_name, STOR_ID_LEN + 1);
 		}
 		closedir(d);
-		qsort(a + start, cnt - start, sizeof(*a), cmp_id);
+		if (cnt > start)
+			qsort(a + start, cnt - start, sizeof(*a), cmp_id);
 	}
 	if (cnt > max)
 		cnt = max;

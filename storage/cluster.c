@@ -228,6 +228,7 @@ int stor_heartbeat(struct stor_cluster *c, struct cmn_err *err)
 	size_t n;
 
 	pthread_mutex_lock(c->mu);
+	c->last_hb_ms = stor_now_ms();
 	n = c->nservers;
 	memcpy(snap, c->servers, n * sizeof(snap[0]));
 	pthread_mutex_unlock(c->mu);

@@ -37,6 +37,7 @@ struct stor_cluster {
 	char scrub_cursor[STOR_ID_LEN + 1];
 	double scrub_tokens;
 	uint64_t last_tick_ms;
+	uint64_t last_hb_ms; /* last heartbeat round (0: none in this process) */
 	pthread_t thread;
 	bool thread_running;
 	pthread_mutex_t stop_mu;

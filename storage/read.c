@@ -92,28 +92,40 @@ static size_t replicas_of(struct stor_cluster *c, const char *chunk_id, int *out
 	return n;
 }
 
+/* The reader fetches ahead: a fetch thread gets and checks ciphertexts
+ * (DEPTH chunks ahead) while the caller's thread decrypts and consumes, so
+ * the servers' checksum work, the transfer and the decryption overlap. */
+#define DEPTH 3
+
+struct fetched {
+	uint8_t *ct;
+	size_t len;
+	int rc; /* 0, or <0 with err */
+	struct cmn_err err;
+	bool ready;
+};
+
 struct reader {
 	struct stor_cluster *c;
 	uint64_t table_id, version;
-	struct stor_key key;
-	uint32_t key_version; /* of key, 0 = none loaded */
+	const struct rchunk *chunks;
+	size_t n;
 	struct stor_conn conns[STOR_MAX_SERVERS];
-	uint8_t *plain;
-	size_t plain_cap;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct fetched q[DEPTH];
+	bool stop;
 };
 
-/* One replica: fetch, check against the catalog, decrypt. Returns 0 with
- * the plaintext in r->plain, -1 bad replica (reported), -2 unreachable. */
-static int try_replica(struct reader *r, const struct rchunk *ch, int s, size_t *plen,
-		       struct cmn_err *err)
+/* One replica: fetch and check against the catalog. Returns 0 with the
+ * ciphertext, -1 bad replica (reported and dropped), -2 unreachable. */
+static int fetch_replica(struct reader *r, const struct rchunk *ch, int s, uint8_t **ct,
+			 size_t *len, struct cmn_err *err)
 {
 	struct stor_cluster *c = r->c;
-	cleanup_free uint8_t *ct = NULL;
 	uint8_t sha[STOR_SHA_LEN];
 	char addr[80], sid[STOR_ID_LEN + 1];
 	struct cmn_err e = CMN_ERR_INIT;
-	struct stor_chunk_aad aad = { ch->id, r->table_id, r->version, ch->key_version };
-	size_t len;
 
 	pthread_mutex_lock(c->mu);
 	snprintf(addr, sizeof(addr), "%s", c->servers[s].addr);
@@ -123,7 +135,7 @@ static int try_replica(struct reader *r, const struct rchunk *ch, int s, size_t 
 		*err = e;
 		return -2;
 	}
-	if (stor_conn_get(&r->conns[s], ch->id, &ct, &len, sha, &e) < 0) {
+	if (stor_conn_get(&r->conns[s], ch->id, ct, len, sha, &e) < 0) {
 		*err = e;
 		if (e.code == CMN_ENOTFOUND || e.code == CMN_EIO) {
 			stor_replica_bad(c, ch->id, sid, e.msg);
@@ -131,34 +143,22 @@ static int try_replica(struct reader *r, const struct rchunk *ch, int s, size_t 
 		}
 		return -2;
 	}
-	if (CRYPTO_memcmp(sha, ch->sha, STOR_SHA_LEN) != 0) {
+	if (CRYPTO_memcmp(sha, ch->sha, STOR_SHA_LEN) != 0 || *len < STOR_SEAL_OVERHEAD ||
+	    *len - STOR_SEAL_OVERHEAD > STOR_CHUNK_MAX) {
 		/* the server's own checksum held, so this is another chunk's
 		 * file under this id (swapped or replayed) */
+		free(*ct);
+		*ct = NULL;
 		cmn_err_set(err, CMN_EIO, 0, "%s: chunk %s is not the one the catalog wrote", addr,
 			    ch->id);
 		stor_replica_bad(c, ch->id, sid, "checksum differs from the catalog");
 		return -1;
 	}
-	if (r->key_version != ch->key_version) {
-		stor_key_wipe(&r->key);
-		r->key_version = 0;
-		if (stor_keyring_table_key(c->cfg.keyring, r->table_id, ch->key_version, &r->key,
-					   &r->key_version, err) < 0)
-			return -3; /* no key: no replica can help */
-	}
-	if (len < STOR_SEAL_OVERHEAD || len - STOR_SEAL_OVERHEAD > r->plain_cap) {
-		cmn_err_set(err, CMN_EIO, 0, "%s: chunk %s has a bad size", addr, ch->id);
-		stor_replica_bad(c, ch->id, sid, "bad size");
-		return -1;
-	}
-	/* the bytes are the ones the catalog wrote: a failure here is the key's,
-	 * not the replica's, so no replica is blamed */
-	if (stor_chunk_open(&r->key, &aad, ct, len, r->plain, plen, err) < 0)
-		return -3;
 	return 0;
 }
 
-static int read_chunk(struct reader *r, const struct rchunk *ch, size_t *plen, struct cmn_err *err)
+static int fetch_chunk(struct reader *r, const struct rchunk *ch, uint8_t **ct, size_t *len,
+		       struct cmn_err *err)
 {
 	struct stor_cluster *c = r->c;
 	int srv[STOR_MAX_SERVERS];
@@ -169,7 +169,7 @@ static int read_chunk(struct reader *r, const struct rchunk *ch, size_t *plen, s
 	n = replicas_of(c, ch->id, srv, STOR_MAX_SERVERS);
 	pthread_mutex_unlock(c->mu);
 	for (size_t i = 0; i < n; i++) {
-		int rc = try_replica(r, ch, srv[i], plen, &last);
+		int rc = fetch_replica(r, ch, srv[i], ct, len, &last);
 		if (rc == 0) {
 			pthread_mutex_lock(c->mu);
 			c->m.chunks_read++;
@@ -179,10 +179,6 @@ static int read_chunk(struct reader *r, const struct rchunk *ch, size_t *plen, s
 			if (bad > 0 && stor_repair_chunk(c, ch->id, &last) < 0)
 				cmn_warn("storage: read-repair of chunk %s: %s", ch->id, last.msg);
 			return 0;
-		}
-		if (rc == -3) {
-			*err = last;
-			return cmn_err_wrap(err, "chunk %s", ch->id);
 		}
 		if (rc == -1)
 			bad++;
@@ -194,13 +190,99 @@ static int read_chunk(struct reader *r, const struct rchunk *ch, size_t *plen, s
 	return cmn_err_wrap(err, "chunk %s: no good replica among %zu", ch->id, n);
 }
 
+static void *fetch_main(void *arg)
+{
+	struct reader *r = arg;
+	for (size_t i = 0; i < r->n; i++) {
+		struct fetched *f = &r->q[i % DEPTH];
+		uint8_t *ct = NULL;
+		size_t len = 0;
+		struct cmn_err e = CMN_ERR_INIT;
+		int rc;
+
+		pthread_mutex_lock(&r->mu);
+		while (f->ready && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		pthread_mutex_unlock(&r->mu);
+		if (r->stop)
+			break;
+		rc = fetch_chunk(r, &r->chunks[i], &ct, &len, &e);
+		pthread_mutex_lock(&r->mu);
+		*f = (struct fetched){ ct, len, rc, e, true };
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (rc < 0)
+			break;
+	}
+	return NULL;
+}
+
+/* Takes chunk i from the queue and decrypts it into plain. */
+static int next_plain(struct reader *r, size_t i, struct stor_key *key, uint32_t *key_version,
+		      uint8_t *plain, size_t *plen, struct cmn_err *err)
+{
+	struct fetched *f = &r->q[i % DEPTH];
+	const struct rchunk *ch = &r->chunks[i];
+	struct stor_chunk_aad aad = { ch->id, r->table_id, r->version, ch->key_version };
+	int rc;
+
+	pthread_mutex_lock(&r->mu);
+	while (!f->ready)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	rc = f->rc;
+	if (rc < 0)
+		*err = f->err;
+	if (rc == 0 && *key_version != ch->key_version) {
+		stor_key_wipe(key);
+		*key_version = 0;
+		rc = stor_keyring_table_key(r->c->cfg.keyring, r->table_id, ch->key_version, key,
+					    key_version, err);
+	}
+	/* the bytes are the ones the catalog wrote: a failure here is the
+	 * key's, not a replica's, so no replica is blamed */
+	if (rc == 0)
+		rc = stor_chunk_open(key, &aad, f->ct, f->len, plain, plen, err);
+	pthread_mutex_lock(&r->mu);
+	free(f->ct);
+	f->ct = NULL;
+	f->ready = false;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return rc < 0 ? cmn_err_wrap(err, "chunk %s", ch->id) : 0;
+}
+
+static int consume(struct reader *r, stor_read_cb cb, void *ctx, struct cmn_err *err)
+{
+	struct stor_key key;
+	uint32_t key_version = 0;
+	uint8_t *plain = malloc(STOR_CHUNK_MAX);
+	size_t plen = 0;
+	int rc = 0;
+
+	if (!plain)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	memset(&key, 0, sizeof(key));
+	for (size_t i = 0; rc == 0 && i < r->n; i++) {
+		plen = 0;
+		rc = next_plain(r, i, &key, &key_version, plain, &plen, err);
+		if (rc == 0)
+			rc = cb(ctx, plain, plen, err);
+		OPENSSL_cleanse(plain, plen);
+	}
+	stor_key_wipe(&key);
+	free(plain);
+	return rc;
+}
+
 int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t version, stor_read_cb cb,
 		      void *ctx, struct cmn_err *err)
 {
 	struct reader *r;
 	cleanup_free struct rchunk *chunks = NULL;
-	size_t n, plen = 0;
-	int rc = 0;
+	pthread_t t;
+	size_t n;
+	int rc;
 
 	if (list_chunks(c, table_id, version, &chunks, &n, err) < 0)
 		return -1;
@@ -210,23 +292,29 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	*r = (struct reader){ .c = c, .table_id = table_id, .version = version };
+	*r = (struct reader){
+		.c = c, .table_id = table_id, .version = version, .chunks = chunks, .n = n
+	};
 	for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
 		r->conns[i].fd = -1;
-	r->plain_cap = STOR_CHUNK_MAX;
-	r->plain = malloc(r->plain_cap);
-	if (!r->plain)
-		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rc = read_chunk(r, &chunks[i], &plen, err);
-		if (rc == 0)
-			rc = cb(ctx, r->plain, plen, err);
-		OPENSSL_cleanse(r->plain, plen < r->plain_cap ? plen : 0);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if (pthread_create(&t, NULL, fetch_main, r) != 0) {
+		rc = cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create reader failed");
+	} else {
+		rc = consume(r, cb, ctx, err);
+		pthread_mutex_lock(&r->mu);
+		r->stop = true;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(t, NULL);
 	}
+	for (int i = 0; i < DEPTH; i++)
+		free(r->q[i].ct);
 	for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
 		stor_conn_close(&r->conns[i]);
-	stor_key_wipe(&r->key);
-	free(r->plain);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
 	free(r);
 	return rc < 0 ? cmn_err_wrap(err, "read table %llu version %llu",
 				     (unsigned long long)table_id, (unsigned long long)version)

@@ -1,12 +1,11 @@
 /* storage/replicate.c — the client: all-or-nothing replicated writes, and
  * reads that fall back across replicas.
  *
- * Write path per chunk: seal once (AES-256-GCM), SHA-256 the ciphertext,
- * place 3 replicas, record them as pending in the catalog, put them in
- * parallel (one thread per replica). The next chunk is sealed while the
- * previous one's replicas are in flight. Nothing becomes visible until
- * commit moves every chunk into stor_chunks/stor_replicas in one
- * transaction; on any failure every replica that was written is deleted.
+ * Write path per chunk: seal once (AES-256-GCM), place 3 replicas, record
+ * them as pending in the catalog, put them in parallel (one thread per
+ * replica), with up to WINDOW chunks in flight while the next is sealed. Nothing becomes visible
+ * until commit moves every chunk into stor_chunks/stor_replicas in one transaction; on any failure
+ * every replica that was written is deleted.
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -27,16 +26,29 @@ struct wchunk {
 	bool stored[STOR_REPLICAS];
 };
 
+/* Up to WINDOW chunks are in flight at once: each slot holds one sealed
+ * chunk and its 3 puts, on connections of its own (so a server receives
+ * several chunks concurrently and its fsyncs overlap). */
+#define WINDOW 4
+
 struct put_job {
 	struct stor_writer *w;
-	struct wchunk *ch;
-	int r; /* replica index */
+	int slot, srv;
+	char id[STOR_ID_LEN + 1];
 	const uint8_t *ct;
 	size_t ctlen;
 	pthread_t t;
-	struct cmn_err err;
-	int rc;
 	bool threaded;
+	int rc;
+	struct cmn_err err;
+	uint8_t sha[STOR_SHA_LEN]; /* the checksum the server computed and stored */
+};
+
+struct wslot {
+	uint8_t *ct;
+	struct put_job jobs[STOR_REPLICAS];
+	bool inflight;
+	size_t chunk; /* index into chunks */
 };
 
 struct stor_writer {
@@ -46,14 +58,10 @@ struct stor_writer {
 	uint32_t key_version;
 	uint8_t *buf; /* plaintext being filled */
 	size_t len;
-	uint8_t *ct[2]; /* sealed chunks: one in flight, one being sealed */
-	int ct_next;
 	struct wchunk *chunks;
 	size_t n, cap;
-	struct stor_conn conns[STOR_MAX_SERVERS];
-	pthread_mutex_t conn_mu[STOR_MAX_SERVERS];
-	struct put_job jobs[STOR_REPLICAS];
-	bool inflight;
+	struct wslot slots[WINDOW];
+	struct stor_conn conns[WINDOW][STOR_MAX_SERVERS];
 	bool failed;
 };
 
@@ -61,43 +69,51 @@ static void *put_main(void *arg)
 {
 	struct put_job *j = arg;
 	struct stor_writer *w = j->w;
-	int s = j->ch->srv[j->r];
-	uint8_t sha[STOR_SHA_LEN];
+	struct stor_conn *conn = &w->conns[j->slot][j->srv];
 	char addr[80];
 
 	pthread_mutex_lock(w->c->mu);
-	snprintf(addr, sizeof(addr), "%s", w->c->servers[s].addr);
+	snprintf(addr, sizeof(addr), "%s", w->c->servers[j->srv].addr);
 	pthread_mutex_unlock(w->c->mu);
-	pthread_mutex_lock(&w->conn_mu[s]);
 	j->rc = 0;
-	if (w->conns[s].fd < 0 && stor_conn_open(&w->conns[s], addr, &w->c->key, 3000, &j->err) < 0)
+	if (conn->fd < 0 && stor_conn_open(conn, addr, &w->c->key, 3000, &j->err) < 0)
 		j->rc = -1;
-	if (j->rc == 0 && stor_conn_put(&w->conns[s], j->ch->id, j->ct, j->ctlen, sha, &j->err) < 0)
+	if (j->rc == 0 && stor_conn_put(conn, j->id, j->ct, j->ctlen, j->sha, &j->err) < 0)
 		j->rc = -1;
-	if (j->rc == 0 && memcmp(sha, j->ch->sha, STOR_SHA_LEN) != 0)
-		j->rc = cmn_err_set(&j->err, CMN_EIO, 0, "%s: stored checksum differs", addr);
-	pthread_mutex_unlock(&w->conn_mu[s]);
-	if (j->rc == 0)
-		j->ch->stored[j->r] = true;
 	return NULL;
 }
 
-/* Waits for the chunk in flight; fails the writer if a replica failed. */
-static int wait_inflight(struct stor_writer *w, struct cmn_err *err)
+/* Waits for one slot's puts; fails the writer if a replica failed. */
+static int wait_slot(struct stor_writer *w, struct wslot *sl, struct cmn_err *err)
 {
+	struct wchunk *ch;
 	int rc = 0;
-	if (!w->inflight)
+
+	if (!sl->inflight)
 		return 0;
+	sl->inflight = false;
+	ch = &w->chunks[sl->chunk];
 	for (int r = 0; r < STOR_REPLICAS; r++) {
-		if (w->jobs[r].threaded)
-			pthread_join(w->jobs[r].t, NULL);
-		if (w->jobs[r].rc < 0 && rc == 0) {
+		if (sl->jobs[r].threaded)
+			pthread_join(sl->jobs[r].t, NULL);
+		ch->stored[r] = sl->jobs[r].rc == 0;
+		if (sl->jobs[r].rc < 0 && rc == 0) {
 			rc = -1;
 			if (err)
-				*err = w->jobs[r].err;
+				*err = sl->jobs[r].err;
 		}
 	}
-	w->inflight = false;
+	/* each server hashed what it stored; the three must agree, and that
+	 * hash becomes the catalog's (GCM still authenticates the bytes, so
+	 * the client spends no CPU on a hash of its own) */
+	if (rc == 0) {
+		memcpy(ch->sha, sl->jobs[0].sha, STOR_SHA_LEN);
+		for (int r = 1; r < STOR_REPLICAS; r++)
+			if (memcmp(sl->jobs[r].sha, ch->sha, STOR_SHA_LEN) != 0)
+				rc = cmn_err_set(err, CMN_EIO, 0,
+						 "replicas of chunk %s disagree on its checksum",
+						 ch->id);
+	}
 	if (rc < 0) {
 		w->failed = true;
 		return cmn_err_wrap(err, "replica write");
@@ -106,6 +122,21 @@ static int wait_inflight(struct stor_writer *w, struct cmn_err *err)
 	w->c->m.chunks_written++;
 	pthread_mutex_unlock(w->c->mu);
 	return 0;
+}
+
+/* Waits for every slot; the first failure is the one reported. */
+static int wait_all(struct stor_writer *w, struct cmn_err *err)
+{
+	int rc = 0;
+	for (int i = 0; i < WINDOW; i++) {
+		struct cmn_err e = CMN_ERR_INIT;
+		if (wait_slot(w, &w->slots[i], &e) < 0 && rc == 0) {
+			rc = -1;
+			if (err)
+				*err = e;
+		}
+	}
+	return rc;
 }
 
 static int add_pending(struct stor_cluster *c, const struct wchunk *ch, bool add)
@@ -137,8 +168,9 @@ static int add_pending(struct stor_cluster *c, const struct wchunk *ch, bool add
 static void mark_aborted(struct stor_cluster *c, const char *chunk_id)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(c->cfg.db, "UPDATE stor_pending SET started_ms = 0 WHERE chunk_id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(c->cfg.db,
+			       "UPDATE stor_pending SET started_ms = 0 WHERE chunk_id = ?", -1, &st,
+			       NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(st, 1, chunk_id, -1, SQLITE_STATIC);
 	sqlite3_step(st);
@@ -158,35 +190,34 @@ static int grow_chunks(struct stor_writer *w, struct cmn_err *err)
 	return 0;
 }
 
-/* Seals the buffered plaintext as the next chunk and starts its replicas. */
+/* Seals the buffered plaintext as the next chunk and starts its replicas
+ * in the next slot (waiting first for that slot's earlier chunk). */
 static int flush_chunk(struct stor_writer *w, struct cmn_err *err)
 {
 	struct stor_cluster *c = w->c;
-	struct wchunk local, *ch;
-	uint8_t *ct = w->ct[w->ct_next];
+	struct wslot *sl = &w->slots[w->n % WINDOW];
+	struct wchunk *ch;
 	size_t ctlen = w->len + STOR_SEAL_OVERHEAD, placed;
 	struct stor_chunk_aad aad;
 
 	if (w->failed)
 		return cmn_err_set(err, CMN_EIO, 0, "writer already failed");
-	memset(&local, 0, sizeof(local));
-	if (stor_random_id(local.id, err) < 0)
+	if (wait_slot(w, sl, err) < 0 || grow_chunks(w, err) < 0)
 		return -1;
-	local.size = ctlen;
-	aad = (struct stor_chunk_aad){ local.id, w->table_id, w->version, w->key_version };
-	if (stor_chunk_seal(&w->key, &aad, w->buf, w->len, ct, err) < 0 ||
-	    stor_sha256(ct, ctlen, local.sha, err) < 0)
+	ch = &w->chunks[w->n];
+	memset(ch, 0, sizeof(*ch));
+	if (stor_random_id(ch->id, err) < 0)
+		return -1;
+	ch->size = ctlen;
+	ch->seq = (uint32_t)w->n;
+	aad = (struct stor_chunk_aad){ ch->id, w->table_id, w->version, w->key_version };
+	if (stor_chunk_seal(&w->key, &aad, w->buf, w->len, sl->ct, err) < 0)
 		return -1;
 	OPENSSL_cleanse(w->buf, w->len);
 	w->len = 0;
-	/* the previous chunk must be durable before this one is placed (and
-	 * before the chunk array may move) */
-	if (wait_inflight(w, err) < 0 || grow_chunks(w, err) < 0)
-		return -1;
-	local.seq = (uint32_t)w->n;
 	pthread_mutex_lock(c->mu);
-	placed = stor_place(c, NULL, 0, STOR_REPLICAS, ctlen, local.srv);
-	if (placed == STOR_REPLICAS && add_pending(c, &local, true) < 0)
+	placed = stor_place(c, NULL, 0, STOR_REPLICAS, ctlen, ch->srv);
+	if (placed == STOR_REPLICAS && add_pending(c, ch, true) < 0)
 		placed = 0;
 	pthread_mutex_unlock(c->mu);
 	if (placed < STOR_REPLICAS) {
@@ -195,17 +226,20 @@ static int flush_chunk(struct stor_writer *w, struct cmn_err *err)
 				   "need %d live chunk servers for a write, have %zu",
 				   STOR_REPLICAS, placed);
 	}
-	ch = &w->chunks[w->n++];
-	*ch = local;
+	sl->chunk = w->n++;
 	for (int r = 0; r < STOR_REPLICAS; r++) {
-		struct put_job *j = &w->jobs[r];
-		*j = (struct put_job){ .w = w, .ch = ch, .r = r, .ct = ct, .ctlen = ctlen };
+		struct put_job *j = &sl->jobs[r];
+		*j = (struct put_job){ .w = w,
+				       .slot = (int)(sl - w->slots),
+				       .srv = ch->srv[r],
+				       .ct = sl->ct,
+				       .ctlen = ctlen };
+		memcpy(j->id, ch->id, sizeof(j->id));
 		j->threaded = pthread_create(&j->t, NULL, put_main, j) == 0;
 		if (!j->threaded)
 			put_main(j); /* correctness over parallelism */
 	}
-	w->inflight = true;
-	w->ct_next ^= 1;
+	sl->inflight = true;
 	return 0;
 }
 
@@ -214,10 +248,11 @@ int stor_writer_open(struct stor_cluster *c, uint64_t table_id, uint64_t version
 {
 	struct stor_writer *w;
 	size_t cs = c->cfg.chunk_size;
+	bool ok;
 
 	*out = NULL;
-	if (stor_now_ms() - c->last_tick_ms > 2 * c->cfg.heartbeat_ms &&
-	    !c->thread_running) /* nobody keeps the server states fresh: refresh */
+	/* states loaded from the catalog or not refreshed lately: refresh now */
+	if (stor_now_ms() - c->last_hb_ms > 2 * c->cfg.heartbeat_ms)
 		stor_heartbeat(c, NULL);
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -225,14 +260,16 @@ int stor_writer_open(struct stor_cluster *c, uint64_t table_id, uint64_t version
 	w->c = c;
 	w->table_id = table_id;
 	w->version = version;
-	for (size_t i = 0; i < STOR_MAX_SERVERS; i++) {
-		w->conns[i].fd = -1;
-		pthread_mutex_init(&w->conn_mu[i], NULL);
-	}
+	for (int k = 0; k < WINDOW; k++)
+		for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
+			w->conns[k][i].fd = -1;
 	w->buf = malloc(cs);
-	w->ct[0] = malloc(cs + STOR_SEAL_OVERHEAD);
-	w->ct[1] = malloc(cs + STOR_SEAL_OVERHEAD);
-	if (!w->buf || !w->ct[0] || !w->ct[1]) {
+	ok = w->buf != NULL;
+	for (int k = 0; k < WINDOW; k++) {
+		w->slots[k].ct = malloc(cs + STOR_SEAL_OVERHEAD);
+		ok = ok && w->slots[k].ct;
+	}
+	if (!ok) {
 		stor_writer_abort(w);
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory for chunk buffers");
 	}
@@ -358,15 +395,14 @@ out:
 static void writer_free(struct stor_writer *w)
 {
 	size_t cs = w->c->cfg.chunk_size;
-	for (size_t i = 0; i < STOR_MAX_SERVERS; i++) {
-		stor_conn_close(&w->conns[i]);
-		pthread_mutex_destroy(&w->conn_mu[i]);
+	for (int k = 0; k < WINDOW; k++) {
+		for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
+			stor_conn_close(&w->conns[k][i]);
+		free(w->slots[k].ct);
 	}
 	if (w->buf)
 		OPENSSL_cleanse(w->buf, cs);
 	free(w->buf);
-	free(w->ct[0]);
-	free(w->ct[1]);
 	free(w->chunks);
 	stor_key_wipe(&w->key);
 	free(w);
@@ -379,7 +415,7 @@ int stor_writer_commit(struct stor_writer *w, struct cmn_err *err)
 
 	if ((w->len > 0 || w->n == 0) && flush_chunk(w, err) < 0)
 		goto fail;
-	if (wait_inflight(w, err) < 0)
+	if (wait_all(w, err) < 0)
 		goto fail;
 	pthread_mutex_lock(c->mu);
 	rc = record_chunks(w, err);
@@ -403,12 +439,12 @@ void stor_writer_abort(struct stor_writer *w)
 	struct stor_cluster *c = w->c;
 	size_t removed = 0;
 
-	wait_inflight(w, NULL);
+	wait_all(w, NULL);
 	for (size_t i = 0; i < w->n; i++) {
 		struct wchunk *ch = &w->chunks[i];
 		bool all = true;
 		for (int r = 0; r < STOR_REPLICAS; r++) {
-			struct stor_conn *conn = &w->conns[ch->srv[r]];
+			struct stor_conn *conn = &w->conns[0][ch->srv[r]];
 			struct cmn_err e = CMN_ERR_INIT;
 			char addr[80];
 			pthread_mutex_lock(c->mu);

@@ -65,6 +65,71 @@ static void usage(FILE *out)
 	    "         --chunk-size SIZE (4M), --scrub-rate N (chunks/s), --chunkd PATH\n");
 }
 
+/* One option into o: 0, 1 for --help, <0 for a bad option or value. */
+static int apply_opt(struct sopts *o, int c, const char *arg, struct cmn_err *err)
+{
+	uint64_t v = 0;
+	int rc = 0;
+
+	switch (c) {
+	case 'd':
+		o->data_dir = arg;
+		return 0;
+	case 'R':
+		o->root_key = arg;
+		return 0;
+	case 'K':
+		o->kms = arg;
+		return 0;
+	case 'p':
+		o->project = arg;
+		return 0;
+	case 'i':
+		o->in = arg;
+		return 0;
+	case 'o':
+		o->out = arg;
+		return 0;
+	case 'I':
+		o->import = arg;
+		return 0;
+	case 'x':
+		o->chunkd = arg;
+		return 0;
+	case 't':
+		o->have_table = true;
+		return cmn_parse_u64(arg, &o->table, err);
+	case 'v':
+		o->have_version = true;
+		return cmn_parse_u64(arg, &o->version, err);
+	case 'c':
+		return cmn_parse_size(arg, &o->chunk_size, err);
+	case 'L':
+	case 'T':
+		rc = cmn_parse_duration(arg, &v, err);
+		*(c == 'L' ? &o->lost_timeout_ms : &o->timeout_ms) = v / 1000000;
+		return rc;
+	case 's':
+	case 'n':
+	case 'r':
+		rc = cmn_parse_u64(arg, &v, err);
+		if (rc == 0 && v > 1000000)
+			rc = cmn_err_set(err, CMN_EINVAL, 0, "value %llu too large",
+					 (unsigned long long)v);
+		if (c == 's')
+			o->scrub_rate = (double)v;
+		else
+			*(c == 'n' ? &o->servers : &o->racks) = (unsigned)v;
+		return rc;
+	case 'h':
+		usage(stdout);
+		return 1;
+	default:
+		usage(stderr);
+		return cmn_err_set(err, CMN_EINVAL, 0, "bad option");
+	}
+}
+
 static int parse_opts(int argc, char **argv, struct sopts *o)
 {
 	static const struct option opts[] = {
@@ -88,80 +153,18 @@ static int parse_opts(int argc, char **argv, struct sopts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmn_err err = CMN_ERR_INIT;
-	uint64_t v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_ms = 60000;
-	o->scrub_rate = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int rc = 0;
-		switch (c) {
-		case 'd':
-			o->data_dir = optarg;
-			break;
-		case 'R':
-			o->root_key = optarg;
-			break;
-		case 'K':
-			o->kms = optarg;
-			break;
-		case 'p':
-			o->project = optarg;
-			break;
-		case 'i':
-			o->in = optarg;
-			break;
-		case 'o':
-			o->out = optarg;
-			break;
-		case 'I':
-			o->import = optarg;
-			break;
-		case 'x':
-			o->chunkd = optarg;
-			break;
-		case 't':
-			rc = cmn_parse_u64(optarg, &o->table, &err);
-			o->have_table = true;
-			break;
-		case 'v':
-			rc = cmn_parse_u64(optarg, &o->version, &err);
-			o->have_version = true;
-			break;
-		case 'L':
-			rc = cmn_parse_duration(optarg, &v, &err);
-			o->lost_timeout_ms = v / 1000000;
-			break;
-		case 'T':
-			rc = cmn_parse_duration(optarg, &v, &err);
-			o->timeout_ms = v / 1000000;
-			break;
-		case 'c':
-			rc = cmn_parse_size(optarg, &o->chunk_size, &err);
-			break;
-		case 's':
-			rc = cmn_parse_u64(optarg, &v, &err);
-			o->scrub_rate = (double)v;
-			break;
-		case 'n':
-			rc = cmn_parse_u64(optarg, &v, &err);
-			o->servers = (unsigned)v;
-			break;
-		case 'r':
-			rc = cmn_parse_u64(optarg, &v, &err);
-			o->racks = (unsigned)v;
-			break;
-		case 'h':
-			usage(stdout);
+		int rc = apply_opt(o, c, optarg, &err);
+		if (rc > 0)
 			return 1;
-		default:
-			usage(stderr);
-			return -1;
-		}
 		if (rc < 0) {
-			fprintf(stderr, "cordon: admin storage: %s\n", err.msg);
+			if (c != '?')
+				fprintf(stderr, "cordon: admin storage: %s\n", err.msg);
 			return -1;
 		}
 	}

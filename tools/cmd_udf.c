@@ -43,19 +43,18 @@ struct udf_opts {
 
 static void udf_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: cordon udf run SCRIPT.lua --function NAME [--input FILE|-]\n"
-		"         [--memory SIZE] [--instructions N] [--cpu-time DUR]\n"
-		"         [--output-bytes SIZE] [--resource NAME=FILE]...\n\n"
-		"Runs the UDF NAME of SCRIPT.lua as a job node would: inside the container,\n"
-		"with the Lua sandbox and its limits. Input: JSON lines, each an array of\n"
-		"arguments (no --input: one call without arguments); an aggregate gets one\n"
-		"iterate per line (split over two buffers that are merged), a table function\n"
-		"one process per line. Output: JSON lines.\n"
-		"Defaults: memory 64M, instructions 100000000 per call, cpu-time 2s for the\n"
-		"run, output 16M per call.\n"
-		"Exit: 0 ok, 1 UDF error, 2 usage, 3 limit exceeded, 4 the container ended\n"
-		"the node.\n");
+	fprintf(out, "usage: cordon udf run SCRIPT.lua --function NAME [--input FILE|-]\n"
+		     "         [--memory SIZE] [--instructions N] [--cpu-time DUR]\n"
+		     "         [--output-bytes SIZE] [--resource NAME=FILE]...\n\n"
+		     "Runs the UDF NAME of SCRIPT.lua as a job node would: inside the container,\n"
+		     "with the Lua sandbox and its limits. Input: JSON lines, each an array of\n"
+		     "arguments (no --input: one call without arguments); an aggregate gets one\n"
+		     "iterate per line (split over two buffers that are merged), a table function\n"
+		     "one process per line. Output: JSON lines.\n"
+		     "Defaults: memory 64M, instructions 100000000 per call, cpu-time 2s for the\n"
+		     "run, output 16M per call.\n"
+		     "Exit: 0 ok, 1 UDF error, 2 usage, 3 limit exceeded, 4 the container ended\n"
+		     "the node.\n");
 }
 
 static int parse_udf_opts(int argc, char **argv, struct udf_opts *o)
@@ -79,12 +78,24 @@ static int parse_udf_opts(int argc, char **argv, struct udf_opts *o)
 	optind = 1;
 	while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': o->function = optarg; break;
-		case 'i': o->input = optarg; break;
-		case 'm': rc = cmn_parse_size(optarg, &o->memory, &err); break;
-		case 'I': rc = cmn_parse_u64(optarg, &o->instructions, &err); break;
-		case 'c': rc = cmn_parse_duration(optarg, &o->cpu_ns, &err); break;
-		case 'o': rc = cmn_parse_size(optarg, &o->output, &err); break;
+		case 'f':
+			o->function = optarg;
+			break;
+		case 'i':
+			o->input = optarg;
+			break;
+		case 'm':
+			rc = cmn_parse_size(optarg, &o->memory, &err);
+			break;
+		case 'I':
+			rc = cmn_parse_u64(optarg, &o->instructions, &err);
+			break;
+		case 'c':
+			rc = cmn_parse_duration(optarg, &o->cpu_ns, &err);
+			break;
+		case 'o':
+			rc = cmn_parse_size(optarg, &o->output, &err);
+			break;
 		case 'r':
 			eq = strchr(optarg, '=');
 			if (!eq || eq == optarg || o->nres >= MAX_RES) {
@@ -95,8 +106,11 @@ static int parse_udf_opts(int argc, char **argv, struct udf_opts *o)
 			o->res_name[o->nres] = optarg;
 			o->res_file[o->nres++] = eq + 1;
 			break;
-		case 'h': udf_usage(stdout); return 1;
-		default: return -1;
+		case 'h':
+			udf_usage(stdout);
+			return 1;
+		default:
+			return -1;
 		}
 	}
 	if (rc < 0) {

@@ -68,8 +68,9 @@ int main(int argc, char **argv)
 		size_t rows = n - i < RT_BATCH_ROWS ? (size_t)(n - i) : RT_BATCH_ROWS;
 		for (size_t r = 0; r < rows; r++) {
 			if (email) {
-				int len = snprintf(texts[r], sizeof(texts[r]), "user%llu@example.com",
-						   (unsigned long long)(i + r));
+				int len =
+				    snprintf(texts[r], sizeof(texts[r]), "user%llu@example.com",
+					     (unsigned long long)(i + r));
 				args[r].type = RT_T_STRING;
 				args[r].v.s.p = texts[r];
 				args[r].v.s.len = (size_t)len;
@@ -79,11 +80,13 @@ int main(int argc, char **argv)
 			}
 		}
 		if (rt_udf_call_batch(u, args, 1, rows, outs, &err) < 0) {
-			fprintf(stderr, "udf_bench: batch %llu: %s\n", (unsigned long long)i, err.msg);
+			fprintf(stderr, "udf_bench: batch %llu: %s\n", (unsigned long long)i,
+				err.msg);
 			return 1;
 		}
 		for (size_t r = 0; r < rows; r++)
-			check += outs[r].type == RT_T_BIGINT ? outs[r].v.i : (long long)outs[r].v.s.len;
+			check +=
+			    outs[r].type == RT_T_BIGINT ? outs[r].v.i : (long long)outs[r].v.s.len;
 	}
 	for (uint64_t i = 0; !batch && i < n; i++) {
 		struct rt_value arg, out;
@@ -98,7 +101,8 @@ int main(int argc, char **argv)
 			arg.v.i = (int64_t)i;
 		}
 		if (rt_udf_call(u, &arg, 1, &out, &err) < 0) {
-			fprintf(stderr, "udf_bench: call %llu: %s\n", (unsigned long long)i, err.msg);
+			fprintf(stderr, "udf_bench: call %llu: %s\n", (unsigned long long)i,
+				err.msg);
 			return 1;
 		}
 		check += out.type == RT_T_BIGINT ? out.v.i : (long long)out.v.s.len;

@@ -68,6 +68,8 @@ def _check(st, res):
         assert res["code"] == exp[len("error:"):], f"{where}: {res}"
         if "message" in st:
             assert st["message"] in res["message"], f"{where}: {res['message']}"
+        changes = [a for a in res.get("audit", []) if a.get("decision") is None]
+        assert not changes, f"{where}: rolled-back changes were audited: {changes}"
         if res["code"] == "permission_denied":
             denies = [a for a in res["audit"] if a.get("decision") == "deny"]
             assert denies, f"{where}: denial not audited: {res['audit']}"
@@ -80,6 +82,9 @@ def _check(st, res):
         assert got == exp, f"{where}: decisions {got}, expected {exp}"
         audited = [a for a in res["audit"] if a["event"] == "Authorize"]
         assert len(audited) == len(rows), f"{where}: every decision is audited"
+    if "audit_event" in st:
+        events = [a["event"] for a in res["audit"]]
+        assert st["audit_event"] in events, f"{where}: {events}"
     if "rows" in st:
         assert len(rows) == st["rows"], f"{where}: {rows}"
     if "message" in st and not isinstance(exp, str):

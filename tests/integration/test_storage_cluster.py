@@ -3,7 +3,6 @@ driven through `cordon admin storage` (the same client and master code that
 cordond links). Each test makes its own storage dir and servers."""
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -213,19 +212,15 @@ def test_swapped_and_replayed_chunks_never_return_wrong_data(cluster):
     assert cluster.put(41, 1, v1).returncode == 0
     assert cluster.put(41, 2, v2).returncode == 0
     (a, ra), (b, rb), _ = cluster.chunks(41, 2)
-    # swap: on one server holding both chunks a and b, exchange the files
-    common = [s for s in ra if s in rb]
-    if common:
-        srv = cluster.by_id(common[0])
-        fa, fb = cluster.chunk_file(srv, a), cluster.chunk_file(srv, b)
-        da, db_ = fa.read_bytes(), fb.read_bytes()
-        fa.write_bytes(db_)
-        fb.write_bytes(da)
-    else:  # swap across servers instead
-        fa = cluster.chunk_file(cluster.by_id(ra[0]), a)
-        fb = cluster.chunk_file(cluster.by_id(rb[0]), b)
-        da, db_ = fa.read_bytes(), fb.read_bytes()
-        fa.write_bytes(db_)
+    # swap on the server the reader tries first for chunk a (replicas are
+    # tried in server id order): a's file gets b's bytes, and b's gets a's
+    # where that server holds b too
+    srv = cluster.by_id(ra[0])
+    fa = cluster.chunk_file(srv, a)
+    fb = cluster.chunk_file(srv if rb.count(ra[0]) else cluster.by_id(rb[0]), b)
+    da, db_ = fa.read_bytes(), fb.read_bytes()
+    fa.write_bytes(db_)
+    if rb.count(ra[0]):
         fb.write_bytes(da)
     r, back = cluster.get(41, 2)
     assert r.returncode == 0 and back == v2, r.stderr
@@ -348,10 +343,10 @@ def test_status_and_unknown_command(cluster):
 
 def test_supervisor_restarts_a_dead_server(bin_dir, tmp_path):
     import json
-    c = Cluster(bin_dir, tmp_path, n=3)  # just for the storage dir + keys
-    c.stop()
     sdir = tmp_path / "emb"
-    shutil.copytree(c.dir, sdir)
+    r = subprocess.run([str(bin_dir / "cordon"), "admin", "storage", "init", "--data-dir",
+                        str(sdir)], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
     serve = subprocess.Popen([str(bin_dir / "cordon"), "admin", "storage", "serve", "--data-dir",
                               str(sdir), "--servers", "4", "--racks", "3"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -196,7 +196,8 @@ class Cluster:
                 args = (table, version)
             ids = [r[0] for r in db.execute(q + " ORDER BY table_id, version, seq", args)]
             return [(cid, [r[0] for r in db.execute(
-                "SELECT server_id FROM stor_replicas WHERE chunk_id = ?", (cid,))])
+                "SELECT server_id FROM stor_replicas WHERE chunk_id = ? ORDER BY server_id",
+                (cid,))])
                     for cid in ids]
 
     def server_ids(self):

@@ -112,6 +112,9 @@ static void test_resource_names(void **state)
 	r.type = SCH_OBJ_NETWORKLINK;
 	r.name = "l";
 	sch_authz_resource_name(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "acs:odps:*:projects/p/networklinks/l");
+	r.project = NULL;
+	sch_authz_resource_name(&r, buf, sizeof(buf));
 	assert_string_equal(buf, "acs:odps:*:networklinks/l");
 }
 
@@ -215,6 +218,43 @@ static void test_protection(void **state)
 	assert_string_equal(d.rule, "trusted_project");
 }
 
+/* Functions, resources and network links go through the same ACL path:
+ * the SQL jobs module asks odps:Execute, odps:Read and odps:Use. */
+static void test_other_object_types(void **state)
+{
+	struct fx *f = *state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct sch_principal bob = who("RAM$a:bob", false);
+	struct sch_authz_resource fn = { "p", SCH_OBJ_FUNCTION, "mask", NULL };
+	struct sch_authz_resource link = { "p", SCH_OBJ_NETWORKLINK, "egress", NULL };
+	struct sch_authz_context ctx = { .project = "p" };
+	struct sch_authz_decision d;
+
+	assert_int_equal(sch_authz_object_create(f->cat, "p", SCH_OBJ_FUNCTION, "mask",
+						 "ALIYUN$own", false, NULL, 0, &err),
+			 0);
+	assert_int_equal(sch_authz_object_create(f->cat, "p", SCH_OBJ_NETWORKLINK, "egress",
+						 "ALIYUN$root", false, NULL, 0, &err),
+			 0);
+	assert_int_equal(sch_authz_decide(f->cat, &bob, "odps:Execute", &fn, &ctx, &d, &err), 0);
+	assert_false(d.allow);
+	assert_int_equal(sch_authz_decide(f->cat, &bob, "odps:Use", &link, &ctx, &d, &err), 0);
+	assert_false(d.allow);
+	assert_non_null(strstr(d.reason, "{acs:odps:*:projects/p/networklinks/egress}"));
+	exec_ok(f,
+		"INSERT INTO authz_acl (project, object_type, object_name, object_id, grantee_type,"
+		" grantee, action, granted_by, granted_at) SELECT 'p', type, name, id, 'user',"
+		" 'RAM$a:bob', CASE type WHEN 'function' THEN 'Execute' ELSE 'Use' END, 'x', 0"
+		" FROM authz_objects WHERE name IN ('mask', 'egress')");
+	assert_int_equal(sch_authz_decide(f->cat, &bob, "odps:Execute", &fn, &ctx, &d, &err), 0);
+	assert_true(d.allow);
+	assert_int_equal(sch_authz_decide(f->cat, &bob, "odps:Use", &link, &ctx, &d, &err), 0);
+	assert_true(d.allow);
+	/* Execute does not imply Write */
+	assert_int_equal(sch_authz_decide(f->cat, &bob, "odps:Write", &fn, &ctx, &d, &err), 0);
+	assert_false(d.allow);
+}
+
 static void test_registry_cascade(void **state)
 {
 	struct fx *f = *state;
@@ -258,6 +298,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_object_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_cascade, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

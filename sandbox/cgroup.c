@@ -1,0 +1,408 @@
+/* sandbox/cgroup.c — memory, pids and CPU accounting of one container.
+ *
+ * cgroup v2 when the unified hierarchy has the memory and pids controllers,
+ * cgroup v1 otherwise (hybrid hosts mount v2 without controllers). Each
+ * container gets its own cgroup under a "cordon-sbx" dir inside the caller's
+ * own cgroup (so a caller confined by its operator stays confined):
+ *   v2: <v2 mount><self>/cordon-sbx/<name>
+ *   v1: <memory mount><self memory path>/cordon-sbx/<name>, same for pids, cpuacct
+ * <name> is "<caller pid>-<caller start time>-<sequence>": a dir whose
+ * caller is gone (or whose pid now belongs to another process) is a
+ * leftover of a killed run, and sbx_cgroup_gc() kills and removes it.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "sandbox/internal.h"
+
+#define BASE_NAME "cordon-sbx"
+
+struct hier {
+	char v2[PATH_MAX / 4];    /* base dir in v2, "" when v1 is used */
+	char v1[3][PATH_MAX / 4]; /* memory, pids, cpuacct base dirs */
+};
+
+static const char *const v1_names[3] = { "memory", "pids", "cpuacct" };
+
+static int read_small(const char *path, char *buf, size_t len)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static int write_file(const char *dir, const char *file, const char *text, struct cmn_err *err)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cmn_err_sys(err, "open %s", path);
+	size_t len = strlen(text);
+	if (write(fd, text, len) != (ssize_t)len)
+		return cmn_err_sys(err, "write %s (%s)", path, text);
+	return 0;
+}
+
+/* The caller's path in one hierarchy from /proc/self/cgroup ("" = v2). */
+static int self_path(const char *controller, char *out, size_t len)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[1024];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		bool match = controller[0] == '\0' ? c1[1] == '\0' : false;
+		for (char *tok = c1 + 1; !match && *tok;) {
+			size_t n = strcspn(tok, ",");
+			match = n == strlen(controller) && strncmp(tok, controller, n) == 0;
+			tok += n + (tok[n] == ',');
+		}
+		if (match) {
+			c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+			snprintf(out, len, "%s", strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Mount point of the v1 hierarchy holding `controller`, or of v2 (NULL). */
+static int mount_of(const char *controller, char *out, size_t len)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[2048];
+	while (f && fgets(line, sizeof(line), f)) {
+		char mnt[1024], type[64], opts[512];
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1 ||
+		    sscanf(sep + 3, "%63s %*s %511s", type, opts) != 2)
+			continue;
+		bool hit = controller == NULL ? strcmp(type, "cgroup2") == 0 : false;
+		for (char *tok = opts; controller && !hit && *tok;) {
+			size_t n = strcspn(tok, ",");
+			hit = strcmp(type, "cgroup") == 0 && n == strlen(controller) &&
+			      strncmp(tok, controller, n) == 0;
+			tok += n + (tok[n] == ',');
+		}
+		if (hit) {
+			snprintf(out, len, "%s", mnt);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static bool v2_has_controllers(const char *mnt, const char *self)
+{
+	char path[PATH_MAX], buf[512];
+	snprintf(path, sizeof(path), "%s%s/cgroup.controllers", mnt, self);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return false;
+	return strstr(buf, "memory") && strstr(buf, "pids");
+}
+
+static int find_hierarchy_uncached(struct hier *h, struct cmn_err *err)
+{
+	char mnt[PATH_MAX / 4], self[PATH_MAX / 4];
+	memset(h, 0, sizeof(*h));
+	if (mount_of(NULL, mnt, sizeof(mnt)) == 0 && self_path("", self, sizeof(self)) == 0 &&
+	    v2_has_controllers(mnt, self)) {
+		snprintf(h->v2, sizeof(h->v2), "%.500s%.400s/" BASE_NAME, mnt, self);
+		return 0;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (mount_of(v1_names[i], mnt, sizeof(mnt)) < 0 ||
+		    self_path(v1_names[i], self, sizeof(self)) < 0)
+			return cmn_err_set(err, CMN_EUNAVAIL, 0,
+					   "cgroup: no v2 controllers and no v1 %s hierarchy",
+					   v1_names[i]);
+		snprintf(h->v1[i], sizeof(h->v1[i]), "%.500s%.400s/" BASE_NAME, mnt, self);
+	}
+	return 0;
+}
+
+/* The hierarchy is looked up once per process: parsing mountinfo and
+ * /proc/self/cgroup on every start costs more than the rest of the cgroup
+ * work (a caller that moves itself to another cgroup keeps the first). */
+static int find_hierarchy(struct hier *h, struct cmn_err *err)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct hier cached;
+	static bool found;
+	int rc = 0;
+	pthread_mutex_lock(&lock);
+	if (!found && (rc = find_hierarchy_uncached(&cached, err)) == 0)
+		found = true;
+	*h = cached;
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+/* v2: controllers must be enabled in every parent's subtree_control; a
+ * parent holding processes refuses (EBUSY): the caller must then run in a
+ * delegated leaf of its own. */
+static int v2_prepare(const char *base, struct cmn_err *err)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", base);
+	*strrchr(parent, '/') = '\0';
+	if (write_file(parent, "cgroup.subtree_control", "+memory +pids +cpu", err) < 0)
+		return cmn_err_wrap(err, "cgroup v2 (run cordon in a delegated cgroup)");
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return cmn_err_sys(err, "mkdir %s", base);
+	return write_file(base, "cgroup.subtree_control", "+memory +pids +cpu", err);
+}
+
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return 0;
+	const char *p = strrchr(buf, ')');
+	unsigned long long start = 0;
+	/* Field 22; after ") " come fields 3.. */
+	for (int field = 2; p && *p && field < 22; p++) {
+		if (*p == ' ')
+			field++;
+		if (field == 22) {
+			start = strtoull(p + 1, NULL, 10);
+			break;
+		}
+	}
+	return start;
+}
+
+static void kill_procs(const char *dir)
+{
+	char path[PATH_MAX], buf[4096];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return;
+	for (char *p = buf; *p;) {
+		char *end;
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (pid > 1)
+			kill((pid_t)pid, SIGKILL);
+		p = end + (*end == '\n');
+	}
+}
+
+static int remove_dir(const char *dir, struct cmn_err *err)
+{
+	for (int attempt = 0; attempt < 200; attempt++) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			break;
+		kill_procs(dir);
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return cmn_err_sys(err, "rmdir %s", dir);
+}
+
+static void gc_base(const char *base)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		int pid = 0;
+		unsigned long long start = 0;
+		if (sscanf(de->d_name, "%d-%llu-", &pid, &start) != 2)
+			continue;
+		if (pid == getpid() || proc_start_time(pid) == start)
+			continue; /* its caller still runs */
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name);
+		kill_procs(dir);
+		remove_dir(dir, NULL);
+	}
+	closedir(d);
+}
+
+int sbx_cgroup_gc(struct cmn_err *err)
+{
+	struct hier h;
+	if (find_hierarchy(&h, err) < 0)
+		return -1;
+	if (h.v2[0])
+		gc_base(h.v2);
+	for (int i = 0; !h.v2[0] && i < 3; i++)
+		gc_base(h.v1[i]);
+	return 0;
+}
+
+static int set_limits(const struct sbx_cgroup *cg, const struct sbx_limits *lim,
+		      struct cmn_err *err)
+{
+	char num[32];
+	snprintf(num, sizeof(num), "%" PRIu64, lim->memory_bytes);
+	if (cg->v2) {
+		if (write_file(cg->mem, "memory.max", num, err) < 0 ||
+		    write_file(cg->mem, "memory.oom.group", "1", err) < 0)
+			return -1;
+		write_file(cg->mem, "memory.swap.max", "0", NULL); /* absent without swap */
+	} else {
+		if (write_file(cg->mem, "memory.limit_in_bytes", num, err) < 0)
+			return -1;
+		/* Absent without swap accounting; then there is no swap to limit. */
+		write_file(cg->mem, "memory.memsw.limit_in_bytes", num, NULL);
+	}
+	snprintf(num, sizeof(num), "%" PRIu64, lim->pids);
+	return write_file(cg->pids, "pids.max", num, err);
+}
+
+int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struct cmn_err *err)
+{
+	static atomic_uint seq;
+	struct hier h;
+	memset(cg, 0, sizeof(*cg));
+	if (find_hierarchy(&h, err) < 0)
+		return -1;
+	char name[64];
+	snprintf(name, sizeof(name), "%d-%llu-%u", (int)getpid(), proc_start_time(getpid()),
+		 atomic_fetch_add(&seq, 1));
+	cg->v2 = h.v2[0] != '\0';
+	char *dirs[3] = { cg->mem, cg->pids, cg->cpu };
+	for (int i = 0; i < 3; i++) {
+		const char *base = cg->v2 ? h.v2 : h.v1[i];
+		if (cg->v2 && i == 0 && v2_prepare(base, err) < 0)
+			return -1;
+		if (!cg->v2 && mkdir(base, 0755) < 0 && errno != EEXIST)
+			return cmn_err_sys(err, "mkdir %s", base);
+		int w = snprintf(dirs[i], sizeof(cg->mem), "%s/%s", base, name);
+		if (w < 0 || (size_t)w >= sizeof(cg->mem))
+			return cmn_err_set(err, CMN_EINVAL, 0, "cgroup path too long: %s", base);
+		if ((!cg->v2 || i == 0) && mkdir(dirs[i], 0755) < 0) {
+			cmn_err_sys(err, "mkdir %s", dirs[i]);
+			sbx_cgroup_remove(cg, NULL);
+			return -1;
+		}
+	}
+	if (set_limits(cg, lim, err) < 0) {
+		sbx_cgroup_remove(cg, NULL);
+		return cmn_err_wrap(err, "cgroup limits");
+	}
+	return 0;
+}
+
+/* v1, in the container's init before anything else runs there: a thread
+ * that moves itself (pid 0 written to "tasks") skips the global threadgroup
+ * lock whose RCU grace period makes a write of another pid to cgroup.procs
+ * cost ~10ms. The init is single-threaded, so this moves the process.
+ * Runs while the init still has the caller's (root) file access. */
+int child_cgroup_join(const struct sbx_cgroup *cg, struct cmn_err *err)
+{
+	const char *dirs[3] = { cg->mem, cg->pids, cg->cpu };
+	for (int i = 0; !cg->v2 && i < 3; i++) {
+		if (write_file(dirs[i], "tasks", "0", err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int sbx_cgroup_attach(const struct sbx_cgroup *cg, pid_t pid, struct cmn_err *err)
+{
+	char num[32];
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	const char *dirs[3] = { cg->mem, cg->pids, cg->cpu };
+	for (int i = 0; i < (cg->v2 ? 1 : 3); i++) {
+		if (write_file(dirs[i], "cgroup.procs", num, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* "key N" in a flat-keyed file; 0 when absent. */
+static uint64_t keyed(const char *dir, const char *file, const char *key)
+{
+	char path[PATH_MAX], buf[2048];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return 0;
+	size_t klen = strlen(key);
+	for (char *line = buf; line && *line;
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+			return strtoull(line + klen + 1, NULL, 10);
+	}
+	return 0;
+}
+
+static uint64_t single(const char *dir, const char *file)
+{
+	char path[PATH_MAX], buf[64];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return 0;
+	return strtoull(buf, NULL, 10);
+}
+
+enum sbx_end sbx_cgroup_event(const struct sbx_cgroup *cg)
+{
+	const char *mem_file = cg->v2 ? "memory.events" : "memory.oom_control";
+	if (keyed(cg->mem, mem_file, "oom_kill") > 0)
+		return SBX_END_MEMORY;
+	if (keyed(cg->pids, "pids.events", "max") > 0)
+		return SBX_END_PIDS;
+	return SBX_END_EXIT;
+}
+
+uint64_t sbx_cgroup_cpu_ns(const struct sbx_cgroup *cg)
+{
+	if (cg->v2)
+		return keyed(cg->cpu, "cpu.stat", "usage_usec") * 1000;
+	return single(cg->cpu, "cpuacct.usage");
+}
+
+uint64_t sbx_cgroup_peak_memory(const struct sbx_cgroup *cg)
+{
+	return single(cg->mem, cg->v2 ? "memory.peak" : "memory.max_usage_in_bytes");
+}
+
+void sbx_cgroup_kill(const struct sbx_cgroup *cg)
+{
+	if (cg->v2 && write_file(cg->mem, "cgroup.kill", "1", NULL) == 0)
+		return;
+	kill_procs(cg->mem);
+	kill_procs(cg->pids);
+}
+
+int sbx_cgroup_remove(const struct sbx_cgroup *cg, struct cmn_err *err)
+{
+	const char *dirs[3] = { cg->mem, cg->pids, cg->cpu };
+	int rc = 0;
+	for (int i = 0; i < (cg->v2 ? 1 : 3); i++) {
+		if (dirs[i][0] && remove_dir(dirs[i], err) < 0)
+			rc = -1;
+	}
+	return rc;
+}

@@ -1,0 +1,214 @@
+/* sandbox/wait.c — supervising a running container from outside.
+ *
+ * sbx_wait() is where every limit that the kernel does not end by itself is
+ * enforced, and where the end reason is decided from what the caller saw:
+ *   seccomp  a user notification from the payload's filter (the call never
+ *            ran; its number and arch come from the kernel)
+ *   wall     the monotonic clock
+ *   cpu      the cgroup's CPU usage (RLIMIT_CPU is the per-process backstop)
+ *   memory   an OOM kill counted by the cgroup
+ *   pids     a fork refused by the pids cgroup (ends the container: a job
+ *            that hits its process bound is not going to finish well)
+ *   fsize    the payload died of SIGXFSZ (RLIMIT_FSIZE)
+ * The payload's wait status comes from the init, which runs Cordon's code
+ * only and which the payload cannot trace or signal.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+
+#define TICK_MS 20
+
+static void end_it(struct sbx_child *ch, enum sbx_end why, int nr, uint32_t arch)
+{
+	pthread_mutex_lock(&ch->lock);
+	if (!ch->killed) {
+		ch->killed = true;
+		ch->killed_for = why;
+		ch->syscall_nr = nr;
+		ch->syscall_arch = arch;
+	}
+	pthread_mutex_unlock(&ch->lock);
+	/* The pidfd, not the pid: the init is not reaped before sbx_wait, but
+	 * a pidfd can never hit a recycled pid. */
+	syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL, NULL, 0);
+}
+
+static bool is_killed(struct sbx_child *ch)
+{
+	pthread_mutex_lock(&ch->lock);
+	bool k = ch->killed;
+	pthread_mutex_unlock(&ch->lock);
+	return k;
+}
+
+int sbx_kill(struct sbx_child *child, struct cmn_err *err)
+{
+	if (!child)
+		return cmn_err_set(err, CMN_EINVAL, 0, "sbx_kill: no container");
+	end_it(child, SBX_END_KILLED, 0, 0);
+	return 0;
+}
+
+static void on_notification(struct sbx_child *ch)
+{
+	struct seccomp_notif req;
+	memset(&req, 0, sizeof(req));
+	if (ioctl(ch->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+		return; /* the caller died meanwhile (ENOENT) */
+	end_it(ch, SBX_END_SECCOMP, req.data.nr, req.data.arch);
+}
+
+static void read_status(struct sbx_child *ch)
+{
+	struct sbx_msg m;
+	if (recv(ch->sock, &m, sizeof(m), MSG_DONTWAIT) == sizeof(m) && m.type == MSG_STATUS) {
+		ch->have_status = true;
+		ch->status = m.value;
+	}
+}
+
+static void check_limits(struct sbx_child *ch)
+{
+	enum sbx_end event;
+	if (sbx_now_ns() - ch->start_ns >= ch->limits.wall_time_ns)
+		end_it(ch, SBX_END_WALL, 0, 0);
+	else if (sbx_cgroup_cpu_ns(&ch->cg) >= ch->limits.cpu_time_ns)
+		end_it(ch, SBX_END_CPU, 0, 0);
+	else if ((event = sbx_cgroup_event(&ch->cg)) != SBX_END_EXIT)
+		end_it(ch, event, 0, 0);
+}
+
+static void supervise(struct sbx_child *ch)
+{
+	/* A hung-up fd is dropped from the set (poll ignores negative fds):
+	 * the listener hangs up once no process uses the filter, the socket
+	 * once the init is gone. */
+	struct pollfd p[3] = { { ch->pidfd, POLLIN, 0 },
+			       { ch->sock, POLLIN, 0 },
+			       { ch->notify_fd, POLLIN, 0 } };
+	while (p[0].fd >= 0) {
+		uint64_t left = ch->limits.wall_time_ns - (sbx_now_ns() - ch->start_ns);
+		int timeout = left / 1000000 < TICK_MS ? (int)(left / 1000000) + 1 : TICK_MS;
+		bool killed = is_killed(ch);
+		int n = poll(p, 3, killed ? -1 : timeout);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && (p[2].revents & POLLIN))
+			on_notification(ch);
+		if (n > 0 && (p[1].revents & POLLIN))
+			read_status(ch);
+		for (int i = 1; n > 0 && i < 3; i++) {
+			if ((p[i].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
+			    !(p[i].revents & POLLIN))
+				p[i].fd = -1;
+		}
+		if (n > 0 && (p[0].revents & POLLIN))
+			p[0].fd = -1;
+		if (!killed && p[0].fd >= 0)
+			check_limits(ch);
+	}
+	read_status(ch);
+}
+
+static void *supervisor_main(void *arg)
+{
+	supervise(arg);
+	return NULL;
+}
+
+/* A thread per container, so that a forbidden syscall or a limit ends the
+ * container even while the caller is busy (e.g. blocked reading the
+ * container's output, which would otherwise deadlock with a payload stopped
+ * on a seccomp notification). It only watches; sbx_wait() reaps. */
+int sbx_supervisor_start(struct sbx_child *ch, struct cmn_err *err)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* the caller's signals stay the caller's */
+	int rc = pthread_create(&ch->supervisor, NULL, supervisor_main, ch);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return cmn_err_set(err, CMN_EINTERNAL, rc, "pthread_create supervisor: %s",
+				   strerror(rc));
+	ch->supervisor_started = true;
+	return 0;
+}
+
+/* The end for a payload that was not ended by us while we watched. */
+static void classify(const struct sbx_child *ch, struct sbx_result *r)
+{
+	enum sbx_end cg_event = sbx_cgroup_event(&ch->cg);
+	if (!ch->have_status) {
+		/* The init itself died: only an OOM kill or our SIGKILL do that. */
+		r->end = cg_event == SBX_END_MEMORY ? SBX_END_MEMORY : SBX_END_SIGNAL;
+		r->signal = SIGKILL;
+		return;
+	}
+	int st = ch->status;
+	if (WIFEXITED(st)) {
+		r->end = SBX_END_EXIT;
+		r->exit_code = WEXITSTATUS(st);
+		return;
+	}
+	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	r->end = SBX_END_SIGNAL;
+	if (r->signal == SIGKILL && cg_event == SBX_END_MEMORY)
+		r->end = SBX_END_MEMORY;
+	else if ((r->signal == SIGKILL || r->signal == SIGXCPU) &&
+		 r->cpu_ns >= ch->limits.cpu_time_ns)
+		r->end = SBX_END_CPU;
+	else if (r->signal == SIGXFSZ)
+		r->end = SBX_END_FSIZE;
+}
+
+int sbx_wait(struct sbx_child *child, struct sbx_result *result, struct cmn_err *err)
+{
+	memset(result, 0, sizeof(*result));
+	if (!child)
+		return cmn_err_set(err, CMN_EINVAL, 0, "sbx_wait: no container");
+	if (child->supervisor_started)
+		pthread_join(child->supervisor, NULL);
+	else
+		supervise(child);
+	int st;
+	while (waitpid(child->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	result->wall_ns = sbx_now_ns() - child->start_ns;
+	result->cpu_ns = sbx_cgroup_cpu_ns(&child->cg);
+	result->peak_memory_bytes = sbx_cgroup_peak_memory(&child->cg);
+	if (child->killed) {
+		result->end = child->killed_for;
+		result->signal = SIGKILL;
+		if (child->killed_for == SBX_END_SECCOMP) {
+			result->syscall_nr = child->syscall_nr;
+			sbx_syscall_name(child->syscall_arch, child->syscall_nr,
+					 result->syscall_name, sizeof(result->syscall_name));
+		}
+	} else {
+		classify(child, result);
+	}
+	int rc = 0;
+	if (sbx_cgroup_remove(&child->cg, err) < 0)
+		rc = cmn_err_wrap(err, "sandbox wait");
+	child->cg.mem[0] = child->cg.pids[0] = child->cg.cpu[0] = '\0';
+	close(child->pidfd);
+	close(child->sock);
+	if (child->notify_fd >= 0)
+		close(child->notify_fd);
+	pthread_mutex_destroy(&child->lock);
+	free(child);
+	return rc;
+}
