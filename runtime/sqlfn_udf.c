@@ -515,7 +515,7 @@ static int open_udf(struct rt_stage *st, struct udf_entry *e, struct cmn_err *er
 	if (rt_udf_open(&src, &e->u, err) < 0)
 		return -1;
 	if (rt_udf_kind(e->u) != e->f->kind)
-		return cmn_err_set(err, CMN_EINVAL, 0, "%s:%s is a %s function, the plan says %s",
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s:%s is of kind %s, the plan says %s",
 				   e->f->script, e->f->entry, rt_udf_kind_name(rt_udf_kind(e->u)),
 				   rt_udf_kind_name(e->f->kind));
 	return 0;
