@@ -313,6 +313,8 @@ static int prepare(struct run *r, struct cmn_err *err)
 		return cmn_err_set(err, CMN_EINVAL, 0, "sql: more than one statement");
 	if (!sqlite3_stmt_readonly(r->stmt))
 		return cmn_err_set(err, CMN_EINVAL, 0, "sql: not a query");
+	if (rt_vtab_plan_streaming(r->db, p->sql, r->st->inputs, p->ninputs, err) < 0)
+		return -1;
 	if (want && (size_t)sqlite3_column_count(r->stmt) != want)
 		return cmn_err_set(err, CMN_EINVAL, 0, "sql: %d result columns, the output has %zu",
 				   sqlite3_column_count(r->stmt), want);

@@ -160,6 +160,10 @@ struct rt_input {
 	bool done; /* end frame seen */
 	uint64_t rows, bytes;
 	struct rt_stage *stage;
+	sqlite3_vtab *vtab; /* the eponymous table's instance, once connected */
+	/* one scan only (rt_vtab_plan_streaming): frames are freed once read */
+	bool streaming;
+	unsigned scans;
 };
 
 int rt_input_add_frame(struct rt_input *in, struct cmn_buf *frame, struct cmn_err *err);
@@ -167,6 +171,12 @@ int rt_input_add_frame(struct rt_input *in, struct cmn_buf *frame, struct cmn_er
 int rt_input_pull(struct rt_input *in, struct cmn_err *err);
 void rt_input_free(struct rt_input *in);
 int rt_vtab_register(sqlite3 *db, struct rt_input *inputs, size_t n, struct cmn_err *err);
+/* Decides, from the bytecode of sql (EXPLAIN), which inputs the statement
+ * scans exactly once; those free each frame once read, so a MAP node's
+ * memory does not grow with its input. A rescan of such an input (if the
+ * analysis were ever wrong) fails the stage, never loses rows. */
+int rt_vtab_plan_streaming(sqlite3 *db, const char *sql, struct rt_input *inputs, size_t n,
+			   struct cmn_err *err);
 
 /* ---- shuffle (shuffle.c) --------------------------------------------------- */
 

@@ -153,6 +153,7 @@ static int in_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 		return SQLITE_NOMEM;
 	memset(vt, 0, sizeof(*vt));
 	vt->in = in;
+	in->vtab = &vt->base;
 	*out = &vt->base;
 	return SQLITE_OK;
 }
@@ -213,6 +214,8 @@ static int in_next(sqlite3_vtab_cursor *cur)
 				return SQLITE_OK;
 			}
 			c->have_frame = false;
+			if (c->in->streaming) /* scanned once: this frame is done with */
+				cmn_buf_free(&c->in->frames[c->frame]);
 			c->frame++;
 		}
 		if (c->frame == c->in->nframes) {
@@ -240,6 +243,13 @@ static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
 	(void)idxstr;
 	(void)argc;
 	(void)argv;
+	if (c->in->streaming && ++c->in->scans > 1) {
+		struct cmn_err err = CMN_ERR_INIT;
+		cmn_err_set(&err, CMN_EINTERNAL, 0,
+			    "input %s: scanned twice after it was streamed (a bug: please report)",
+			    c->in->plan->table);
+		return fail(c, &err);
+	}
 	c->frame = 0;
 	c->have_frame = false;
 	c->eof = false;

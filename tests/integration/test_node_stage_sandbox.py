@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 import rowfmt
-from conftest import BUILD, run
+from conftest import BUILD, run, sanitized
 from stage_util import STATS_LUA, stage_plan
 from test_node_stage import COLS, F_GEO, F_MASK, ROWS, UPPER_LUA, close_rows, reference
 
@@ -175,4 +175,26 @@ def test_udf_limit_in_container(sbx, tmp_path):
                                     {"stats.lua": STATS_LUA})
     assert proc.returncode == 3, proc.stderr
     assert "cordon-node: limit exceeded: instructions" in proc.stderr
+    assert not ended
+
+
+def test_single_scan_streams_under_a_memory_limit(sbx, tmp_path):
+    """A MAP statement that scans its input once frees each frame as it goes:
+    ~100 MB of input passes through a container limited to 64 MB. The same
+    input through a statement that scans it twice (frames kept) is ended by
+    the memory limit — so the first result is not luck."""
+    if sanitized():
+        pytest.skip("ASan's shadow memory does not fit the 64 MB container")
+    big = [(i, "x" * 2000, "de", 1.0, True, None) for i in range(50000)]
+    data = rowfmt.encode_stream(COLS, big, 500)
+    assert len(data) > 100_000_000
+    plan = stage_plan("SELECT count(*), sum(length(email)) FROM in0", [("in0", COLS, None)],
+                      [("n", "BIGINT"), ("s", "BIGINT")])
+    proc, rows, ended = spawn_stage(sbx, tmp_path, "udf:67108864", plan, {"in0": data}, {})
+    assert proc.returncode == 0, proc.stderr
+    assert rows == [(50000, 50000 * 2000)]
+    plan = stage_plan("SELECT count(*) FROM (SELECT email FROM in0 UNION ALL SELECT email FROM in0)",
+                      [("in0", COLS, None)], [("n", "BIGINT")])
+    proc, rows, ended = spawn_stage(sbx, tmp_path, "udf:67108864", plan, {"in0": data}, {})
+    assert proc.returncode == 125 and "memory" in proc.stderr, proc.stderr
     assert not ended

@@ -3,7 +3,7 @@
  * scripts and sink handed over as fds (which `cordon sandbox run` cannot
  * do: it passes stdio only).
  *
- *   cordon-stage-spawn udf|transform NODE CHILD_FD=PATH[,w]...
+ *   cordon-stage-spawn udf|transform[:MEMORY_BYTES] NODE CHILD_FD=PATH[,w]...
  *
  * The plan must be one of the fds (the node is started with --plan-fd 3).
  * ",w" opens PATH for writing (the sink), otherwise it is read-only.
@@ -32,8 +32,14 @@ int main(int argc, char **argv)
 	struct cmn_err err = CMN_ERR_INIT;
 	const char *envp[] = { "PATH=/usr/bin:/bin", "TMPDIR=/work", NULL };
 	const char *nargv[] = { NULL, "stage", "--plan-fd", "3", NULL };
-	char why[256], *node_dir;
+	char why[256], *node_dir, *colon;
+	unsigned long long memory = 0;
 
+	colon = argc > 1 ? strchr(argv[1], ':') : NULL;
+	if (colon) {
+		*colon = '\0';
+		memory = strtoull(colon + 1, NULL, 10);
+	}
 	if (argc < 4 || argc - 3 > MAX_FDS ||
 	    (strcmp(argv[1], "udf") != 0 && strcmp(argv[1], "transform") != 0)) {
 		fprintf(stderr, "usage: cordon-stage-spawn udf|transform NODE FD=PATH[,w]...\n");
@@ -55,7 +61,8 @@ int main(int argc, char **argv)
 		wr = len > 2 && strcmp(eq + 1 + len - 2, ",w") == 0;
 		if (wr)
 			eq[1 + len - 2] = '\0';
-		fd = open(eq + 1, wr ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
+		fd = open(eq + 1,
+			  wr ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
 			  0600);
 		if (fd < 0) {
 			perror(eq + 1);
@@ -79,6 +86,7 @@ int main(int argc, char **argv)
 	spec.bind_count = 1;
 	spec.profile = strcmp(argv[1], "udf") == 0 ? SBX_PROFILE_UDF : SBX_PROFILE_TRANSFORM;
 	spec.net = SBX_NET_NONE;
+	spec.limits.memory_bytes = memory;
 	fflush(stdout);
 	if (sbx_spawn(&spec, &child, &err) < 0 || sbx_wait(child, &res, &err) < 0) {
 		fprintf(stderr, "ended: %s\n", err.msg);
