@@ -199,7 +199,7 @@ int rt_tcp_connect(const char *host, const char *port, uint64_t wait_ms, struct 
 {
 	struct addrinfo *ai;
 	uint64_t deadline = now_ms() + wait_ms;
-	int one = 1;
+	int one = 1, e;
 
 	if (resolve(host, port, false, &ai, err) < 0)
 		return -1;
@@ -214,14 +214,17 @@ int rt_tcp_connect(const char *host, const char *port, uint64_t wait_ms, struct 
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			return fd;
 		}
+		e = errno;
 		cmn_err_sys(err, "connect %s:%s", host, port);
 		close(fd);
-		if ((errno != ECONNREFUSED && errno != EINTR && errno != EAGAIN) ||
+		/* refused or unreachable: the peer's node or its overlay is still coming up */
+		if ((e != ECONNREFUSED && e != EINTR && e != EAGAIN && e != EHOSTUNREACH &&
+		     e != ENETUNREACH) ||
 		    now_ms() >= deadline) {
 			freeaddrinfo(ai);
 			return -1;
 		}
-		poll(NULL, 0, 50); /* the peer's node is still starting */
+		poll(NULL, 0, 50);
 	}
 }
 
