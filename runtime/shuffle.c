@@ -197,7 +197,7 @@ struct conn {
 	char peer[64];
 };
 
-struct recv_state {
+struct rt_recv {
 	struct rt_stage *st;
 	struct conn conns[MAX_CONNS];
 	size_t nconns;
@@ -214,7 +214,7 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void drop(struct recv_state *rs, size_t i, const char *why)
+static void drop(struct rt_recv *rs, size_t i, const char *why)
 {
 	struct conn *c = &rs->conns[i];
 
@@ -226,7 +226,7 @@ static void drop(struct recv_state *rs, size_t i, const char *why)
 	rs->conns[i] = rs->conns[--rs->nconns];
 }
 
-static bool all_ended(const struct recv_state *rs)
+static bool all_ended(const struct rt_recv *rs)
 {
 	const struct rt_plan *p = &rs->st->plan;
 
@@ -237,7 +237,7 @@ static bool all_ended(const struct recv_state *rs)
 }
 
 /* Checks a hello line; a reason string when the connection is to be dropped. */
-static const char *check_hello(struct recv_state *rs, struct conn *c, const char *line, size_t len)
+static const char *check_hello(struct rt_recv *rs, struct conn *c, const char *line, size_t len)
 {
 	const struct rt_plan *p = &rs->st->plan;
 	struct cmn_err err = CMN_ERR_INIT;
@@ -264,7 +264,7 @@ static const char *check_hello(struct recv_state *rs, struct conn *c, const char
 
 /* Consumes whole frames in c->buf. 1 when the end frame came, 0 for more,
  * -1 on a protocol error (fatal). */
-static int consume_frames(struct recv_state *rs, struct conn *c, struct cmn_err *err)
+static int consume_frames(struct rt_recv *rs, struct conn *c, struct cmn_err *err)
 {
 	struct rt_input *in = &rs->st->inputs[c->input];
 
@@ -300,7 +300,7 @@ static int consume_frames(struct recv_state *rs, struct conn *c, struct cmn_err 
 }
 
 /* Reads what c has. 0 ok, 1 dropped or finished (c is gone), -1 fatal. */
-static int conn_read(struct recv_state *rs, size_t i, struct cmn_err *err)
+static int conn_read(struct rt_recv *rs, size_t i, struct cmn_err *err)
 {
 	struct conn *c = &rs->conns[i];
 	char chunk[65536];
@@ -357,7 +357,7 @@ static int conn_read(struct recv_state *rs, size_t i, struct cmn_err *err)
 	return 0;
 }
 
-static void accept_one(struct recv_state *rs, uint64_t now)
+static void accept_one(struct rt_recv *rs, uint64_t now)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -382,50 +382,83 @@ static void accept_one(struct recv_state *rs, uint64_t now)
 		snprintf(c->peer, sizeof(c->peer), "?");
 }
 
-int rt_shuffle_receive(struct rt_stage *st, struct cmn_err *err)
+/* One poll round: accepts, reads every ready connection, drops strangers
+ * whose hello is late. */
+static int poll_once(struct rt_recv *rs, struct cmn_err *err)
 {
-	struct recv_state *rs = calloc(1, sizeof(*rs));
 	struct pollfd pfd[MAX_CONNS + 1];
-	int rc = 0;
+	uint64_t now = mono_ms();
+	int timeout = -1, rc = 0;
+
+	pfd[0] = (struct pollfd){ .fd = rs->st->listen_fd, .events = POLLIN };
+	for (size_t i = 0; i < rs->nconns; i++) {
+		pfd[i + 1] = (struct pollfd){ .fd = rs->conns[i].fd, .events = POLLIN };
+		if (!rs->conns[i].hello_done) {
+			uint64_t left =
+			    rs->conns[i].deadline_ms > now ? rs->conns[i].deadline_ms - now : 0;
+			if (timeout < 0 || left < (uint64_t)timeout)
+				timeout = (int)(left > 60000 ? 60000 : left);
+		}
+	}
+	if (poll(pfd, rs->nconns + 1, timeout) < 0 && errno != EINTR)
+		return cmn_err_sys(err, "poll");
+	now = mono_ms();
+	/* back to front: drop() moves the last connection into the hole */
+	for (size_t i = rs->nconns; rc == 0 && i-- > 0;) {
+		if (pfd[i + 1].revents)
+			rc = conn_read(rs, i, err) < 0 ? -1 : 0;
+		else if (!rs->conns[i].hello_done && now >= rs->conns[i].deadline_ms)
+			drop(rs, i, "no hello in time");
+	}
+	if (rc == 0 && (pfd[0].revents & POLLIN))
+		accept_one(rs, now);
+	return rc;
+}
+
+int rt_shuffle_open(struct rt_stage *st, struct cmn_err *err)
+{
+	st->recv = calloc(1, sizeof(*st->recv));
+	if (!st->recv)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	st->recv->st = st;
+	return 0;
+}
+
+int rt_shuffle_pump(struct rt_stage *st, size_t input, struct cmn_err *err)
+{
+	struct rt_recv *rs = st->recv;
+	struct rt_input *in = &st->inputs[input];
+	size_t before = in->nframes;
 
 	if (!rs)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	rs->st = st;
-	while (rc == 0 && !all_ended(rs)) {
-		uint64_t now = mono_ms();
-		int timeout = -1;
+		return cmn_err_set(err, CMN_EINTERNAL, 0, "input %zu: no listener", input);
+	while (in->nframes == before && rs->ended[input] < in->plan->upstream)
+		if (poll_once(rs, err) < 0)
+			return -1;
+	if (in->nframes > before)
+		return 1;
+	in->done = true;
+	return 0;
+}
 
-		pfd[0] = (struct pollfd){ .fd = st->listen_fd, .events = POLLIN };
-		for (size_t i = 0; i < rs->nconns; i++) {
-			pfd[i + 1] = (struct pollfd){ .fd = rs->conns[i].fd, .events = POLLIN };
-			if (!rs->conns[i].hello_done) {
-				uint64_t left = rs->conns[i].deadline_ms > now
-						    ? rs->conns[i].deadline_ms - now
-						    : 0;
-				if (timeout < 0 || left < (uint64_t)timeout)
-					timeout = (int)(left > 60000 ? 60000 : left);
-			}
-		}
-		if (poll(pfd, rs->nconns + 1, timeout) < 0 && errno != EINTR) {
-			rc = cmn_err_sys(err, "poll");
-			break;
-		}
-		now = mono_ms();
-		/* back to front: drop() moves the last connection into the hole */
-		for (size_t i = rs->nconns; rc == 0 && i-- > 0;) {
-			if (pfd[i + 1].revents)
-				rc = conn_read(rs, i, err) < 0 ? -1 : 0;
-			else if (!rs->conns[i].hello_done && now >= rs->conns[i].deadline_ms)
-				drop(rs, i, "no hello in time");
-		}
-		if (rc == 0 && (pfd[0].revents & POLLIN))
-			accept_one(rs, now);
-	}
+int rt_shuffle_finish(struct rt_stage *st, struct cmn_err *err)
+{
+	struct rt_recv *rs = st->recv;
+
+	while (rs && !all_ended(rs))
+		if (poll_once(rs, err) < 0)
+			return -1;
+	return 0;
+}
+
+void rt_shuffle_free(struct rt_stage *st)
+{
+	struct rt_recv *rs = st->recv;
+
+	if (!rs)
+		return;
 	while (rs->nconns)
 		drop(rs, rs->nconns - 1, NULL);
 	free(rs);
-	for (size_t i = 0; rc == 0 && i < st->plan.ninputs; i++)
-		if (st->plan.inputs[i].fd < 0)
-			st->inputs[i].done = true;
-	return rc;
+	st->recv = NULL;
 }

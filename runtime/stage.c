@@ -417,7 +417,7 @@ static int run_stage(struct rt_stage *st, struct cmn_err *err)
 	}
 	if (open_db(st, &r.db, err) < 0 || prepare(&r, err) < 0)
 		goto out;
-	if (p->listen.host && rt_shuffle_receive(st, err) < 0)
+	if (p->listen.host && rt_shuffle_open(st, err) < 0)
 		goto out;
 	if (rt_sink_open(st, &r.sink, r.out_cols, p->out_cols.n, err) < 0)
 		goto out;
@@ -430,6 +430,9 @@ static int run_stage(struct rt_stage *st, struct cmn_err *err)
 	} else {
 		rc = run_sql(&r, err);
 	}
+	/* upstream streams must have ended cleanly before our output may end */
+	if (rc == 0)
+		rc = rt_shuffle_finish(st, err);
 	if (rc == 0)
 		rc = rt_sink_end(&r.sink, err);
 out:
@@ -468,6 +471,7 @@ static void summary(const struct rt_stage *st)
 static void stage_free(struct rt_stage *st)
 {
 	rt_udfs_free(st);
+	rt_shuffle_free(st);
 	for (size_t i = 0; i < st->plan.ninputs; i++)
 		rt_input_free(&st->inputs[i]);
 	for (size_t i = 0; st->script_src && i < st->plan.nscripts; i++)

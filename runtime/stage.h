@@ -182,9 +182,19 @@ int rt_vtab_plan_streaming(sqlite3 *db, const char *sql, struct rt_input *inputs
 
 uint64_t rt_partition_hash(const struct cmn_value *vals, const struct cmn_col *cols,
 			   const size_t *keys, size_t nkeys);
-/* Accepts the upstream connections of every {"upstream": K} input until each
- * sender has sent its end frame; frames go into inputs[i]. */
-int rt_shuffle_receive(struct rt_stage *st, struct cmn_err *err);
+/* The upstream side: one poll loop over the listener and every sender's
+ * connection, run whenever a scan needs a frame of an {"upstream": K} input.
+ * It reads every ready connection each round (frames of other inputs are
+ * kept for their scans), so no sender ever blocks on a full socket for
+ * long and no two inputs can deadlock each other. */
+struct rt_recv;
+int rt_shuffle_open(struct rt_stage *st, struct cmn_err *err);
+/* Until input gets a new frame (1) or all its K senders ended (0). */
+int rt_shuffle_pump(struct rt_stage *st, size_t input, struct cmn_err *err);
+/* Until every upstream input ended (what the query did not read is still
+ * checked and discarded: a broken stream fails the stage either way). */
+int rt_shuffle_finish(struct rt_stage *st, struct cmn_err *err);
+void rt_shuffle_free(struct rt_stage *st);
 
 /* The output side: one fd sink or one connection per peer. */
 struct rt_sink {
@@ -234,6 +244,7 @@ struct rt_stage {
 	struct cmn_buf *script_src; /* parallel to plan.scripts */
 	struct rt_udf_set *udfs;
 	int listen_fd;
+	struct rt_recv *recv;
 	/* the first UDF failure: SQLite only sees "UDF failed", this keeps why */
 	struct cmn_err udf_err;
 	enum rt_limit udf_limit;

@@ -63,7 +63,11 @@ int rt_input_pull(struct rt_input *in, struct cmn_err *err)
 	struct cmn_buf frame = { 0 };
 	int rc;
 
-	if (in->done || in->fd < 0)
+	if (in->done)
+		return 0;
+	if (in->plan->fd < 0) /* upstream */
+		return rt_shuffle_pump(in->stage, (size_t)(in - in->stage->inputs), err);
+	if (in->fd < 0)
 		return 0;
 	rc = rt_frame_read(in->fd, &frame, err);
 	if (rc < 0)

@@ -244,3 +244,60 @@ def test_mapper_fails_when_peer_goes_away(bin_dir):
     srv.close()
     r = finish(*p)
     assert r.rc == 1, r.stderr
+
+
+KV = [("k", "BIGINT"), ("v", "STRING")]
+
+
+def start_two_input_node(bin_dir, port, sql, out):
+    plan = stage_plan(sql, [("a", KV, {"upstream": 2}), ("b", KV, {"upstream": 2})], out,
+                      job="j-shuf", stage="reduce", stage_index=1)
+    plan["listen"] = f"127.0.0.1:{port}"
+    return run_stage(bin_dir, plan, wait=False)
+
+
+def send_input(port, inp, sender, rows, end=True):
+    s = connect(port, hello(sender, inp=inp))
+    s.sendall(rowfmt.encode_stream(KV, rows, 50, end=end))
+    return s
+
+
+def test_two_upstream_inputs_joined(bin_dir):
+    """Frames of both inputs arrive interleaved while the join scans them;
+    each input's senders are read whether or not its scan is running."""
+    port = free_port()
+    a = [(i, f"a{i}") for i in range(2000)]
+    b = [(i * 3, f"b{i}") for i in range(1000)]
+    node = start_two_input_node(bin_dir, port,
+                                "SELECT a.k, a.v, b.v FROM a JOIN b ON a.k = b.k ORDER BY a.k",
+                                [("k", "BIGINT"), ("av", "STRING"), ("bv", "STRING")])
+    socks = [send_input(port, 1, 0, b[:500]), send_input(port, 0, 1, a[1000:]),
+             send_input(port, 1, 1, b[500:]), send_input(port, 0, 0, a[:1000])]
+    r = finish(*node)
+    for s in socks:
+        s.close()
+    bv = dict(b)
+    assert ok(r) == [(k, v, bv[k]) for k, v in a if k in bv]
+    assert r.summary["rows_in"] == len(a) + len(b)
+
+
+def test_unread_upstream_input_is_still_checked(bin_dir):
+    sql, out = "SELECT count(*) FROM a", [("n", "BIGINT")]
+    port = free_port()
+    node = start_two_input_node(bin_dir, port, sql, out)
+    socks = [send_input(port, 0, 0, [(1, "x")]), send_input(port, 0, 1, [(2, "y")]),
+             send_input(port, 1, 0, [(3, "z")]), send_input(port, 1, 1, [(4, "w")])]
+    r = finish(*node)
+    assert ok(r) == [(2,)]
+    for s in socks:
+        s.close()
+    port = free_port()
+    node = start_two_input_node(bin_dir, port, sql, out)
+    socks = [send_input(port, 0, 0, [(1, "x")]), send_input(port, 0, 1, [(2, "y")]),
+             send_input(port, 1, 0, [(3, "z")]), send_input(port, 1, 1, [(4, "w")], end=False)]
+    socks[-1].close()
+    r = finish(*node)
+    assert r.rc == 1 and "input 1: sender 1 closed its stream without the end frame" in r.stderr
+    assert not r.ended
+    for s in socks:
+        s.close()
