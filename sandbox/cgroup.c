@@ -163,17 +163,26 @@ static int find_hierarchy(struct hier *h, struct cmn_err *err)
 
 /* v2: controllers must be enabled in every parent's subtree_control; a
  * parent holding processes refuses (EBUSY): the caller must then run in a
- * delegated leaf of its own. */
+ * delegated leaf of its own. cpu is optional (cpu.stat, which the CPU limit
+ * reads, exists without it). */
+static int enable_controllers(const char *dir, struct cmn_err *err)
+{
+	if (write_file(dir, "cgroup.subtree_control", "+memory +pids", err) < 0)
+		return -1;
+	write_file(dir, "cgroup.subtree_control", "+cpu", NULL);
+	return 0;
+}
+
 static int v2_prepare(const char *base, struct cmn_err *err)
 {
 	char parent[PATH_MAX];
 	snprintf(parent, sizeof(parent), "%s", base);
 	*strrchr(parent, '/') = '\0';
-	if (write_file(parent, "cgroup.subtree_control", "+memory +pids +cpu", err) < 0)
+	if (enable_controllers(parent, err) < 0)
 		return cmn_err_wrap(err, "cgroup v2 (run cordon in a delegated cgroup)");
 	if (mkdir(base, 0755) < 0 && errno != EEXIST)
 		return cmn_err_sys(err, "mkdir %s", base);
-	return write_file(base, "cgroup.subtree_control", "+memory +pids +cpu", err);
+	return enable_controllers(base, err);
 }
 
 static unsigned long long proc_start_time(pid_t pid)
@@ -248,11 +257,26 @@ static void gc_base(const char *base)
 	closedir(d);
 }
 
+/* On the first start of a process (a restarted cordond, every CLI run) and
+ * then at most every GC_INTERVAL: the scan reads /proc/<pid>/stat of every
+ * other caller's containers, which a busy cordond should not do per start. */
+#define GC_INTERVAL_NS (10ULL * 1000000000ULL)
+
 int sbx_cgroup_gc(struct cmn_err *err)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t last;
+	uint64_t now = sbx_now_ns();
+	pthread_mutex_lock(&lock);
+	bool due = last == 0 || now - last >= GC_INTERVAL_NS;
+	if (due)
+		last = now;
+	pthread_mutex_unlock(&lock);
 	struct hier h;
 	if (find_hierarchy(&h, err) < 0)
 		return -1;
+	if (!due)
+		return 0;
 	if (h.v2[0])
 		gc_base(h.v2);
 	for (int i = 0; !h.v2[0] && i < 3; i++)
@@ -276,7 +300,8 @@ static int set_limits(const struct sbx_cgroup *cg, const struct sbx_limits *lim,
 		/* Absent without swap accounting; then there is no swap to limit. */
 		write_file(cg->mem, "memory.memsw.limit_in_bytes", num, NULL);
 	}
-	snprintf(num, sizeof(num), "%" PRIu64, lim->pids);
+	/* +1: the init is in the cgroup too; the limit is the payload's. */
+	snprintf(num, sizeof(num), "%" PRIu64, lim->pids + 1);
 	return write_file(cg->pids, "pids.max", num, err);
 }
 

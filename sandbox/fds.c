@@ -1,10 +1,11 @@
 /* sandbox/fds.c — which file descriptors reach the container.
  *
  * The clone of the caller starts with every fd the caller had (cordond's
- * sockets, key files...). The init closes all but the spec's and its own
- * channels right away; the payload then moves each spec fd to its number
- * inside and closes everything else, so an fd that is not named in the spec
- * never reaches the untrusted program, CLOEXEC or not.
+ * sockets, key files...). The init closes all but its own two channels
+ * right away; the fds of a start arrive by SCM_RIGHTS (handoff.c), and the
+ * payload moves each to its number inside and closes everything else, so an
+ * fd that is not named in the spec never reaches the untrusted program,
+ * CLOEXEC or not.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -43,29 +44,23 @@ static int close_except(int *keep, size_t n, int from, struct cmn_err *err)
 	return 0;
 }
 
-int child_close_unlisted(const struct sbx_spec *spec, const int *keep, size_t keep_count,
-			 struct cmn_err *err)
+int child_close_all_but(const int *keep, size_t keep_count, struct cmn_err *err)
 {
-	int all[SBX_MAX_FDS + 8];
+	int all[8];
 	size_t n = 0;
-	for (size_t i = 0; i < spec->fd_count; i++)
-		all[n++] = spec->fds[i].parent_fd;
-	for (size_t i = 0; i < keep_count; i++)
+	for (size_t i = 0; i < keep_count && n < 8; i++)
 		all[n++] = keep[i];
 	return close_except(all, n, 0, err);
 }
 
-/* keep: the init's channels the payload still needs until execve; they are
- * moved above every target and stay CLOEXEC. */
-int child_install_fds(const struct sbx_spec *spec, int *keep, size_t keep_count,
-		      struct cmn_err *err)
+int child_install_fds(const struct sbx_run *run, int *keep, size_t keep_count, struct cmn_err *err)
 {
 	int floor = 3, tmp[SBX_MAX_FDS];
-	for (size_t i = 0; i < spec->fd_count; i++) {
-		if (spec->fds[i].child_fd + 1 > floor)
-			floor = spec->fds[i].child_fd + 1;
-		if (spec->fds[i].parent_fd + 1 > floor)
-			floor = spec->fds[i].parent_fd + 1;
+	for (size_t i = 0; i < run->fd_count; i++) {
+		if (run->fds[i].child_fd + 1 > floor)
+			floor = run->fds[i].child_fd + 1;
+		if (run->fds[i].parent_fd + 1 > floor)
+			floor = run->fds[i].parent_fd + 1;
 	}
 	for (size_t i = 0; i < keep_count; i++) {
 		int moved = fcntl(keep[i], F_DUPFD_CLOEXEC, floor);
@@ -74,17 +69,17 @@ int child_install_fds(const struct sbx_spec *spec, int *keep, size_t keep_count,
 		close(keep[i]);
 		keep[i] = moved;
 	}
-	for (size_t i = 0; i < spec->fd_count; i++) {
-		tmp[i] = fcntl(spec->fds[i].parent_fd, F_DUPFD_CLOEXEC, floor);
+	for (size_t i = 0; i < run->fd_count; i++) {
+		tmp[i] = fcntl(run->fds[i].parent_fd, F_DUPFD_CLOEXEC, floor);
 		if (tmp[i] < 0)
-			return cmn_err_sys(err, "fcntl F_DUPFD_CLOEXEC %d", spec->fds[i].parent_fd);
+			return cmn_err_sys(err, "fcntl F_DUPFD_CLOEXEC %d", run->fds[i].parent_fd);
 	}
 	int targets[SBX_MAX_FDS + 8];
 	size_t n = 0;
-	for (size_t i = 0; i < spec->fd_count; i++) {
-		if (dup2(tmp[i], spec->fds[i].child_fd) < 0)
-			return cmn_err_sys(err, "dup2 %d %d", tmp[i], spec->fds[i].child_fd);
-		targets[n++] = spec->fds[i].child_fd;
+	for (size_t i = 0; i < run->fd_count; i++) {
+		if (dup2(tmp[i], run->fds[i].child_fd) < 0)
+			return cmn_err_sys(err, "dup2 %d %d", tmp[i], run->fds[i].child_fd);
+		targets[n++] = run->fds[i].child_fd;
 	}
 	for (size_t i = 0; i < keep_count; i++)
 		targets[n++] = keep[i];

@@ -63,8 +63,13 @@ int child_no_new_privs(struct cmn_err *err);
 struct sbx_filter {
 	struct sock_fprog prog;
 };
-/* The compiled BPF of a profile, built once per process and shared. */
+/* The BPF of a profile (built in: seccomp_bpf.c, generated at build time). */
 int sbx_filter_get(enum sbx_profile profile, const struct sbx_filter **out, struct cmn_err *err);
+extern struct sock_fprog sbx_bpf_generated[2];
+/* seccomp_policy.c: compiles a profile's rules with libseccomp (malloc'd
+ * out->filter). Used by cordon-bpfgen and by the test that checks the
+ * built-in programs against it. */
+int sbx_policy_compile(enum sbx_profile profile, struct sock_fprog *out, struct cmn_err *err);
 /* Loads the filter with a user-notification listener; returns the listener fd. */
 int child_seccomp_load(const struct sbx_filter *f, struct cmn_err *err);
 /* The syscall's name for an audit arch (e.g. AUDIT_ARCH_I386), never NULL. */
@@ -92,15 +97,37 @@ int sbx_cgroup_remove(const struct sbx_cgroup *cg, struct cmn_err *err);
 /* limits.c */
 void sbx_limits_fill_defaults(struct sbx_limits *lim);
 int child_set_rlimits(const struct sbx_limits *lim, struct cmn_err *err);
+int child_set_nofile(const struct sbx_limits *lim, struct cmn_err *err);
+
+/* Messages on child->sock. */
+enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS };
+struct sbx_msg {
+	int type;
+	int value;
+};
+
+/* What one start hands the container (argv[0] absolute, envp NULL = PATH only). */
+struct sbx_run {
+	const char *const *argv;
+	const char *const *envp;
+	const struct sbx_fd *fds;
+	size_t fd_count;
+};
 
 /* fds.c */
-/* In the init: closes every fd but the spec's and `keep`. */
-int child_close_unlisted(const struct sbx_spec *spec, const int *keep, size_t keep_count,
-			 struct cmn_err *err);
-/* In the payload: moves each spec fd to its child number, /dev/null on an
- * unlisted 0-2, closes the rest. */
-int child_install_fds(const struct sbx_spec *spec, int *keep, size_t keep_count,
-		      struct cmn_err *err);
+/* In the init, first thing: closes every fd but `keep`. */
+int child_close_all_but(const int *keep, size_t keep_count, struct cmn_err *err);
+/* In the payload: moves each run fd to its child number, /dev/null on an
+ * unlisted 0-2, closes the rest; keep[] (the init's channels, needed until
+ * execve) move above every target and stay CLOEXEC. */
+int child_install_fds(const struct sbx_run *run, int *keep, size_t keep_count, struct cmn_err *err);
+
+/* handoff.c: messages on the caller <-> container socket. */
+int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err);
+/* One message; *fd_out an fd it carried (CLOEXEC) or -1. -1 at hang-up. */
+int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out, int flags);
+int sbx_send_start(int sock, const struct sbx_run *run, struct cmn_err *err);
+int child_recv_start(int sock, struct sbx_run *out, struct cmn_err *err);
 
 /* One running container, owned by the caller until sbx_wait(). */
 struct sbx_child {
@@ -108,6 +135,12 @@ struct sbx_child {
 	int pidfd;     /* of the init */
 	int sock;      /* init -> caller: the payload's wait status */
 	int notify_fd; /* seccomp listener of the payload's filter */
+	int errpipe;   /* read end: setup and exec errors, EOF once exec'd */
+	enum sbx_profile profile;
+	enum sbx_supervision supervision;
+	bool started;
+	bool execve_passed;               /* udf: the one execve let through (or not needed) */
+	char exec_error[CMN_ERR_MSG_MAX]; /* SBX_SUPERVISE_IN_WAIT: from the error pipe */
 	struct sbx_cgroup cg;
 	struct sbx_limits limits; /* effective */
 	uint64_t start_ns;
@@ -124,13 +157,6 @@ struct sbx_child {
 
 /* wait.c: starts the supervisor thread of a spawned child. */
 int sbx_supervisor_start(struct sbx_child *ch, struct cmn_err *err);
-
-/* Messages on child->sock. */
-enum { MSG_GO = 1, MSG_NOTIFY_FD, MSG_STATUS };
-struct sbx_msg {
-	int type;
-	int value;
-};
 
 /* Monotonic clock, ns. */
 uint64_t sbx_now_ns(void);

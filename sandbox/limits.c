@@ -3,7 +3,8 @@
  * The rlimits are the second line behind the cgroup: CORE=0 (a core of a
  * node could hold plaintext rows), NOFILE, FSIZE (SIGXFSZ past the size),
  * CPU (per process; the cgroup total is enforced by sbx_wait), NPROC (the
- * pids cgroup is the real bound). No RLIMIT_AS: the cgroup limits memory,
+ * pids cgroup is the real bound and must refuse first, so that the refusal
+ * is counted in pids.events: NPROC is one above it). No RLIMIT_AS: the cgroup limits memory,
  * and ASan builds need a huge address space.
  */
 #define _GNU_SOURCE
@@ -49,12 +50,18 @@ int child_set_rlimits(const struct sbx_limits *lim, struct cmn_err *err)
 	 * leaves the cgroup check (sbx_wait) to end it first. */
 	rlim_t cpu_s = (rlim_t)((lim->cpu_time_ns + 999999999ULL) / 1000000000ULL) + 1;
 	if (set_one(RLIMIT_CORE, "CORE", 0, err) < 0 ||
-	    set_one(RLIMIT_NOFILE, "NOFILE", (rlim_t)lim->nofile, err) < 0 ||
 	    set_one(RLIMIT_FSIZE, "FSIZE", (rlim_t)lim->fsize_bytes, err) < 0 ||
 	    set_one(RLIMIT_CPU, "CPU", cpu_s, err) < 0 ||
-	    set_one(RLIMIT_NPROC, "NPROC", (rlim_t)lim->pids + 1, err) < 0)
+	    set_one(RLIMIT_NPROC, "NPROC", (rlim_t)lim->pids + 2, err) < 0)
 		return -1;
 	return 0;
+}
+
+/* Last, in the payload right before execve: the fd moves before it need a
+ * few numbers above the targets, which a small limit would refuse. */
+int child_set_nofile(const struct sbx_limits *lim, struct cmn_err *err)
+{
+	return set_one(RLIMIT_NOFILE, "NOFILE", (rlim_t)lim->nofile, err);
 }
 
 uint64_t sbx_now_ns(void)

@@ -49,6 +49,8 @@ struct sbx_fd {
 /* Bounds of a spec (checked by sbx_spawn). */
 #define SBX_MAX_BINDS 32
 #define SBX_MAX_FDS 64
+#define SBX_MAX_ARGS 512         /* argv + envp strings */
+#define SBX_MAX_ARGV_BYTES 65536 /* their total size */
 
 /* The defaults of struct sbx_limits (docs/sandbox.md). */
 #define SBX_DEFAULT_MEMORY (512ULL << 20)
@@ -70,6 +72,15 @@ struct sbx_limits {
 	uint64_t tmpfs_bytes;  /* size of the private /work tmpfs */
 };
 
+/* Who watches a container from its start to its end. */
+enum sbx_supervision {
+	SBX_SUPERVISE_THREAD = 0, /* a thread of the caller: the caller may block anywhere */
+	SBX_SUPERVISE_IN_WAIT,    /* sbx_wait() itself, which the caller calls right away and
+				   * nothing else meanwhile: no thread, and sbx_spawn/sbx_start
+				   * return once the work is handed over (an exec failure is
+				   * then sbx_wait's error). For one-shot commands (the CLI). */
+};
+
 struct sbx_spec {
 	const char *const *argv; /* argv[0] is an absolute path inside the container */
 	const char *const *envp; /* NULL = only PATH */
@@ -82,6 +93,7 @@ struct sbx_spec {
 	enum sbx_profile profile;
 	struct sbx_limits limits;
 	const char *cwd; /* inside the container; NULL = the work dir */
+	enum sbx_supervision supervision;
 };
 
 enum sbx_end {
@@ -111,8 +123,23 @@ struct sbx_child; /* opaque: one running container */
 
 void sbx_spec_init(struct sbx_spec *spec);
 int sbx_spawn(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_err *err);
+/* The pre-forked path (a job's node start): sbx_prepare() builds the whole
+ * container of spec — namespaces, root, cgroup, rlimits, no capabilities —
+ * and parks its init; spec's argv, envp and fds are not used. sbx_start()
+ * then hands it the work and the payload loads seccomp and execs: the same
+ * steps as sbx_spawn() (which is prepare + start), so the isolation is
+ * identical; only the waiting moved ahead. The wall-time limit counts from
+ * sbx_start(). On failure sbx_start() ends and frees the child. A prepared
+ * child that is not needed: sbx_kill() then sbx_wait() (end: killed). */
+int sbx_prepare(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_err *err);
+int sbx_start(struct sbx_child *child, const char *const *argv, const char *const *envp,
+	      const struct sbx_fd *fds, size_t fd_count, struct cmn_err *err);
 pid_t sbx_child_pid(const struct sbx_child *child);
-/* Blocks until the container ended, fills result, frees child. */
+/* Blocks until the container ended, fills result, frees child. Limits and
+ * seccomp stops are enforced by a supervisor thread from sbx_start() on, so
+ * the caller may block elsewhere (e.g. reading the container's output)
+ * before calling this. The container dies with the thread that spawned it
+ * (PR_SET_PDEATHSIG): spawn from a thread that outlives the container. */
 int sbx_wait(struct sbx_child *child, struct sbx_result *result, struct cmn_err *err);
 /* Asks the container to end now (SIGKILL to its whole pid ns). */
 int sbx_kill(struct sbx_child *child, struct cmn_err *err);

@@ -7,18 +7,20 @@
  *
  * Caller                               init (clone with new user, pid, mount,
  *                                      ipc, uts [, net] ns)
- *  1 check spec, compile filter        1 close every fd not in the spec
+ *  1 check spec, compile filter        1 close every fd but its channels
  *  2 gc leftovers, create cgroup       2 wait for GO; (v1) join the cgroup
  *  3 [join netns on this thread]       3 open the binds (as the caller)
  *  4 clone                             4 become the inner uid/gid
  *  5 write uid/gid map, (v2) attach    5 new cgroup ns, lo up, hostname
  *  6 GO                                6 build the root, pivot_root
- *  7 receive the seccomp listener      7 rlimits, setsid, drop all caps,
- *  8 udf: let the first execve pass      no_new_privs, not dumpable
- *  9 wait for the exec (error pipe     8 die with the caller (PDEATHSIG)
- *    closes) or its error              9 fork the payload: fds, seccomp,
- * 10 start the supervisor thread         send the listener, execve
- *                                     10 reap; report the payload's status
+ *  7 wait for READY: sbx_prepare       7 rlimits, setsid, drop all caps,
+ *    ends here                           no_new_privs, not dumpable
+ *  8 sbx_start: send argv, envp, fds   8 die with the caller (PDEATHSIG)
+ *  9 wait for the exec (error pipe     9 fork the payload; READY
+ *    EOF) or its error; take the      10 reap; report the payload's status
+ *    listener (udf: let the first
+ *    execve pass); start the          payload: setsid, seccomp, send the
+ *    supervisor thread                listener; wait for the start; fds, execve
  * Children report failures as text on the error pipe and _exit(127).
  */
 #define _GNU_SOURCE
@@ -47,8 +49,9 @@ struct ctx {
 	struct sbx_ids ids;
 	const struct sbx_filter *filter;
 	const struct sbx_cgroup *cg;
-	int sock;    /* child end */
-	int errpipe; /* write end */
+	int sock;           /* child end */
+	int errpipe;        /* write end */
+	struct sbx_run run; /* in the init: what MSG_START brought */
 };
 
 static const char *const default_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
@@ -78,26 +81,6 @@ static _Noreturn void child_fail(int errpipe, struct cmn_err *err)
 	_exit(127);
 }
 
-static int send_fd(int sock, int fd, struct cmn_err *err)
-{
-	struct sbx_msg m = { MSG_NOTIFY_FD, 0 };
-	struct iovec iov = { &m, sizeof(m) };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof(cbuf));
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-		return cmn_err_sys(err, "sendmsg seccomp listener");
-	return 0;
-}
-
 static _Noreturn void payload_main(struct ctx *c)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -106,23 +89,31 @@ static _Noreturn void payload_main(struct ctx *c)
 		cmn_err_sys(&err, "setsid");
 		child_fail(c->errpipe, &err);
 	}
-	if (child_install_fds(c->spec, keep, 2, &err) < 0)
-		child_fail(c->errpipe, &err);
-	c->sock = keep[0];
-	c->errpipe = keep[1];
+	/* The filter goes on before the wait for work, so a start only moves
+	 * fds and execs; what runs under it meanwhile is this code, whose every
+	 * call (recvmsg, dup2, close_range, open, sendmsg) is in the list. */
 	int nfd = child_seccomp_load(c->filter, &err);
-	if (nfd < 0 || send_fd(c->sock, nfd, &err) < 0)
+	if (nfd < 0 || sbx_send_fd(c->sock, MSG_NOTIFY_FD, nfd, &err) < 0)
 		child_fail(c->errpipe, &err);
 	close(nfd);
+	/* Parked here until the caller hands over the work (sbx_start). */
+	if (child_recv_start(c->sock, &c->run, &err) < 0)
+		child_fail(c->errpipe, &err);
+	if (child_install_fds(&c->run, keep, 2, &err) < 0)
+		child_fail(keep[1], &err);
+	c->sock = keep[0];
+	c->errpipe = keep[1];
 	close(c->sock);
-	const char *const *envp = c->spec->envp ? c->spec->envp : default_env;
+	if (child_set_nofile(&c->lim, &err) < 0)
+		child_fail(c->errpipe, &err);
+	const char *const *envp = c->run.envp[0] ? c->run.envp : default_env;
 	/* execve's prototype predates const; it does not write either array. */
 	union {
 		const char *const *in;
 		char *const *out;
-	} av = { c->spec->argv }, ev = { envp };
-	execve(c->spec->argv[0], av.out, ev.out);
-	cmn_err_sys(&err, "execve %s", c->spec->argv[0]);
+	} av = { c->run.argv }, ev = { envp };
+	execve(c->run.argv[0], av.out, ev.out);
+	cmn_err_sys(&err, "execve %s", c->run.argv[0]);
 	child_fail(c->errpipe, &err);
 }
 
@@ -164,7 +155,7 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 	int keep[2] = { c->sock, c->errpipe };
 	struct sbx_msg go;
 	struct sbx_mount_plan plan;
-	if (child_close_unlisted(c->spec, keep, 2, err) < 0)
+	if (child_close_all_but(keep, 2, err) < 0)
 		return -1;
 	if (recv(c->sock, &go, sizeof(go), 0) != sizeof(go) || go.type != MSG_GO)
 		_exit(123); /* the caller gave up */
@@ -194,10 +185,12 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 static _Noreturn void init_main(struct ctx *c)
 {
 	struct cmn_err err = CMN_ERR_INIT;
+	struct sbx_msg ready = { MSG_READY, 0 };
 	if (init_setup(c, &err) < 0)
 		child_fail(c->errpipe, &err);
-	/* A raw clone: the caller may be threaded, glibc's fork() would run
-	 * its atfork handlers and take locks that another thread held. */
+	/* The payload is forked now and waits for its work, so that a start
+	 * (sbx_start) wakes one process. A raw clone: the caller may be threaded, glibc's fork()
+	 * would run its atfork handlers and take locks that another thread held. */
 	pid_t payload = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
 	if (payload < 0) {
 		cmn_err_sys(&err, "clone payload");
@@ -206,6 +199,8 @@ static _Noreturn void init_main(struct ctx *c)
 	if (payload == 0)
 		payload_main(c);
 	close(c->errpipe);
+	if (send(c->sock, &ready, sizeof(ready), MSG_NOSIGNAL) != sizeof(ready))
+		_exit(123);
 	init_reap(c->sock, payload);
 }
 
@@ -218,14 +213,31 @@ static int check_path(const char *what, const char *p, struct cmn_err *err)
 	return 0;
 }
 
-static int check_spec(const struct sbx_spec *spec, struct cmn_err *err)
+static int check_run(const struct sbx_run *run, struct cmn_err *err)
 {
-	if (!spec->argv || !spec->argv[0] || check_path("argv[0]", spec->argv[0], err) < 0)
+	if (!run->argv || !run->argv[0] || check_path("argv[0]", run->argv[0], err) < 0)
 		return cmn_err_set(err, CMN_EINVAL, 0,
 				   "argv[0] must be an absolute path inside the container");
-	if (spec->bind_count > SBX_MAX_BINDS || spec->fd_count > SBX_MAX_FDS)
-		return cmn_err_set(err, CMN_EINVAL, 0, "at most %d binds and %d fds", SBX_MAX_BINDS,
-				   SBX_MAX_FDS);
+	if (run->fd_count > SBX_MAX_FDS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "at most %d fds", SBX_MAX_FDS);
+	for (size_t i = 0; i < run->fd_count; i++) {
+		if (run->fds[i].parent_fd < 0 || run->fds[i].child_fd < 0 ||
+		    run->fds[i].child_fd > 1023 || fcntl(run->fds[i].parent_fd, F_GETFD) < 0)
+			return cmn_err_set(err, CMN_EINVAL, 0, "fd %d -> %d is not valid",
+					   run->fds[i].parent_fd, run->fds[i].child_fd);
+		for (size_t j = 0; j < i; j++) {
+			if (run->fds[j].child_fd == run->fds[i].child_fd)
+				return cmn_err_set(err, CMN_EINVAL, 0, "fd %d passed twice",
+						   run->fds[i].child_fd);
+		}
+	}
+	return 0;
+}
+
+static int check_spec(const struct sbx_spec *spec, struct cmn_err *err)
+{
+	if (spec->bind_count > SBX_MAX_BINDS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "at most %d binds", SBX_MAX_BINDS);
 	for (size_t i = 0; i < spec->bind_count; i++) {
 		const char *dst = spec->binds[i].dst ? spec->binds[i].dst : spec->binds[i].src;
 		if (check_path("bind source", spec->binds[i].src, err) < 0 ||
@@ -234,17 +246,6 @@ static int check_spec(const struct sbx_spec *spec, struct cmn_err *err)
 		if (strcmp(dst, "/") == 0 || strncmp(dst, "/proc", 5) == 0 ||
 		    strncmp(dst, "/dev", 4) == 0)
 			return cmn_err_set(err, CMN_EINVAL, 0, "bind target %s is reserved", dst);
-	}
-	for (size_t i = 0; i < spec->fd_count; i++) {
-		if (spec->fds[i].parent_fd < 0 || spec->fds[i].child_fd < 0 ||
-		    spec->fds[i].child_fd > 1023 || fcntl(spec->fds[i].parent_fd, F_GETFD) < 0)
-			return cmn_err_set(err, CMN_EINVAL, 0, "fd %d -> %d is not valid",
-					   spec->fds[i].parent_fd, spec->fds[i].child_fd);
-		for (size_t j = 0; j < i; j++) {
-			if (spec->fds[j].child_fd == spec->fds[i].child_fd)
-				return cmn_err_set(err, CMN_EINVAL, 0, "fd %d passed twice",
-						   spec->fds[i].child_fd);
-		}
 	}
 	if (spec->net == SBX_NET_JOIN && spec->netns_fd < 0)
 		return cmn_err_set(err, CMN_EINVAL, 0, "SBX_NET_JOIN without a netns fd");
@@ -284,23 +285,6 @@ static int do_clone(struct ctx *c, struct sbx_child *ch, struct cmn_err *err)
 	return 0;
 }
 
-static int recv_listener(int sock, int *fd_out)
-{
-	struct sbx_msg m;
-	struct iovec iov = { &m, sizeof(m) };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	struct cmsghdr *c = n == sizeof(m) ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (!c || m.type != MSG_NOTIFY_FD || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(fd_out, CMSG_DATA(c), sizeof(int));
-	return 0;
-}
-
 /* udf profile: execve is not in the filter, so the payload's own execve
  * reaches us first; it is the only one ever let through. */
 static int pass_first_execve(struct sbx_child *ch, struct cmn_err *err)
@@ -324,27 +308,18 @@ static int pass_first_execve(struct sbx_child *ch, struct cmn_err *err)
 	return 0;
 }
 
-/* Steps 6-9 of the caller: GO, listener, first execve, exec result. */
-static int handshake(struct sbx_child *ch, const struct ctx *c, int errpipe, struct cmn_err *err)
+/* Reads the error pipe: EOF (0) once every writer is gone, or a message. */
+static int read_errpipe(int fd, struct cmn_err *err)
 {
-	struct sbx_msg go = { MSG_GO, 0 };
-	if (send(ch->sock, &go, sizeof(go), MSG_NOSIGNAL) != sizeof(go))
-		return cmn_err_sys(err, "send GO to the container");
-	bool got = recv_listener(ch->sock, &ch->notify_fd) == 0;
-	if (got && c->spec->profile == SBX_PROFILE_UDF && pass_first_execve(ch, err) < 0)
-		return -1;
 	char msg[CMN_ERR_MSG_MAX];
 	ssize_t n;
 	do
-		n = read(errpipe, msg, sizeof(msg) - 1);
+		n = read(fd, msg, sizeof(msg) - 1);
 	while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		msg[n] = '\0';
-		return cmn_err_set(err, CMN_EINTERNAL, 0, "%s", msg);
-	}
-	if (!got)
-		return cmn_err_set(err, CMN_EINTERNAL, 0, "the container ended during setup");
-	return 0;
+	if (n <= 0)
+		return 0;
+	msg[n] = '\0';
+	return cmn_err_set(err, CMN_EINTERNAL, 0, "%s", msg);
 }
 
 static void child_free(struct sbx_child *ch)
@@ -355,6 +330,8 @@ static void child_free(struct sbx_child *ch)
 		close(ch->sock);
 	if (ch->notify_fd >= 0)
 		close(ch->notify_fd);
+	if (ch->errpipe >= 0)
+		close(ch->errpipe);
 	sbx_cgroup_remove(&ch->cg, NULL);
 	pthread_mutex_destroy(&ch->lock);
 	free(ch);
@@ -370,51 +347,162 @@ static void abort_child(struct sbx_child *ch)
 	child_free(ch);
 }
 
-int sbx_spawn(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_err *err)
+static struct sbx_child *child_new(const struct ctx *c)
+{
+	struct sbx_child *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return NULL;
+	ch->pidfd = ch->sock = ch->notify_fd = ch->errpipe = -1;
+	pthread_mutex_init(&ch->lock, NULL);
+	ch->limits = c->lim;
+	ch->profile = c->spec->profile;
+	ch->supervision = c->spec->supervision;
+	ch->execve_passed = ch->profile != SBX_PROFILE_UDF;
+	ch->start_ns = sbx_now_ns();
+	return ch;
+}
+
+/* The next message of `type` from the container; READY and STATUS that
+ * arrive first are recorded (the init and the payload write the same
+ * socket, so their order is not fixed). -1 when the container hung up. */
+static int next_msg(struct sbx_child *ch, int type)
+{
+	for (;;) {
+		int fd = -1;
+		struct sbx_msg m;
+		if (sbx_recv_msg(ch->sock, &m, &fd, 0) < 0)
+			return -1;
+		if (m.type == MSG_NOTIFY_FD && fd >= 0 && ch->notify_fd < 0)
+			ch->notify_fd = fd;
+		else if (fd >= 0)
+			close(fd);
+		if (m.type == MSG_STATUS) {
+			ch->have_status = true;
+			ch->status = m.value;
+		}
+		if (m.type == type)
+			return 0;
+	}
+}
+
+/* Caller steps 4-7. With a run (sbx_spawn), the start is sent right behind
+ * GO instead of waiting for READY: one round trip less. */
+static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run,
+		  struct cmn_err *err)
+{
+	int sv[2], ep[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return cmn_err_sys(err, "socketpair");
+	ch->sock = sv[0];
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		close(sv[1]);
+		return cmn_err_sys(err, "pipe2");
+	}
+	ch->errpipe = ep[0];
+	c->sock = sv[1];
+	c->errpipe = ep[1];
+	c->cg = &ch->cg;
+	int rc = do_clone(c, ch, err);
+	close(sv[1]);
+	close(ep[1]);
+	struct sbx_msg m = { MSG_GO, 0 };
+	if (rc < 0 || sbx_userns_map(ch->pid, &c->ids, err) < 0 ||
+	    (ch->cg.v2 && sbx_cgroup_attach(&ch->cg, ch->pid, err) < 0))
+		return -1;
+	if (send(ch->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
+		return cmn_err_sys(err, "send GO to the container");
+	if (run)
+		return sbx_send_start(ch->sock, run, err);
+	if (next_msg(ch, MSG_READY) == 0 &&
+	    (ch->notify_fd >= 0 || next_msg(ch, MSG_NOTIFY_FD) == 0))
+		return 0;
+	if (read_errpipe(ch->errpipe, err) < 0)
+		return -1;
+	return cmn_err_set(err, CMN_EINTERNAL, 0, "the container ended during setup");
+}
+
+static int prepare(const struct sbx_spec *spec, const struct sbx_run *run, struct sbx_child **out,
+		   struct cmn_err *err)
 {
 	struct ctx c = { .spec = spec, .sock = -1, .errpipe = -1 };
 	*out = NULL;
 	if (check_spec(spec, err) < 0 || sbx_ids_choose(&c.ids, err) < 0 ||
 	    sbx_filter_get(spec->profile, &c.filter, err) < 0)
-		return cmn_err_wrap(err, "sandbox spawn");
+		return -1;
 	sbx_limits_effective(&spec->limits, &c.lim);
-	struct sbx_child *ch = calloc(1, sizeof(*ch));
+	struct sbx_child *ch = child_new(&c);
 	if (!ch)
-		return cmn_err_set(err, CMN_ENOMEM, ENOMEM, "sandbox spawn: out of memory");
-	ch->pidfd = ch->sock = ch->notify_fd = -1;
-	pthread_mutex_init(&ch->lock, NULL);
-	ch->limits = c.lim;
-	ch->start_ns = sbx_now_ns();
-	if (sbx_cgroup_gc(err) < 0 || sbx_cgroup_create(&ch->cg, &c.lim, err) < 0) {
-		pthread_mutex_destroy(&ch->lock);
-		free(ch);
-		return cmn_err_wrap(err, "sandbox spawn");
+		return cmn_err_set(err, CMN_ENOMEM, ENOMEM, "out of memory");
+	if (sbx_cgroup_gc(err) < 0 || sbx_cgroup_create(&ch->cg, &c.lim, err) < 0 ||
+	    launch(&c, ch, run, err) < 0) {
+		abort_child(ch);
+		return -1;
 	}
-	int sv[2], ep[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		cmn_err_sys(err, "socketpair");
-		goto fail;
-	}
-	ch->sock = sv[0];
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		close(sv[1]);
-		cmn_err_sys(err, "pipe2");
-		goto fail;
-	}
-	c.sock = sv[1];
-	c.errpipe = ep[1];
-	c.cg = &ch->cg;
-	int rc = do_clone(&c, ch, err);
-	close(sv[1]);
-	close(ep[1]);
-	cleanup_close int errpipe = ep[0];
-	if (rc < 0 || sbx_userns_map(ch->pid, &c.ids, err) < 0 ||
-	    (ch->cg.v2 && sbx_cgroup_attach(&ch->cg, ch->pid, err) < 0) ||
-	    handshake(ch, &c, errpipe, err) < 0 || sbx_supervisor_start(ch, err) < 0)
-		goto fail;
 	*out = ch;
 	return 0;
-fail:
-	abort_child(ch);
-	return cmn_err_wrap(err, "sandbox spawn %s", spec->argv[0]);
+}
+
+int sbx_prepare(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_err *err)
+{
+	return prepare(spec, NULL, out, err) < 0 ? cmn_err_wrap(err, "sandbox prepare") : 0;
+}
+
+/* Caller steps 8-9: the start is already sent when `sent`. */
+static int start(struct sbx_child *ch, const struct sbx_run *run, bool sent, struct cmn_err *err)
+{
+	if (ch->started)
+		return cmn_err_set(err, CMN_EINVAL, 0, "container already started");
+	ch->started = true;
+	if (!sent && sbx_send_start(ch->sock, run, err) < 0)
+		return -1;
+	if (ch->supervision == SBX_SUPERVISE_IN_WAIT) {
+		ch->start_ns = sbx_now_ns();
+		return 0; /* sbx_wait takes the listener, the execve, the errors */
+	}
+	bool udf = ch->profile == SBX_PROFILE_UDF;
+	/* transform: the listener is queued before the execve; waiting for the
+	 * exec first saves a wake-up. udf: the execve waits for us. */
+	if (!udf && read_errpipe(ch->errpipe, err) < 0)
+		return -1;
+	bool got = ch->notify_fd >= 0 || next_msg(ch, MSG_NOTIFY_FD) == 0;
+	if (got && udf && pass_first_execve(ch, err) < 0)
+		return -1;
+	ch->execve_passed = true;
+	if (udf && read_errpipe(ch->errpipe, err) < 0)
+		return -1;
+	if (!got)
+		return cmn_err_set(err, CMN_EINTERNAL, 0, "the container ended before its start");
+	close(ch->errpipe);
+	ch->errpipe = -1;
+	ch->start_ns = sbx_now_ns(); /* the wall clock counts the work, not the setup */
+	return sbx_supervisor_start(ch, err);
+}
+
+int sbx_start(struct sbx_child *child, const char *const *argv, const char *const *envp,
+	      const struct sbx_fd *fds, size_t fd_count, struct cmn_err *err)
+{
+	struct sbx_run run = { argv, envp, fds, fd_count };
+	if (!child)
+		return cmn_err_set(err, CMN_EINVAL, 0, "sbx_start: no container");
+	if (check_run(&run, err) < 0 || start(child, &run, false, err) < 0) {
+		abort_child(child);
+		return cmn_err_wrap(err, "sandbox start %s", argv && argv[0] ? argv[0] : "(null)");
+	}
+	return 0;
+}
+
+int sbx_spawn(const struct sbx_spec *spec, struct sbx_child **out, struct cmn_err *err)
+{
+	struct sbx_run run = { spec->argv, spec->envp, spec->fds, spec->fd_count };
+	struct sbx_child *ch;
+	*out = NULL;
+	if (check_run(&run, err) < 0 || prepare(spec, &run, &ch, err) < 0)
+		return cmn_err_wrap(err, "sandbox spawn %s",
+				    spec->argv && spec->argv[0] ? spec->argv[0] : "(null)");
+	if (start(ch, &run, true, err) < 0) {
+		abort_child(ch);
+		return cmn_err_wrap(err, "sandbox spawn %s", spec->argv[0]);
+	}
+	*out = ch;
+	return 0;
 }

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -62,65 +63,110 @@ int sbx_kill(struct sbx_child *child, struct cmn_err *err)
 	return 0;
 }
 
+/* A stopped syscall: in the udf profile the payload's own first execve
+ * when nobody let it pass yet (SBX_SUPERVISE_IN_WAIT); else a violation. */
 static void on_notification(struct sbx_child *ch)
 {
 	struct seccomp_notif req;
 	memset(&req, 0, sizeof(req));
 	if (ioctl(ch->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
 		return; /* the caller died meanwhile (ENOENT) */
+	if (!ch->execve_passed && req.data.arch == AUDIT_ARCH_X86_64 &&
+	    req.data.nr == __NR_execve) {
+		struct seccomp_notif_resp resp = { .id = req.id,
+						   .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE };
+		ch->execve_passed = true;
+		if (ioctl(ch->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
+			return;
+	}
 	end_it(ch, SBX_END_SECCOMP, req.data.nr, req.data.arch);
 }
 
-static void read_status(struct sbx_child *ch)
+/* Drains the socket: READY may sit in front of STATUS, and with
+ * SBX_SUPERVISE_IN_WAIT the listener arrives here too. */
+static void read_msgs(struct sbx_child *ch)
 {
 	struct sbx_msg m;
-	if (recv(ch->sock, &m, sizeof(m), MSG_DONTWAIT) == sizeof(m) && m.type == MSG_STATUS) {
-		ch->have_status = true;
-		ch->status = m.value;
+	int fd;
+	while (sbx_recv_msg(ch->sock, &m, &fd, MSG_DONTWAIT) == 0) {
+		if (m.type == MSG_NOTIFY_FD && fd >= 0 && ch->notify_fd < 0) {
+			ch->notify_fd = fd;
+			fd = -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (m.type == MSG_STATUS) {
+			ch->have_status = true;
+			ch->status = m.value;
+		}
 	}
+}
+
+/* SBX_SUPERVISE_IN_WAIT: an exec error arrives here instead of in sbx_spawn. */
+static void read_exec_error(struct sbx_child *ch)
+{
+	size_t used = strnlen(ch->exec_error, sizeof(ch->exec_error) - 1);
+	ssize_t n = read(ch->errpipe, ch->exec_error + used, sizeof(ch->exec_error) - 1 - used);
+	if (n > 0)
+		ch->exec_error[used + (size_t)n] = '\0';
 }
 
 static void check_limits(struct sbx_child *ch)
 {
-	enum sbx_end event;
-	if (sbx_now_ns() - ch->start_ns >= ch->limits.wall_time_ns)
-		end_it(ch, SBX_END_WALL, 0, 0);
+	enum sbx_end event = sbx_cgroup_event(&ch->cg);
+	if (event != SBX_END_EXIT)
+		end_it(ch, event, 0, 0);
 	else if (sbx_cgroup_cpu_ns(&ch->cg) >= ch->limits.cpu_time_ns)
 		end_it(ch, SBX_END_CPU, 0, 0);
-	else if ((event = sbx_cgroup_event(&ch->cg)) != SBX_END_EXIT)
-		end_it(ch, event, 0, 0);
+	else if (sbx_now_ns() - ch->start_ns >= ch->limits.wall_time_ns)
+		end_it(ch, SBX_END_WALL, 0, 0);
+}
+
+static int next_timeout(const struct sbx_child *ch)
+{
+	uint64_t spent = sbx_now_ns() - ch->start_ns;
+	if (spent >= ch->limits.wall_time_ns)
+		return 0;
+	uint64_t left_ms = (ch->limits.wall_time_ns - spent) / 1000000;
+	return left_ms < TICK_MS ? (int)left_ms + 1 : TICK_MS;
 }
 
 static void supervise(struct sbx_child *ch)
 {
 	/* A hung-up fd is dropped from the set (poll ignores negative fds):
 	 * the listener hangs up once no process uses the filter, the socket
-	 * once the init is gone. */
-	struct pollfd p[3] = { { ch->pidfd, POLLIN, 0 },
+	 * once the init is gone, the error pipe once the payload exec'd. */
+	struct pollfd p[4] = { { ch->pidfd, POLLIN, 0 },
 			       { ch->sock, POLLIN, 0 },
-			       { ch->notify_fd, POLLIN, 0 } };
+			       { ch->notify_fd, POLLIN, 0 },
+			       { ch->errpipe, POLLIN, 0 } };
+	bool listener_gone = false;
 	while (p[0].fd >= 0) {
-		uint64_t left = ch->limits.wall_time_ns - (sbx_now_ns() - ch->start_ns);
-		int timeout = left / 1000000 < TICK_MS ? (int)(left / 1000000) + 1 : TICK_MS;
+		if (p[2].fd < 0 && !listener_gone)
+			p[2].fd = ch->notify_fd; /* it may arrive on the socket */
 		bool killed = is_killed(ch);
-		int n = poll(p, 3, killed ? -1 : timeout);
+		int n = poll(p, 4, killed ? -1 : next_timeout(ch));
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && (p[2].revents & POLLIN))
 			on_notification(ch);
 		if (n > 0 && (p[1].revents & POLLIN))
-			read_status(ch);
-		for (int i = 1; n > 0 && i < 3; i++) {
+			read_msgs(ch);
+		if (n > 0 && (p[3].revents & POLLIN))
+			read_exec_error(ch);
+		for (int i = 1; n > 0 && i < 4; i++) {
 			if ((p[i].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
-			    !(p[i].revents & POLLIN))
+			    !(p[i].revents & POLLIN)) {
+				listener_gone = listener_gone || i == 2;
 				p[i].fd = -1;
+			}
 		}
 		if (n > 0 && (p[0].revents & POLLIN))
 			p[0].fd = -1;
 		if (!killed && p[0].fd >= 0)
 			check_limits(ch);
 	}
-	read_status(ch);
+	read_msgs(ch);
 }
 
 static void *supervisor_main(void *arg)
@@ -147,10 +193,19 @@ int sbx_supervisor_start(struct sbx_child *ch, struct cmn_err *err)
 	return 0;
 }
 
-/* The end for a payload that was not ended by us while we watched. */
+/* The end for a payload that was not ended by us while we watched. A
+ * refused fork or an OOM kill ends the container whether we saw it before
+ * the payload gave up or only after: the limit is why it ended. */
 static void classify(const struct sbx_child *ch, struct sbx_result *r)
 {
 	enum sbx_end cg_event = sbx_cgroup_event(&ch->cg);
+	if (cg_event == SBX_END_PIDS || cg_event == SBX_END_MEMORY) {
+		r->end = cg_event;
+		r->signal = ch->have_status && WIFSIGNALED(ch->status) ? WTERMSIG(ch->status) : 0;
+		r->exit_code =
+		    ch->have_status && WIFEXITED(ch->status) ? WEXITSTATUS(ch->status) : 0;
+		return;
+	}
 	if (!ch->have_status) {
 		/* The init itself died: only an OOM kill or our SIGKILL do that. */
 		r->end = cg_event == SBX_END_MEMORY ? SBX_END_MEMORY : SBX_END_SIGNAL;
@@ -201,13 +256,17 @@ int sbx_wait(struct sbx_child *child, struct sbx_result *result, struct cmn_err 
 		classify(child, result);
 	}
 	int rc = 0;
-	if (sbx_cgroup_remove(&child->cg, err) < 0)
+	if (child->exec_error[0])
+		rc = cmn_err_set(err, CMN_EINTERNAL, 0, "sandbox start: %s", child->exec_error);
+	if (sbx_cgroup_remove(&child->cg, rc < 0 ? NULL : err) < 0 && rc == 0)
 		rc = cmn_err_wrap(err, "sandbox wait");
 	child->cg.mem[0] = child->cg.pids[0] = child->cg.cpu[0] = '\0';
 	close(child->pidfd);
 	close(child->sock);
 	if (child->notify_fd >= 0)
 		close(child->notify_fd);
+	if (child->errpipe >= 0)
+		close(child->errpipe);
 	pthread_mutex_destroy(&child->lock);
 	free(child);
 	return rc;

@@ -52,6 +52,12 @@ int sch_authz_object_create(struct sch_catalog *cat, const char *project, enum s
 int sch_authz_object_drop(struct sch_catalog *cat, const char *project, enum sch_sql_objtype type,
 			  const char *name, struct cmn_err *err);
 
+/* Removes every authorization row of a project (members, roles, grants,
+ * labels, policies, objects, packages, trust in both directions). The API
+ * calls it when it deletes a project, so a re-created project of the same
+ * name starts clean. */
+int sch_authz_project_drop(struct sch_catalog *cat, const char *project, struct cmn_err *err);
+
 /* ---- decisions --------------------------------------------------------- */
 struct sch_authz_resource {
 	const char *project; /* owning project */

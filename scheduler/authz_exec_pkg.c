@@ -165,7 +165,8 @@ static int x_show_label_grants(struct exec *ex, const struct sch_sql_stmt *s)
 	    authz_db_query(
 		ex->db, ex->err, &st,
 		"SELECT g.grantee_type, g.grantee, o.name, g.column_name, g.level,"
-		" g.expires_at FROM authz_label_grants g JOIN authz_objects o"
+		" strftime('%Y-%m-%dT%H:%M:%SZ', g.expires_at, 'unixepoch')"
+		" FROM authz_label_grants g JOIN authz_objects o"
 		" ON o.id = g.object_id WHERE g.project = ?1 AND (?2 < 0 OR g.level = ?2)"
 		" AND (?3 IS NULL OR o.name = ?3) AND (?4 IS NULL OR g.grantee = ?4)"
 		" AND g.expires_at > ?5 ORDER BY g.id",
@@ -173,10 +174,10 @@ static int x_show_label_grants(struct exec *ex, const struct sch_sql_stmt *s)
 		s->obj.name, s->grantee, sch_authz_now()) < 0)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (authz_ex_row(ex, "ssssii", sqlite3_column_text(st, 0),
+		if (authz_ex_row(ex, "ssssis", sqlite3_column_text(st, 0),
 				 sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
 				 sqlite3_column_text(st, 3), (int64_t)sqlite3_column_int64(st, 4),
-				 (int64_t)sqlite3_column_int64(st, 5)) < 0)
+				 sqlite3_column_text(st, 5)) < 0)
 			break;
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : cmn_err_set(ex->err, CMN_EIO, 0, "catalog read failed");

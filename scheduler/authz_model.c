@@ -84,9 +84,48 @@ static const struct sch_migration migrations[] = {
 	  "  PRIMARY KEY (package_id, project, grantee_type, grantee));" },
 };
 
+/* Deleting a project (a row of the API's projects table) deletes what the
+ * model holds about it, so a project re-created under the same name starts
+ * clean: no old members, grants, labels, policies or trust. A trigger, not a
+ * foreign key, because the projects table belongs to the API and may not
+ * exist yet when these migrations run; it is (re)created whenever it does. */
+static const char project_trigger[] =
+    "CREATE TRIGGER IF NOT EXISTS authz_project_deleted AFTER DELETE ON projects BEGIN"
+    " DELETE FROM authz_objects WHERE project = OLD.name;"
+    " DELETE FROM authz_packages WHERE project = OLD.name;"
+    " DELETE FROM authz_package_allowed WHERE project = OLD.name;"
+    " DELETE FROM authz_package_installs WHERE project = OLD.name;"
+    " DELETE FROM authz_package_reads WHERE project = OLD.name;"
+    " DELETE FROM authz_acl WHERE project = OLD.name;"
+    " DELETE FROM authz_label_grants WHERE project = OLD.name;"
+    " DELETE FROM authz_trusted WHERE project = OLD.name OR trusted = OLD.name;"
+    " DELETE FROM authz_policies WHERE project = OLD.name;"
+    " DELETE FROM authz_user_labels WHERE project = OLD.name;"
+    " DELETE FROM authz_members WHERE project = OLD.name;"
+    " DELETE FROM authz_roles WHERE project = OLD.name;"
+    " DELETE FROM authz_project_flags WHERE project = OLD.name;"
+    " END";
+
 int sch_authz_migrate(struct sch_catalog *cat, struct cmn_err *err)
 {
-	return sch_catalog_migrate(cat, "authz", migrations, CMN_ARRAY_SIZE(migrations), err);
+	sqlite3 *db = sch_catalog_db(cat);
+	char *msg = NULL;
+	int64_t v;
+	bool projects;
+
+	if (sch_catalog_migrate(cat, "authz", migrations, CMN_ARRAY_SIZE(migrations), err) < 0)
+		return -1;
+	if (authz_db_int(db, err, 0, &v, &projects,
+			 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'projects'",
+			 "") < 0)
+		return -1;
+	if (projects && sqlite3_exec(db, project_trigger, NULL, NULL, &msg) != SQLITE_OK) {
+		cmn_err_set(err, CMN_EIO, 0, "create trigger authz_project_deleted: %s",
+			    msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
 }
 
 static int64_t clock_offset;
@@ -374,4 +413,41 @@ int sch_authz_object_drop(struct sch_catalog *cat, const char *project, enum sch
 	/* ON DELETE CASCADE removes ACL rows, label grants, columns and package
 	 * memberships that refer to this id */
 	return authz_db_run(db, err, "DELETE FROM authz_objects WHERE id = ?1", "i", id);
+}
+
+/* Everything the model holds about a project, for the API's DeleteProject:
+ * without it a re-created project of the same name would inherit the old
+ * members, grants, labels and trust. Runs in one transaction of its own
+ * unless the caller already opened one. */
+int sch_authz_project_drop(struct sch_catalog *cat, const char *project, struct cmn_err *err)
+{
+	static const char *const sql[] = {
+		"DELETE FROM authz_objects WHERE project = ?1",
+		"DELETE FROM authz_packages WHERE project = ?1",
+		"DELETE FROM authz_package_allowed WHERE project = ?1",
+		"DELETE FROM authz_package_installs WHERE project = ?1",
+		"DELETE FROM authz_package_reads WHERE project = ?1",
+		"DELETE FROM authz_acl WHERE project = ?1",
+		"DELETE FROM authz_label_grants WHERE project = ?1",
+		"DELETE FROM authz_trusted WHERE project = ?1 OR trusted = ?1",
+		"DELETE FROM authz_policies WHERE project = ?1",
+		"DELETE FROM authz_user_labels WHERE project = ?1",
+		"DELETE FROM authz_members WHERE project = ?1",
+		"DELETE FROM authz_roles WHERE project = ?1",
+		"DELETE FROM authz_project_flags WHERE project = ?1",
+	};
+	sqlite3 *db = sch_catalog_db(cat);
+
+	if (sqlite3_exec(db, "SAVEPOINT authz_project_drop", NULL, NULL, NULL) != SQLITE_OK)
+		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	for (size_t i = 0; i < CMN_ARRAY_SIZE(sql); i++) {
+		if (authz_db_run(db, err, sql[i], "s", project) < 0) {
+			sqlite3_exec(db,
+				     "ROLLBACK TO authz_project_drop; RELEASE authz_project_drop",
+				     NULL, NULL, NULL);
+			return cmn_err_wrap(err, "drop authorization data of project %s", project);
+		}
+	}
+	sqlite3_exec(db, "RELEASE authz_project_drop", NULL, NULL, NULL);
+	return 0;
 }

@@ -381,11 +381,10 @@ static int grant_rows(struct exec *ex, sqlite3_stmt *st)
 {
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (authz_ex_row(ex, "ssssssi", sqlite3_column_text(st, 0),
+		if (authz_ex_row(ex, "sssssss", sqlite3_column_text(st, 0),
 				 sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
 				 sqlite3_column_text(st, 3), sqlite3_column_text(st, 4),
-				 sqlite3_column_text(st, 5),
-				 (int64_t)sqlite3_column_int64(st, 6)) < 0)
+				 sqlite3_column_text(st, 5), sqlite3_column_text(st, 6)) < 0)
 			break;
 	}
 	sqlite3_finalize(st);
@@ -407,7 +406,8 @@ static int x_show_grants(struct exec *ex, const struct sch_sql_stmt *s)
 	if (authz_db_query(
 		ex->db, ex->err, &st,
 		"SELECT grantee_type, grantee, object_type, object_name, action,"
-		" column_name, COALESCE(expires_at, 0) FROM authz_acl WHERE project = ?1"
+		" column_name, strftime('%Y-%m-%dT%H:%M:%SZ', expires_at, 'unixepoch') FROM "
+		"authz_acl WHERE project = ?1"
 		" AND (?4 = '' OR object_type = ?4) AND ((grantee_type = ?3 AND"
 		" grantee = ?2) OR (?3 = 'user' AND grantee_type = 'role' AND grantee IN"
 		" (SELECT role FROM authz_role_members WHERE project = ?1 AND user = ?2)))"
@@ -437,7 +437,8 @@ static int x_show_acl(struct exec *ex, const struct sch_sql_stmt *s)
 		return -1;
 	if (authz_db_query(ex->db, ex->err, &st,
 			   "SELECT grantee_type, grantee, object_type, object_name, action,"
-			   " column_name, COALESCE(expires_at, 0) FROM authz_acl WHERE project = ?1"
+			   " column_name, strftime('%Y-%m-%dT%H:%M:%SZ', expires_at, 'unixepoch') "
+			   "FROM authz_acl WHERE project = ?1"
 			   " AND object_type = ?2 AND object_name = ?3 ORDER BY id",
 			   "sss", authz_ex_project(ex), authz_type_db(s->obj_type),
 			   s->obj_type == SCH_OBJ_PROJECT ? authz_ex_project(ex) : s->obj.name) < 0)
@@ -691,8 +692,8 @@ static int x_explain(struct exec *ex, const struct sch_sql_stmt *s)
 
 static int x_whoami(struct exec *ex)
 {
-	static const char *const cols[] = { "principal", "account", "type", "super_admin",
-					    "project" };
+	/* the same three columns as GET /v1/whoami: one answer to "who am I" */
+	static const char *const cols[] = { "principal", "account", "type" };
 	static const char *const types[] = { "account", "user", "role" };
 	const struct sch_principal *p = ex->ctx->principal;
 
@@ -700,9 +701,8 @@ static int x_whoami(struct exec *ex)
 		return 0;
 	if (authz_ex_result(ex, cols, CMN_ARRAY_SIZE(cols)) < 0)
 		return -1;
-	return authz_ex_row(ex, "sssbs", p->name, p->account,
-			    (unsigned)p->type < 3 ? types[p->type] : "unknown", (int)p->super_admin,
-			    authz_ex_project(ex));
+	return authz_ex_row(ex, "sss", p->name, p->account,
+			    (unsigned)p->type < 3 ? types[p->type] : "unknown");
 }
 
 int authz_run_stmt(struct exec *ex, const struct sch_sql_stmt *s)

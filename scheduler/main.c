@@ -1,42 +1,209 @@
-/* scheduler/main.c — cordond: the Cordon scheduler daemon. */
+/* scheduler/main.c — cordond: the Cordon scheduler daemon. Parses the
+ * command line; daemon.c builds the state, server.c serves. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/cli.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "scheduler/api.h"
+#include "scheduler/authz.h"
+#include "scheduler/stmt.h"
 #include "scheduler/scheduler.h"
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: cordond --data-dir DIR [--listen ADDR:PORT] [--region NAME]\n"
-		     "               [--chunkservers N --racks R] [--tls-cert F --tls-key F]\n"
-		     "       cordond --help | --version\n\n"
-		     "Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
-		     "them on sandboxed nodes.\n");
+	fprintf(out,
+		"usage: cordond --data-dir DIR [--listen ADDR:PORT] [--region NAME]\n"
+		"               [--chunkservers N --racks R] [--tls-cert F --tls-key F]\n"
+		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
+		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
+		"       cordond --help | --version\n\n"
+		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
+		"them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
+		"On first start DIR receives the root key, the catalog, a self-signed TLS\n"
+		"certificate (DIR/tls/cert.pem) and the operator's DIR/admin.credentials.\n"
+		"--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n"
+		"--threads: event loops (default: one per CPU, at most 4).\n");
+}
+
+/* "host:port", "[v6]:port" or ":port". */
+static int parse_listen(const char *s, struct sch_api_config *cfg)
+{
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+	size_t hlen;
+
+	if (!colon || cmn_parse_u64(colon + 1, &port, NULL) < 0 || port > 65535)
+		return -1;
+	hlen = (size_t)(colon - s);
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+		s++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(cfg->listen_host))
+		return -1;
+	if (hlen == 0)
+		snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+	else
+		snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%.*s", (int)hlen, s);
+	cfg->listen_port = (int)port;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned *out)
+{
+	uint64_t v;
+	if (cmn_parse_u64(s, &v, NULL) < 0 || v == 0 || v > 1000000)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* One event loop per CPU, at most 4: TLS and HTTP parsing scale with them,
+ * request handling is serialized anyway. */
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
+}
+
+static int serve(struct sch_api *api)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	int rc = CMN_EXIT_OK;
+
+	/* Statement handlers of other modules (the SQL compiler/authorizer,
+	 * jobs) register here with sch_stmt_register(), before
+	 * sch_daemon_init() adds the API's own (stmt_basic.c) last: the
+	 * authorization module parses the whole job text with the one SQL
+	 * parser and runs every security statement (and WHOAMI); what it does
+	 * not recognise falls through to the API's handler. */
+	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0) {
+		cmn_error("cannot register the authorization statement handler");
+		return CMN_EXIT_FAIL;
+	}
+	if (sch_daemon_init(api, &err) < 0 || sch_server_run(api, &err) < 0) {
+		cmn_error("%s", err.msg);
+		rc = CMN_EXIT_FAIL;
+	}
+	sch_daemon_fini(api);
+	if (rc == CMN_EXIT_OK)
+		cmn_info("stopped cleanly");
+	return rc;
+}
+
+static const struct option opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "data-dir", required_argument, NULL, 'd' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "region", required_argument, NULL, 'r' },
+	{ "chunkservers", required_argument, NULL, 'C' },
+	{ "racks", required_argument, NULL, 'R' },
+	{ "tls-cert", required_argument, NULL, 'c' },
+	{ "tls-key", required_argument, NULL, 'k' },
+	{ "trusted-proxies", required_argument, NULL, 'P' },
+	{ "header-timeout", required_argument, NULL, 'T' },
+	{ "audit-checkpoint-every", required_argument, NULL, 'A' },
+	{ "log-level", required_argument, NULL, 'L' },
+	{ "threads", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option into cfg; -1 if its value is invalid. */
+static int take_option(int c, const char *arg, struct sch_api_config *cfg,
+		       enum cmn_log_level *level)
+{
+	unsigned ignored;
+
+	switch (c) {
+	case 'd':
+		cfg->data_dir = arg;
+		return 0;
+	case 'l':
+		return parse_listen(arg, cfg);
+	case 'r':
+		cfg->region = arg;
+		return !*arg || strlen(arg) > 63 ? -1 : 0;
+	case 'C': /* storage master options: taken by the storage module */
+	case 'R':
+		return parse_uint(arg, &ignored);
+	case 'c':
+		cfg->tls_cert = arg;
+		return 0;
+	case 'k':
+		cfg->tls_key = arg;
+		return 0;
+	case 'P':
+		cfg->trusted_proxies = arg;
+		return 0;
+	case 'T':
+		if (parse_uint(arg, &cfg->header_timeout_s) < 0)
+			return -1;
+		if (cfg->io_timeout_s > cfg->header_timeout_s)
+			cfg->io_timeout_s = cfg->header_timeout_s;
+		return 0;
+	case 'A':
+		return parse_uint(arg, &cfg->audit_checkpoint_every);
+	case 'L':
+		return cmn_log_level_parse(arg, level);
+	case 't':
+		return parse_uint(arg, &cfg->threads) < 0 || cfg->threads > 64 ? -1 : 0;
+	default:
+		return -1;
+	}
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	static struct sch_api api;
+	enum cmn_log_level level = CMN_LOG_INFO;
+	int c, index = 0;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
+	api.cfg = (struct sch_api_config){
+		.listen_host = "127.0.0.1",
+		.listen_port = 8443,
+		.region = "local",
+		.header_timeout_s = 30,
+		.io_timeout_s = 30,
+		.max_connections = 2048,
+		.max_body = 1 << 20,
+		.max_headers = 16384,
+		.audit_checkpoint_every = 1000,
+		.clock_skew_s = 15 * 60,
+		.threads = default_threads(),
+	};
+	while ((c = getopt_long(argc, argv, "h", opts, &index)) != -1) {
+		if (c == 'h') {
 			usage(stdout);
 			return CMN_EXIT_OK;
-		case 'V':
+		}
+		if (c == 'V') {
 			cmn_print_version(stdout, "cordond");
 			sch_print_deps(stdout);
 			return CMN_EXIT_OK;
-		default:
+		}
+		if (c == '?') {
 			usage(stderr);
 			return CMN_EXIT_USAGE;
 		}
+		if (take_option(c, optarg, &api.cfg, &level) < 0) {
+			fprintf(stderr, "cordond: invalid value for --%s: '%s'\n", opts[index].name,
+				optarg);
+			return CMN_EXIT_USAGE;
+		}
 	}
-	fprintf(stderr, "cordond: the API server is not available in this build yet\n");
-	return CMN_EXIT_FAIL;
+	if (!api.cfg.data_dir || optind != argc) {
+		usage(stderr);
+		return CMN_EXIT_USAGE;
+	}
+	cmn_log_init("cordond", level, false);
+	/* The catalog holds wrapped secrets and the audit trail: owner only. */
+	umask(077);
+	return serve(&api);
 }

@@ -244,15 +244,15 @@ static bool kw(const struct sch_token *toks, size_t n, size_t i, const char *k)
 
 bool sch_sql_tokens_are_security(const struct sch_token *t, size_t n)
 {
-	static const char *const always[] = {
-		"GRANT",   "REVOKE",    "PUT",   "GET",     "LIST",
-		"INSTALL", "UNINSTALL", "CLEAR", "EXPLAIN", "WHOAMI"
-	};
+	static const char *const always[] = { "GRANT",   "REVOKE",    "PUT",   "GET",   "LIST",
+					      "INSTALL", "UNINSTALL", "CLEAR", "WHOAMI" };
 	if (n == 0)
 		return false;
 	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
 		if (kw(t, n, 0, always[i]))
 			return true;
+	if (kw(t, n, 0, "EXPLAIN")) /* EXPLAIN of a query plan would be the planner's */
+		return kw(t, n, 1, "PERMISSION");
 	if (kw(t, n, 0, "CREATE") || kw(t, n, 0, "DROP"))
 		return kw(t, n, 1, "ROLE") || kw(t, n, 1, "PACKAGE");
 	if (kw(t, n, 0, "ADD") || kw(t, n, 0, "REMOVE"))

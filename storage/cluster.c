@@ -206,18 +206,13 @@ int stor_server_add(struct stor_cluster *c, const char *addr, struct cmn_err *er
 	return 0;
 }
 
+/* A lost server's replica rows stay until each of its chunks has 3
+ * replicas elsewhere (master.c drops them then): if too few servers remain
+ * to repair, the catalog still knows where the data is when it returns. */
 static void server_lost(struct stor_cluster *c, struct stor_server *s)
 {
-	sqlite3_stmt *st;
 	s->state = SRV_LOST;
 	c->m.servers_lost++;
-	/* its replicas no longer count: repair sees the chunks as short */
-	if (sqlite3_prepare_v2(c->cfg.db, "DELETE FROM stor_replicas WHERE server_id = ?", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
-	}
 }
 
 int stor_heartbeat(struct stor_cluster *c, struct cmn_err *err)

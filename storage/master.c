@@ -164,6 +164,13 @@ int stor_repair_chunk(struct stor_cluster *c, const char *chunk_id, struct cmn_e
 		}
 		n++;
 	}
+	/* whole again: replicas on lost servers are now surplus */
+	pthread_mutex_lock(c->mu);
+	exec1(c,
+	      "DELETE FROM stor_replicas WHERE chunk_id = ? AND server_id IN (SELECT id FROM "
+	      "stor_servers WHERE state = 'lost')",
+	      chunk_id, NULL);
+	pthread_mutex_unlock(c->mu);
 	return 0;
 }
 
@@ -178,12 +185,11 @@ static size_t short_chunks(struct stor_cluster *c, char (**out)[STOR_ID_LEN + 1]
 	if (!a)
 		return 0;
 	pthread_mutex_lock(c->mu);
-	if (sqlite3_prepare_v2(
-		c->cfg.db,
-		"SELECT c.chunk_id FROM stor_chunks c LEFT JOIN stor_replicas r ON "
-		"r.chunk_id = c.chunk_id GROUP BY c.chunk_id HAVING count(r.server_id) "
-		"< 3 LIMIT ?",
-		-1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(c->cfg.db,
+			       "SELECT c.chunk_id FROM stor_chunks c WHERE (SELECT count(*) FROM "
+			       "stor_replicas r JOIN stor_servers s ON s.id = r.server_id WHERE "
+			       "r.chunk_id = c.chunk_id AND s.state != 'lost') < 3 LIMIT ?",
+			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
 		while (sqlite3_step(st) == SQLITE_ROW && n < max)
 			snprintf(a[n++], sizeof(a[0]), "%s", sqlite3_column_text(st, 0));

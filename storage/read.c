@@ -92,10 +92,14 @@ static size_t replicas_of(struct stor_cluster *c, const char *chunk_id, int *out
 	return n;
 }
 
-/* The reader fetches ahead: a fetch thread gets and checks ciphertexts
- * (DEPTH chunks ahead) while the caller's thread decrypts and consumes, so
- * the servers' checksum work, the transfer and the decryption overlap. */
-#define DEPTH 3
+/* The reader fetches ahead: FETCHERS threads get and check ciphertexts
+ * (DEPTH chunks ahead; fetcher k takes chunks i with i % FETCHERS == k, and
+ * always the same queue slots) while the caller's thread decrypts and
+ * consumes in order, so servers' checksum work, transfers and decryption
+ * overlap. A fetcher stops after its first failure, which the consumer
+ * reaches in order. */
+#define FETCHERS 2
+#define DEPTH 4 /* a multiple of FETCHERS */
 
 struct fetched {
 	uint8_t *ct;
@@ -110,7 +114,7 @@ struct reader {
 	uint64_t table_id, version;
 	const struct rchunk *chunks;
 	size_t n;
-	struct stor_conn conns[STOR_MAX_SERVERS];
+	struct stor_conn conns[FETCHERS][STOR_MAX_SERVERS];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct fetched q[DEPTH];
@@ -119,8 +123,8 @@ struct reader {
 
 /* One replica: fetch and check against the catalog. Returns 0 with the
  * ciphertext, -1 bad replica (reported and dropped), -2 unreachable. */
-static int fetch_replica(struct reader *r, const struct rchunk *ch, int s, uint8_t **ct,
-			 size_t *len, struct cmn_err *err)
+static int fetch_replica(struct reader *r, struct stor_conn *conns, const struct rchunk *ch, int s,
+			 uint8_t **ct, size_t *len, struct cmn_err *err)
 {
 	struct stor_cluster *c = r->c;
 	uint8_t sha[STOR_SHA_LEN];
@@ -131,11 +135,11 @@ static int fetch_replica(struct reader *r, const struct rchunk *ch, int s, uint8
 	snprintf(addr, sizeof(addr), "%s", c->servers[s].addr);
 	snprintf(sid, sizeof(sid), "%s", c->servers[s].id);
 	pthread_mutex_unlock(c->mu);
-	if (r->conns[s].fd < 0 && stor_conn_open(&r->conns[s], addr, &c->key, 2000, &e) < 0) {
+	if (conns[s].fd < 0 && stor_conn_open(&conns[s], addr, &c->key, 2000, &e) < 0) {
 		*err = e;
 		return -2;
 	}
-	if (stor_conn_get(&r->conns[s], ch->id, ct, len, sha, &e) < 0) {
+	if (stor_conn_get(&conns[s], ch->id, ct, len, sha, &e) < 0) {
 		*err = e;
 		if (e.code == CMN_ENOTFOUND || e.code == CMN_EIO) {
 			stor_replica_bad(c, ch->id, sid, e.msg);
@@ -157,8 +161,8 @@ static int fetch_replica(struct reader *r, const struct rchunk *ch, int s, uint8
 	return 0;
 }
 
-static int fetch_chunk(struct reader *r, const struct rchunk *ch, uint8_t **ct, size_t *len,
-		       struct cmn_err *err)
+static int fetch_chunk(struct reader *r, struct stor_conn *conns, const struct rchunk *ch,
+		       uint8_t **ct, size_t *len, struct cmn_err *err)
 {
 	struct stor_cluster *c = r->c;
 	int srv[STOR_MAX_SERVERS];
@@ -169,7 +173,7 @@ static int fetch_chunk(struct reader *r, const struct rchunk *ch, uint8_t **ct, 
 	n = replicas_of(c, ch->id, srv, STOR_MAX_SERVERS);
 	pthread_mutex_unlock(c->mu);
 	for (size_t i = 0; i < n; i++) {
-		int rc = fetch_replica(r, ch, srv[i], ct, len, &last);
+		int rc = fetch_replica(r, conns, ch, srv[i], ct, len, &last);
 		if (rc == 0) {
 			pthread_mutex_lock(c->mu);
 			c->m.chunks_read++;
@@ -190,10 +194,18 @@ static int fetch_chunk(struct reader *r, const struct rchunk *ch, uint8_t **ct, 
 	return cmn_err_wrap(err, "chunk %s: no good replica among %zu", ch->id, n);
 }
 
+struct fetcher {
+	struct reader *r;
+	int k;
+	pthread_t t;
+	bool started;
+};
+
 static void *fetch_main(void *arg)
 {
-	struct reader *r = arg;
-	for (size_t i = 0; i < r->n; i++) {
+	struct fetcher *fe = arg;
+	struct reader *r = fe->r;
+	for (size_t i = (size_t)fe->k; i < r->n; i += FETCHERS) {
 		struct fetched *f = &r->q[i % DEPTH];
 		uint8_t *ct = NULL;
 		size_t len = 0;
@@ -206,7 +218,7 @@ static void *fetch_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		if (r->stop)
 			break;
-		rc = fetch_chunk(r, &r->chunks[i], &ct, &len, &e);
+		rc = fetch_chunk(r, r->conns[fe->k], &r->chunks[i], &ct, &len, &e);
 		pthread_mutex_lock(&r->mu);
 		*f = (struct fetched){ ct, len, rc, e, true };
 		pthread_cond_broadcast(&r->cv);
@@ -280,9 +292,9 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 {
 	struct reader *r;
 	cleanup_free struct rchunk *chunks = NULL;
-	pthread_t t;
+	struct fetcher fe[FETCHERS];
 	size_t n;
-	int rc;
+	int rc = 0;
 
 	if (list_chunks(c, table_id, version, &chunks, &n, err) < 0)
 		return -1;
@@ -295,24 +307,31 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 	*r = (struct reader){
 		.c = c, .table_id = table_id, .version = version, .chunks = chunks, .n = n
 	};
-	for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
-		r->conns[i].fd = -1;
+	for (int k = 0; k < FETCHERS; k++)
+		for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
+			r->conns[k][i].fd = -1;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	if (pthread_create(&t, NULL, fetch_main, r) != 0) {
-		rc = cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create reader failed");
-	} else {
-		rc = consume(r, cb, ctx, err);
-		pthread_mutex_lock(&r->mu);
-		r->stop = true;
-		pthread_cond_broadcast(&r->cv);
-		pthread_mutex_unlock(&r->mu);
-		pthread_join(t, NULL);
+	for (int k = 0; k < FETCHERS; k++) {
+		fe[k] = (struct fetcher){ .r = r, .k = k };
+		fe[k].started = rc == 0 && pthread_create(&fe[k].t, NULL, fetch_main, &fe[k]) == 0;
+		if (!fe[k].started && rc == 0)
+			rc = cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create reader failed");
 	}
+	if (rc == 0)
+		rc = consume(r, cb, ctx, err);
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	for (int k = 0; k < FETCHERS; k++)
+		if (fe[k].started)
+			pthread_join(fe[k].t, NULL);
 	for (int i = 0; i < DEPTH; i++)
 		free(r->q[i].ct);
-	for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
-		stor_conn_close(&r->conns[i]);
+	for (int k = 0; k < FETCHERS; k++)
+		for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
+			stor_conn_close(&r->conns[k][i]);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	free(r);

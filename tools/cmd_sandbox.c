@@ -55,14 +55,18 @@ static int run(struct sandbox_opts *o, char **cmd)
 	o->spec.argv = (const char *const *)cmd;
 	o->spec.fds = stdio;
 	o->spec.fd_count = 3;
+	/* sbx_wait runs right away: no supervisor thread, fewer wake-ups. */
+	o->spec.supervision = SBX_SUPERVISE_IN_WAIT;
 	struct sbx_child *child;
 	if (sbx_spawn(&o->spec, &child, &err) < 0) {
 		fprintf(stderr, "cordon: sandbox: %s\n", err.msg);
 		return EXIT_SANDBOX_FAILED;
 	}
 	struct sbx_result r;
-	if (sbx_wait(child, &r, &err) < 0)
-		fprintf(stderr, "cordon: sandbox: warning: %s\n", err.msg);
+	if (sbx_wait(child, &r, &err) < 0) {
+		fprintf(stderr, "cordon: sandbox: %s\n", err.msg);
+		return EXIT_SANDBOX_FAILED;
+	}
 	if (r.end != SBX_END_EXIT && r.end != SBX_END_SIGNAL) {
 		char why[160];
 		sbx_describe_end(&r, &o->spec.limits, why, sizeof(why));

@@ -58,7 +58,7 @@ static void usage(FILE *out)
 	    "  put --project P --table N --version V [--in FILE]   write (default stdin)\n"
 	    "  get --table N --version V [--out FILE]              read (default stdout)\n"
 	    "  drop-table --table N              delete replicas, destroy the data key\n"
-	    "  key-rotate --project P [--import FILE]   new project key (BYOK: 64 hex)\n"
+	    "  key-rotate --project P [--import FILE]   new (or first) project key; BYOK: 64 hex\n"
 	    "  serve [--servers N] [--racks R]   embedded default: supervise N chunk servers\n"
 	    "                                    and run the master until SIGTERM\n"
 	    "options: --root-key-file F | --kms-command CMD, --lost-timeout D (10s),\n"
@@ -157,6 +157,7 @@ static int parse_opts(int argc, char **argv, struct sopts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_ms = 60000;
+	o->scrub_rate = -1; /* unset: 20 for serve, off for one-shot commands */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int rc = apply_opt(o, c, optarg, &err);
@@ -214,7 +215,7 @@ static void audit_to_log(void *ctx, const char *event, const char *detail)
 	(void)detail; /* stor_audit already logs; cordond records these in its audit log */
 }
 
-static int session_open(struct session *s, const struct sopts *o, struct cmn_err *err)
+static int session_open(struct session *s, const struct sopts *o, bool serve, struct cmn_err *err)
 {
 	char path[4096], root[4096];
 	struct stor_keyring_cfg kcfg = { 0 };
@@ -242,7 +243,7 @@ static int session_open(struct session *s, const struct sopts *o, struct cmn_err
 	ccfg.chunk_size = o->chunk_size;
 	ccfg.lost_timeout_ms = o->lost_timeout_ms;
 	ccfg.heartbeat_ms = 500;
-	ccfg.scrub_chunks_per_sec = o->scrub_rate;
+	ccfg.scrub_chunks_per_sec = o->scrub_rate >= 0 ? o->scrub_rate : serve ? 20 : 0;
 	ccfg.audit = audit_to_log;
 	return stor_cluster_open(&s->c, &ccfg, err);
 }
@@ -266,7 +267,7 @@ static int do_init(const struct sopts *o, struct cmn_err *err)
 	snprintf(path, sizeof(path), "%s/cluster.key", o->data_dir);
 	if (write_new_key_file(path, err) < 0)
 		return -1;
-	rc = session_open(&s, o, err);
+	rc = session_open(&s, o, false, err);
 	session_close(&s);
 	if (rc == 0)
 		printf("storage dir %s ready (cluster key %s)\n", o->data_dir, path);
@@ -452,7 +453,14 @@ static int do_rotate(struct session *s, const struct sopts *o, struct cmn_err *e
 			return cmn_err_set(err, CMN_EINVAL, 0, "%s: want a 256-bit key as 64 hex",
 					   o->import);
 	}
-	rc = stor_keyring_project_rotate(s->kr, o->project, o->import ? byok : NULL, &v, err);
+	/* a project without a key gets its first one (BYOK at creation) */
+	if (stor_keyring_project_version(s->kr, o->project, &v, NULL) < 0) {
+		rc = stor_keyring_project_create(s->kr, o->project, o->import ? byok : NULL, err);
+		v = 1;
+	} else {
+		rc = stor_keyring_project_rotate(s->kr, o->project, o->import ? byok : NULL, &v,
+						 err);
+	}
 	OPENSSL_cleanse(byok, sizeof(byok));
 	if (rc == 0)
 		printf("project %s key version %u (%s)\n", o->project, v,
@@ -562,7 +570,7 @@ int cmd_admin_storage(int argc, char **argv)
 		rc = do_init(&o, &err);
 		goto done;
 	}
-	if (session_open(&s, &o, &err) < 0) {
+	if (session_open(&s, &o, strcmp(cmd, "serve") == 0, &err) < 0) {
 		session_close(&s);
 		rc = -1;
 		goto done;

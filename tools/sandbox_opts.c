@@ -192,7 +192,13 @@ int sandbox_opts_exit_status(const struct sbx_result *r)
 {
 	if (r->end == SBX_END_EXIT)
 		return r->exit_code;
-	return 128 + (r->signal > 0 ? r->signal : SIGKILL);
+	if (r->end == SBX_END_FSIZE)
+		return 128 + SIGXFSZ;
+	/* Every other end Cordon decides is a kill, even when the command gave
+	 * up by itself first (a refused fork): 137 says "ended by a limit". */
+	if (r->end != SBX_END_SIGNAL)
+		return 128 + SIGKILL;
+	return 128 + r->signal;
 }
 
 int sandbox_opts_write_report(const char *path, const struct sbx_result *r,

@@ -98,6 +98,7 @@ def test_kill9_after_write_then_repair(cluster):
     r = cluster.cordon("repair", "--lost-timeout", "2s", "--timeout", "90s")
     assert r.returncode == 0, r.stderr
     assert b"storage.server_lost" in r.stderr and b"storage.repair" in r.stderr
+    assert b" 0 repaired" not in r.stdout and b" repaired, 0 repairs failed" in r.stdout
     live = [s for s in cluster.servers if s is not victim]
     chunks = cluster.chunks()
     assert len(chunks) == 6
@@ -285,6 +286,11 @@ def test_rotation_keeps_tables_readable_and_wrong_root_key_fails(cluster, tmp_pa
     byok.write_text(os.urandom(32).hex() + "\n")
     r = cluster.cordon_ok("key-rotate", "--project", "rot", "--import", str(byok))
     assert b"key version 3 (imported)" in r.stdout
+    # BYOK from the start: a new project's first key is the operator's
+    r = cluster.cordon_ok("key-rotate", "--project", "fresh", "--import", str(byok))
+    assert b"project fresh key version 1 (imported)" in r.stdout
+    assert cluster.put(63, 1, b"byok data", project="fresh").returncode == 0
+    assert cluster.get(63, 1)[1] == b"byok data"
     bad = tmp_path / "bad.hex"
     bad.write_text("abcd\n")
     r = cluster.cordon("key-rotate", "--project", "rot", "--import", str(bad))
@@ -348,7 +354,8 @@ def test_supervisor_restarts_a_dead_server(bin_dir, tmp_path):
                         str(sdir)], capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     serve = subprocess.Popen([str(bin_dir / "cordon"), "admin", "storage", "serve", "--data-dir",
-                              str(sdir), "--servers", "4", "--racks", "3"],
+                              str(sdir), "--servers", "4", "--racks", "3", "--scrub-rate",
+                              "50"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     servers_file = sdir / "servers.json"
     try:
@@ -377,6 +384,28 @@ def test_supervisor_restarts_a_dead_server(bin_dir, tmp_path):
                                   str(tmp_path / "out")], capture_output=True, timeout=120)
         assert r.returncode == 0, r.stderr
         assert (tmp_path / "out").read_bytes() == f.read_bytes()
+        # the background scrub of the serving master finds a flipped byte
+        # and replaces the replica, with no read and no operator command
+        import sqlite3
+        with sqlite3.connect(f"file:{sdir / 'storage.db'}?mode=ro", uri=True) as db:
+            cid, sid = db.execute("SELECT chunk_id, server_id FROM stor_replicas "
+                                  "ORDER BY server_id LIMIT 1").fetchone()
+        holder = next(d for d in (sdir / "servers").iterdir()
+                      if (d / "server-id").exists() and (d / "server-id").read_text() == sid)
+        chunk = holder / "chunks" / cid[:2] / cid
+        raw = bytearray(chunk.read_bytes())
+        raw[-1] ^= 0xFF
+        chunk.write_bytes(bytes(raw))
+        deadline, healed = time.monotonic() + 90, False
+        while time.monotonic() < deadline and not healed:
+            time.sleep(0.2)
+            b = chunk.read_bytes() if chunk.exists() else None
+            with sqlite3.connect(f"file:{sdir / 'storage.db'}?mode=ro", uri=True,
+                                 timeout=30) as db:
+                n = db.execute("SELECT count(*) FROM stor_replicas WHERE chunk_id = ?",
+                               (cid,)).fetchone()[0]
+            healed = n == 3 and (b is None or hashlib.sha256(b[48:]).digest() == b[16:48])
+        assert healed, "background scrub did not repair the flipped replica"
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=60)
@@ -384,3 +413,35 @@ def test_supervisor_restarts_a_dead_server(bin_dir, tmp_path):
     for s in json.loads(servers_file.read_text()):
         with pytest.raises(ProcessLookupError):
             os.kill(s["pid"], 0)
+
+
+def test_losing_two_servers_loses_no_data(cluster):
+    """With 2 of 4 servers gone no chunk can get back to 3 replicas; the
+    catalog must keep knowing where the lost copies are, so that nothing is
+    forgotten (or garbage-collected) when the servers return."""
+    data = blob(10 * MiB, seed=b"two")
+    assert cluster.put(91, 1, data).returncode == 0
+    (c0, reps), _, _ = cluster.chunks(91, 1)
+    victims = [cluster.by_id(reps[0]), cluster.by_id(reps[1])]
+    for v in victims:
+        v.kill9()
+    r, back = cluster.get(91, 1)
+    assert r.returncode == 0 and back == data, r.stderr
+    r = cluster.cordon("repair", "--lost-timeout", "1s", "--timeout", "4s")
+    assert r.returncode == 1 and b"still short" in r.stderr
+    assert b"storage.server_lost" in r.stderr
+    r = cluster.put(92, 1, b"no room")
+    assert r.returncode == 1 and b"need 3 live" in r.stderr
+    for v in victims:
+        v.start()
+    r = cluster.cordon("repair", "--timeout", "60s")
+    assert r.returncode == 0, r.stderr
+    assert cluster.get(91, 1)[1] == data
+    for cid, reps in cluster.chunks(91, 1):
+        assert len(set(reps)) >= 3
+        for sid in reps:
+            assert cluster.chunk_file(cluster.by_id(sid), cid).exists()
+    # every chunk is whole on live servers, and nothing was collected that
+    # the catalog still counts on
+    for cid, reps in cluster.chunks(91, 1):
+        assert len([sid for sid in reps if cluster.by_id(sid).alive()]) >= 3

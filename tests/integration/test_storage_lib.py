@@ -213,9 +213,13 @@ class Cluster:
     def chunk_file(self, server, cid):
         return pathlib.Path(server.data_dir) / "chunks" / cid[:2] / cid
 
-    def stop(self):
+    def stop(self, remove=True):
         for s in self.servers:
             if s.alive():
                 s.stop()
             elif s.proc and not s.log.closed:
                 s.log.close()
+        if remove:  # replicas of 100 MiB writes add up: leave no data behind
+            import shutil
+            for s in self.servers:
+                shutil.rmtree(s.data_dir, ignore_errors=True)

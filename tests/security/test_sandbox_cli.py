@@ -171,3 +171,34 @@ def test_netns_joins_the_named_namespace(bin_dir):
         assert os.stat("/proc/self/ns/net").st_ino != want
     finally:
         run(["ip", "netns", "del", name])
+
+
+def test_pids_limit_counts_the_commands_processes(bin_dir):
+    ok = sbx(bin_dir, "--pids", "3", "--", "/bin/sh", "-c", "sleep 0.1 & sleep 0.1 & wait; echo ok")
+    assert (ok.returncode, ok.stdout) == (0, "ok\n"), ok.stderr
+    over = sbx(bin_dir, "--pids", "3", "--", "/bin/sh", "-c",
+               "sleep 1 & sleep 1 & sleep 1 & wait; echo no")
+    assert over.returncode == 137
+    assert over.stderr.strip().endswith("cordon: sandbox: pids limit 3 reached")
+
+
+@pytest.mark.parametrize("opts,script,end,reason", [
+    (["--wall-time", "200ms"], "sleep 5", "wall", "wall time limit 200ms reached"),
+    (["--cpu-time", "200ms"], "while :; do :; done", "cpu", "cpu time limit 200ms reached"),
+    (["--memory", "32M"], "exec /usr/bin/python3 -c 'b = bytearray(100 << 20)'", "memory",
+     "memory limit 32M reached"),
+    (["--fsize", "64K"], "exec head -c 1048576 /dev/zero > /work/f",
+     "fsize", "file size limit 64K reached"),
+])
+def test_limit_reason_in_report_and_stderr(bin_dir, tmp_path, opts, script, end, reason):
+    report = tmp_path / "r.json"
+    proc = sbx(bin_dir, *opts, "--report", str(report), "--", "/bin/sh", "-c", script)
+    assert proc.stderr.strip().splitlines()[-1] == f"cordon: sandbox: {reason}"
+    r = json.loads(report.read_text())
+    assert (r["end"], r["reason"]) == (end, reason)
+    assert proc.returncode == (128 + 25 if end == "fsize" else 137)
+
+
+def test_small_nofile_applies_to_the_command_only(bin_dir):
+    proc = sbx(bin_dir, "--nofile", "5", "--", "/bin/sh", "-c", "ulimit -n")
+    assert (proc.returncode, proc.stdout) == (0, "5\n"), proc.stderr

@@ -254,3 +254,33 @@ def test_host_abstract_unix_socket_unreachable(bin_dir):
     finally:
         s.close()
     check(proc, "connect_abstract", ("errno", {"ECONNREFUSED"}))
+
+
+# The udf profile: the same denials, and no new process or program after the
+# start (threads are covered in test_sandbox_cli.py).
+UDF = {
+    "fork_once": ("seccomp", "clone"),
+    "exec_again": ("seccomp", "execve"),
+    "ptrace_init": ("seccomp", "ptrace"),
+    "unshare_user": ("seccomp", "unshare"),
+    "clone3": ("errno", {"ENOSYS"}),
+    "socket_raw": ("seccomp", "socket"),
+    "tiocsti_high_bits": ("seccomp", "ioctl"),
+    "int80_i386": ("seccomp", "i386 getpid"),
+    "io_uring": ("seccomp", "io_uring_setup"),
+    "mount_tmpfs": ("seccomp", "mount"),
+    "cap_sets": ESCAPES["cap_sets"],
+    "visible_pids": ("value", "2"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UDF))
+def test_escape_udf_profile(bin_dir, name):
+    check(sandbox(bin_dir, name, opts=["--profile", "udf"]), name, UDF[name])
+
+
+def test_transform_profile_may_fork_and_exec(bin_dir):
+    proc = sandbox(bin_dir, "fork_once")
+    assert proc.stdout == "fork_once: ok\n", proc.stderr
+    proc = sandbox(bin_dir, "exec_again")
+    assert proc.stdout == "no_new_privs: value=1\n", proc.stderr

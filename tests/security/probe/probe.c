@@ -282,6 +282,21 @@ static void p_setns_net(void)
 	report_rc(setns(fd, CLONE_NEWNET));
 }
 
+static void p_fork_once(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	report_rc(pid);
+}
+static void p_exec_again(void)
+{
+	char *argv[] = { "/probe", "no_new_privs", NULL };
+	report_rc(execv("/probe", argv));
+}
+
 /* ---- privileges ---- */
 static void p_cap_sets(void)
 {
@@ -678,6 +693,8 @@ static const struct probe probes[] = {
 	P(clone_newpid),
 	P(clone3),
 	P(setns_net),
+	P(fork_once),
+	P(exec_again),
 	P(cap_sets),
 	P(no_new_privs),
 	P(setuid_root),

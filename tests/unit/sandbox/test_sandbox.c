@@ -1,4 +1,5 @@
-/* Unit tests of sandbox/: sbx_spawn/sbx_wait through the public header only,
+/* Unit tests of sandbox/: sbx_spawn/sbx_wait through the public header (and
+ * internal.h for the built-in seccomp programs only),
  * running real containers (/bin/sh inside). Needs root or unprivileged user
  * namespaces plus a writable cgroup hierarchy, as sbx_spawn itself. */
 #define _GNU_SOURCE
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
 
 struct run {
@@ -273,6 +275,79 @@ static void test_join_netns(void **state)
 	waitpid(holder, NULL, 0);
 }
 
+/* The pre-forked path: prepare ahead, start with argv and fds later. */
+static void test_prepare_then_start(void **state)
+{
+	struct sbx_spec spec;
+	struct cmn_err err = CMN_ERR_INIT;
+	sbx_spec_init(&spec);
+	spec.profile = SBX_PROFILE_UDF;
+	spec.limits.wall_time_ns = 30ULL * 1000000000ULL;
+	struct sbx_child *child;
+	assert_int_equal(sbx_prepare(&spec, &child, &err), 0);
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	const char *argv[] = { "/bin/echo", "started", NULL };
+	struct sbx_fd fds[] = { { p[1], 1 } };
+	assert_int_equal(sbx_start(child, argv, NULL, fds, 1, &err), 0);
+	close(p[1]);
+	char buf[64] = "";
+	assert_true(read(p[0], buf, sizeof(buf) - 1) > 0);
+	close(p[0]);
+	struct sbx_result r;
+	assert_int_equal(sbx_wait(child, &r, &err), 0);
+	assert_int_equal(r.end, SBX_END_EXIT);
+	assert_string_equal(buf, "started\n");
+}
+
+static void test_prepared_but_unused(void **state)
+{
+	struct sbx_spec spec;
+	struct cmn_err err = CMN_ERR_INIT;
+	sbx_spec_init(&spec);
+	struct sbx_child *child;
+	assert_int_equal(sbx_prepare(&spec, &child, &err), 0);
+	assert_int_equal(sbx_kill(child, &err), 0);
+	struct sbx_result r;
+	assert_int_equal(sbx_wait(child, &r, &err), 0);
+	assert_int_equal(r.end, SBX_END_KILLED);
+	/* A bad start frees the child and says why. */
+	assert_int_equal(sbx_prepare(&spec, &child, &err), 0);
+	const char *rel[] = { "echo", NULL };
+	assert_int_equal(sbx_start(child, rel, NULL, NULL, 0, &err), -1);
+	assert_int_equal(err.code, CMN_EINVAL);
+}
+
+/* SBX_SUPERVISE_IN_WAIT: no thread; sbx_wait lets the udf start through,
+ * names violations and reports exec errors. */
+static void test_supervise_in_wait(void **state)
+{
+	struct sbx_spec spec;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct sbx_child *child;
+	struct sbx_result r;
+	sbx_spec_init(&spec);
+	spec.supervision = SBX_SUPERVISE_IN_WAIT;
+	spec.profile = SBX_PROFILE_UDF;
+	const char *ok[] = { "/bin/true", NULL };
+	spec.argv = ok;
+	assert_int_equal(sbx_spawn(&spec, &child, &err), 0);
+	assert_int_equal(sbx_wait(child, &r, &err), 0);
+	assert_int_equal(r.end, SBX_END_EXIT);
+	assert_int_equal(r.exit_code, 0);
+	const char *forks[] = { "/bin/sh", "-c", "/bin/true; /bin/true", NULL };
+	spec.argv = forks;
+	assert_int_equal(sbx_spawn(&spec, &child, &err), 0);
+	assert_int_equal(sbx_wait(child, &r, &err), 0);
+	assert_int_equal(r.end, SBX_END_SECCOMP);
+	assert_string_equal(r.syscall_name, "vfork");
+	const char *missing[] = { "/nonexistent", NULL };
+	spec.argv = missing;
+	assert_int_equal(sbx_spawn(&spec, &child, &err), 0);
+	assert_int_equal(sbx_wait(child, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "execve /nonexistent: No such file or directory"));
+}
+
 static int count_fds(void)
 {
 	int n = 0;
@@ -341,6 +416,20 @@ static void test_spec_checks(void **state)
 	assert_non_null(strstr(err.msg, "execve /nonexistent/prog"));
 }
 
+/* The built-in BPF is what the rules of seccomp_policy.c compile to now. */
+static void test_builtin_bpf_matches_the_policy(void **state)
+{
+	for (int p = SBX_PROFILE_TRANSFORM; p <= SBX_PROFILE_UDF; p++) {
+		struct sock_fprog fresh;
+		struct cmn_err err = CMN_ERR_INIT;
+		assert_int_equal(sbx_policy_compile((enum sbx_profile)p, &fresh, &err), 0);
+		assert_int_equal(fresh.len, sbx_bpf_generated[p].len);
+		assert_memory_equal(fresh.filter, sbx_bpf_generated[p].filter,
+				    fresh.len * sizeof(struct sock_filter));
+		free(fresh.filter);
+	}
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(sbx_end_name(SBX_END_SECCOMP), "seccomp");
@@ -376,7 +465,11 @@ int main(void)
 		cmocka_unit_test(test_kill),
 		cmocka_unit_test(test_join_netns),
 		cmocka_unit_test(test_spec_checks),
+		cmocka_unit_test(test_prepare_then_start),
+		cmocka_unit_test(test_prepared_but_unused),
+		cmocka_unit_test(test_supervise_in_wait),
 		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
+		cmocka_unit_test(test_builtin_bpf_matches_the_policy),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

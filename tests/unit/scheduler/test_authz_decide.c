@@ -41,13 +41,15 @@ static int setup(void **state)
 	snprintf(f->path, sizeof(f->path), "%s/catalog.db", f->dir);
 	assert_int_equal(sch_catalog_open(&f->cat, f->path, &err), 0);
 	assert_int_equal(sch_authz_migrate(f->cat, &err), 0);
-	assert_int_equal(sch_authz_migrate(f->cat, &err), 0); /* idempotent */
 	exec_ok(f,
 		"CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
 		" created_at INTEGER NOT NULL);"
 		"INSERT INTO projects VALUES ('p', 'ALIYUN$own', 0), ('q', 'ALIYUN$q', 0);"
 		"INSERT INTO authz_members VALUES ('p', 'RAM$a:bob', 'x', 0);"
 		"INSERT INTO authz_members VALUES ('q', 'RAM$a:bob', 'x', 0);");
+	/* again, now that the API's projects table exists: idempotent, and it
+	 * ties the model to project deletion */
+	assert_int_equal(sch_authz_migrate(f->cat, &err), 0);
 	assert_int_equal(sch_authz_object_create(f->cat, "p", SCH_OBJ_TABLE, "t", "ALIYUN$own",
 						 false, cols, 3, &err),
 			 0);
@@ -291,6 +293,64 @@ static void test_registry_cascade(void **state)
 	assert_int_equal(n, 0);
 }
 
+static void test_project_drop(void **state)
+{
+	struct fx *f = *state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct sch_authz_decision d;
+	sqlite3_stmt *st;
+	int64_t n;
+
+	exec_ok(f,
+		"INSERT INTO authz_acl (project, object_type, object_name, object_id, grantee_type,"
+		" grantee, action, granted_by, granted_at) SELECT 'p', 'table', 't', id, 'user',"
+		" 'RAM$a:bob', 'Select', 'x', 0 FROM authz_objects WHERE name = 't';"
+		"INSERT INTO authz_trusted VALUES ('q', 'p');"
+		"INSERT INTO authz_roles VALUES ('p', 'r', 0);"
+		"INSERT INTO authz_role_members VALUES ('p', 'r', 'RAM$a:bob')");
+	assert_string_equal(decide(f, "RAM$a:bob", "odps:Select", "p", "t", "a", &d), "acl");
+	assert_int_equal(sch_authz_project_drop(f->cat, "p", &err), 0);
+	assert_int_equal(
+	    sqlite3_prepare_v2(sch_catalog_db(f->cat),
+			       "SELECT (SELECT COUNT(*) FROM authz_acl) + (SELECT COUNT(*)"
+			       " FROM authz_members WHERE project = 'p') + (SELECT COUNT(*)"
+			       " FROM authz_trusted) + (SELECT COUNT(*) FROM authz_objects"
+			       " WHERE project = 'p') + (SELECT COUNT(*) FROM"
+			       " authz_role_members)",
+			       -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	assert_int_equal(n, 0);
+	/* re-created under the same name: bob is nobody there */
+	assert_int_equal(sch_authz_object_create(f->cat, "p", SCH_OBJ_TABLE, "t", "ALIYUN$own",
+						 false, NULL, 0, &err),
+			 0);
+	assert_string_equal(decide(f, "RAM$a:bob", "odps:Select", "p", "t", NULL, &d),
+			    "not_member");
+}
+
+static void test_project_delete_trigger(void **state)
+{
+	struct fx *f = *state;
+	struct sch_authz_decision d;
+
+	exec_ok(f,
+		"INSERT INTO authz_acl (project, object_type, object_name, object_id, grantee_type,"
+		" grantee, action, granted_by, granted_at) SELECT 'p', 'table', 't', id, 'user',"
+		" 'RAM$a:bob', 'Select', 'x', 0 FROM authz_objects WHERE name = 't';"
+		"INSERT INTO authz_trusted VALUES ('q', 'p')");
+	assert_string_equal(decide(f, "RAM$a:bob", "odps:Select", "p", "t", "a", &d), "acl");
+	exec_ok(f, "DELETE FROM projects WHERE name = 'p';"
+		   "INSERT INTO projects VALUES ('p', 'ALIYUN$new', 1)");
+	assert_string_equal(decide(f, "RAM$a:bob", "odps:Select", "p", "t", "a", &d), "not_member");
+	exec_ok(f, "INSERT INTO authz_members VALUES ('p', 'RAM$a:bob', 'x', 0)");
+	assert_string_equal(decide(f, "RAM$a:bob", "odps:Select", "p", "t", "a", &d),
+			    "no_privilege");
+	assert_string_equal(decide(f, "ALIYUN$new", "odps:Select", "p", "t", "a", &d), "owner");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +360,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_protection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_object_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_cascade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_project_drop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_project_delete_trigger, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
  *    "view": false, "columns": [["a", -1], ["b", 2], ["dt", -1, true]]}
  *   {"op": "object", "project": "p1", "type": "function", "name": "f", "creator": "..."}
  *   {"op": "drop", "project": "p1", "type": "table", "name": "t"}
+ *   {"op": "recreate_project", "name": "p1", "owner": "ALIYUN$o"}  (delete + create)
  *   {"op": "clock", "days": 200}
  *   {"op": "sql", "as": "RAM$acme:bob", "project": "p1", "sql": "...",
  *    "ip": "10.0.0.1", "super": false}
@@ -101,6 +102,21 @@ static int op_project(struct sch_catalog *cat, json_t *st, struct cmn_err *err)
 	return rc == SQLITE_DONE ? 0 : cmn_err_set(err, CMN_EIO, 0, "%s", sqlite3_errmsg(db));
 }
 
+static int op_delete_project(struct sch_catalog *cat, json_t *st, struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(cat);
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "DELETE FROM projects WHERE name = ?1", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return cmn_err_set(err, CMN_EIO, 0, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_text(s, 1, json_string_value(json_object_get(st, "name")), -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : cmn_err_set(err, CMN_EIO, 0, "%s", sqlite3_errmsg(db));
+}
+
 static json_t *op_sql(struct sch_catalog *cat, json_t *st, json_t *audit)
 {
 	struct sch_principal who;
@@ -155,6 +171,17 @@ static json_t *run_step(struct sch_catalog *cat, json_t *st)
 		rc = sch_authz_object_drop(cat, json_string_value(json_object_get(st, "project")),
 					   type_of(json_string_value(json_object_get(st, "type"))),
 					   json_string_value(json_object_get(st, "name")), &err);
+	} else if (strcmp(op, "recreate_project") == 0) {
+		rc = sqlite3_exec(sch_catalog_db(cat), "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0
+											       : -1;
+		if (rc == 0 && op_delete_project(cat, st, &err) == 0 &&
+		    op_project(cat, st, &err) == 0)
+			rc = sqlite3_exec(sch_catalog_db(cat), "COMMIT", NULL, NULL, NULL) ==
+				     SQLITE_OK
+				 ? 0
+				 : -1;
+		else
+			rc = cmn_err_set(&err, CMN_EIO, 0, "recreate project failed");
 	} else if (strcmp(op, "clock") == 0) {
 		sch_authz_clock_offset(json_integer_value(json_object_get(st, "days")) * 86400);
 	} else {
@@ -185,11 +212,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "script: %s\n", script ? "no steps" : jerr.text);
 		return 2;
 	}
-	if (sch_catalog_open(&cat, argv[1], &err) < 0 || sch_authz_migrate(cat, &err) < 0 ||
+	/* the projects table is the API's; made here as its contract says, before
+	 * the authz migrations so they tie into it (project deletion trigger) */
+	if (sch_catalog_open(&cat, argv[1], &err) < 0 ||
 	    sqlite3_exec(sch_catalog_db(cat),
 			 "CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY,"
 			 " owner TEXT NOT NULL, created_at INTEGER NOT NULL)",
-			 NULL, NULL, NULL) != SQLITE_OK) {
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sch_authz_migrate(cat, &err) < 0) {
 		fprintf(stderr, "catalog: %s\n", err.msg);
 		return 1;
 	}

@@ -270,7 +270,7 @@ static void test_classify(void **state)
 	struct cmn_err err = CMN_ERR_INIT;
 	const char *a = "SELECT 1; CREATE TABLE t (a bigint); SET odps.session.networklink=x";
 	const char *b = "CREATE ROLE r; SHOW GRANTS; SET LabelSecurity=true; DESC ROLE r";
-	const char *m = "GRANT r TO u; SHOW TABLES";
+	const char *m = "GRANT r TO u; SHOW TABLES; EXPLAIN SELECT 1; EXPLAIN PERMISSION WHOAMI";
 	(void)state;
 	assert_int_equal(sch_sql_classify(a, strlen(a), &c, &err), 0);
 	assert_int_equal(c.security, 0);
@@ -279,8 +279,8 @@ static void test_classify(void **state)
 	assert_int_equal(c.security, 4);
 	assert_int_equal(c.other, 0);
 	assert_int_equal(sch_sql_classify(m, strlen(m), &c, &err), 0);
-	assert_int_equal(c.security, 1);
-	assert_int_equal(c.other, 1);
+	assert_int_equal(c.security, 2);
+	assert_int_equal(c.other, 2);
 }
 
 int main(void)

@@ -1,0 +1,128 @@
+/* scheduler/api.h — cordond's HTTPS API: start-up state, the server loop
+ * and the request context the route handlers share.
+ *
+ * Files: daemon.c (data dir, keys, catalog, operator credentials),
+ * server.c (libevent evhttp + bufferevent_openssl, limits, deadlines,
+ * signals), api.c (per-request pipeline: request id, source address,
+ * SigV4, routing, replies, audit, metrics), api_admin.c (accounts, users,
+ * roles, keys, projects, audit query), stmt_basic.c (WHOAMI, SETPROJECT).
+ */
+#ifndef SCH_API_H
+#define SCH_API_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "scheduler/accounts.h"
+#include "scheduler/audit.h"
+#include "scheduler/catalog.h"
+#include "scheduler/keywrap.h"
+#include "scheduler/principal.h"
+#include "scheduler/stmt.h"
+#include "scheduler/whitelist.h"
+
+#define SCH_OPERATOR_ACCOUNT "admin"
+
+struct sch_api_config {
+	const char *data_dir;
+	char listen_host[256];
+	int listen_port;
+	const char *region;
+	const char *tls_cert, *tls_key; /* NULL = DIR/tls/{cert,key}.pem */
+	const char *trusted_proxies;    /* whitelist syntax, "" = none */
+	unsigned header_timeout_s;      /* a connection must finish a request this often */
+	unsigned io_timeout_s;          /* read/write inactivity */
+	unsigned max_connections;
+	size_t max_body, max_headers;
+	unsigned audit_checkpoint_every;
+	int clock_skew_s; /* ±window for x-amz-date */
+	unsigned threads; /* worker event loops */
+};
+
+struct sch_api {
+	struct sch_api_config cfg;
+	char cert_path[4096], key_path[4096];
+	struct sch_keywrap *kw;
+	struct sch_catalog *cat;
+	struct sch_accounts *acc;
+	struct sch_audit *audit;
+	struct sch_whitelist proxies;
+	SSL_CTX *ssl;
+	struct event_base *base;
+	/* Held while a request is handled: the catalog connection, the key
+	 * cache, metrics and the statement handlers are single-threaded. */
+	pthread_mutex_t lock;
+	atomic_uint connections;
+	atomic_bool draining;
+	char request_prefix[17];
+	unsigned long long request_counter; /* under lock */
+};
+
+/* One request in flight. */
+struct sch_api_req {
+	struct sch_api *api;
+	struct evhttp_request *req;
+	enum evhttp_cmd_type method;
+	char request_id[40];
+	char peer[64];      /* the connection's address (last hop) */
+	char source_ip[64]; /* peer, or the client a trusted proxy forwarded for */
+	const char *user_agent;
+	char path[1024]; /* without the query */
+	const char *query;
+	struct timespec start;
+	/* The reply, sent after api->lock is released. */
+	int status;
+	const char *content_type;
+	char *reply; /* owned */
+	size_t reply_len;
+	bool authenticated;
+	struct sch_principal principal;
+	const char *event_name;
+	char project[128];
+	char resource[512];
+	const unsigned char *body;
+	size_t body_len;
+	bool replied;
+};
+
+int sch_daemon_init(struct sch_api *api, struct cmn_err *err);
+void sch_daemon_fini(struct sch_api *api);
+int sch_server_run(struct sch_api *api, struct cmn_err *err);
+void sch_server_request_seen(struct evhttp_request *req);
+
+/* api.c */
+void sch_api_handle(struct evhttp_request *req, void *arg);
+void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body);
+void sch_api_reply_error(struct sch_api_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Maps err->code to status and code string and replies. */
+void sch_api_reply_err(struct sch_api_req *r, const struct cmn_err *err);
+/* Body as a JSON object; replies 400 itself and returns NULL on failure. */
+json_t *sch_api_body_json(struct sch_api_req *r);
+/* The project whitelist check; replies 403 IpNotInWhitelist and returns
+ * false when the source address is outside. */
+bool sch_api_whitelist_ok(struct sch_api_req *r, const char *project);
+void sch_api_stmt_audit(void *arg, const struct sch_audit_event *ev);
+
+/* auth.c: SigV4; replies 403 with the AWS error code and returns -1 on
+ * failure, fills r->principal on success. */
+int sch_api_authenticate(struct sch_api_req *r);
+
+/* api_admin.c: segs are the path segments after "/v1/". */
+void sch_api_route_accounts(struct sch_api_req *r, char **segs, size_t n);
+void sch_api_route_admin(struct sch_api_req *r, char **segs, size_t n);
+void sch_api_route_projects(struct sch_api_req *r, char **segs, size_t n);
+void sch_api_route_audit(struct sch_api_req *r);
+
+/* stmt_basic.c */
+int sch_stmt_basic_register(struct sch_accounts *acc);
+
+#endif

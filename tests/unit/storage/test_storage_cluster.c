@@ -1,0 +1,251 @@
+/* The storage API as cordond uses it, in process, against real
+ * cordon-chunkd processes started by the supervisor: row batches through
+ * stor_writer_append_batch (never split across chunks) back through
+ * stor_read_version and the row decoder, the master thread, metrics, status,
+ * the audit hook, and an aborted write leaving nothing behind. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/rowfmt.h"
+#include "storage/storage.h"
+
+struct env {
+	char dir[64], path[256];
+	sqlite3 *db;
+	struct stor_keyring *kr;
+	struct stor_cluster *c;
+	struct stor_supervisor *sup;
+	int audits;
+};
+
+static void on_audit(void *ctx, const char *event, const char *detail)
+{
+	struct env *e = ctx;
+	(void)detail;
+	if (strncmp(event, "storage.", 8) == 0)
+		e->audits++;
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_keyring_cfg kc = { 0 };
+	struct stor_cluster_cfg cc = { 0 };
+	struct stor_supervisor_cfg sc = { 0 };
+	char key[300], root[300], sdir[300];
+	FILE *f;
+
+	snprintf(e->dir, sizeof(e->dir), "/tmp/cordon-stor-unit-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(key, sizeof(key), "%s/cluster.key", e->dir);
+	snprintf(root, sizeof(root), "%s/root.key", e->dir);
+	snprintf(sdir, sizeof(sdir), "%s/servers", e->dir);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	fprintf(f, "unit-test-cluster-key-0123456789abcdef\n");
+	fclose(f);
+	chmod(key, 0600);
+	snprintf(e->path, sizeof(e->path), "%s/storage.db", e->dir);
+	assert_int_equal(sqlite3_open(e->path, &e->db), SQLITE_OK);
+	kc.root_key_file = root;
+	assert_int_equal(stor_keyring_open(&e->kr, e->db, &kc, &err), 0);
+	sc.chunkd_path = CHUNKD_PATH;
+	sc.data_dir = sdir;
+	sc.cluster_key_file = key;
+	sc.servers = 4;
+	sc.racks = 3;
+	if (stor_supervisor_start(&e->sup, &sc, &err) < 0)
+		fail_msg("supervisor: %s", err.msg);
+	cc.db = e->db;
+	cc.keyring = e->kr;
+	cc.cluster_key_file = key;
+	cc.chunk_size = 64 * 1024;
+	cc.heartbeat_ms = 100;
+	cc.scrub_chunks_per_sec = 100;
+	cc.audit = on_audit;
+	cc.audit_ctx = e;
+	assert_int_equal(stor_cluster_open(&e->c, &cc, &err), 0);
+	for (unsigned i = 0; i < stor_supervisor_count(e->sup); i++)
+		if (stor_server_add(e->c, stor_supervisor_addr(e->sup, i), &err) < 0)
+			fail_msg("server add: %s", err.msg);
+	*state = e;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	stor_cluster_close(e->c);
+	stor_supervisor_stop(e->sup);
+	stor_keyring_close(e->kr);
+	sqlite3_close(e->db);
+	/* the test's own temporary dir, made by mkdtemp above */
+	nftw(e->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(e);
+	return 0;
+}
+
+struct collect {
+	uint64_t rows;
+	int64_t sum;
+	size_t chunks;
+};
+
+/* Each chunk holds whole batches: u32 length + batch, repeated. */
+static int on_chunk(void *ctx, const uint8_t *data, size_t len, struct cmn_err *err)
+{
+	struct collect *c = ctx;
+	static struct cmn_rowbatch_reader r;
+	struct cmn_value v[2];
+	size_t pos = 0;
+
+	c->chunks++;
+	while (pos < len) {
+		uint32_t n;
+		if (len - pos < 4)
+			return cmn_err_set(err, CMN_EINVAL, 0, "batch frame cut");
+		n = (uint32_t)data[pos] << 24 | (uint32_t)data[pos + 1] << 16 |
+		    (uint32_t)data[pos + 2] << 8 | data[pos + 3];
+		if (len - pos - 4 < n)
+			return cmn_err_set(err, CMN_EINVAL, 0, "batch split across chunks");
+		if (cmn_rowbatch_open(&r, data + pos + 4, n, err) < 0)
+			return -1;
+		while (cmn_rowbatch_next(&r, v, err) == 1) {
+			c->rows++;
+			c->sum += v[0].v.i64;
+		}
+		pos += 4 + n;
+	}
+	return 0;
+}
+
+static void test_batches_round_trip(void **state)
+{
+	struct env *e = *state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_writer *w;
+	struct collect got = { 0 };
+	struct cmn_col cols[2] = { { CMN_COL_BIGINT, "id", 2 }, { CMN_COL_STRING, "s", 1 } };
+	static struct cmn_rowbatch_writer bw;
+	int64_t want = 0;
+	char *text = NULL, *json = NULL;
+
+	assert_int_equal(stor_keyring_table_create(e->kr, "unit", 5, &err), 0);
+	assert_int_equal(stor_master_start(e->c, &err), 0);
+	assert_int_equal(stor_writer_open(e->c, 5, 1, &w, &err), 0);
+	for (int b = 0; b < 40; b++) {
+		assert_int_equal(cmn_rowbatch_begin(&bw, cols, 2, 0, &err), 0);
+		for (int i = 0; i < 300; i++) {
+			struct cmn_value v[2] = { 0 };
+			v[0].v.i64 = b * 1000 + i;
+			v[1].v.bytes.ptr = "some row text";
+			v[1].v.bytes.len = 13;
+			want += v[0].v.i64;
+			assert_int_equal(cmn_rowbatch_add(&bw, v, &err), 0);
+		}
+		assert_int_equal(cmn_rowbatch_finish(&bw, &err), 0);
+		if (stor_writer_append_batch(w, bw.buf.data, bw.buf.len, &err) < 0)
+			fail_msg("append: %s", err.msg);
+		cmn_rowbatch_writer_free(&bw);
+	}
+	if (stor_writer_commit(w, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	assert_int_equal(stor_read_version(e->c, 5, 1, on_chunk, &got, &err), 0);
+	assert_int_equal(got.rows, 40 * 300);
+	assert_true(got.sum == want);
+	assert_true(got.chunks > 4); /* 64 KiB chunks: the batches were spread */
+	/* a batch larger than a chunk is refused, not split */
+	assert_int_equal(stor_writer_open(e->c, 5, 2, &w, &err), 0);
+	{
+		char *big = calloc(1, 70000);
+		assert_int_equal(stor_writer_append_batch(w, big, 70000, &err), -1);
+		assert_int_equal(err.code, CMN_ELIMIT);
+		free(big);
+	}
+	stor_writer_abort(w);
+	assert_int_equal(stor_read_version(e->c, 5, 2, on_chunk, &got, &err), -1);
+	assert_int_equal(err.code, CMN_ENOTFOUND);
+	assert_int_equal(stor_metrics_text(e->c, &text, &err), 0);
+	assert_non_null(strstr(text, "cordon_storage_servers_live 4"));
+	assert_non_null(strstr(text, "cordon_storage_chunks_written_total"));
+	free(text);
+	assert_int_equal(stor_status_json(e->c, &json, &err), 0);
+	assert_non_null(strstr(json, "\"under_replicated\": 0"));
+	free(json);
+	stor_master_stop(e->c);
+	assert_true(e->audits >= 4); /* one per server added, at least */
+}
+
+static void test_aborted_write_leaves_nothing(void **state)
+{
+	struct env *e = *state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_writer *w;
+	uint8_t *buf = malloc(300000);
+	struct stor_metrics before, after;
+
+	memset(buf, 'x', 300000);
+	assert_int_equal(stor_keyring_table_create(e->kr, "unit", 6, &err), 0);
+	stor_metrics_get(e->c, &before);
+	assert_int_equal(stor_writer_open(e->c, 6, 1, &w, &err), 0);
+	assert_int_equal(stor_writer_append(w, buf, 300000, &err), 0);
+	stor_writer_abort(w); /* chunks were in flight or stored: all removed */
+	stor_metrics_get(e->c, &after);
+	assert_true(after.chunks_written >= before.chunks_written);
+	for (unsigned i = 0; i < 4; i++) {
+		char path[512];
+		DIR *d;
+		struct dirent *de;
+		snprintf(path, sizeof(path), "%s/servers/chunk-%u/tmp", e->dir, i);
+		d = opendir(path);
+		assert_non_null(d);
+		while ((de = readdir(d)))
+			assert_true(de->d_name[0] == '.');
+		closedir(d);
+	}
+	{
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_prepare_v2(e->db,
+						    "SELECT (SELECT count(*) FROM stor_chunks) + "
+						    "(SELECT count(*) FROM stor_pending)",
+						    -1, &st, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 0);
+		sqlite3_finalize(st);
+	}
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_batches_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aborted_write_leaves_nothing, setup, teardown),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
