@@ -241,7 +241,7 @@ int rt_tcp_listen(const char *host, const char *port, struct cmn_err *err)
 		return cmn_err_sys(err, "socket");
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
 		cmn_err_sys(err, "bind/listen %s:%s", host, port);
 		freeaddrinfo(ai);
 		close(fd);

@@ -301,3 +301,20 @@ def test_unread_upstream_input_is_still_checked(bin_dir):
     assert not r.ended
     for s in socks:
         s.close()
+
+
+def test_many_senders_at_once(bin_dir):
+    """60 senders connected at the same time, all of them before any ends."""
+    port = free_port()
+    plan = stage_plan("SELECT count(*), sum(k) FROM a", [("a", KV, {"upstream": 60})],
+                      [("n", "BIGINT"), ("s", "BIGINT")], job="j-shuf", stage="reduce",
+                      stage_index=1)
+    plan["listen"] = f"127.0.0.1:{port}"
+    node = run_stage(bin_dir, plan, wait=False)
+    socks = [connect(port, hello(j)) for j in range(60)]
+    for j, s in enumerate(socks):
+        s.sendall(rowfmt.encode_stream(KV, [(j, "x")] * 10))
+    r = finish(*node)
+    for s in socks:
+        s.close()
+    assert ok(r) == [(600, 10 * sum(range(60)))]
