@@ -62,11 +62,21 @@ static void timestamp(char *out, size_t n)
 {
 	struct timeval tv;
 	struct tm tm;
+	size_t k;
+	unsigned ms;
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+	k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	ms = (unsigned)(tv.tv_usec / 1000) % 1000u;
+	if (k + 6 <= n) {
+		out[k++] = '.';
+		out[k++] = (char)('0' + ms / 100);
+		out[k++] = (char)('0' + ms / 10 % 10);
+		out[k++] = (char)('0' + ms % 10);
+		out[k++] = 'Z';
+		out[k] = '\0';
+	}
 }
 
 static void write_all(int fd, const char *p, size_t n)

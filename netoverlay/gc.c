@@ -164,7 +164,7 @@ static int reap_record(const char *dir, const char *name, int fd, int origin,
 		if (same < 0)
 			return cmn_err_set(err, CMN_EINTERNAL, 0, "check gateway %s", r.gw_path);
 		if (same == 1) {
-			if (grant_remove_gateway(r.job, gw, origin, err) < 0)
+			if (grant_remove_gateway(r.job, gw, origin, true, err) < 0)
 				return cmn_err_wrap(err, "gc job %s", r.job);
 			rep->gw_objects++;
 		}
@@ -287,7 +287,7 @@ static int sweep_gateway(const char *dir, const char *path, int origin, struct o
 			rc = held;
 			continue;
 		}
-		rc = grant_remove_gateway(g.job[i], gw, origin, err);
+		rc = grant_remove_gateway(g.job[i], gw, origin, true, err);
 		if (rc == 0)
 			rep->gw_objects++;
 		char p[PATH_MAX];

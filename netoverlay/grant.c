@@ -113,6 +113,23 @@ static int check_dests(const struct ovl_overlay *ov, const struct ovl_dest *d, s
 	return 0;
 }
 
+static int drop_stale_uplink(struct ovl_overlay *ov, int origin, const char *gwname,
+			     struct cmn_err *err)
+{
+	struct nl_sock *sk = NULL;
+	if (ns_enter(ov->gw_fd, "gateway", err) < 0)
+		return -1;
+	int rc = lk_socket(&sk, err);
+	if (ns_return(origin, err) < 0) {
+		lk_socket_free(sk);
+		return -1;
+	}
+	if (rc == 0)
+		rc = lk_delete(sk, gwname, err);
+	lk_socket_free(sk);
+	return rc;
+}
+
 static int hub_side(struct ovl_overlay *ov, int origin, const struct ovl_dest *d, size_t n,
 		    struct cmn_err *err)
 {
@@ -128,6 +145,10 @@ static int hub_side(struct ovl_overlay *ov, int origin, const struct ovl_dest *d
 		lk_socket_free(sk);
 		return -1;
 	}
+	/* A previous overlay of this job id may have left its uplink to the
+	 * kernel's asynchronous cleanup; we hold the job's lock, so it is ours. */
+	if (rc == 0)
+		rc = drop_stale_uplink(ov, origin, gwname, err);
 	if (rc == 0)
 		rc = lk_veth_add(sk, OVL_HUB_UPLINK, OVL_HUB_UPLINK_IFINDEX, 0, ov->gw_fd, gwname,
 				 0, NULL, err);
@@ -269,7 +290,8 @@ int ovl_grant(struct ovl_overlay *ov, const char *gateway_netns, const struct ov
 	return 0;
 }
 
-int grant_remove_gateway(const char *job, int gw_fd, int origin_fd, struct cmn_err *err)
+int grant_remove_gateway(const char *job, int gw_fd, int origin_fd, bool delete_link,
+			 struct cmn_err *err)
 {
 	char gwname[IF_NAMESIZE], script[160];
 	snprintf(gwname, sizeof(gwname), OVL_GW_LINK_PREFIX "%s", job);
@@ -282,8 +304,8 @@ int grant_remove_gateway(const char *job, int gw_fd, int origin_fd, struct cmn_e
 	struct nl_sock *sk = NULL;
 	if (ns_enter(gw_fd, "gateway", err) < 0)
 		return -1;
-	int rc = lk_socket(&sk, err);
-	if (rc == 0)
+	int rc = delete_link ? lk_socket(&sk, err) : 0;
+	if (rc == 0 && delete_link)
 		rc = lk_delete(sk, gwname, err);
 	lk_socket_free(sk);
 	if (rc == 0)

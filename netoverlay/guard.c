@@ -16,28 +16,28 @@
 #include "common/buf.h"
 #include "netoverlay/internal.h"
 
+/* The common case (an IPv4 frame with the right MAC and source) is accepted
+ * by the third rule. "ether type" is explicit: "ip saddr" alone depends on
+ * the skb's protocol, which for a VLAN-tagged frame (the tag offloaded by
+ * the veth) is the inner one, and a tagged frame would pass; whatever no rule accepts returns to
+ * the base chain, whose policy drops it: IPv6, VLAN tags, other ethertypes, a wrong IPv4 source,
+ * ARP that is not plain Ethernet/IPv4 or names another sender. */
 static int port_chain(struct cmn_buf *b, size_t i, const struct ovl_node *n, uint64_t rate,
 		      struct cmn_err *err)
 {
 	char mac[18];
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1], n->mac[2],
 		 n->mac[3], n->mac[4], n->mac[5]);
-	if (cmn_buf_printf(b, err,
-			   "\tchain port%zu {\n"
-			   "\t\tether saddr != %s drop\n"
-			   "\t\tether type ip ip saddr != %s drop\n"
-			   "\t\tether type arp arp htype != 1 drop\n"
-			   "\t\tether type arp arp ptype != ip drop\n"
-			   "\t\tether type arp arp hlen != 6 drop\n"
-			   "\t\tether type arp arp plen != 4 drop\n"
-			   "\t\tether type arp arp saddr ether != %s drop\n"
-			   "\t\tether type arp arp saddr ip != %s drop\n",
-			   i, mac, n->addr_str, mac, n->addr_str) < 0)
+	if (cmn_buf_printf(b, err, "\tchain port%zu {\n\t\tether saddr != %s drop\n", i, mac) < 0)
 		return -1;
 	if (rate && cmn_buf_printf(b, err, "\t\tlimit rate over %llu bytes/second drop\n",
 				   (unsigned long long)rate) < 0)
 		return -1;
-	return cmn_buf_append_str(b, "\t\tether type { ip, arp } accept\n\t}\n", err);
+	return cmn_buf_printf(b, err,
+			      "\t\tether type ip ip saddr %s accept\n"
+			      "\t\tether type arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4 "
+			      "arp saddr ether %s arp saddr ip %s accept\n\t}\n",
+			      n->addr_str, mac, n->addr_str);
 }
 
 int guard_install(struct ovl_overlay *ov, int origin_fd, uint64_t port_rate_bytes,

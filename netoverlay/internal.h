@@ -119,7 +119,10 @@ int run_dir_ensure(const char *dir, struct cmn_err *err);
 /* --- guard.c / grant.c / gc.c ------------------------------------------ */
 int guard_install(struct ovl_overlay *ov, int origin_fd, uint64_t port_rate_bytes,
 		  struct cmn_err *err);
-int grant_remove_gateway(const char *job, int gw_fd, int origin_fd, struct cmn_err *err);
+/* Removes the job's nft table from the gateway and, if delete_link, its
+ * uplink (which otherwise goes when the hub netns is cleaned up). */
+int grant_remove_gateway(const char *job, int gw_fd, int origin_fd, bool delete_link,
+			 struct cmn_err *err);
 /* Owner record: rewritten whole (small) after create and after a grant. */
 int record_write(const struct ovl_overlay *ov, struct cmn_err *err);
 bool job_valid(const char *job);

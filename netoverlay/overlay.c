@@ -241,12 +241,13 @@ void ovl_destroy(struct ovl_overlay *ov)
 	if (!ov)
 		return;
 	if (ov->gw_fd >= 0) {
-		/* The uplink would vanish with the hub, but asynchronously; the
-		 * gateway's nft table would not vanish at all. */
+		/* The gateway's nft table would stay forever; the uplink goes
+		 * with the hub netns, asynchronously (deleting it here would
+		 * block on the kernel's cleanup). */
 		struct cmn_err e = CMN_ERR_INIT;
 		int origin = -1;
 		if (ns_open_current(&origin, &e) == 0) {
-			grant_remove_gateway(ov->job, ov->gw_fd, origin, &e);
+			grant_remove_gateway(ov->job, ov->gw_fd, origin, false, &e);
 			close(origin);
 		}
 		close(ov->gw_fd);

@@ -61,7 +61,7 @@ int child_no_new_privs(struct cmn_err *err);
 
 /* seccomp.c */
 struct sbx_filter {
-	struct sock_fprog prog;
+	const struct sock_fprog *prog;
 };
 /* The BPF of a profile (built in: seccomp_bpf.c, generated at build time). */
 int sbx_filter_get(enum sbx_profile profile, const struct sbx_filter **out, struct cmn_err *err);

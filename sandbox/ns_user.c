@@ -10,10 +10,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -61,17 +61,20 @@ int sbx_userns_map(pid_t pid, const struct sbx_ids *ids, struct cmn_err *err)
 
 /* Switches to the inner ids while keeping the capabilities of the new user
  * ns for the rest of the setup (files created in the new root must belong to
- * a mapped id, else the kernel answers EOVERFLOW). caps.c drops them later. */
+ * a mapped id, else the kernel answers EOVERFLOW). caps.c drops them later.
+ * Raw syscalls: glibc's wrappers broadcast an id change to every thread it
+ * knows of, and in a clone of a threaded caller those threads do not exist,
+ * so the broadcast would wait for them forever. */
 int child_become_inner(const struct sbx_ids *ids, struct cmn_err *err)
 {
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return cmn_err_sys(err, "prctl PR_SET_KEEPCAPS");
 	/* Host root's supplementary groups (gid 0) must not follow us in. */
-	if (ids->privileged && setgroups(0, NULL) < 0)
+	if (ids->privileged && syscall(SYS_setgroups, 0, NULL) < 0)
 		return cmn_err_sys(err, "setgroups 0");
-	if (setresgid(SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0)
+	if (syscall(SYS_setresgid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0)
 		return cmn_err_sys(err, "setresgid %d", SBX_INNER_ID);
-	if (setresuid(SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0)
+	if (syscall(SYS_setresuid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0)
 		return cmn_err_sys(err, "setresuid %d", SBX_INNER_ID);
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		return cmn_err_sys(err, "prctl PR_SET_KEEPCAPS 0");

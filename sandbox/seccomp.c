@@ -18,10 +18,12 @@
 
 int sbx_filter_get(enum sbx_profile profile, const struct sbx_filter **out, struct cmn_err *err)
 {
-	static struct sbx_filter filters[2];
+	static const struct sbx_filter filters[2] = {
+		[SBX_PROFILE_TRANSFORM] = { &sbx_bpf_generated[SBX_PROFILE_TRANSFORM] },
+		[SBX_PROFILE_UDF] = { &sbx_bpf_generated[SBX_PROFILE_UDF] },
+	};
 	if (profile != SBX_PROFILE_TRANSFORM && profile != SBX_PROFILE_UDF)
 		return cmn_err_set(err, CMN_EINVAL, 0, "unknown seccomp profile %d", (int)profile);
-	filters[profile].prog = sbx_bpf_generated[profile];
 	*out = &filters[profile];
 	return 0;
 }
@@ -29,7 +31,7 @@ int sbx_filter_get(enum sbx_profile profile, const struct sbx_filter **out, stru
 int child_seccomp_load(const struct sbx_filter *f, struct cmn_err *err)
 {
 	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-			      SECCOMP_FILTER_FLAG_NEW_LISTENER, &f->prog);
+			      SECCOMP_FILTER_FLAG_NEW_LISTENER, f->prog);
 	if (fd < 0)
 		return cmn_err_sys(err, "seccomp SECCOMP_SET_MODE_FILTER NEW_LISTENER");
 	return fd;

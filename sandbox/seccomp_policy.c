@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -284,24 +285,44 @@ static int add_ioctl(scmp_filter_ctx ctx, struct cmn_err *err)
 }
 
 /* socket/socketpair: AF_UNIX, AF_INET, AF_INET6, stream or datagram (any
- * SOCK_NONBLOCK/SOCK_CLOEXEC flags), any default protocol. No raw, packet,
- * netlink, vsock, alg: each is kernel attack surface a job never needs. */
+ * SOCK_NONBLOCK/SOCK_CLOEXEC flags), protocol 0 or the plain TCP/UDP. No
+ * raw, packet, netlink, vsock, alg: each is kernel attack surface a job
+ * never needs; and no other protocol under a stream or datagram type
+ * (IPPROTO_SCTP, UDP-Lite, ICMP "ping" sockets), which would also make the
+ * kernel autoload modules on request. The kernel reads the int arguments
+ * as 32 bits, so domain and protocol are compared on those. */
+static int add_socket_rule(scmp_filter_ctx ctx, int domain, int type, int proto,
+			   struct cmn_err *err)
+{
+	struct scmp_arg_cmp cmp[3] = {
+		SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffULL, (uint64_t)domain),
+		SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, (uint64_t)type),
+		SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffULL, (uint64_t)proto),
+	};
+	if (add(ctx, SCMP_ACT_ALLOW, "socket", 3, cmp, err) < 0)
+		return -1;
+	if (domain == AF_UNIX && add(ctx, SCMP_ACT_ALLOW, "socketpair", 3, cmp, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int add_sockets(scmp_filter_ctx ctx, struct cmn_err *err)
 {
-	static const int domains[] = { AF_UNIX, AF_INET, AF_INET6 };
-	static const int types[] = { SOCK_STREAM, SOCK_DGRAM };
-	for (size_t d = 0; d < 3; d++) {
-		for (size_t t = 0; t < 2; t++) {
-			struct scmp_arg_cmp cmp[2] = {
-				SCMP_A0(SCMP_CMP_EQ, (uint64_t)domains[d]),
-				SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, (uint64_t)types[t]),
-			};
-			if (add(ctx, SCMP_ACT_ALLOW, "socket", 2, cmp, err) < 0)
-				return -1;
-			if (domains[d] == AF_UNIX &&
-			    add(ctx, SCMP_ACT_ALLOW, "socketpair", 2, cmp, err) < 0)
-				return -1;
-		}
+	static const struct {
+		int type, proto;
+	} inet[] = {
+		{ SOCK_STREAM, 0 },
+		{ SOCK_STREAM, IPPROTO_TCP },
+		{ SOCK_DGRAM, 0 },
+		{ SOCK_DGRAM, IPPROTO_UDP },
+	};
+	if (add_socket_rule(ctx, AF_UNIX, SOCK_STREAM, 0, err) < 0 ||
+	    add_socket_rule(ctx, AF_UNIX, SOCK_DGRAM, 0, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(inet) / sizeof(inet[0]); i++) {
+		if (add_socket_rule(ctx, AF_INET, inet[i].type, inet[i].proto, err) < 0 ||
+		    add_socket_rule(ctx, AF_INET6, inet[i].type, inet[i].proto, err) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -68,12 +68,17 @@ static void transmit(struct sch_api_req *r)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 	struct evbuffer *buf = evbuffer_new();
-	static const char *reasons[] = {
-		[200] = "OK",        [201] = "Created",           [400] = "Bad Request",
-		[403] = "Forbidden", [404] = "Not Found",         [405] = "Method Not Allowed",
-		[409] = "Conflict",  [413] = "Payload Too Large", [500] = "Internal Server Error"
-	};
-	const char *reason = r->status < 501 && reasons[r->status] ? reasons[r->status] : "Error";
+	static const char *reasons[] = { [200] = "OK",
+					 [201] = "Created",
+					 [400] = "Bad Request",
+					 [403] = "Forbidden",
+					 [404] = "Not Found",
+					 [405] = "Method Not Allowed",
+					 [409] = "Conflict",
+					 [413] = "Payload Too Large",
+					 [500] = "Internal Server Error",
+					 [501] = "Not Implemented" };
+	const char *reason = r->status < 502 && reasons[r->status] ? reasons[r->status] : "Error";
 
 	evhttp_add_header(out, "Content-Type", r->content_type);
 	evhttp_add_header(out, "X-Cordon-Request-Id", r->request_id);
@@ -149,6 +154,9 @@ void sch_api_reply_err(struct sch_api_req *r, const struct cmn_err *err)
 		break;
 	case CMN_ELIMIT:
 		status = 429, code = "LimitExceeded";
+		break;
+	case CMN_EUNAVAIL:
+		status = 501, code = "NotImplemented";
 		break;
 	default:
 		cmn_error("request %s: %s", r->request_id, err->msg);

@@ -123,7 +123,7 @@ fail:
 int sch_catalog_migrate(struct sch_catalog *cat, const char *component,
 			const struct sch_migration *migrations, size_t count, struct cmn_err *err)
 {
-	int have;
+	int have = 0;
 
 	if (applied_version(cat->db, component, &have, err) < 0)
 		return cmn_err_wrap(err, "read %s schema version", component);

@@ -17,6 +17,8 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "scheduler/api.h"
+#include "scheduler/authz.h"
+#include "scheduler/tables.h"
 #include "scheduler/tls.h"
 #include "scheduler/stmt.h"
 
@@ -88,6 +90,9 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 	    ensure_operator(api, err) < 0 ||
 	    sch_audit_open(&api->audit, api->cat, api->cfg.data_dir,
 			   api->cfg.audit_checkpoint_every, err) < 0)
+		return -1;
+	/* every component's tables exist before the first request */
+	if (sch_authz_migrate(api->cat, err) < 0 || sch_tables_migrate(api->cat, err) < 0)
 		return -1;
 	sch_audit_set_default(api->audit);
 	if (api->cfg.tls_cert) {

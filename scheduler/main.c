@@ -12,6 +12,9 @@
 #include "common/parse.h"
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
+#include "scheduler/job_stmt.h"
+#include "scheduler/plan.h"
+#include "scheduler/tables.h"
 #include "scheduler/stmt.h"
 #include "scheduler/scheduler.h"
 
@@ -83,11 +86,18 @@ static int serve(struct sch_api *api)
 	 * authorization module parses the whole job text with the one SQL
 	 * parser and runs every security statement (and WHOAMI); what it does
 	 * not recognise falls through to the API's handler. */
-	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0) {
-		cmn_error("cannot register the authorization statement handler");
+	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0 ||
+	    sch_stmt_register("tables", sch_tables_stmt_handler) < 0 ||
+	    sch_stmt_register("explain", sch_plan_explain_handler) < 0) {
+		cmn_error("cannot register the statement handlers");
 		return CMN_EXIT_FAIL;
 	}
-	if (sch_daemon_init(api, &err) < 0 || sch_server_run(api, &err) < 0) {
+	/* the job handler takes every text nobody else did, so it goes after
+	 * the API's own (registered by sch_daemon_init) */
+	if (sch_daemon_init(api, &err) < 0 ||
+	    (sch_stmt_register("jobs", sch_job_stmt_handler) < 0 &&
+	     cmn_err_set(&err, CMN_EINTERNAL, 0, "cannot register the job handler") < 0) ||
+	    sch_server_run(api, &err) < 0) {
 		cmn_error("%s", err.msg);
 		rc = CMN_EXIT_FAIL;
 	}

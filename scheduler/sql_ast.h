@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sch_q_stmt;
+
 enum sch_sql_kind {
 	SCH_SQL_ADD_USER = 1,
 	SCH_SQL_REMOVE_USER,
@@ -63,6 +65,7 @@ enum sch_sql_kind {
 	SCH_SQL_INSERT,
 	SCH_SQL_DESC_TABLE,
 	SCH_SQL_DROP_TABLE,
+	SCH_SQL_QUERY, /* EXPLAIN PERMISSION <query/DDL/DML outside the subset>: see q */
 };
 
 enum sch_sql_objtype {
@@ -111,6 +114,10 @@ struct sch_sql_stmt {
 	char *text; /* policy JSON (PUT POLICY, WITH EXCEPTION) */
 
 	struct sch_sql_stmt *inner; /* EXPLAIN PERMISSION <inner> */
+	/* EXPLAIN PERMISSION of a query/DDL/DML statement: its full tree in the
+	 * query grammar (sql_query.h), NULL otherwise; the subset fields below
+	 * are filled too when the subset parser understands the statement. */
+	struct sch_q_stmt *q;
 
 	/* query subset */
 	bool select_star;

@@ -171,6 +171,17 @@ static int lex_number(struct lexer *lx, struct cmn_err *err)
 				advance(lx, 1);
 		}
 	}
+	/* a size or time suffix (SET cordon.udf.memory=64M, ...=500ms) stays part of the number;
+	 * the query parser refuses it inside expressions */
+	if (lx->pos < lx->len && strchr("KkMmGgSs", lx->src[lx->pos])) {
+		size_t n = (lx->pos + 1 < lx->len &&
+			    (lx->src[lx->pos] == 'm' || lx->src[lx->pos] == 'M') &&
+			    (lx->src[lx->pos + 1] == 's' || lx->src[lx->pos + 1] == 'S'))
+			       ? 2
+			       : 1; /* 500ms */
+		if (lx->pos + n >= lx->len || !is_ident_char(lx->src[lx->pos + n]))
+			advance(lx, n);
+	}
 	if (lx->pos < lx->len && is_ident_start(lx->src[lx->pos]))
 		return cmn_err_set(err, CMN_EINVAL, 0, "%d:%d: malformed number", line, col);
 	text = dup_range(lx->src + start, lx->pos - start);

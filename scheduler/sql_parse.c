@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "scheduler/sql_parse_int.h"
+#include "scheduler/sql_query.h"
 
 /* SELECT [ALL|DISTINCT] {* | [t.]c [[AS] a], ...} FROM [p.]t [[AS] alias] — the
  * subset EXPLAIN PERMISSION needs until the query grammar lands. */
@@ -66,6 +67,51 @@ static int parse_insert(struct sqlp *p, struct sch_sql_stmt *s)
 	return 0;
 }
 
+/* EXPLAIN PERMISSION of a query/DDL/DML statement: the query grammar
+ * decides where the statement ends; the subset parser, when it understands
+ * the same tokens, fills the subset fields as before. */
+static int explain_query(struct sqlp *p, struct sch_sql_stmt *s, int depth)
+{
+	static const struct {
+		const char *kw;
+		enum sch_sql_kind kind;
+	} kinds[] = { { "SELECT", SCH_SQL_SELECT },
+		      { "INSERT", SCH_SQL_INSERT },
+		      { "DESC", SCH_SQL_DESC_TABLE },
+		      { "DESCRIBE", SCH_SQL_DESC_TABLE } };
+	struct cmn_err sub_err = CMN_ERR_INIT;
+	struct cmn_err *save = p->err;
+	struct sch_q_stmt *q = NULL;
+	size_t start = p->pos, end;
+	int rc;
+
+	if (sch_q_parse_tokens(p->src, &p->toks, &p->pos, &q, p->err) < 0)
+		return -1;
+	end = p->pos;
+	p->pos = start;
+	p->err = &sub_err;
+	rc = sqlp_statement(p, s->inner, depth + 1);
+	p->err = save;
+	if (rc < 0 || p->pos != end) {
+		/* not in the subset: keep only the full tree */
+		sch_sql_stmt_free(s->inner);
+		s->inner = calloc(1, sizeof(*s->inner));
+		if (!s->inner) {
+			sch_q_stmt_free(q);
+			return cmn_err_set(p->err, CMN_ENOMEM, 0, "out of memory");
+		}
+		s->inner->line = sqlp_cur(p)->line;
+		s->inner->col = sqlp_cur(p)->col;
+		s->inner->kind = SCH_SQL_QUERY;
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (sch_tok_is_kw(sqlp_cur(p), kinds[i].kw))
+				s->inner->kind = kinds[i].kind;
+	}
+	s->inner->q = q;
+	p->pos = end;
+	return 0;
+}
+
 static int parse_explain(struct sqlp *p, struct sch_sql_stmt *s, int depth)
 {
 	s->kind = SCH_SQL_EXPLAIN_PERMISSION;
@@ -78,6 +124,8 @@ static int parse_explain(struct sqlp *p, struct sch_sql_stmt *s, int depth)
 	s->inner = calloc(1, sizeof(*s->inner));
 	if (!s->inner)
 		return cmn_err_set(p->err, CMN_ENOMEM, 0, "out of memory");
+	if (sch_q_tokens_are_query(sqlp_cur(p), p->toks.n - p->pos))
+		return explain_query(p, s, depth);
 	return sqlp_statement(p, s->inner, depth + 1);
 }
 
@@ -161,6 +209,7 @@ void sch_sql_stmt_free(struct sch_sql_stmt *s)
 	free(s->flag);
 	free(s->text);
 	sch_sql_stmt_free(s->inner);
+	sch_q_stmt_free(s->q);
 	list_free(&s->select_cols);
 	free(s->from.project);
 	free(s->from.name);
@@ -194,7 +243,7 @@ static int script_push(struct sqlp *p, struct sch_sql_script *sc, struct sch_sql
 
 int sch_sql_parse(const char *src, size_t len, struct sch_sql_script *out, struct cmn_err *err)
 {
-	struct sqlp p = { .err = err };
+	struct sqlp p = { .src = src, .err = err };
 
 	out->v = NULL;
 	out->n = 0;

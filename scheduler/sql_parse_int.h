@@ -13,6 +13,7 @@
 #include "scheduler/sql_parse.h"
 
 struct sqlp {
+	const char *src; /* the text (the query grammar keeps view texts) */
 	struct sch_tokens toks;
 	size_t pos; /* toks.v[pos] is the current token; never past the EOF token */
 	struct cmn_err *err;

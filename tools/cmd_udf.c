@@ -57,6 +57,17 @@ static void udf_usage(FILE *out)
 		     "the node.\n");
 }
 
+/* The node checks too; refusing here makes a bad name a usage error. */
+static bool resource_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 40 || strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+		return false;
+	return strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	       len;
+}
+
 static int parse_udf_opts(int argc, char **argv, struct udf_opts *o)
 {
 	static const struct option opts[] = {
@@ -103,6 +114,13 @@ static int parse_udf_opts(int argc, char **argv, struct udf_opts *o)
 				return -1;
 			}
 			*eq = '\0';
+			if (!resource_name_ok(optarg)) {
+				fprintf(stderr,
+					"cordon: udf: resource name '%s': letters, digits, '.', "
+					"'_' and '-' only (at most 40)\n",
+					optarg);
+				return -1;
+			}
 			o->res_name[o->nres] = optarg;
 			o->res_file[o->nres++] = eq + 1;
 			break;

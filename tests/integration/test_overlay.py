@@ -200,7 +200,7 @@ def test_grant_allows_exactly_the_destination(made, granted_world, servers):
     servers(gw.path, "0.0.0.0", 8080, "gateway")
     plain = made("plain", 1)
     ov = made("grant", 2, "--grant", "198.51.100.7/32:8080", "--gateway", gw.path)
-    servers(ov.hub, "0.0.0.0", 8080, "hub")
+    hub_server = servers(ov.hub, "0.0.0.0", 8080, "hub")
     net = ov.subnet.rsplit(".", 1)[0]
     n0 = ov.nodes[0]["ns"]
     assert probe(n0, "tcp-connect", "198.51.100.7", 8080, 5) == "ok granted"
@@ -217,9 +217,11 @@ def test_grant_allows_exactly_the_destination(made, granted_world, servers):
     routes = ovlnet.ns_run(n0, ["ip", "-4", "route"], check=True).stdout
     assert "default" not in routes and "198.51.100.7 via" in routes
     assert gw_objects(gw) == (["cdn-grant"], ["table ip cordon_grant"])
+    hub_server.close()  # it would keep the hub netns (and so the uplink) alive
     ov.destroy()
-    assert gw_objects(gw) == ([], [])
-    assert links(gw) == ["g-ext", "lo"]
+    # The table goes at once; the uplink with the hub netns, asynchronously.
+    assert gw_objects(gw)[1] == []
+    ovlnet.wait_until(lambda: links(gw) == ["g-ext", "lo"], "uplink removed")
 
 
 def test_grant_port_range_and_prefix(made, granted_world, servers):
@@ -303,6 +305,17 @@ def test_hundred_cycles_leak_nothing(build_dir, outer, granted_world, tmp_path):
     counts = json.loads(r.stdout)
     assert counts["fds_after"] == counts["fds_before"]
     assert os.listdir(run_dir) == []
-    assert gw_objects(gw) == ([], [])
+    assert gw_objects(gw)[1] == []
+    ovlnet.wait_until(lambda: gw_objects(gw) == ([], []), "uplinks removed")
     assert links(outer) == before
     assert ovlnet.nsfs_mounts() == mounts
+
+
+def test_same_job_granted_again_right_after_destroy(made, granted_world, servers):
+    gw, ext = granted_world
+    servers(ext.path, "0.0.0.0", 8080, "granted")
+    for _ in range(3):
+        ov = made("again", 1, "--grant", "198.51.100.7:8080", "--gateway", gw.path)
+        assert probe(ov.nodes[0]["ns"], "tcp-connect", "198.51.100.7", 8080, 5) == "ok granted"
+        ov.destroy()
+    ovlnet.wait_until(lambda: gw_objects(gw) == ([], []), "uplink removed")

@@ -50,16 +50,17 @@ def test_help_and_usage_errors(bin_dir, outer, tmp_path):
     assert not os.path.exists(run_dir) or os.listdir(run_dir) == []
 
 
-def test_prints_subnet_and_cleans_up_when_nodes_cannot_start(bin_dir, outer, tmp_path):
-    if containers_available(bin_dir, outer, tmp_path):
-        pytest.skip("containers are available: covered by the tests below")
+def test_prints_subnet_and_cleans_up_when_nodes_fail(bin_dir, outer, tmp_path):
     run_dir = tmp_path / "run"
     r = cordon(bin_dir, outer, "run", "--nodes", "3", "--job", "clijob", "--run-dir",
-               str(run_dir), "--", "/bin/true")
+               str(run_dir), "--", "/nonexistent/command")
     assert r.returncode == 1
     assert "overlay clijob: subnet 10.0.0.0/24" in r.stderr
     assert "overlay clijob: node 2 10.0.0.4" in r.stderr
-    assert "node 0 10.0.0.2 error" in r.stdout
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and all(l.startswith(f"node {i} 10.0.0.{i + 2} ")
+                                   for i, l in enumerate(lines))
+    assert not any(l.endswith(" exit 0") for l in lines)
     assert os.listdir(run_dir) == []
 
 
@@ -110,3 +111,41 @@ def test_gc_command(bin_dir, outer, tmp_path):
     r = cordon(bin_dir, outer, "gc", "--run-dir", str(tmp_path / "none"))
     assert r.returncode == 0
     assert r.stdout.strip() == "removed 0 overlays, killed 0 processes, removed 0 gateway objects"
+
+
+GRANT_SCRIPT = r"""
+import socket
+for port in (8080, 8081):
+    try:
+        c = socket.create_connection(("198.51.100.7", port), timeout=1)
+        print(port, "ok", c.recv(20).decode(), flush=True)
+    except OSError as e:
+        print(port, "fail", type(e).__name__, flush=True)
+"""
+
+
+def test_grant_through_the_cli(bin_dir, outer, tmp_path):
+    if not containers_available(bin_dir, outer, tmp_path):
+        pytest.skip("containers are not available in this build")
+    gw, ext = Netns("gateway"), Netns("external")
+    servers = []
+    try:
+        ovlnet.link_pair(gw, "g-ext", "198.51.100.1/24", ext, "e-ext", "198.51.100.7/24")
+        gw.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        servers = [ovlnet.Server(ext.path, "0.0.0.0", 8080, "granted"),
+                   ovlnet.Server(ext.path, "0.0.0.0", 8081, "other")]
+        run_dir = tmp_path / "run"
+        r = cordon(bin_dir, outer, "run", "--nodes", "2", "--run-dir", str(run_dir),
+                   "--grant", "198.51.100.7:8080", "--gateway-netns", gw.path, "--",
+                   "/usr/bin/python3", "-c", GRANT_SCRIPT)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.count("8080 ok granted") == 2
+        assert r.stdout.count("8081 fail") == 2
+        assert os.listdir(run_dir) == []
+        assert "cordon" not in gw.run(["nft", "list", "tables"]).stdout
+        ovlnet.wait_until(lambda: not ovlnet.gateway_links(gw), "uplink removed")
+    finally:
+        for s in servers:
+            s.close()
+        gw.close()
+        ext.close()

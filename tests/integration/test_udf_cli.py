@@ -33,6 +33,8 @@ def test_help(bin_dir):
     ["run", "x.lua", "--function", "f", "--memory", "lots"],
     ["run", "x.lua", "--function", "f", "--cpu-time", "-1s"],
     ["run", "x.lua", "--function", "f", "--resource", "noequals"],
+    ["run", "x.lua", "--function", "f", "--resource", "../etc=/etc/passwd"],
+    ["run", "x.lua", "--function", "f", "--resource", "a/b=/etc/passwd"],
     ["run", "x.lua", "--function", "f", "--bogus"],
 ])
 def test_usage_errors_exit_2(bin_dir, args):

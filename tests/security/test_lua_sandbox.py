@@ -153,3 +153,19 @@ def test_coroutine_ended_by_limit_cannot_be_closed_later(bin_dir, tmp_path):
         "end }\n")
     r1 = run_node(bin_dir, script, "f", "[1]\n")
     assert r1.returncode == 3 and "limit exceeded: instructions" in r1.stderr
+
+
+def test_hostile_input_lines_never_crash_the_node(bin_dir, tmp_path):
+    """Random and malformed JSON lines end as a usage or UDF error, never a crash."""
+    import random
+    rng = random.Random(4)
+    script = tmp_path / "typed.lua"
+    script.write_text("return { f = { signature = 'bigint,string,datetime,binary->string',\n"
+                      "  evaluate = function(a, b, c, d) return tostring(a) .. tostring(b) end } }\n")
+    pieces = ['[', ']', '{', '}', '"', '\\u0000', '\\ud800', '1e999', '-0', '9223372036854775808',
+              'null', 'true', '"2026-02-30 25:61:61"', '{"base64":"!!"}', '{"base64":"AAEC"}',
+              ',', ':', '"x"', '12', '[[1]]', '\x00', '\xff', ' ']
+    for _ in range(60):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        r = run_node(bin_dir, script, "f", line + "\n")
+        assert r.returncode in (0, 1, 2), (line, r.returncode, r.stderr)

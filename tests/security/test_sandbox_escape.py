@@ -117,6 +117,8 @@ ESCAPES = {
     "socket_alg": ("seccomp", "socket"),
     "socket_vsock": ("seccomp", "socket"),
     "socket_netlink": ("seccomp", "socket"),
+    "socket_sctp": ("seccomp", "socket"),
+    "socket_ping": ("seccomp", "socket"),
     # resources
     "fork_bomb": ("limit", "pids limit 16 reached"),
     "memory_bomb": ("limit", "memory limit 64M reached"),
@@ -202,6 +204,7 @@ def test_caller_fds_not_inherited(bin_dir):
 def test_controls_still_work(bin_dir):
     """The rules are narrow: ordinary ioctls and personality queries pass."""
     check(sandbox(bin_dir, "ioctl_fionread"), "ioctl_fionread", ("value", "2"))
+    assert sandbox(bin_dir, "socket_tcp_udp").stdout == "socket_tcp_udp: ok\n"
     proc = sandbox(bin_dir, "personality_query")
     assert proc.stdout == "personality_query: ok\n", proc.stderr
 

@@ -201,6 +201,22 @@ def netns_users(inodes):
     return found
 
 
+def wait_until(cond, what, tries=400):
+    """Waits for the kernel's asynchronous cleanup (namespace teardown) to
+    reach a state; bounded, and what decides is the state, not the time."""
+    import time
+
+    for _ in range(tries):
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"still not true after the kernel's cleanup: {what}")
+
+
+def gateway_links(ns):
+    return [l for l in ns.run(["ip", "-o", "link"]).stdout.splitlines() if ": cdn-" in l]
+
+
 def nsfs_mounts():
     with open("/proc/self/mountinfo") as f:
         return [l for l in f if " nsfs " in l]

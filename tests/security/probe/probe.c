@@ -531,6 +531,21 @@ static void p_socket_netlink(void)
 {
 	report_rc(socket(AF_NETLINK, SOCK_RAW, 0));
 }
+static void p_socket_sctp(void)
+{
+	report_rc(socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP));
+}
+static void p_socket_ping(void)
+{
+	report_rc(socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP));
+}
+static void p_socket_tcp_udp(void) /* control: what a job needs */
+{
+	int a = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	int b = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	int sv[2];
+	report_rc(a < 0 || b < 0 ? -1 : socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+}
 static void p_connect_tcp(void) /* ARG: ip:port */
 {
 	char ip[64];
@@ -742,6 +757,9 @@ static const struct probe probes[] = {
 	P(socket_alg),
 	P(socket_vsock),
 	P(socket_netlink),
+	P(socket_sctp),
+	P(socket_ping),
+	P(socket_tcp_udp),
 	P(connect_tcp),
 	P(connect_abstract),
 	P(fork_bomb),

@@ -384,6 +384,61 @@ static void test_deserialize_hostile_bytes(void **state)
 	rt_udf_free(u);
 }
 
+/* Random and mutated bytes never crash the decoder, and whatever it accepts
+ * serializes back to bytes it accepts again. */
+static void test_deserialize_random_bytes(void **state)
+{
+	static const char src[] = "return { a = { new_buffer = function() return { 1, 'x', { y = "
+				  "true, [2.5] = -3 } } end,\n"
+				  "  iterate = function() end, merge = function() end, terminate = "
+				  "function() return 1 end } }\n";
+	struct rt_udf *u = open_udf(src, "a", NULL);
+	struct cmn_err err = CMN_ERR_INIT;
+	struct cmn_buf good, again;
+	unsigned seed = 12345;
+	unsigned char bytes[256];
+	int buf, accepted = 0;
+
+	(void)state;
+	cmn_buf_init(&good, 0);
+	cmn_buf_init(&again, 0);
+	assert_int_equal(rt_udf_agg_new(u, &buf, &err), 0);
+	assert_int_equal(rt_udf_agg_serialize(u, buf, &good, &err), 0);
+	for (int round = 0; round < 20000; round++) {
+		size_t len;
+		int copy;
+		if (round % 2 == 0) {
+			/* mutate a valid buffer: flip, truncate or extend */
+			len = good.len;
+			memcpy(bytes, good.data, len);
+			seed = seed * 1103515245u + 12345u;
+			bytes[(seed >> 8) % len] ^= (unsigned char)(seed >> 16);
+			seed = seed * 1103515245u + 12345u;
+			if (seed % 3 == 0)
+				len = (seed >> 8) % len;
+		} else {
+			seed = seed * 1103515245u + 12345u;
+			len = 3 + (seed >> 8) % 60;
+			memcpy(bytes, "CB1", 3);
+			for (size_t i = 3; i < len; i++) {
+				seed = seed * 1103515245u + 12345u;
+				bytes[i] = (unsigned char)(seed >> 16) % 8;
+			}
+		}
+		if (rt_udf_agg_deserialize(u, bytes, len, &copy, &err) == 0) {
+			accepted++;
+			assert_int_equal(rt_udf_agg_serialize(u, copy, &again, &err), 0);
+			rt_udf_agg_free(u, copy);
+		} else {
+			assert_int_equal(err.code, CMN_EINVAL);
+		}
+	}
+	assert_true(accepted > 0);
+	cmn_buf_free(&good);
+	cmn_buf_free(&again);
+	rt_udf_free(u);
+}
+
 struct rows {
 	int count;
 	char last[64];
@@ -486,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_aggregate_scalar_buffer),
 		cmocka_unit_test(test_serialize_rejects_non_plain_data),
 		cmocka_unit_test(test_deserialize_hostile_bytes),
+		cmocka_unit_test(test_deserialize_random_bytes),
 		cmocka_unit_test(test_table_function_rows),
 		cmocka_unit_test(test_batch_equals_rows),
 	};

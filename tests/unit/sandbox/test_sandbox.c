@@ -4,6 +4,7 @@
  * namespaces plus a writable cgroup hierarchy, as sbx_spawn itself. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -348,6 +349,38 @@ static void test_supervise_in_wait(void **state)
 	assert_non_null(strstr(err.msg, "execve /nonexistent: No such file or directory"));
 }
 
+/* cordond spawns from several threads at once: each container gets its own
+ * fds, its own end and its own output. */
+static void *spawn_many(void *arg)
+{
+	intptr_t id = (intptr_t)arg;
+	for (int i = 0; i < 10; i++) {
+		char script[64], want[32];
+		snprintf(script, sizeof(script), "echo t%ld-%d; exit %d", (long)id, i, i);
+		snprintf(want, sizeof(want), "t%ld-%d\n", (long)id, i);
+		struct sbx_spec spec;
+		struct run run;
+		struct cmn_err err = CMN_ERR_INIT;
+		sbx_spec_init(&spec);
+		if (run_sh(&spec, script, &run, &err) < 0 || run.r.end != SBX_END_EXIT ||
+		    run.r.exit_code != i || strcmp(run.out, want) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_concurrent_spawns_from_threads(void **state)
+{
+	pthread_t t[4];
+	for (intptr_t i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, spawn_many, (void *)i), 0);
+	for (int i = 0; i < 4; i++) {
+		void *rc;
+		assert_int_equal(pthread_join(t[i], &rc), 0);
+		assert_null(rc);
+	}
+}
+
 static int count_fds(void)
 {
 	int n = 0;
@@ -468,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_prepare_then_start),
 		cmocka_unit_test(test_prepared_but_unused),
 		cmocka_unit_test(test_supervise_in_wait),
+		cmocka_unit_test(test_concurrent_spawns_from_threads),
 		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
 		cmocka_unit_test(test_builtin_bpf_matches_the_policy),
 		cmocka_unit_test(test_names),
