@@ -521,3 +521,9 @@ def test_malformed_plan_json(bin_dir, text):
 def test_oversized_plan(bin_dir):
     r = run_stage(bin_dir, {"inputs": [], "output": {}}, plan_text=" " * (17 << 20), sink=None)
     assert r.rc == 1 and "cordon-node:" in r.stderr
+
+
+def test_no_inputs_values(bin_dir):
+    plan = stage_plan("VALUES (1, 'a'), (2, NULL)", [], [("n", "BIGINT"), ("s", "STRING")],
+                      stage="final")
+    assert ok(run_stage(bin_dir, plan)) == [(1, "a"), (2, None)]

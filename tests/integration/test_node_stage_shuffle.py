@@ -318,3 +318,22 @@ def test_many_senders_at_once(bin_dir):
     for s in socks:
         s.close()
     assert ok(r) == [(600, 10 * sum(range(60)))]
+
+
+def test_keys_empty_to_one_final_peer(bin_dir):
+    """A stage feeding a 1-node FINAL: "keys": [] and one peer."""
+    port = free_port()
+    plan = stage_plan("SELECT k, v FROM up ORDER BY k", [("up", KV, {"upstream": 2})], KV,
+                      job="j-shuf", stage="final", stage_index=1)
+    plan["listen"] = f"127.0.0.1:{port}"
+    final = run_stage(bin_dir, plan, wait=False)
+    for j in range(2):
+        m = stage_plan("SELECT id, email FROM in0 WHERE id % 2 = ?".replace("?", str(j)),
+                       [("in0", COLS, {"fd": None})], KV, job="j-shuf", node_index=j,
+                       node_count=2)
+        m["output"]["sink"] = {"partition": {"keys": [], "peers": [f"127.0.0.1:{port}"],
+                                             "input": 0}}
+        r = run_stage(bin_dir, m, inputs={"in0": rowfmt.encode_stream(COLS, ROWS[:100])},
+                      sink=None)
+        assert r.rc == 0, r.stderr
+    assert ok(finish(*final)) == [(row[0], row[1]) for row in ROWS[:100]]
