@@ -7,6 +7,7 @@
 
 #include "common/cli.h"
 #include "runtime/runtime.h"
+#include "runtime/stage.h"
 #include "runtime/udf_node.h"
 
 #ifdef CORDON_SANITIZED
@@ -22,7 +23,8 @@ const char *__asan_default_options(void)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: cordon-node [--help] [--version]\n"
-		     "       cordon-node udf --script-fd N --function F ... (see docs/udf.md)\n\n"
+		     "       cordon-node udf --script-fd N --function F ... (see docs/udf.md)\n"
+		     "       cordon-node stage --plan-fd N (see docs/stage-plan.md)\n\n"
 		     "Runs one stage of a Cordon job inside a container. It is started by\n"
 		     "cordond or `cordon udf run`, which pass the stage plan, UDF sources and\n"
 		     "data streams as file descriptors; it is not meant to be run by hand.\n");
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "udf") == 0)
 		return rt_node_udf_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "stage") == 0)
+		return rt_node_stage_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':

@@ -1,0 +1,342 @@
+/* runtime/vtab_input.c — each input of a stage as an SQLite virtual table.
+ *
+ * The module is eponymous-only and named after the input's table, so the
+ * stage's SQL reads `FROM in0` with nothing to create. Rows come from the
+ * input's frames; an fd input is read lazily, one frame when the scan needs
+ * it. Frames are kept once read, because SQLite may scan a table again (the
+ * inner side of a join); the container's memory limit bounds them.
+ * Every frame is validated in full (rowfmt's strict decoder) and its schema
+ * must be the declared one, before any of its rows is seen.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "runtime/stage.h"
+
+int rt_input_add_frame(struct rt_input *in, struct cmn_buf *frame, struct cmn_err *err)
+{
+	struct cmn_rowbatch_reader *r = malloc(sizeof(*r));
+	const struct rt_plan_cols *pc = &in->plan->cols;
+
+	if (!r)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	if (cmn_rowbatch_open(r, frame->data, frame->len, err) < 0) {
+		free(r);
+		return cmn_err_wrap(err, "input %s: malformed batch", in->plan->table);
+	}
+	if (r->ncols != pc->n) {
+		cmn_err_set(err, CMN_EPROTO, 0, "input %s: batch has %zu columns, not %zu",
+			    in->plan->table, r->ncols, pc->n);
+		free(r);
+		return -1;
+	}
+	for (size_t i = 0; i < pc->n; i++) {
+		if (r->cols[i].type != pc->v[i].type) {
+			cmn_err_set(err, CMN_EPROTO, 0, "input %s: column %zu is %s, not %s",
+				    in->plan->table, i, rt_plan_type_name(r->cols[i].type),
+				    rt_plan_type_name(pc->v[i].type));
+			free(r);
+			return -1;
+		}
+	}
+	in->rows += r->nrows;
+	free(r);
+	if (in->nframes == in->cap) {
+		size_t cap = in->cap ? in->cap * 2 : 16;
+		struct cmn_buf *nf = reallocarray(in->frames, cap, sizeof(*nf));
+		if (!nf)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		in->frames = nf;
+		in->cap = cap;
+	}
+	in->bytes += frame->len;
+	in->frames[in->nframes++] = *frame;
+	memset(frame, 0, sizeof(*frame));
+	return 0;
+}
+
+int rt_input_pull(struct rt_input *in, struct cmn_err *err)
+{
+	struct cmn_buf frame = { 0 };
+	int rc;
+
+	if (in->done)
+		return 0;
+	if (in->plan->fd < 0) /* upstream */
+		return rt_shuffle_pump(in->stage, (size_t)(in - in->stage->inputs), err);
+	if (in->fd < 0)
+		return 0;
+	rc = rt_frame_read(in->fd, &frame, err);
+	if (rc < 0)
+		return cmn_err_wrap(err, "input %s", in->plan->table);
+	if (rc == 0) {
+		in->done = true;
+		close(in->fd);
+		in->fd = -1;
+		return 0;
+	}
+	if (rt_input_add_frame(in, &frame, err) < 0) {
+		cmn_buf_free(&frame);
+		return -1;
+	}
+	return 1;
+}
+
+void rt_input_free(struct rt_input *in)
+{
+	for (size_t i = 0; i < in->nframes; i++)
+		cmn_buf_free(&in->frames[i]);
+	free(in->frames);
+	free(in->cols);
+	in->frames = NULL;
+	in->cols = NULL;
+	in->nframes = in->cap = 0;
+}
+
+/* ---- the virtual table -------------------------------------------------------- */
+
+struct in_vtab {
+	sqlite3_vtab base;
+	struct rt_input *in;
+};
+
+struct in_cursor {
+	sqlite3_vtab_cursor base;
+	struct rt_input *in;
+	size_t frame; /* index of the frame r reads */
+	struct cmn_rowbatch_reader r;
+	bool have_frame, eof;
+	struct cmn_value vals[RT_MAX_COLS];
+	sqlite3_int64 rowid;
+};
+
+static const char *sql_type(enum cmn_col_type t)
+{
+	switch (t) {
+	case CMN_COL_DOUBLE:
+		return "REAL";
+	case CMN_COL_STRING:
+		return "TEXT";
+	case CMN_COL_BINARY:
+		return "BLOB";
+	default:
+		return "INTEGER";
+	}
+}
+
+static int in_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
+		      char **errmsg)
+{
+	struct rt_input *in = aux;
+	struct in_vtab *vt;
+	sqlite3_str *s = sqlite3_str_new(db);
+	char *ddl;
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	sqlite3_str_appendall(s, "CREATE TABLE x(");
+	for (size_t i = 0; i < in->plan->cols.n; i++)
+		sqlite3_str_appendf(s, "%s\"%w\" %s", i ? ", " : "", in->plan->cols.v[i].name,
+				    sql_type(in->plan->cols.v[i].type));
+	sqlite3_str_appendall(s, ")");
+	ddl = sqlite3_str_finish(s);
+	if (!ddl)
+		return SQLITE_NOMEM;
+	rc = sqlite3_declare_vtab(db, ddl);
+	sqlite3_free(ddl);
+	if (rc != SQLITE_OK) {
+		*errmsg = sqlite3_mprintf("input %s: %s", in->plan->table, sqlite3_errmsg(db));
+		return rc;
+	}
+	vt = sqlite3_malloc(sizeof(*vt));
+	if (!vt)
+		return SQLITE_NOMEM;
+	memset(vt, 0, sizeof(*vt));
+	vt->in = in;
+	in->vtab = &vt->base;
+	*out = &vt->base;
+	return SQLITE_OK;
+}
+
+static int in_disconnect(sqlite3_vtab *vt)
+{
+	sqlite3_free(vt);
+	return SQLITE_OK;
+}
+
+static int in_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+	struct in_vtab *v = (struct in_vtab *)vt;
+
+	info->estimatedCost = 1e6;
+	info->estimatedRows = v->in->rows ? (sqlite3_int64)v->in->rows : 1000000;
+	return SQLITE_OK;
+}
+
+static int in_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+	struct in_cursor *c = sqlite3_malloc(sizeof(*c));
+
+	if (!c)
+		return SQLITE_NOMEM;
+	memset(c, 0, sizeof(*c));
+	c->in = ((struct in_vtab *)vt)->in;
+	*out = &c->base;
+	return SQLITE_OK;
+}
+
+static int in_close(sqlite3_vtab_cursor *cur)
+{
+	sqlite3_free(cur);
+	return SQLITE_OK;
+}
+
+static int fail(struct in_cursor *c, const struct cmn_err *err)
+{
+	sqlite3_free(c->base.pVtab->zErrMsg);
+	c->base.pVtab->zErrMsg = sqlite3_mprintf("%s", err->msg);
+	return SQLITE_ERROR;
+}
+
+/* Moves to the next row, opening frames (and reading them) as needed. */
+static int in_next(sqlite3_vtab_cursor *cur)
+{
+	struct in_cursor *c = (struct in_cursor *)cur;
+	struct cmn_err err = CMN_ERR_INIT;
+
+	for (;;) {
+		if (c->have_frame) {
+			int rc = cmn_rowbatch_next(&c->r, c->vals, &err);
+			if (rc < 0)
+				return fail(c, &err);
+			if (rc == 1) {
+				c->rowid++;
+				return SQLITE_OK;
+			}
+			c->have_frame = false;
+			if (c->in->streaming) /* scanned once: this frame is done with */
+				cmn_buf_free(&c->in->frames[c->frame]);
+			c->frame++;
+		}
+		if (c->frame == c->in->nframes) {
+			int rc = rt_input_pull(c->in, &err);
+			if (rc < 0)
+				return fail(c, &err);
+			if (rc == 0) {
+				c->eof = true;
+				return SQLITE_OK;
+			}
+		}
+		if (cmn_rowbatch_open(&c->r, c->in->frames[c->frame].data,
+				      c->in->frames[c->frame].len, &err) < 0)
+			return fail(c, &err);
+		c->have_frame = true;
+	}
+}
+
+static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
+		     sqlite3_value **argv)
+{
+	struct in_cursor *c = (struct in_cursor *)cur;
+
+	(void)idx;
+	(void)idxstr;
+	(void)argc;
+	(void)argv;
+	if (c->in->streaming && ++c->in->scans > 1) {
+		struct cmn_err err = CMN_ERR_INIT;
+		cmn_err_set(&err, CMN_EINTERNAL, 0,
+			    "input %s: scanned twice after it was streamed (a bug: please report)",
+			    c->in->plan->table);
+		return fail(c, &err);
+	}
+	c->frame = 0;
+	c->have_frame = false;
+	c->eof = false;
+	c->rowid = 0;
+	return in_next(cur);
+}
+
+static int in_eof(sqlite3_vtab_cursor *cur)
+{
+	return ((struct in_cursor *)cur)->eof;
+}
+
+/* Pushes a row value as SQLite sees it: BOOLEAN as 0/1, DATETIME as ms. */
+void rt_sqlite_result_value(sqlite3_context *ctx, const struct cmn_value *v, enum cmn_col_type t);
+void rt_sqlite_result_value(sqlite3_context *ctx, const struct cmn_value *v, enum cmn_col_type t)
+{
+	if (v->is_null) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	switch (t) {
+	case CMN_COL_BIGINT:
+	case CMN_COL_DATETIME:
+		sqlite3_result_int64(ctx, v->v.i64);
+		break;
+	case CMN_COL_DOUBLE:
+		sqlite3_result_double(ctx, v->v.f64);
+		break;
+	case CMN_COL_BOOLEAN:
+		sqlite3_result_int(ctx, v->v.b ? 1 : 0);
+		break;
+	case CMN_COL_STRING:
+		sqlite3_result_text64(ctx, v->v.bytes.ptr, v->v.bytes.len, SQLITE_TRANSIENT,
+				      SQLITE_UTF8);
+		break;
+	case CMN_COL_BINARY:
+		sqlite3_result_blob64(ctx, v->v.bytes.ptr, v->v.bytes.len, SQLITE_TRANSIENT);
+		break;
+	}
+}
+
+static int in_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
+{
+	struct in_cursor *c = (struct in_cursor *)cur;
+
+	if (i < 0 || (size_t)i >= c->in->plan->cols.n)
+		return SQLITE_RANGE;
+	rt_sqlite_result_value(ctx, &c->vals[i], c->in->plan->cols.v[i].type);
+	return SQLITE_OK;
+}
+
+static int in_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
+{
+	*rowid = ((struct in_cursor *)cur)->rowid;
+	return SQLITE_OK;
+}
+
+static const sqlite3_module input_module = {
+	.iVersion = 0,
+	.xCreate = NULL, /* eponymous-only */
+	.xConnect = in_connect,
+	.xBestIndex = in_best_index,
+	.xDisconnect = in_disconnect,
+	.xDestroy = in_disconnect,
+	.xOpen = in_open,
+	.xClose = in_close,
+	.xFilter = in_filter,
+	.xNext = in_next,
+	.xEof = in_eof,
+	.xColumn = in_column,
+	.xRowid = in_rowid,
+};
+
+int rt_vtab_register(sqlite3 *db, struct rt_input *inputs, size_t n, struct cmn_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (inputs[i].plan->cols.n > RT_MAX_COLS)
+			return cmn_err_set(err, CMN_EINVAL, 0, "input %s: too many columns",
+					   inputs[i].plan->table);
+		if (sqlite3_create_module(db, inputs[i].plan->table, &input_module, &inputs[i]) !=
+		    SQLITE_OK)
+			return cmn_err_set(err, CMN_EINTERNAL, 0, "sqlite3_create_module %s: %s",
+					   inputs[i].plan->table, sqlite3_errmsg(db));
+	}
+	return 0;
+}
