@@ -31,12 +31,23 @@ static bool operator_only(struct sch_api_req *r)
 	return false;
 }
 
+/* Storage's own failures get codes of their own; the rest as api.c maps. */
+static void reply_storage_err(struct sch_api_req *r, const struct cmn_err *err)
+{
+	if (err->code == CMN_EUNAVAIL)
+		sch_api_reply_error(r, 503, "StorageUnavailable", "%s", err->msg);
+	else if (err->code == CMN_ETIMEOUT)
+		sch_api_reply_error(r, 504, "RepairIncomplete", "%s", err->msg);
+	else
+		sch_api_reply_err(r, err);
+}
+
 static void reply_status(struct sch_api_req *r, json_t *st, struct cmn_err *err)
 {
 	if (st)
 		sch_api_reply_json(r, 200, st);
 	else
-		sch_api_reply_err(r, err);
+		reply_storage_err(r, err);
 }
 
 /* An optional JSON body: NULL and no reply when there is none. */
