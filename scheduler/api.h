@@ -5,7 +5,8 @@
  * server.c (libevent evhttp + bufferevent_openssl, limits, deadlines,
  * signals), api.c (per-request pipeline: request id, source address,
  * SigV4, routing, replies, audit, metrics), api_admin.c (accounts, users,
- * roles, keys, projects, audit query), stmt_basic.c (WHOAMI, SETPROJECT).
+ * roles, keys, projects, audit query), stmt_basic.c (WHOAMI, SETPROJECT),
+ * api_storage.c (storage admin endpoints; storage_glue.h).
  */
 #ifndef SCH_API_H
 #define SCH_API_H
