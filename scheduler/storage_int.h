@@ -30,6 +30,7 @@ struct sch_storage {
 	pthread_cond_t stop_cv;
 	uint64_t exported[8]; /* storage counters already added to /metrics */
 	bool metrics_seen;
+	unsigned polls;
 };
 
 #endif

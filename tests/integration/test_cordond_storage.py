@@ -135,6 +135,36 @@ def test_sigkill_chunk_server_is_restarted(cd):
                for e in cd.audit(principal="system:storage"))
 
 
+def test_sigkilled_server_that_lost_its_disk_is_repaired_in_the_background(cd, bin_dir):
+    """No API call: the supervisor restarts the server, the master's
+    background scrub finds its replicas gone and re-replicates them."""
+    data = os.urandom(150_000)
+    storage_cli(bin_dir, cd.data_dir, "put", "--project", "bgproj", "--table", "43",
+                "--version", "1", data=data)
+    s = wait_for(lambda: all_live(cd), what="4 live chunk servers")
+    repairs0 = s["metrics"]["repairs"]
+    by_id = {x["id"]: x for x in s["servers"]}
+    srv_dir = next(d for d in sorted((cd.data_dir / "storage").glob("chunk-*"))
+                   if d.is_dir() and any(p.is_file() for p in d.glob("chunks/*/*")))
+    holder = by_id[(srv_dir / "server-id").read_text().strip()]
+    held = [p for p in srv_dir.glob("chunks/*/*") if p.is_file()]
+    os.kill(holder["pid"], signal.SIGKILL)
+    wait_for(lambda: not alive(holder["pid"]), what="the server to die")
+    for p in held:
+        p.unlink()
+
+    def repaired():
+        st = all_live(cd)
+        return st if st and st["underReplicated"] == 0 and \
+            st["metrics"]["repairs"] >= repairs0 + len(held) else None
+
+    after = wait_for(repaired, timeout=60, what="background repair of the lost replicas")
+    assert after["state"] == "healthy"
+    assert storage_cli(bin_dir, cd.data_dir, "get", "--table", "43", "--version", "1") == data
+    wait_for(lambda: metric(cd, "cordon_storage_repairs_total") >= repairs0 + len(held),
+             what="repairs in /metrics")
+
+
 def metric(cd, name):
     for line in cd.send("GET", "/metrics", {})[1].splitlines():
         if line.startswith(name + " "):
