@@ -81,16 +81,32 @@ json_t *sch_storage_status(struct sch_storage *s, struct cmn_err *err)
 	return st;
 }
 
+/* An operator's scrub or repair runs with the master's background thread
+ * paused: two repairers of the same chunk at once would both copy it (one
+ * replica too many). */
+static int exclusive(struct sch_storage *s, bool scrub, uint64_t timeout_ms, struct cmn_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->op_mu);
+	stor_master_stop(s->c);
+	rc = scrub ? stor_master_scrub_all(s->c, err) : stor_master_repair(s->c, timeout_ms, err);
+	if (stor_master_start(s->c, rc < 0 ? NULL : err) < 0)
+		rc = -1;
+	pthread_mutex_unlock(&s->op_mu);
+	return rc;
+}
+
 json_t *sch_storage_scrub(struct sch_storage *s, struct cmn_err *err)
 {
-	if (need_cluster(s, err) < 0 || stor_master_scrub_all(s->c, err) < 0)
+	if (need_cluster(s, err) < 0 || exclusive(s, true, 0, err) < 0)
 		return NULL;
 	return sch_storage_status(s, err);
 }
 
 json_t *sch_storage_repair(struct sch_storage *s, uint64_t timeout_ms, struct cmn_err *err)
 {
-	if (need_cluster(s, err) < 0 || stor_master_repair(s->c, timeout_ms, err) < 0)
+	if (need_cluster(s, err) < 0 || exclusive(s, false, timeout_ms, err) < 0)
 		return NULL;
 	return sch_storage_status(s, err);
 }

@@ -299,6 +299,7 @@ int sch_storage_open(struct sch_storage **out, const struct sch_storage_cfg *cfg
 	s->cfg = *cfg;
 	pthread_mutex_init(&s->stop_mu, NULL);
 	pthread_mutex_init(&s->sup_mu, NULL);
+	pthread_mutex_init(&s->op_mu, NULL);
 	{
 		pthread_condattr_t ca;
 		pthread_condattr_init(&ca);
@@ -336,6 +337,7 @@ void sch_storage_close(struct sch_storage *s)
 	pthread_cond_destroy(&s->stop_cv);
 	pthread_mutex_destroy(&s->stop_mu);
 	pthread_mutex_destroy(&s->sup_mu);
+	pthread_mutex_destroy(&s->op_mu);
 	free(s);
 }
 

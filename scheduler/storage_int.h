@@ -21,6 +21,7 @@ struct sch_storage {
 	struct stor_cluster *c;      /* owned; NULL when --chunkservers 0 */
 	struct stor_supervisor *sup; /* owned */
 	pthread_mutex_t sup_mu;      /* the supervisor is not thread-safe */
+	pthread_mutex_t op_mu;       /* one operator scrub/repair at a time */
 	char addrs[SCH_STORAGE_MAX][96];
 	int pids[SCH_STORAGE_MAX];
 	/* the supervision thread */
