@@ -5,7 +5,8 @@
  * server.c (libevent evhttp + bufferevent_openssl, limits, deadlines,
  * signals), api.c (per-request pipeline: request id, source address,
  * SigV4, routing, replies, audit, metrics), api_admin.c (accounts, users,
- * roles, keys, projects, audit query), stmt_basic.c (WHOAMI, SETPROJECT).
+ * roles, keys, projects, audit query), stmt_basic.c (WHOAMI, SETPROJECT),
+ * api_storage.c (storage admin endpoints; storage_glue.h).
  */
 #ifndef SCH_API_H
 #define SCH_API_H
@@ -27,6 +28,7 @@
 #include "scheduler/keywrap.h"
 #include "scheduler/principal.h"
 #include "scheduler/stmt.h"
+#include "scheduler/storage_glue.h"
 #include "scheduler/whitelist.h"
 
 #define SCH_OPERATOR_ACCOUNT "admin"
@@ -45,6 +47,8 @@ struct sch_api_config {
 	unsigned audit_checkpoint_every;
 	int clock_skew_s; /* ±window for x-amz-date */
 	unsigned threads; /* worker event loops */
+	/* storage glue (storage_glue.h): local chunk servers, 0 = none */
+	unsigned chunkservers, racks;
 };
 
 struct sch_api {
@@ -55,6 +59,7 @@ struct sch_api {
 	struct sch_accounts *acc;
 	struct sch_audit *audit;
 	struct sch_whitelist proxies;
+	struct sch_storage *storage; /* storage_glue.h: keyring, chunk servers */
 	SSL_CTX *ssl;
 	struct event_base *base;
 	/* Held while a request is handled: the catalog connection, the key
@@ -121,6 +126,9 @@ void sch_api_route_accounts(struct sch_api_req *r, char **segs, size_t n);
 void sch_api_route_admin(struct sch_api_req *r, char **segs, size_t n);
 void sch_api_route_projects(struct sch_api_req *r, char **segs, size_t n);
 void sch_api_route_audit(struct sch_api_req *r);
+/* api_storage.c: /v1/admin/storage[/scrub|/repair] and
+ * /v1/admin/projects/{p}/key (segs after "/v1/admin/"). */
+void sch_api_route_admin_storage(struct sch_api_req *r, char **segs, size_t n);
 
 /* stmt_basic.c */
 int sch_stmt_basic_register(struct sch_accounts *acc);

@@ -81,6 +81,12 @@ void sch_api_route_admin(struct sch_api_req *r, char **segs, size_t n)
 	struct cmn_err err = CMN_ERR_INIT;
 	struct sch_new_key key;
 
+	/* storage glue: /v1/admin/storage... and /v1/admin/projects/{p}/key */
+	if ((n >= 1 && strcmp(segs[0], "storage") == 0) ||
+	    (n == 3 && strcmp(segs[0], "projects") == 0 && strcmp(segs[2], "key") == 0)) {
+		sch_api_route_admin_storage(r, segs, n);
+		return;
+	}
 	if (n < 1 || strcmp(segs[0], "accounts") != 0 || n > 2) {
 		r->event_name = "AdminRequest";
 		sch_api_reply_error(r, 404, "NotFound", "no such endpoint");

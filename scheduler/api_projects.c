@@ -74,6 +74,9 @@ static void create_project(struct sch_api_req *r)
 					    json_string_value(json_object_get(body, "description")),
 					    &err) < 0)
 			sch_api_reply_err(r, &err);
+		/* storage glue: the project's key (version 1) comes with it */
+		else if (sch_storage_project_created(r->api->storage, name, &err) < 0)
+			sch_api_reply_err(r, &err);
 		else
 			sch_api_reply_json(
 			    r, 201,

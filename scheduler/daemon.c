@@ -73,6 +73,34 @@ static int make_dir(const char *path, struct cmn_err *err)
 	return 0;
 }
 
+/* Storage glue (storage_glue.h): the keyring (always: it wraps the
+ * access-key secrets from now on) and, unless --chunkservers 0, the local
+ * chunk servers with the storage master. */
+static int start_storage(struct sch_api *api, struct cmn_err *err)
+{
+	struct sch_storage_cfg cfg = {
+		.data_dir = api->cfg.data_dir,
+		.root_key_file = sch_keywrap_root_key_path(api->kw),
+		.servers = api->cfg.chunkservers,
+		.racks = api->cfg.racks,
+	};
+	if (sch_storage_open(&api->storage, &cfg, err) < 0)
+		return -1;
+	sch_keywrap_use_keyring(api->kw, sch_storage_keyring(api->storage));
+	return 0;
+}
+
+/* Secrets wrapped before the keyring took over are rewrapped once. */
+static int migrate_secrets(struct sch_api *api, struct cmn_err *err)
+{
+	size_t n = 0;
+	if (sch_storage_migrate_secrets(api->kw, sch_catalog_db(api->cat), &n, err) < 0)
+		return -1;
+	if (n > 0)
+		cmn_info("rewrapped %zu access-key secrets under the storage keyring", n);
+	return 0;
+}
+
 int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 {
 	char path[4200];
@@ -85,9 +113,9 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 	if (sch_keywrap_open(&api->kw, api->cfg.data_dir, err) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/catalog.db", api->cfg.data_dir);
-	if (sch_catalog_open(&api->cat, path, err) < 0 ||
+	if (sch_catalog_open(&api->cat, path, err) < 0 || start_storage(api, err) < 0 ||
 	    sch_accounts_open(&api->acc, api->cat, api->kw, err) < 0 ||
-	    ensure_operator(api, err) < 0 ||
+	    migrate_secrets(api, err) < 0 || ensure_operator(api, err) < 0 ||
 	    sch_audit_open(&api->audit, api->cat, api->cfg.data_dir,
 			   api->cfg.audit_checkpoint_every, err) < 0)
 		return -1;
@@ -125,6 +153,9 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 
 void sch_daemon_fini(struct sch_api *api)
 {
+	/* storage first: its master audits through the default audit log */
+	sch_storage_close(api->storage);
+	api->storage = NULL;
 	sch_audit_set_default(NULL);
 	sch_audit_close(api->audit); /* flush + signed checkpoint */
 	sch_accounts_close(api->acc);

@@ -31,7 +31,9 @@ static void usage(FILE *out)
 		"On first start DIR receives the root key, the catalog, a self-signed TLS\n"
 		"certificate (DIR/tls/cert.pem) and the operator's DIR/admin.credentials.\n"
 		"--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n"
-		"--threads: event loops (default: one per CPU, at most 4).\n");
+		"--threads: event loops (default: one per CPU, at most 4).\n"
+		"--chunkservers N --racks R: local cordon-chunkd processes cordond starts\n"
+		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n");
 }
 
 /* "host:port", "[v6]:port" or ":port". */
@@ -62,6 +64,16 @@ static int parse_uint(const char *s, unsigned *out)
 {
 	uint64_t v;
 	if (cmn_parse_u64(s, &v, NULL) < 0 || v == 0 || v > 1000000)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* 0..max */
+static int parse_count(const char *s, unsigned *out, unsigned max)
+{
+	uint64_t v;
+	if (cmn_parse_u64(s, &v, NULL) < 0 || v > max)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
@@ -129,8 +141,6 @@ static const struct option opts[] = {
 static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 		       enum cmn_log_level *level)
 {
-	unsigned ignored;
-
 	switch (c) {
 	case 'd':
 		cfg->data_dir = arg;
@@ -140,9 +150,10 @@ static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 	case 'r':
 		cfg->region = arg;
 		return !*arg || strlen(arg) > 63 ? -1 : 0;
-	case 'C': /* storage master options: taken by the storage module */
+	case 'C': /* storage glue: local chunk servers, 0 = none */
+		return parse_count(arg, &cfg->chunkservers, 64);
 	case 'R':
-		return parse_uint(arg, &ignored);
+		return parse_count(arg, &cfg->racks, 64) < 0 || cfg->racks == 0 ? -1 : 0;
 	case 'c':
 		cfg->tls_cert = arg;
 		return 0;
@@ -187,6 +198,8 @@ int main(int argc, char **argv)
 		.audit_checkpoint_every = 1000,
 		.clock_skew_s = 15 * 60,
 		.threads = default_threads(),
+		.chunkservers = 4,
+		.racks = 3,
 	};
 	while ((c = getopt_long(argc, argv, "h", opts, &index)) != -1) {
 		if (c == 'h') {

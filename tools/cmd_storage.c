@@ -1,9 +1,12 @@
 /* tools/cmd_storage.c — `cordon admin storage ...`: the operator's view of
- * storage. Until cordond's admin API exists this runs in direct mode on a
- * storage dir (--data-dir DIR):
+ * storage. status, scrub, repair and key-rotate go through cordond's admin
+ * API (cmd_storage_api.c) unless --data-dir is given; with it, every
+ * command runs in direct mode on a storage dir (--data-dir DIR):
  *   DIR/storage.db   the catalog tables of storage (stor_*)
  *   DIR/root.key     the root key (0600; or --kms-command)
  *   DIR/cluster.key  the secret every cordon-chunkd connection proves
+ * or, on a cordond data dir (DIR/catalog.db, no DIR/storage.db): the
+ * catalog, DIR/keys/root.key and DIR/storage/cluster.key.
  * The same code paths cordond links (storage.h), not a copy.
  */
 #define _GNU_SOURCE
@@ -49,7 +52,8 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: cordon admin storage COMMAND --data-dir DIR [options]\n"
+	    "usage: cordon admin storage status|scrub|repair|key-rotate [options]   (via cordond)\n"
+	    "       cordon admin storage COMMAND --data-dir DIR [options]        (direct mode)\n"
 	    "  init                              create DIR with root key, cluster key, catalog\n"
 	    "  server-add ADDR...                register running cordon-chunkd servers\n"
 	    "  status                            servers, chunks, replicas, metrics (JSON)\n"
@@ -215,6 +219,22 @@ static void audit_to_log(void *ctx, const char *event, const char *detail)
 	(void)detail; /* stor_audit already logs; cordond records these in its audit log */
 }
 
+/* A cordond data dir (storage_glue.h): the storage tables live in its
+ * catalog, the root key in keys/, the cluster key in storage/. Direct mode
+ * works next to a running cordond (SQLite WAL, busy timeout). path, root
+ * and key are 4096 bytes each. */
+static int cordond_layout(const char *dir, char *path, char *root, char *key)
+{
+	char probe[4200];
+	snprintf(probe, sizeof(probe), "%s/catalog.db", dir);
+	if (access(probe, F_OK) != 0)
+		return -1;
+	snprintf(path, 4096, "%s/catalog.db", dir);
+	snprintf(root, 4096, "%s/keys/root.key", dir);
+	snprintf(key, 4096, "%s/storage/cluster.key", dir);
+	return 0;
+}
+
 static int session_open(struct session *s, const struct sopts *o, bool serve, struct cmn_err *err)
 {
 	char path[4096], root[4096];
@@ -225,6 +245,8 @@ static int session_open(struct session *s, const struct sopts *o, bool serve, st
 	snprintf(path, sizeof(path), "%s/storage.db", o->data_dir);
 	snprintf(root, sizeof(root), "%s/root.key", o->data_dir);
 	snprintf(s->key_path, sizeof(s->key_path), "%s/cluster.key", o->data_dir);
+	if (access(path, F_OK) != 0 && cordond_layout(o->data_dir, path, root, s->key_path) == 0)
+		cmn_info("using cordond's data dir %s (catalog.db)", o->data_dir);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK)
 		return cmn_err_set(err, CMN_EIO, 0, "open %s: %s", path,
@@ -548,6 +570,14 @@ static int do_serve(struct session *s, const struct sopts *o, struct cmn_err *er
 	return 0;
 }
 
+static bool has_data_dir(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--data-dir") == 0 || strncmp(argv[i], "--data-dir=", 11) == 0)
+			return true;
+	return false;
+}
+
 int cmd_admin_storage(int argc, char **argv)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -561,6 +591,11 @@ int cmd_admin_storage(int argc, char **argv)
 		return argc < 2 ? CMN_EXIT_USAGE : CMN_EXIT_OK;
 	}
 	cmd = argv[1];
+	/* Without --data-dir the operator commands go through cordond's API. */
+	if (!has_data_dir(argc, argv) &&
+	    (strcmp(cmd, "status") == 0 || strcmp(cmd, "scrub") == 0 ||
+	     strcmp(cmd, "repair") == 0 || strcmp(cmd, "key-rotate") == 0))
+		return cmd_admin_storage_api(argc, argv);
 	rc = parse_opts(argc - 1, argv + 1, &o);
 	if (rc != 0)
 		return rc > 0 ? CMN_EXIT_OK : CMN_EXIT_USAGE;

@@ -10,6 +10,8 @@ int cmd_whoami(int argc, char **argv);        /* cmd_api.c */
 int cmd_sql(int argc, char **argv);           /* cmd_api.c */
 int cmd_admin(int argc, char **argv);         /* cmd_admin.c */
 int cmd_admin_storage(int argc, char **argv); /* cmd_storage.c, reached as `admin storage` */
-int cmd_audit(int argc, char **argv);         /* cmd_audit.c */
+/* cmd_storage_api.c: the same through cordond's API (no --data-dir) */
+int cmd_admin_storage_api(int argc, char **argv);
+int cmd_audit(int argc, char **argv); /* cmd_audit.c */
 
 #endif

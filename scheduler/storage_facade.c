@@ -1,0 +1,228 @@
+/* scheduler/storage_facade.c — what cordond asks of storage: the operator
+ * view (status, scrub, repair), project keys, and the narrow facade for the
+ * job runner (tables of row batches); see storage_glue.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rowfmt.h"
+#include "scheduler/storage_int.h"
+
+static int need_cluster(struct sch_storage *s, struct cmn_err *err)
+{
+	if (!sch_storage_enabled(s))
+		return cmn_err_set(err, CMN_EUNAVAIL, 0,
+				   "storage is disabled (cordond --chunkservers 0)");
+	return 0;
+}
+
+/* Adds the supervisor's pid to each server (matched by address) and the
+ * summary fields to storage's own status. */
+static void summarize(struct sch_storage *s, json_t *st)
+{
+	json_t *servers = json_object_get(st, "servers"), *srv, *racks = json_object();
+	json_int_t live = 0, free_bytes = 0;
+	size_t i;
+
+	json_array_foreach(servers, i, srv)
+	{
+		const char *addr = json_string_value(json_object_get(srv, "addr"));
+		const char *state = json_string_value(json_object_get(srv, "state"));
+		pthread_mutex_lock(&s->sup_mu);
+		for (unsigned k = 0; addr && k < stor_supervisor_count(s->sup); k++) {
+			const char *a = stor_supervisor_addr(s->sup, k);
+			if (a && strcmp(a, addr) == 0)
+				json_object_set_new(srv, "pid",
+						    json_integer(stor_supervisor_pid(s->sup, k)));
+		}
+		pthread_mutex_unlock(&s->sup_mu);
+		if (state && strcmp(state, "live") == 0) {
+			live++;
+			free_bytes += json_integer_value(json_object_get(srv, "free_bytes"));
+			json_object_set_new(racks, json_string_value(json_object_get(srv, "rack")),
+					    json_true());
+		}
+	}
+	json_object_set_new(st, "enabled", json_true());
+	json_object_set_new(st, "live", json_integer(live));
+	json_object_set_new(st, "racks", json_integer((json_int_t)json_object_size(racks)));
+	json_object_set_new(st, "capacityFreeBytes", json_integer(free_bytes));
+	json_object_set_new(
+	    st, "underReplicated",
+	    json_integer(json_integer_value(json_object_get(st, "under_replicated"))));
+	json_object_del(st, "under_replicated");
+	json_object_set_new(
+	    st, "state",
+	    json_string(live == (json_int_t)json_array_size(servers) &&
+				json_integer_value(json_object_get(st, "underReplicated")) == 0
+			    ? "healthy"
+			    : "degraded"));
+	json_decref(racks);
+}
+
+json_t *sch_storage_status(struct sch_storage *s, struct cmn_err *err)
+{
+	char *text = NULL;
+	json_t *st;
+
+	if (!sch_storage_enabled(s))
+		return json_pack("{s:b, s:s, s:[], s:i, s:i}", "enabled", 0, "state", "disabled",
+				 "servers", "live", 0, "racks", 0);
+	if (stor_status_json(s->c, &text, err) < 0)
+		return NULL;
+	st = json_loads(text, 0, NULL);
+	free(text);
+	if (!json_is_object(st)) {
+		json_decref(st);
+		cmn_err_set(err, CMN_EINTERNAL, 0, "storage status is not a JSON object");
+		return NULL;
+	}
+	summarize(s, st);
+	return st;
+}
+
+/* An operator's scrub or repair runs with the master's background thread
+ * paused: two repairers of the same chunk at once would both copy it (one
+ * replica too many). */
+static int exclusive(struct sch_storage *s, bool scrub, uint64_t timeout_ms, struct cmn_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->op_mu);
+	stor_master_stop(s->c);
+	rc = scrub ? stor_master_scrub_all(s->c, err) : stor_master_repair(s->c, timeout_ms, err);
+	if (stor_master_start(s->c, rc < 0 ? NULL : err) < 0)
+		rc = -1;
+	pthread_mutex_unlock(&s->op_mu);
+	return rc;
+}
+
+json_t *sch_storage_scrub(struct sch_storage *s, struct cmn_err *err)
+{
+	if (need_cluster(s, err) < 0 || exclusive(s, true, 0, err) < 0)
+		return NULL;
+	return sch_storage_status(s, err);
+}
+
+json_t *sch_storage_repair(struct sch_storage *s, uint64_t timeout_ms, struct cmn_err *err)
+{
+	if (need_cluster(s, err) < 0 || exclusive(s, false, timeout_ms, err) < 0)
+		return NULL;
+	return sch_storage_status(s, err);
+}
+
+int sch_storage_project_created(struct sch_storage *s, const char *project, struct cmn_err *err)
+{
+	struct cmn_err e = CMN_ERR_INIT;
+	if (stor_keyring_project_create(s->kr, project, NULL, &e) == 0 || e.code == CMN_EEXIST)
+		return 0;
+	if (err)
+		*err = e;
+	return -1;
+}
+
+int sch_storage_project_key_set(struct sch_storage *s, const char *project, const uint8_t *byok,
+				uint32_t *version, struct cmn_err *err)
+{
+	struct cmn_err e = CMN_ERR_INIT;
+
+	if (stor_keyring_project_rotate(s->kr, project, byok, version, &e) == 0)
+		return 0;
+	if (e.code != CMN_ENOTFOUND) {
+		if (err)
+			*err = e;
+		return -1;
+	}
+	/* a project created before storage was wired in has no key yet */
+	if (stor_keyring_project_create(s->kr, project, byok, err) < 0)
+		return -1;
+	*version = 1;
+	return 0;
+}
+
+int sch_storage_project_key_version(struct sch_storage *s, const char *project, uint32_t *version,
+				    struct cmn_err *err)
+{
+	return stor_keyring_project_version(s->kr, project, version, err);
+}
+
+int sch_storage_table_create(struct sch_storage *s, const char *project, uint64_t table_id,
+			     struct cmn_err *err)
+{
+	if (need_cluster(s, err) < 0)
+		return -1;
+	return stor_keyring_table_create(s->kr, project, table_id, err);
+}
+
+int sch_storage_table_write(struct sch_storage *s, uint64_t table_id, uint64_t version,
+			    const struct sch_storage_batch *batches, size_t nbatches,
+			    struct cmn_err *err)
+{
+	struct stor_writer *w;
+
+	if (need_cluster(s, err) < 0)
+		return -1;
+	/* nothing unverified goes in: what is read back must decode */
+	for (size_t i = 0; i < nbatches; i++) {
+		struct cmn_rowbatch_reader r;
+		if (cmn_rowbatch_open(&r, batches[i].data, batches[i].len, err) < 0)
+			return cmn_err_wrap(err, "batch %zu", i);
+	}
+	if (stor_writer_open(s->c, table_id, version, &w, err) < 0)
+		return -1;
+	for (size_t i = 0; i < nbatches; i++)
+		if (stor_writer_append_batch(w, batches[i].data, batches[i].len, err) < 0) {
+			stor_writer_abort(w);
+			return cmn_err_wrap(err, "table %llu version %llu",
+					    (unsigned long long)table_id,
+					    (unsigned long long)version);
+		}
+	return stor_writer_commit(w, err);
+}
+
+struct read_ctx {
+	sch_storage_batch_cb cb;
+	void *ctx;
+};
+
+/* A chunk holds whole batches framed as u32 (big-endian) length + batch. */
+static int split_chunk(void *arg, const uint8_t *data, size_t len, struct cmn_err *err)
+{
+	struct read_ctx *rc = arg;
+	size_t off = 0;
+
+	while (off < len) {
+		struct cmn_rowbatch_reader r;
+		size_t blen;
+		if (len - off < 4)
+			return cmn_err_set(err, CMN_EPROTO, 0, "chunk ends inside a batch header");
+		blen = (size_t)data[off] << 24 | (size_t)data[off + 1] << 16 |
+		       (size_t)data[off + 2] << 8 | data[off + 3];
+		off += 4;
+		if (blen > len - off)
+			return cmn_err_set(err, CMN_EPROTO, 0,
+					   "batch of %zu bytes overruns its chunk", blen);
+		if (cmn_rowbatch_open(&r, data + off, blen, err) < 0 ||
+		    rc->cb(rc->ctx, data + off, blen, err) < 0)
+			return -1;
+		off += blen;
+	}
+	return 0;
+}
+
+int sch_storage_table_read(struct sch_storage *s, uint64_t table_id, uint64_t version,
+			   sch_storage_batch_cb cb, void *ctx, struct cmn_err *err)
+{
+	struct read_ctx rc = { cb, ctx };
+
+	if (need_cluster(s, err) < 0)
+		return -1;
+	return stor_read_version(s->c, table_id, version, split_chunk, &rc, err);
+}
+
+int sch_storage_table_drop(struct sch_storage *s, uint64_t table_id, struct cmn_err *err)
+{
+	if (need_cluster(s, err) < 0)
+		return -1;
+	return stor_drop_table(s->c, table_id, err);
+}
