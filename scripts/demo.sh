@@ -50,6 +50,9 @@ export CORDON_CA_FILE="$WORK/cordond/tls/cert.pem"
 export CORDON_ACCESS_KEY_ID=$(awk -F' = ' '/aws_access_key_id/{print $2}' "$WORK/cordond/admin.credentials")
 export CORDON_SECRET_ACCESS_KEY=$(awk -F' = ' '/aws_secret_access_key/{print $2}' "$WORK/cordond/admin.credentials")
 run "$BIN/cordon" whoami
+printf '$ cordon admin storage status   # the chunk servers cordond started and supervises\n'
+"$BIN/cordon" admin storage status |
+	json '"chunk servers: %s" % ", ".join("%s on %s (%s)" % (s["id"][:8], s["rack"], s["state"]) for s in d["servers"])'
 acme=$("$BIN/cordon" admin account create acme)
 echo "created account acme (its access key is shown once, kept by the demo)"
 export CORDON_ACCESS_KEY_ID=$(echo "$acme" | json 'd["accessKey"]["accessKeyId"]')
