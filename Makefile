@@ -9,7 +9,7 @@ JOBS        ?= $(shell nproc)
 PYTHON      ?= /usr/bin/python3
 PYTEST_ARGS ?=
 
-.PHONY: all deps build test unit integration demo bench sanitize format lint clean
+.PHONY: all deps build test unit integration demo bench sanitize fuzz format lint clean
 
 all: build
 
@@ -37,6 +37,20 @@ sanitize: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 sanitize:
 	$(MAKE) test BUILD=build-sanitize CMAKE_FLAGS="-DCORDON_SANITIZE=address,undefined -DCORDON_WERROR=ON"
 
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on a fresh corpus
+# under build-fuzz/; a crash fails the target. Longer runs: by hand.
+FUZZ_SECONDS ?= 10
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCORDON_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+	@set -e; for f in build-fuzz/fuzz/fuzz_*; do \
+		mkdir -p build-fuzz/corpus/$$(basename $$f); \
+		echo "fuzz: $$(basename $$f) for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=0 \
+			build-fuzz/corpus/$$(basename $$f) 2>build-fuzz/$$(basename $$f).log || \
+			{ tail -40 build-fuzz/$$(basename $$f).log; exit 1; }; \
+	done
+
 demo: build
 	@CORDON_BUILD_DIR=$(abspath $(BUILD)) scripts/demo.sh
 
@@ -51,4 +65,4 @@ lint: deps
 	@scripts/lint.sh
 
 clean:
-	rm -rf build build-sanitize build-release
+	rm -rf build build-sanitize build-release build-fuzz
