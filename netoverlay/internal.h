@@ -60,7 +60,7 @@ int ns_return(int origin_fd, struct cmn_err *err);
 /* Writes value to /proc/sys/<key> of the current netns. optional: a missing
  * key is not an error (e.g. bridge-nf-* without br_netfilter). */
 int ns_sysctl(const char *key, const char *value, bool optional, struct cmn_err *err);
-/* The settings every overlay netns gets (IPv6 off; bridge-nf off in hubs). */
+/* The settings applied to every overlay netns: IPv6 off; bridge-nf off in hubs. */
 int ns_harden(bool hub, struct cmn_err *err);
 /* SO_NETNS_COOKIE of the current netns / of the netns a socket lives in. */
 int ns_cookie_here(uint64_t *out, struct cmn_err *err);

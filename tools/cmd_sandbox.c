@@ -1,5 +1,5 @@
 /* tools/cmd_sandbox.c — `cordon sandbox run [options] -- CMD [ARGS...]`:
- * runs CMD in the container every job node gets (sandbox/), for operators
+ * runs CMD in the same container every job node runs in (sandbox/), for operators
  * checking a host and for tests.
  *
  * Exit status: CMD's own; 128+N when it died of signal N (Cordon's kills
