@@ -1,10 +1,12 @@
 /* common/buf.c — see buf.h. */
 #include "common/buf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cmn_buf_init(struct cmn_buf *b, size_t max)
 {
@@ -85,6 +87,23 @@ int cmn_buf_printf(struct cmn_buf *b, struct cmn_err *err, const char *fmt, ...)
 	rc = cmn_buf_vprintf(b, err, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int cmn_buf_read_fd(struct cmn_buf *b, int fd, struct cmn_err *err)
+{
+	char chunk[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cmn_err_sys(err, "read fd %d", fd);
+		if (n == 0)
+			return 0;
+		if (cmn_buf_append(b, chunk, (size_t)n, err) < 0)
+			return cmn_err_wrap(err, "read fd %d", fd);
+	}
 }
 
 void cmn_buf_consume(struct cmn_buf *b, size_t n)

@@ -28,6 +28,10 @@ int cmn_buf_printf(struct cmn_buf *b, struct cmn_err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int cmn_buf_vprintf(struct cmn_buf *b, struct cmn_err *err, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
+/* Appends everything read from fd until EOF (retrying EINTR). Fails with
+ * CMN_ELIMIT when the buffer's max would be passed, so a peer cannot make
+ * the caller allocate without bound. */
+int cmn_buf_read_fd(struct cmn_buf *b, int fd, struct cmn_err *err);
 /* Drops the first n bytes (a consumed prefix). */
 void cmn_buf_consume(struct cmn_buf *b, size_t n);
 void cmn_buf_reset(struct cmn_buf *b);

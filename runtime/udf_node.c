@@ -155,20 +155,8 @@ static int parse_opts(int argc, char **argv, struct node_opts *o, struct cmn_err
 
 static int read_all(int fd, size_t max, struct cmn_buf *out, struct cmn_err *err)
 {
-	char chunk[65536];
-
 	cmn_buf_init(out, max);
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return cmn_err_sys(err, "read fd %d", fd);
-		if (n == 0)
-			return 0;
-		if (cmn_buf_append(out, chunk, (size_t)n, err) < 0)
-			return cmn_err_wrap(err, "read fd %d", fd);
-	}
+	return cmn_buf_read_fd(out, fd, err);
 }
 
 /* Exit status for a failed call, after telling stderr why. */

@@ -1,4 +1,5 @@
 /* Unit tests of common/: errors, buffers, parsers, cleanup helpers, logging. */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -131,6 +133,60 @@ static void test_buf_steal(void **state)
 	cmn_buf_free(&b);
 }
 
+/* Writes n bytes of 'x' into a pipe from a child and returns the read end. */
+static int pipe_of(size_t n)
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char block[4096];
+		memset(block, 'x', sizeof(block));
+		close(fds[0]);
+		while (n > 0) {
+			size_t k = n < sizeof(block) ? n : sizeof(block);
+			if (write(fds[1], block, k) != (ssize_t)k)
+				_exit(1);
+			n -= k;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	return fds[0];
+}
+
+static void test_buf_read_fd(void **state)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	cleanup_buf struct cmn_buf b;
+	(void)state;
+
+	/* more than one internal read, exactly, to EOF */
+	int fd = pipe_of(200000);
+	cmn_buf_init(&b, 0);
+	assert_int_equal(cmn_buf_read_fd(&b, fd, &err), 0);
+	assert_int_equal(b.len, 200000);
+	assert_int_equal(b.data[0], 'x');
+	assert_int_equal(b.data[199999], 'x');
+	close(fd);
+	/* a peer sending more than the bound is refused, not buffered */
+	cmn_buf_free(&b);
+	cmn_buf_init(&b, 100000);
+	fd = pipe_of(200000);
+	assert_int_equal(cmn_buf_read_fd(&b, fd, &err), -1);
+	assert_int_equal(err.code, CMN_ELIMIT);
+	assert_true(b.len <= 100000);
+	close(fd);
+	/* a bad fd names itself */
+	assert_int_equal(cmn_buf_read_fd(&b, -1, &err), -1);
+	assert_non_null(strstr(err.msg, "read fd -1"));
+	while (wait(NULL) > 0)
+		;
+}
+
 static void test_parse_size(void **state)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -246,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_buf_grow_printf_consume),
 		cmocka_unit_test(test_buf_limit_and_overflow),
 		cmocka_unit_test(test_buf_steal),
+		cmocka_unit_test(test_buf_read_fd),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_duration_and_ints),
 		cmocka_unit_test(test_cleanup_helpers),
