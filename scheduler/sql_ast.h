@@ -134,6 +134,8 @@ struct sch_sql_script {
 };
 
 void sch_sql_stmt_free(struct sch_sql_stmt *s);
+/* Frees the names of a list and empties it (the list struct is the caller's). */
+void sch_sql_list_free(struct sch_sql_list *l);
 void sch_sql_script_free(struct sch_sql_script *sc);
 
 const char *sch_sql_objtype_name(enum sch_sql_objtype t); /* "table", ... */

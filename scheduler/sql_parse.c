@@ -188,11 +188,13 @@ int sqlp_statement(struct sqlp *p, struct sch_sql_stmt *s, int depth)
 	return sqlp_fail(p, "a statement");
 }
 
-static void list_free(struct sch_sql_list *l)
+void sch_sql_list_free(struct sch_sql_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
 void sch_sql_stmt_free(struct sch_sql_stmt *s)
@@ -204,13 +206,13 @@ void sch_sql_stmt_free(struct sch_sql_stmt *s)
 	free(s->name);
 	free(s->grantee);
 	free(s->role);
-	list_free(&s->actions);
-	list_free(&s->columns);
+	sch_sql_list_free(&s->actions);
+	sch_sql_list_free(&s->columns);
 	free(s->flag);
 	free(s->text);
 	sch_sql_stmt_free(s->inner);
 	sch_q_stmt_free(s->q);
-	list_free(&s->select_cols);
+	sch_sql_list_free(&s->select_cols);
 	free(s->from.project);
 	free(s->from.name);
 	free(s->target.project);

@@ -211,15 +211,6 @@ int qp_type(struct qp *p, enum sch_q_type *out)
 
 /* ---- tree helpers ---------------------------------------------------------- */
 
-static void list_free(struct sch_sql_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 void sch_q_expr_free(struct sch_q_expr *e)
 {
 	if (!e)
@@ -370,7 +361,7 @@ void sch_q_from_free(struct sch_q_from *f)
 	sch_q_from_free(f->right);
 	sch_q_expr_free(f->on);
 	sch_q_expr_free(f->udtf);
-	list_free(&f->cols);
+	sch_sql_list_free(&f->cols);
 	free(f->view_owner);
 	free(f);
 }
@@ -385,8 +376,8 @@ void sch_q_select_free(struct sch_q_select *s)
 		free(s->items[i].star_qual);
 	}
 	free(s->items);
-	list_free(&s->udtf_cols);
-	list_free(&s->udtf_rcols);
+	sch_sql_list_free(&s->udtf_cols);
+	sch_sql_list_free(&s->udtf_rcols);
 	sch_q_from_free(s->from);
 	sch_q_expr_free(s->where);
 	for (size_t i = 0; i < s->ngroup; i++)
@@ -397,8 +388,8 @@ void sch_q_select_free(struct sch_q_select *s)
 		sch_q_expr_free(s->order[i].e);
 	free(s->order);
 	free(s->using_cmd);
-	list_free(&s->resources);
-	list_free(&s->tcols);
+	sch_sql_list_free(&s->resources);
+	sch_sql_list_free(&s->tcols);
 	free(s->tcol_types);
 	free(s);
 }
@@ -438,7 +429,7 @@ void sch_q_stmt_free(struct sch_q_stmt *s)
 		free(s->part[i].value);
 	}
 	free(s->part);
-	list_free(&s->insert_cols);
+	sch_sql_list_free(&s->insert_cols);
 	for (size_t r = 0; r < s->nrows; r++) {
 		for (size_t c = 0; s->values[r] && c < s->nvalcols; c++)
 			sch_q_expr_free(s->values[r][c]);
@@ -446,7 +437,7 @@ void sch_q_stmt_free(struct sch_q_stmt *s)
 	}
 	free(s->values);
 	free(s->class_name);
-	list_free(&s->resources);
+	sch_sql_list_free(&s->resources);
 	free(s->key);
 	free(s->value);
 	free(s);

@@ -60,15 +60,6 @@ void sch_tabledef_free(struct sch_tabledef *t)
 	free(t);
 }
 
-static void list_free(struct sch_sql_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 void sch_funcdef_free(struct sch_funcdef *f)
 {
 	if (!f)
@@ -78,8 +69,8 @@ void sch_funcdef_free(struct sch_funcdef *f)
 	free(f->script);
 	free(f->entry);
 	free(f->args);
-	list_free(&f->columns);
-	list_free(&f->resources);
+	sch_sql_list_free(&f->columns);
+	sch_sql_list_free(&f->resources);
 	free(f);
 }
 
@@ -157,7 +148,7 @@ int sch_signature_parse(const char *sig, struct sch_funcdef *f, struct cmn_err *
 	rc = 0;
 out:
 	free(lhs);
-	list_free(&args);
+	sch_sql_list_free(&args);
 	return rc;
 }
 
