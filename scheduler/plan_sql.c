@@ -14,40 +14,37 @@
 
 #include "scheduler/plan_int.h"
 
-int pl_ident(struct cmn_buf *b, const char *name, struct cmn_err *err)
+/* Appends s between two q characters, doubling every q inside: SQLite's
+ * quoting for identifiers (q = '"') and string literals (q = '\''). This one
+ * routine is what keeps user text from becoming SQL in the nodes. */
+static int quoted(struct cmn_buf *b, const char *s, char q, struct cmn_err *err)
 {
-	if (cmn_buf_append_str(b, "\"", err) < 0)
+	const char both[2] = { q, q };
+
+	if (cmn_buf_append(b, &q, 1, err) < 0)
 		return -1;
-	for (const char *p = name; *p; p++) {
-		const char *end = strchr(p, '"');
+	for (const char *p = s; *p; p++) {
+		const char *end = strchr(p, q);
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 		if (cmn_buf_append(b, p, n, err) < 0)
 			return -1;
 		p += n;
 		if (!*p)
 			break;
-		if (cmn_buf_append_str(b, "\"\"", err) < 0)
+		if (cmn_buf_append(b, both, 2, err) < 0)
 			return -1;
 	}
-	return cmn_buf_append_str(b, "\"", err);
+	return cmn_buf_append(b, &q, 1, err);
+}
+
+int pl_ident(struct cmn_buf *b, const char *name, struct cmn_err *err)
+{
+	return quoted(b, name, '"', err);
 }
 
 static int string_lit(struct cmn_buf *b, const char *s, struct cmn_err *err)
 {
-	if (cmn_buf_append_str(b, "'", err) < 0)
-		return -1;
-	for (const char *p = s; *p; p++) {
-		const char *end = strchr(p, '\'');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (cmn_buf_append(b, p, n, err) < 0)
-			return -1;
-		p += n;
-		if (!*p)
-			break;
-		if (cmn_buf_append_str(b, "''", err) < 0)
-			return -1;
-	}
-	return cmn_buf_append_str(b, "'", err);
+	return quoted(b, s, '\'', err);
 }
 
 static const char *sqlite_type(enum sch_q_type t)
