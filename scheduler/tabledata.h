@@ -1,0 +1,86 @@
+/* scheduler/tabledata.h — the rows of SQL tables in chunk storage: the one
+ * place that maps a catalog table (job_tables, tables.h) to storage
+ * (storage_glue.h) and publishes new data with one catalog commit.
+ *
+ * Layout (catalog component "tabledata", owned here):
+ *   job_table_storage(storage_id INTEGER PRIMARY KEY AUTOINCREMENT,
+ *                     project, name, data_version, next_version,
+ *                     UNIQUE(project, name))
+ * A table gets its row (and its storage data key, sch_storage_table_create)
+ * at its first write. data_version 0 = no rows. Storage versions are
+ * allocated from next_version (never reused, so two concurrent writers
+ * never write the same storage version), written whole
+ * (sch_storage_table_write, all-or-nothing), and only then published by
+ * one catalog transaction: job_tables.version expected -> expected + 1
+ * (compare-and-swap, like sch_tables_commit_version) and data_version =
+ * the new storage version. A writer that loses the race gets
+ * CMN_ECONFLICT and the table is as it was; a crash before the commit
+ * leaves an unpublished storage version that readers never see.
+ *
+ * Rows: every stored batch (common/rowfmt.h) has all the table's columns,
+ * data columns then partition columns, in table order, named and typed as
+ * the table declares (partition columns are stored inline as ordinary
+ * values). A new version is a whole table: an append copies the rows of
+ * the current version (re-encrypted under the new version's binding).
+ *
+ * Locking: the catalog handle is single-threaded (the API runs handlers
+ * under api->lock). Every function here takes that lock itself around its
+ * catalog statements and never holds it during storage I/O, so callers
+ * must NOT hold it.
+ */
+#ifndef SCH_TABLEDATA_H
+#define SCH_TABLEDATA_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "scheduler/catalog.h"
+#include "scheduler/storage_glue.h"
+
+struct sch_tabledata {
+	struct sch_catalog *cat;
+	struct sch_storage *storage;
+	pthread_mutex_t *lock; /* the API lock guarding cat */
+};
+
+int sch_tabledata_migrate(struct sch_catalog *cat, struct cmn_err *err);
+
+enum sch_tabledata_mode {
+	SCH_TD_APPEND = 1,    /* INSERT INTO: current rows + new rows */
+	SCH_TD_OVERWRITE = 2, /* INSERT OVERWRITE: new rows only (with a partition spec:
+				 the current rows of every other partition + new rows) */
+};
+
+/* Publishes a new version of project.name. `batches` hold rows with the
+ * table's DATA columns only (no partition columns), in table order, types
+ * as declared (names are not checked); `partition` ("ds=x/hr=1", see
+ * sch_tables_partition_spec) gives the partition columns' values for every
+ * new row and must be NULL exactly when the table is not partitioned. The
+ * partition is registered in job_partitions when new. Fails (changing
+ * nothing) with CMN_EINVAL for batches that do not match the table,
+ * CMN_ENOTFOUND for no such table, CMN_ECONFLICT when another commit came
+ * first, CMN_EUNAVAIL when storage is disabled. *rows_out (may be NULL):
+ * the new rows written. */
+int sch_tabledata_write(struct sch_tabledata *td, const char *project, const char *name,
+			enum sch_tabledata_mode mode, const char *partition,
+			const struct sch_storage_batch *batches, size_t nbatches, uint64_t *rows_out,
+			struct cmn_err *err);
+
+/* Reads the current version of project.name: cb gets each stored batch
+ * whose index i satisfies i % nslices == slice (nslices >= 1), projected to
+ * `cols` (names, case-insensitive, any order, each a column of the table)
+ * — only those columns leave this function. A table never written calls cb
+ * zero times. The batch passed to cb is valid during the call only. */
+int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char *name,
+		       const char *const *cols, size_t ncols, unsigned slice, unsigned nslices,
+		       sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);
+
+/* DROP TABLE: crypto-shreds the data (sch_storage_table_drop) and removes
+ * the storage row. The catalog entry itself is the caller's (tables.h). A
+ * table never written is fine. */
+int sch_tabledata_drop(struct sch_tabledata *td, const char *project, const char *name,
+		       struct cmn_err *err);
+
+#endif
