@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
+#include "scheduler/tabledata.h"
 #include "scheduler/tables.h"
 #include "scheduler/tls.h"
 #include "scheduler/stmt.h"
@@ -120,7 +121,8 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 			   api->cfg.audit_checkpoint_every, err) < 0)
 		return -1;
 	/* every component's tables exist before the first request */
-	if (sch_authz_migrate(api->cat, err) < 0 || sch_tables_migrate(api->cat, err) < 0)
+	if (sch_authz_migrate(api->cat, err) < 0 || sch_tables_migrate(api->cat, err) < 0 ||
+	    sch_tabledata_migrate(api->cat, err) < 0)
 		return -1;
 	sch_audit_set_default(api->audit);
 	if (api->cfg.tls_cert) {
@@ -146,7 +148,9 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "RAND_bytes failed");
 	for (size_t i = 0; i < sizeof(prefix); i++)
 		snprintf(api->request_prefix + 2 * i, 3, "%02x", prefix[i]);
-	if (sch_stmt_basic_register(api->acc) < 0)
+	/* DROP TABLE and the download switch, before the API's own and the jobs */
+	if (sch_tabledata_stmt_register(api->cat, api->storage, &api->lock) < 0 ||
+	    sch_stmt_basic_register(api->acc) < 0)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "cannot register statement handlers");
 	return 0;
 }
