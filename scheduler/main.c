@@ -14,6 +14,7 @@
 #include "scheduler/authz.h"
 #include "scheduler/job_stmt.h"
 #include "scheduler/plan.h"
+#include "scheduler/resources.h"
 #include "scheduler/tables.h"
 #include "scheduler/stmt.h"
 #include "scheduler/scheduler.h"
@@ -194,6 +195,7 @@ int main(int argc, char **argv)
 		.io_timeout_s = 30,
 		.max_connections = 2048,
 		.max_body = 1 << 20,
+		.max_resource_body = SCH_RESOURCE_MAX_BYTES,
 		.max_headers = 16384,
 		.audit_checkpoint_every = 1000,
 		.clock_skew_s = 15 * 60,
