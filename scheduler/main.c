@@ -12,6 +12,7 @@
 #include "common/parse.h"
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
+#include "scheduler/functions.h"
 #include "scheduler/job_stmt.h"
 #include "scheduler/plan.h"
 #include "scheduler/resources.h"
@@ -101,7 +102,8 @@ static int serve(struct sch_api *api)
 	 * not recognise falls through to the API's handler. */
 	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0 ||
 	    sch_stmt_register("tables", sch_tables_stmt_handler) < 0 ||
-	    sch_stmt_register("explain", sch_plan_explain_handler) < 0) {
+	    sch_stmt_register("explain", sch_plan_explain_handler) < 0 ||
+	    sch_stmt_register("functions", sch_functions_stmt_handler) < 0) {
 		cmn_error("cannot register the statement handlers");
 		return CMN_EXIT_FAIL;
 	}
