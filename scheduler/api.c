@@ -103,6 +103,19 @@ void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body)
 	json_decref(body);
 }
 
+void sch_api_reply_bytes(struct sch_api_req *r, int status, const char *ctype, char *data,
+			 size_t len)
+{
+	audit_request(r, status, NULL, NULL);
+	r->replied = true;
+	r->status = status;
+	r->content_type = ctype;
+	free(r->reply);
+	r->reply = data;
+	r->reply_len = data ? len : 0;
+	sch_metrics_request(status, elapsed(&r->start));
+}
+
 __attribute__((format(printf, 4, 0))) static void
 reply_error_v(struct sch_api_req *r, int status, const char *code, const char *fmt, va_list ap)
 {
@@ -352,6 +365,15 @@ static void handle(struct sch_api *api, struct evhttp_request *req, struct sch_a
 		return;
 	}
 	r->body_len = evbuffer_get_length(body);
+	/* evhttp reads up to the largest route's cap; each route keeps its own
+	 * (resources.h), decided here before anything else looks at the body */
+	if (r->body_len > sch_api_body_cap(r)) {
+		r->event_name = early_event_name(r);
+		sch_api_reply_error(r, 413, "EntityTooLarge",
+				    "the body is %zu bytes; this endpoint takes at most %zu",
+				    r->body_len, sch_api_body_cap(r));
+		return;
+	}
 	r->body = r->body_len ? evbuffer_pullup(body, -1) : (const unsigned char *)"";
 	if (source_address(r) < 0) {
 		sch_api_reply_error(r, 400, "InvalidArgument",

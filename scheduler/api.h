@@ -44,6 +44,7 @@ struct sch_api_config {
 	unsigned io_timeout_s;          /* read/write inactivity */
 	unsigned max_connections;
 	size_t max_body, max_headers;
+	size_t max_resource_body; /* PUT /v1/projects/{p}/resources/{name} (resources.h) */
 	unsigned audit_checkpoint_every;
 	int clock_skew_s; /* ±window for x-amz-date */
 	unsigned threads; /* worker event loops */
@@ -108,6 +109,9 @@ void sch_api_handle(struct evhttp_request *req, void *arg);
 void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body);
 void sch_api_reply_error(struct sch_api_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A reply that is not JSON (a resource's bytes); takes data (malloc'd). */
+void sch_api_reply_bytes(struct sch_api_req *r, int status, const char *ctype, char *data,
+			 size_t len);
 /* Maps err->code to status and code string and replies. */
 void sch_api_reply_err(struct sch_api_req *r, const struct cmn_err *err);
 /* Body as a JSON object; replies 400 itself and returns NULL on failure. */
@@ -129,6 +133,12 @@ void sch_api_route_audit(struct sch_api_req *r);
 /* api_storage.c: /v1/admin/storage[/scrub|/repair] and
  * /v1/admin/projects/{p}/key (segs after "/v1/admin/"). */
 void sch_api_route_admin_storage(struct sch_api_req *r, char **segs, size_t n);
+
+/* api_resources.c: /v1/projects/{p}/resources[/{name}] (segs after the
+ * project), and the body cap of a request (cfg.max_body but for a
+ * resource PUT); evhttp itself reads up to the largest of them. */
+void sch_api_route_resources(struct sch_api_req *r, const char *project, char **segs, size_t n);
+size_t sch_api_body_cap(const struct sch_api_req *r);
 
 /* stmt_basic.c */
 int sch_stmt_basic_register(struct sch_accounts *acc);

@@ -232,6 +232,8 @@ void sch_api_route_projects(struct sch_api_req *r, char **segs, size_t n)
 		}
 		if (sch_api_whitelist_ok(r, project))
 			run_job(r, project);
+	} else if (n >= 2 && strcmp(segs[1], "resources") == 0) {
+		sch_api_route_resources(r, project, segs + 1, n - 1); /* api_resources.c */
 	} else {
 		r->event_name = "ProjectRequest";
 		sch_api_reply_error(r, 404, "NotFound", "no such endpoint");

@@ -19,6 +19,7 @@
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
 #include "scheduler/tabledata.h"
+#include "scheduler/resources.h"
 #include "scheduler/tables.h"
 #include "scheduler/tls.h"
 #include "scheduler/stmt.h"
@@ -123,6 +124,8 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 	/* every component's tables exist before the first request */
 	if (sch_authz_migrate(api->cat, err) < 0 || sch_tables_migrate(api->cat, err) < 0 ||
 	    sch_tabledata_migrate(api->cat, err) < 0)
+		return -1;
+	if (sch_resources_migrate(api->cat, err) < 0)
 		return -1;
 	sch_audit_set_default(api->audit);
 	if (api->cfg.tls_cert) {

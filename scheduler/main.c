@@ -12,8 +12,10 @@
 #include "common/parse.h"
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
+#include "scheduler/functions.h"
 #include "scheduler/job_stmt.h"
 #include "scheduler/plan.h"
+#include "scheduler/resources.h"
 #include "scheduler/tables.h"
 #include "scheduler/stmt.h"
 #include "scheduler/scheduler.h"
@@ -100,7 +102,8 @@ static int serve(struct sch_api *api)
 	 * not recognise falls through to the API's handler. */
 	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0 ||
 	    sch_stmt_register("tables", sch_tables_stmt_handler) < 0 ||
-	    sch_stmt_register("explain", sch_plan_explain_handler) < 0) {
+	    sch_stmt_register("explain", sch_plan_explain_handler) < 0 ||
+	    sch_stmt_register("functions", sch_functions_stmt_handler) < 0) {
 		cmn_error("cannot register the statement handlers");
 		return CMN_EXIT_FAIL;
 	}
@@ -194,6 +197,7 @@ int main(int argc, char **argv)
 		.io_timeout_s = 30,
 		.max_connections = 2048,
 		.max_body = 1 << 20,
+		.max_resource_body = SCH_RESOURCE_MAX_BYTES,
 		.max_headers = 16384,
 		.audit_checkpoint_every = 1000,
 		.clock_skew_s = 15 * 60,

@@ -12,6 +12,7 @@ int cmd_admin(int argc, char **argv);         /* cmd_admin.c */
 int cmd_admin_storage(int argc, char **argv); /* cmd_storage.c, reached as `admin storage` */
 /* cmd_storage_api.c: the same through cordond's API (no --data-dir) */
 int cmd_admin_storage_api(int argc, char **argv);
-int cmd_audit(int argc, char **argv); /* cmd_audit.c */
+int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
+int cmd_resource(int argc, char **argv); /* cmd_resource.c */
 
 #endif
