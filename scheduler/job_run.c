@@ -254,12 +254,12 @@ static int wire_node(struct run *run, size_t s, int i, json_t *plan, struct sbx_
 	return 0;
 }
 
-static void node_spec(const struct run *run, size_t s, struct sbx_spec *spec,
-		      struct sbx_bind *bind, char *dir)
+static void node_spec(const struct run *run, size_t s, struct sbx_spec *spec, struct sbx_bind *bind,
+		      char *dir)
 {
 	const struct sch_job_settings *set = &run->job->c.settings;
-	uint64_t timeout_ms = set->node_timeout_ms > 0 ? (uint64_t)set->node_timeout_ms
-						       : DEFAULT_NODE_TIMEOUT_MS;
+	uint64_t timeout_ms =
+	    set->node_timeout_ms > 0 ? (uint64_t)set->node_timeout_ms : DEFAULT_NODE_TIMEOUT_MS;
 
 	sbx_spec_init(spec);
 	spec->profile = run->p->v[s].argc ? SBX_PROFILE_TRANSFORM : SBX_PROFILE_UDF;
@@ -367,8 +367,8 @@ static void *feeder_main(void *arg)
 
 	for (size_t c = 0; c < f->in->cols.n && c < CMN_ROW_MAX_COLS; c++)
 		cols[c] = f->in->cols.v[c].name;
-	f->rc = sch_tabledata_read(&td, f->in->scan_project, f->in->scan_table, cols,
-				   f->in->cols.n, 0, 1, feed_batch, f, &f->err);
+	f->rc = sch_tabledata_read(&td, f->in->scan_project, f->in->scan_table, cols, f->in->cols.n,
+				   0, 1, feed_batch, f, &f->err);
 	for (unsigned i = 0; i < f->n; i++) {
 		/* no end frame after a failure: the node must not take a short
 		 * input for the whole table */
@@ -425,7 +425,9 @@ static void kill_all(struct run *run)
 
 static const char *stage_name(const struct sch_plan_stage *st)
 {
-	return st->kind == SCH_STAGE_MAP ? "MAP" : st->kind == SCH_STAGE_REDUCE ? "REDUCE" : "FINAL";
+	return st->kind == SCH_STAGE_MAP      ? "MAP"
+	       : st->kind == SCH_STAGE_REDUCE ? "REDUCE"
+					      : "FINAL";
 }
 
 /* The last line of the node's log that starts with prefix, or NULL. */
@@ -789,8 +791,7 @@ static int launch(struct run *run, struct cmn_err *err)
 
 int sch_job_execute(struct sch_job *job, struct cmn_err *err)
 {
-	struct run run = { .job = job, .p = &job->c.plan, .sink_fd = -1,
-			   .fail = CMN_ERR_INIT };
+	struct run run = { .job = job, .p = &job->c.plan, .sink_fd = -1, .fail = CMN_ERR_INIT };
 	int rc;
 
 	if (!job->c.has_plan)
