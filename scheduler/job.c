@@ -310,8 +310,11 @@ static void *job_main(void *arg)
 	struct cmn_err err = CMN_ERR_INIT;
 	int rc = sch_job_execute(job, &err);
 
-	if (rc == 0 && !atomic_load(&job->cancel))
+	if (rc == 0 && !atomic_load(&job->cancel)) {
+		int64_t t = sch_job_now_ms();
 		rc = commit(job, &err);
+		job->commit_ms = sch_job_now_ms() - t; /* published below under jobs->mu */
+	}
 	if (job->c.stmt && (job->c.stmt->kind == SCH_Q_INSERT || job->c.stmt->kind == SCH_Q_CTAS)) {
 		for (size_t i = 0; i < job->nbatches; i++)
 			cmn_buf_free(&job->batches[i]);

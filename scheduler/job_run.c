@@ -753,8 +753,16 @@ static int make_overlay(struct run *run, struct cmn_err *err)
 	return 0;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int launch(struct run *run, struct cmn_err *err)
 {
+	int64_t t0, t1;
 	size_t g = 0;
 
 	for (size_t s = 0; s < run->p->n; s++) {
@@ -772,8 +780,10 @@ static int launch(struct run *run, struct cmn_err *err)
 			run->nodes[k].log_fd = -1;
 			cmn_buf_init(&run->nodes[k].log, 0);
 		}
+	t0 = mono_ms();
 	if (setup_feeders(run, err) < 0 || make_overlay(run, err) < 0)
 		return -1;
+	t1 = mono_ms();
 	for (size_t k = 0; k < run->nnodes; k++) {
 		if (atomic_load(&run->job->cancel))
 			return cmn_err_set(err, CMN_ECONFLICT, 0, "cancelled");
@@ -786,12 +796,17 @@ static int launch(struct run *run, struct cmn_err *err)
 			return cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create feeder");
 		fe->started = true;
 	}
+	pthread_mutex_lock(&run->job->jobs->mu);
+	run->job->overlay_ms = t1 - t0;
+	run->job->start_ms = mono_ms() - t1;
+	pthread_mutex_unlock(&run->job->jobs->mu);
 	return 0;
 }
 
 int sch_job_execute(struct sch_job *job, struct cmn_err *err)
 {
 	struct run run = { .job = job, .p = &job->c.plan, .sink_fd = -1, .fail = CMN_ERR_INIT };
+	int64_t t;
 	int rc;
 
 	if (!job->c.has_plan)
@@ -809,8 +824,12 @@ int sch_job_execute(struct sch_job *job, struct cmn_err *err)
 	rc = launch(&run, err);
 	if (rc < 0)
 		kill_all(&run);
+	t = mono_ms();
 	if (watch(&run, rc < 0 ? &(struct cmn_err)CMN_ERR_INIT : err) < 0 && rc == 0)
 		rc = -1;
+	pthread_mutex_lock(&job->jobs->mu);
+	job->run_ms = mono_ms() - t;
+	pthread_mutex_unlock(&job->jobs->mu);
 	teardown(&run);
 	if (rc < 0)
 		return -1;

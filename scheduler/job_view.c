@@ -99,6 +99,12 @@ static json_t *status_locked(struct sch_job *job)
 		return NULL;
 	if (job->started_ms)
 		json_object_set_new(j, "startedAt", json_integer(job->started_ms));
+	if (job->state > JOB_RUNNING && job->nstages)
+		json_object_set_new(
+		    j, "timings",
+		    json_pack("{s:I, s:I, s:I, s:I}", "overlayMs", (json_int_t)job->overlay_ms,
+			      "startNodesMs", (json_int_t)job->start_ms, "runMs",
+			      (json_int_t)job->run_ms, "commitMs", (json_int_t)job->commit_ms));
 	if (job->finished_ms) {
 		json_object_set_new(j, "finishedAt", json_integer(job->finished_ms));
 		if (job->started_ms)
