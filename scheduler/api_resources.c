@@ -47,6 +47,9 @@ size_t sch_api_body_cap(const struct sch_api_req *r)
 {
 	if (is_resource_put(r) && r->api->cfg.max_resource_body > r->api->cfg.max_body)
 		return r->api->cfg.max_resource_body;
+	/* bulk table upload (api_tabledata.c) */
+	if (sch_api_is_table_upload(r) && r->api->cfg.max_upload > r->api->cfg.max_body)
+		return r->api->cfg.max_upload;
 	return r->api->cfg.max_body;
 }
 

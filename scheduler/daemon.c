@@ -179,9 +179,9 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "RAND_bytes failed");
 	for (size_t i = 0; i < sizeof(prefix); i++)
 		snprintf(api->request_prefix + 2 * i, 3, "%02x", prefix[i]);
-	/* DROP TABLE and the download switch, before the API's own and the jobs */
-	if (sch_tabledata_stmt_register(api->cat, api->storage, &api->lock) < 0 ||
-	    sch_stmt_basic_register(api->acc) < 0)
+	/* the table-data statements (registered in main.c) act from now on */
+	sch_tabledata_stmt_use(api->cat, api->storage, &api->lock);
+	if (sch_stmt_basic_register(api->acc) < 0)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "cannot register statement handlers");
 	return 0;
 }
