@@ -410,19 +410,18 @@ static void audit_change(struct sch_stmt_ctx *ctx, const char *event, const char
 static int register_function(struct sch_stmt_ctx *ctx, const struct sch_funcdef *f, const char *sig,
 			     struct cmn_err *err)
 {
-	sqlite3 *db = sch_catalog_db(ctx->cat);
+	bool outer;
 	int rc;
 
-	if (sqlite3_exec(db, "SAVEPOINT function_create", NULL, NULL, NULL) != SQLITE_OK)
-		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	if (sch_resource_txn_begin(ctx->cat, "function_create", &outer, err) < 0)
+		return -1;
 	rc = sch_functions_put(ctx->cat, f, sig[0] ? sig : NULL, ctx->principal->name, err);
 	if (rc == 0)
 		rc = sch_authz_object_create(ctx->cat, f->project, SCH_OBJ_FUNCTION, f->name,
 					     ctx->principal->name, false, NULL, 0, err);
-	sqlite3_exec(db,
-		     rc == 0 ? "RELEASE function_create"
-			     : "ROLLBACK TO function_create; RELEASE function_create",
-		     NULL, NULL, NULL);
+	if (sch_resource_txn_end(ctx->cat, "function_create", outer, rc == 0,
+				 rc == 0 ? err : NULL) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -483,27 +482,26 @@ static int drop_function(struct sch_stmt_ctx *ctx, const struct sch_job_compiled
 {
 	const struct sch_q_stmt *s = c->stmt;
 	const char *project = s->name.project ? s->name.project : ctx->project;
-	sqlite3 *db = sch_catalog_db(ctx->cat);
 	struct sch_funcdef *f = NULL;
+	bool outer;
 	int rc;
 
 	if (sch_functions_get(ctx->cat, project, s->name.name, &f, err) < 0)
 		return -1;
 	if (!f)
 		return 0; /* IF EXISTS: the resolver refused the rest */
-	if (sqlite3_exec(db, "SAVEPOINT function_drop", NULL, NULL, NULL) != SQLITE_OK) {
+	if (sch_resource_txn_begin(ctx->cat, "function_drop", &outer, err) < 0) {
 		sch_funcdef_free(f);
-		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+		return -1;
 	}
 	rc = sch_functions_drop(ctx->cat, f->project, f->name, err);
 	/* the registry entry takes the function's ACLs with it */
 	if (rc == 0 &&
 	    sch_authz_object_drop(ctx->cat, f->project, SCH_OBJ_FUNCTION, f->name, err) < 0)
 		rc = err->code == CMN_ENOTFOUND ? 0 : -1;
-	sqlite3_exec(db,
-		     rc == 0 ? "RELEASE function_drop"
-			     : "ROLLBACK TO function_drop; RELEASE function_drop",
-		     NULL, NULL, NULL);
+	if (sch_resource_txn_end(ctx->cat, "function_drop", outer, rc == 0, rc == 0 ? err : NULL) <
+	    0)
+		rc = -1;
 	sch_funcdef_free(f);
 	return rc;
 }
