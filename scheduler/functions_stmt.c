@@ -60,10 +60,11 @@ static int node_path_default(char *out, size_t len, struct cmn_err *err)
 	return 0;
 }
 
-/* A sealed-size memfd holding data, at offset 0. */
+/* A memfd holding data at offset 0, sealed: the container reads it, and
+ * nothing it does can change what another reader of the fd sees. */
 static int memfd_of(const char *name, const void *data, size_t len, struct cmn_err *err)
 {
-	cleanup_close int fd = memfd_create(name, MFD_CLOEXEC);
+	cleanup_close int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	size_t off = 0;
 
 	if (fd < 0)
@@ -78,6 +79,8 @@ static int memfd_of(const char *name, const void *data, size_t len, struct cmn_e
 	}
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return cmn_err_sys(err, "lseek memfd %s", name);
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return cmn_err_sys(err, "seal memfd %s", name);
 	return steal_fd(&fd);
 }
 
