@@ -70,6 +70,7 @@ static void transmit(struct sch_api_req *r)
 	struct evbuffer *buf = evbuffer_new();
 	static const char *reasons[] = { [200] = "OK",
 					 [201] = "Created",
+					 [202] = "Accepted",
 					 [400] = "Bad Request",
 					 [403] = "Forbidden",
 					 [404] = "Not Found",
@@ -89,6 +90,29 @@ static void transmit(struct sch_api_req *r)
 	evhttp_send_reply(r->req, r->status, reason, buf);
 	if (buf)
 		evbuffer_free(buf);
+}
+
+void sch_api_reply_raw(struct sch_api_req *r, int status, const char *ctype, const char *data,
+		       size_t len)
+{
+	audit_request(r, status, NULL, NULL);
+	send_reply(r, status, ctype, data, len);
+}
+
+/* Outside api->lock (no audit: the request was audited when handled). */
+void sch_api_replace_reply(struct sch_api_req *r, int status, json_t *body)
+{
+	char *text;
+	json_object_set_new(body, "requestId", json_string(r->request_id));
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!text)
+		return;
+	free(r->reply);
+	r->reply = text;
+	r->reply_len = strlen(text);
+	r->status = status;
+	r->content_type = "application/json";
 }
 
 void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body)
@@ -403,6 +427,8 @@ void sch_api_handle(struct evhttp_request *req, void *arg)
 	pthread_mutex_lock(&api->lock);
 	handle(api, req, &r);
 	pthread_mutex_unlock(&api->lock);
+	if (r.wait_job[0])
+		sch_api_finish_wait(&r);
 	transmit(&r);
 	free(r.reply);
 }

@@ -12,8 +12,8 @@
 #include "common/parse.h"
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
+#include "scheduler/job.h"
 #include "scheduler/functions.h"
-#include "scheduler/job_stmt.h"
 #include "scheduler/plan.h"
 #include "scheduler/resources.h"
 #include "scheduler/tables.h"
@@ -27,13 +27,18 @@ static void usage(FILE *out)
 		"               [--chunkservers N --racks R] [--tls-cert F --tls-key F]\n"
 		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
 		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
+		"               [--max-jobs N] [--overlay-run-dir DIR]\n"
 		"       cordond --help | --version\n\n"
 		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
 		"them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
 		"On first start DIR receives the root key, the catalog, a self-signed TLS\n"
 		"certificate (DIR/tls/cert.pem) and the operator's DIR/admin.credentials.\n"
 		"--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n"
-		"--threads: event loops (default: one per CPU, at most 4).\n"
+		"--threads: event loops (default: one per CPU, at least 4, at most 8); a\n"
+		"request waiting for a job (POST .../jobs?wait=S) holds one.\n"
+		"--max-jobs N: jobs running at once (default 4), the rest wait in order.\n"
+		"--overlay-run-dir DIR: the job overlays' leases and owner records\n"
+		"(default /run/cordon/overlay).\n"
 		"--chunkservers N --racks R: local cordon-chunkd processes cordond starts\n"
 		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n");
 }
@@ -81,12 +86,13 @@ static int parse_count(const char *s, unsigned *out, unsigned max)
 	return 0;
 }
 
-/* One event loop per CPU, at most 4: TLS and HTTP parsing scale with them,
- * request handling is serialized anyway. */
+/* One event loop per CPU, at least 4 (a request waiting for a job holds
+ * its loop), at most 8: TLS and HTTP parsing scale with them, request
+ * handling is serialized anyway. */
 static unsigned default_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
+	return n < 4 ? 4 : n > 8 ? 8 : (unsigned)n;
 }
 
 static int serve(struct sch_api *api)
@@ -137,6 +143,8 @@ static const struct option opts[] = {
 	{ "audit-checkpoint-every", required_argument, NULL, 'A' },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "threads", required_argument, NULL, 't' },
+	{ "max-jobs", required_argument, NULL, 'J' },
+	{ "overlay-run-dir", required_argument, NULL, 'O' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -153,6 +161,11 @@ static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 	case 'r':
 		cfg->region = arg;
 		return !*arg || strlen(arg) > 63 ? -1 : 0;
+	case 'J':
+		return parse_count(arg, &cfg->max_jobs, 64) < 0 || cfg->max_jobs == 0 ? -1 : 0;
+	case 'O':
+		cfg->overlay_run_dir = arg;
+		return 0;
 	case 'C': /* storage glue: local chunk servers, 0 = none */
 		return parse_count(arg, &cfg->chunkservers, 64);
 	case 'R':

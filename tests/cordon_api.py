@@ -198,8 +198,11 @@ class Cordond:
         assert st == 201, body
         return body
 
-    def job(self, project, sql, keys=None, source=None):
-        return self.call("POST", f"/v1/projects/{project}/jobs", {"sql": sql}, keys=keys,
+    def job(self, project, sql, keys=None, source=None, wait=120):
+        """POSTs a job; with wait (seconds) a query's answer comes back
+        synchronously (status 200 with columns/rows) when it finished."""
+        q = f"?wait={wait}" if wait else ""
+        return self.call("POST", f"/v1/projects/{project}/jobs{q}", {"sql": sql}, keys=keys,
                          source=source)
 
     # -- resources and functions (scheduler/api_resources.c, functions_stmt.c)
