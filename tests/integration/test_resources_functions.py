@@ -452,3 +452,39 @@ def test_function_shared_through_a_package(srv):
     ok(srv, "lib", "DROP FUNCTION mask_keep_last;")
     st, body = srv.job("mkt", "SELECT lib:mask_keep_last('4111', 2);", keys=srv.carol)
     assert st == 404 and "mask_keep_last" in body["message"], body
+
+
+# ---- functions in jobs (the runner) ----------------------------------------------------
+
+def test_created_functions_run_in_jobs(srv):
+    """What CREATE FUNCTION registered is what a job's nodes run: a scalar UDF,
+    a UDAF across a UNION ALL, table functions (AS and LATERAL VIEW) and a
+    function that reads a data resource."""
+    srv.create_project("runp", keys=srv.acme)
+    srv.install_udfs("runp", keys=srv.acme)
+
+    def rows(sql):
+        body = ok(srv, "runp", sql)
+        assert body.get("status") in ("succeeded", "success"), body
+        return body["rows"]
+
+    assert rows("SELECT mask_email('john@example.com') AS m, "
+                "mask_keep_last('4111111111111111', 4) AS k") == [
+        ["j***@example.com", "************1111"]]
+    assert rows("SELECT geomean(x) AS g FROM (SELECT 2.0 AS x UNION ALL SELECT 8.0 AS x) t"
+                ) == [[4.0]]
+    assert rows("SELECT words(s) AS (w) FROM (SELECT 'a bb c' AS s) t") == [
+        ["a"], ["bb"], ["c"]]
+    assert rows("SELECT t.id, w.word FROM (SELECT 7 AS id, 'p q' AS s) t "
+                "LATERAL VIEW words(t.s) w AS word") == [[7, "p"], [7, "q"]]
+    # columns of different types are STRING in the catalog (docs/udf.md)
+    assert rows("SELECT split(s, ',') AS (tok, pos) FROM (SELECT 'x,y' AS s) t") == [
+        ["x", "1"], ["y", "2"]]
+    srv.put_resource("runp", "stop.txt", b"the\na\nof\n", keys=srv.acme)
+    srv.put_resource("runp", "stops.lua",
+                     "local stop = {}\n"
+                     "for w in resource.read('stop.txt'):gmatch('[^\\n]+') do stop[w] = true end\n"
+                     "return { is_stop = { signature = 'string->boolean',"
+                     " evaluate = function(w) return stop[w] == true end } }\n", keys=srv.acme)
+    ok(srv, "runp", "CREATE FUNCTION is_stop AS 'stops.is_stop' USING 'stops.lua, stop.txt';")
+    assert rows("SELECT is_stop('of') AS a, is_stop('cat') AS b") == [[True, False]]
