@@ -12,8 +12,8 @@
  * JSON line back. The node applies the Lua sandbox and its limits; the
  * container's own limits stand behind them.
  *
- * The describe runs under api->lock (like every statement handler), so a
- * slow script holds the API for at most the container's wall-clock limit.
+ * The describe runs with the API's request lock released
+ * (sch_functions_set_api_lock), so a slow script holds only its own request.
  */
 #define _GNU_SOURCE
 #include "scheduler/functions.h"
@@ -42,6 +42,13 @@
 #define DESCRIBE_OUT_MAX 65536 /* stdout and stderr of the describe */
 #define DEFAULT_UDF_MEMORY (64ull << 20)
 #define RT_MAX_COLS_CATALOG 64 /* columns a node's table function can declare */
+
+static pthread_mutex_t *api_lock;
+
+void sch_functions_set_api_lock(pthread_mutex_t *lock)
+{
+	api_lock = lock;
+}
 
 /* ---- describing a script in the container ---------------------------------- */
 
@@ -386,6 +393,23 @@ static int fill_def(struct sch_funcdef *f, const struct sch_fn_description *d, c
 	return 0;
 }
 
+/* The describe runs without the API's lock: it reads nothing of the
+ * catalog (the resources are loaded), and the decisions were made before.
+ * A concurrent CREATE of the same name makes the registration a 409. */
+static int describe_unlocked(const char *script_res, const struct loaded *l, const char *entry,
+			     uint64_t memory, struct sch_fn_description *d, struct cmn_err *err)
+{
+	int rc;
+
+	if (api_lock)
+		pthread_mutex_unlock(api_lock);
+	rc = sch_function_describe(NULL, script_res, l->script.data ? l->script.data : "",
+				   l->script.len, entry, l->data, l->ndata, memory, d, err);
+	if (api_lock)
+		pthread_mutex_lock(api_lock);
+	return rc;
+}
+
 static json_t *created_result(const struct sch_funcdef *f, const char *kind, const char *sig)
 {
 	json_t *cols = json_array();
@@ -456,9 +480,8 @@ static int create_function(struct sch_stmt_ctx *ctx, const struct sch_job_compil
 	if (load_using(ctx->cat, project, s, script_res, l, err) < 0)
 		goto out;
 	if (sch_resource_check(script_res, l->script.data, l->script.len, err) < 0 ||
-	    sch_function_describe(NULL, script_res, l->script.data ? l->script.data : "",
-				  l->script.len, dot + 1, l->data, l->ndata,
-				  (uint64_t)c->settings.udf_memory, &d, err) < 0) {
+	    describe_unlocked(script_res, l, dot + 1, (uint64_t)c->settings.udf_memory, &d, err) <
+		0) {
 		cmn_err_wrap(err, "%d:%d: CREATE FUNCTION %s: %s.%s", s->line, s->col, s->name.name,
 			     script_res, dot + 1);
 		goto out;
