@@ -33,8 +33,7 @@ static struct sch_job *find(struct sch_api_req *r, const char *project, const ch
 
 	if (sch_project_get_owner(r->api->acc, project, owner, sizeof(owner), &err) < 0)
 		owner[0] = '\0';
-	job = sch_job_get(r->api->jobs, project, id, &r->principal, owner[0] ? owner : NULL,
-			  &err);
+	job = sch_job_get(r->api->jobs, project, id, &r->principal, owner[0] ? owner : NULL, &err);
 	if (!job)
 		sch_api_reply_error(r, 404, "NoSuchJob", "%s", err.msg);
 	return job;
@@ -55,8 +54,7 @@ static int query_u64(struct evkeyvalq *q, const char *name, uint64_t def, uint64
 static void result(struct sch_api_req *r, struct sch_job *job)
 {
 	struct cmn_err err = CMN_ERR_INIT;
-	const char *accept =
-	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Accept");
+	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Accept");
 	bool csv = accept && strstr(accept, "text/csv");
 	uint64_t offset, limit, rows;
 	struct evkeyvalq q;
@@ -96,7 +94,7 @@ void sch_api_route_jobs(struct sch_api_req *r, const char *project, char **segs,
 		sch_api_reply_error(r, 503, "ServiceUnavailable", "this server runs no jobs");
 		return;
 	}
-	r->event_name = n == 2 ? "GetJobResult"
+	r->event_name = n == 2                           ? "GetJobResult"
 			: r->method == EVHTTP_REQ_DELETE ? "CancelJob"
 							 : "GetJob";
 	snprintf(r->resource, sizeof(r->resource), "acs:odps:*:projects/%s/instances/%s", project,

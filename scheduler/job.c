@@ -187,12 +187,11 @@ static int ctas_create(struct sch_job *job, const char *project, struct cmn_err 
 		rc = sch_tables_put(jobs->cfg.cat, &t, s->comment,
 				    s->has_lifecycle ? s->lifecycle : 0, err);
 		if (rc == 0)
-			rc = sch_authz_object_create(jobs->cfg.cat, project, SCH_OBJ_TABLE,
-						     t.name, t.owner, false, acols, t.ncols, err);
-		sqlite3_exec(db,
-			     rc == 0 ? "RELEASE job_ctas"
-				     : "ROLLBACK TO job_ctas; RELEASE job_ctas",
-			     NULL, NULL, NULL);
+			rc = sch_authz_object_create(jobs->cfg.cat, project, SCH_OBJ_TABLE, t.name,
+						     t.owner, false, acols, t.ncols, err);
+		sqlite3_exec(
+		    db, rc == 0 ? "RELEASE job_ctas" : "ROLLBACK TO job_ctas; RELEASE job_ctas",
+		    NULL, NULL, NULL);
 	}
 	pthread_mutex_unlock(jobs->cfg.api_lock);
 out:
@@ -266,8 +265,7 @@ static int commit(struct sch_job *job, struct cmn_err *err)
 
 static const char *state_name(enum job_state s)
 {
-	static const char *const n[] = { "queued", "running", "succeeded", "failed",
-					 "cancelled" };
+	static const char *const n[] = { "queued", "running", "succeeded", "failed", "cancelled" };
 	return n[s];
 }
 
@@ -312,8 +310,11 @@ static void *job_main(void *arg)
 	struct cmn_err err = CMN_ERR_INIT;
 	int rc = sch_job_execute(job, &err);
 
-	if (rc == 0 && !atomic_load(&job->cancel))
+	if (rc == 0 && !atomic_load(&job->cancel)) {
+		int64_t t = sch_job_now_ms();
 		rc = commit(job, &err);
+		job->commit_ms = sch_job_now_ms() - t; /* published below under jobs->mu */
+	}
 	if (job->c.stmt && (job->c.stmt->kind == SCH_Q_INSERT || job->c.stmt->kind == SCH_Q_CTAS)) {
 		for (size_t i = 0; i < job->nbatches; i++)
 			cmn_buf_free(&job->batches[i]);
@@ -406,7 +407,8 @@ int sch_job_submit(struct sch_jobs *jobs, struct sch_job_compiled *c, const char
 	}
 	job->who = *o->who;
 	snprintf(job->project, sizeof(job->project), "%s", o->project);
-	snprintf(job->request_id, sizeof(job->request_id), "%s", o->request_id ? o->request_id : "");
+	snprintf(job->request_id, sizeof(job->request_id), "%s",
+		 o->request_id ? o->request_id : "");
 	snprintf(job->source_ip, sizeof(job->source_ip), "%s", o->source_ip ? o->source_ip : "");
 	job->c = *c;
 	/* the plan refers to the resolved statement it was built from (plan.h):
@@ -439,8 +441,7 @@ int sch_job_submit(struct sch_jobs *jobs, struct sch_job_compiled *c, const char
 }
 
 struct sch_job *sch_job_get(struct sch_jobs *jobs, const char *project, const char *id,
-			    const struct sch_principal *who, const char *owner,
-			    struct cmn_err *err)
+			    const struct sch_principal *who, const char *owner, struct cmn_err *err)
 {
 	struct sch_job *job;
 

@@ -44,8 +44,8 @@ struct sch_job;
 struct sch_jobs_cfg {
 	struct sch_catalog *cat;
 	struct sch_storage *storage;
-	pthread_mutex_t *api_lock; /* guards cat */
-	const char *node_path;     /* cordon-node; NULL: next to this executable */
+	pthread_mutex_t *api_lock;   /* guards cat */
+	const char *node_path;       /* cordon-node; NULL: next to this executable */
 	const char *overlay_run_dir; /* NULL: the overlay library's default */
 	const char *netlink_gateway; /* netns path for network links, NULL: none */
 	unsigned max_running;        /* 0: 4 */

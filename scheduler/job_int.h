@@ -57,6 +57,8 @@ struct sch_job {
 	uint64_t result_rows, result_bytes;
 	uint64_t rows_read, bytes_read;
 	uint64_t inserted_rows;
+	/* phases in ms (job thread writes, views read under jobs->mu) */
+	int64_t overlay_ms, start_ms, run_ms, commit_ms;
 	atomic_bool cancel;
 	int cancel_fd; /* eventfd: wakes the job thread's poll */
 };

@@ -37,6 +37,7 @@
 #define PIPE_BYTES (1 << 20)
 #define DEFAULT_NODE_TIMEOUT_MS (300ULL * 1000)
 #define STAGE_MAX_INPUTS 256 /* cordon-node's RT_PLAN_MAX_INPUTS */
+#define SPAWNERS 4
 
 struct node {
 	size_t stage;
@@ -79,6 +80,16 @@ struct run {
 	bool failed;
 	struct cmn_err fail;
 	int fail_rank;
+	/* node start in parallel: SPAWNERS threads take nodes from next_node;
+	 * each stays parked until the run ends, because a container dies with
+	 * the thread that spawned it (PR_SET_PDEATHSIG) */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t spawners[SPAWNERS];
+	unsigned nspawners, spawning;
+	size_t next_node;
+	bool spawn_failed, ending;
+	struct cmn_err spawn_err;
 };
 
 static int write_all(int fd, const void *data, size_t len, struct cmn_err *err)
@@ -254,12 +265,12 @@ static int wire_node(struct run *run, size_t s, int i, json_t *plan, struct sbx_
 	return 0;
 }
 
-static void node_spec(const struct run *run, size_t s, struct sbx_spec *spec,
-		      struct sbx_bind *bind, char *dir)
+static void node_spec(const struct run *run, size_t s, struct sbx_spec *spec, struct sbx_bind *bind,
+		      char *dir)
 {
 	const struct sch_job_settings *set = &run->job->c.settings;
-	uint64_t timeout_ms = set->node_timeout_ms > 0 ? (uint64_t)set->node_timeout_ms
-						       : DEFAULT_NODE_TIMEOUT_MS;
+	uint64_t timeout_ms =
+	    set->node_timeout_ms > 0 ? (uint64_t)set->node_timeout_ms : DEFAULT_NODE_TIMEOUT_MS;
 
 	sbx_spec_init(spec);
 	spec->profile = run->p->v[s].argc ? SBX_PROFILE_TRANSFORM : SBX_PROFILE_UDF;
@@ -324,7 +335,9 @@ static int start_node(struct run *run, struct node *nd, struct cmn_err *err)
 	}
 	nd->log_fd = steal_fd(&logp[0]);
 	(void)fcntl(nd->log_fd, F_SETFL, O_NONBLOCK);
+	pthread_mutex_lock(&run->mu);
 	run->live++;
+	pthread_mutex_unlock(&run->mu);
 	rc = 0;
 out:
 	/* the child has its copies; ours would keep pipes open past its end */
@@ -367,8 +380,8 @@ static void *feeder_main(void *arg)
 
 	for (size_t c = 0; c < f->in->cols.n && c < CMN_ROW_MAX_COLS; c++)
 		cols[c] = f->in->cols.v[c].name;
-	f->rc = sch_tabledata_read(&td, f->in->scan_project, f->in->scan_table, cols,
-				   f->in->cols.n, 0, 1, feed_batch, f, &f->err);
+	f->rc = sch_tabledata_read(&td, f->in->scan_project, f->in->scan_table, cols, f->in->cols.n,
+				   0, 1, feed_batch, f, &f->err);
 	for (unsigned i = 0; i < f->n; i++) {
 		/* no end frame after a failure: the node must not take a short
 		 * input for the whole table */
@@ -425,7 +438,9 @@ static void kill_all(struct run *run)
 
 static const char *stage_name(const struct sch_plan_stage *st)
 {
-	return st->kind == SCH_STAGE_MAP ? "MAP" : st->kind == SCH_STAGE_REDUCE ? "REDUCE" : "FINAL";
+	return st->kind == SCH_STAGE_MAP      ? "MAP"
+	       : st->kind == SCH_STAGE_REDUCE ? "REDUCE"
+					      : "FINAL";
 }
 
 /* The last line of the node's log that starts with prefix, or NULL. */
@@ -724,6 +739,12 @@ static void teardown(struct run *run)
 					close(fe->fds[i]);
 		}
 	}
+	pthread_mutex_lock(&run->mu);
+	run->ending = true;
+	pthread_cond_broadcast(&run->cv);
+	pthread_mutex_unlock(&run->mu);
+	for (unsigned i = 0; i < run->nspawners; i++)
+		pthread_join(run->spawners[i], NULL);
 	if (run->sink_fd >= 0)
 		close(run->sink_fd);
 	cmn_buf_free(&run->sink);
@@ -751,8 +772,70 @@ static int make_overlay(struct run *run, struct cmn_err *err)
 	return 0;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *spawner_main(void *arg)
+{
+	struct run *run = arg;
+	struct cmn_err err = CMN_ERR_INIT;
+
+	pthread_mutex_lock(&run->mu);
+	while (!run->spawn_failed && run->next_node < run->nnodes &&
+	       !atomic_load(&run->job->cancel)) {
+		struct node *nd = &run->nodes[run->next_node++];
+		pthread_mutex_unlock(&run->mu);
+		if (start_node(run, nd, &err) < 0) {
+			pthread_mutex_lock(&run->mu);
+			if (!run->spawn_failed)
+				run->spawn_err = err;
+			run->spawn_failed = true;
+			continue;
+		}
+		pthread_mutex_lock(&run->mu);
+	}
+	run->spawning--;
+	pthread_cond_broadcast(&run->cv);
+	while (!run->ending) /* the containers this thread spawned live until then */
+		pthread_cond_wait(&run->cv, &run->mu);
+	pthread_mutex_unlock(&run->mu);
+	return NULL;
+}
+
+/* Starts every node from SPAWNERS threads and waits until all are started
+ * (or one failed). */
+static int start_nodes(struct run *run, struct cmn_err *err)
+{
+	unsigned want = run->nnodes < SPAWNERS ? (unsigned)run->nnodes : SPAWNERS;
+
+	pthread_mutex_lock(&run->mu);
+	for (unsigned i = 0; i < want; i++) {
+		if (pthread_create(&run->spawners[i], NULL, spawner_main, run) != 0)
+			break;
+		run->nspawners++;
+		run->spawning++;
+	}
+	while (run->spawning > 0)
+		pthread_cond_wait(&run->cv, &run->mu);
+	pthread_mutex_unlock(&run->mu);
+	if (run->nspawners == 0)
+		return cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create spawner");
+	if (run->spawn_failed) {
+		*err = run->spawn_err;
+		return -1;
+	}
+	if (atomic_load(&run->job->cancel) || run->next_node < run->nnodes)
+		return cmn_err_set(err, CMN_ECONFLICT, 0, "cancelled");
+	return 0;
+}
+
 static int launch(struct run *run, struct cmn_err *err)
 {
+	int64_t t0, t1;
 	size_t g = 0;
 
 	for (size_t s = 0; s < run->p->n; s++) {
@@ -770,27 +853,29 @@ static int launch(struct run *run, struct cmn_err *err)
 			run->nodes[k].log_fd = -1;
 			cmn_buf_init(&run->nodes[k].log, 0);
 		}
+	t0 = mono_ms();
 	if (setup_feeders(run, err) < 0 || make_overlay(run, err) < 0)
 		return -1;
-	for (size_t k = 0; k < run->nnodes; k++) {
-		if (atomic_load(&run->job->cancel))
-			return cmn_err_set(err, CMN_ECONFLICT, 0, "cancelled");
-		if (start_node(run, &run->nodes[k], err) < 0)
-			return -1;
-	}
+	t1 = mono_ms();
+	if (start_nodes(run, err) < 0)
+		return -1;
 	for (size_t f = 0; f < run->nfeeders; f++) {
 		struct feeder *fe = &run->feeders[f];
 		if (pthread_create(&fe->thread, NULL, feeder_main, fe) != 0)
 			return cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create feeder");
 		fe->started = true;
 	}
+	pthread_mutex_lock(&run->job->jobs->mu);
+	run->job->overlay_ms = t1 - t0;
+	run->job->start_ms = mono_ms() - t1;
+	pthread_mutex_unlock(&run->job->jobs->mu);
 	return 0;
 }
 
 int sch_job_execute(struct sch_job *job, struct cmn_err *err)
 {
-	struct run run = { .job = job, .p = &job->c.plan, .sink_fd = -1,
-			   .fail = CMN_ERR_INIT };
+	struct run run = { .job = job, .p = &job->c.plan, .sink_fd = -1, .fail = CMN_ERR_INIT };
+	int64_t t;
 	int rc;
 
 	if (!job->c.has_plan)
@@ -805,12 +890,20 @@ int sch_job_execute(struct sch_job *job, struct cmn_err *err)
 					   "UNION ALL into several jobs",
 					   s, job->c.plan.v[s].ninputs, STAGE_MAX_INPUTS);
 	cmn_buf_init(&run.sink, 0);
+	pthread_mutex_init(&run.mu, NULL);
+	pthread_cond_init(&run.cv, NULL);
 	rc = launch(&run, err);
 	if (rc < 0)
 		kill_all(&run);
+	t = mono_ms();
 	if (watch(&run, rc < 0 ? &(struct cmn_err)CMN_ERR_INIT : err) < 0 && rc == 0)
 		rc = -1;
+	pthread_mutex_lock(&job->jobs->mu);
+	job->run_ms = mono_ms() - t;
+	pthread_mutex_unlock(&job->jobs->mu);
 	teardown(&run);
+	pthread_cond_destroy(&run.cv);
+	pthread_mutex_destroy(&run.mu);
 	if (rc < 0)
 		return -1;
 	if (run.failed) {

@@ -16,8 +16,7 @@
 
 static const char *state_name(enum job_state s)
 {
-	static const char *const n[] = { "queued", "running", "succeeded", "failed",
-					 "cancelled" };
+	static const char *const n[] = { "queued", "running", "succeeded", "failed", "cancelled" };
 	return n[s];
 }
 
@@ -80,14 +79,15 @@ static json_t *status_locked(struct sch_job *job)
 		if (s->peak_memory > mem)
 			mem = s->peak_memory;
 		json_array_append_new(
-		    st, json_pack("{s:i, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "index",
-				  (int)i, "kind", kind_name(job->c.plan.v[i].kind), "nodes",
-				  (int)s->nodes, "nodesDone", (int)s->done, "rowsIn",
-				  (json_int_t)s->rows_in, "rowsOut", (json_int_t)s->rows_out,
-				  "bytesOut", (json_int_t)s->bytes_out, "udfCalls",
-				  (json_int_t)s->udf_calls, "cpuMs", (json_int_t)(s->cpu_ns / 1000000),
-				  "peakMemoryBytes", (json_int_t)s->peak_memory, "wallMs",
-				  (json_int_t)(s->wall_ns / 1000000)));
+		    st,
+		    json_pack("{s:i, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "index",
+			      (int)i, "kind", kind_name(job->c.plan.v[i].kind), "nodes",
+			      (int)s->nodes, "nodesDone", (int)s->done, "rowsIn",
+			      (json_int_t)s->rows_in, "rowsOut", (json_int_t)s->rows_out,
+			      "bytesOut", (json_int_t)s->bytes_out, "udfCalls",
+			      (json_int_t)s->udf_calls, "cpuMs", (json_int_t)(s->cpu_ns / 1000000),
+			      "peakMemoryBytes", (json_int_t)s->peak_memory, "wallMs",
+			      (json_int_t)(s->wall_ns / 1000000)));
 	}
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I}}", "id", job->id,
 		      "project", job->project, "owner", job->who.name, "status",
@@ -99,6 +99,12 @@ static json_t *status_locked(struct sch_job *job)
 		return NULL;
 	if (job->started_ms)
 		json_object_set_new(j, "startedAt", json_integer(job->started_ms));
+	if (job->state > JOB_RUNNING && job->nstages)
+		json_object_set_new(
+		    j, "timings",
+		    json_pack("{s:I, s:I, s:I, s:I}", "overlayMs", (json_int_t)job->overlay_ms,
+			      "startNodesMs", (json_int_t)job->start_ms, "runMs",
+			      (json_int_t)job->run_ms, "commitMs", (json_int_t)job->commit_ms));
 	if (job->finished_ms) {
 		json_object_set_new(j, "finishedAt", json_integer(job->finished_ms));
 		if (job->started_ms)
@@ -106,13 +112,13 @@ static json_t *status_locked(struct sch_job *job)
 					    json_integer(job->finished_ms - job->started_ms));
 	}
 	if (job->state == JOB_FAILED || job->state == JOB_CANCELLED)
-		json_object_set_new(j, "error",
-				    json_pack("{s:s, s:s}", "code", error_code(job), "message",
-					      job->err.msg));
+		json_object_set_new(
+		    j, "error",
+		    json_pack("{s:s, s:s}", "code", error_code(job), "message", job->err.msg));
 	if (job->state == JOB_SUCCEEDED && is_write(job))
 		json_object_set_new(j, "written",
-				    json_pack("{s:s, s:I}", "table", job->c.stmt->name.name,
-					      "rows", (json_int_t)job->inserted_rows));
+				    json_pack("{s:s, s:I}", "table", job->c.stmt->name.name, "rows",
+					      (json_int_t)job->inserted_rows));
 	else if (job->state == JOB_SUCCEEDED)
 		json_object_set_new(j, "result",
 				    json_pack("{s:o, s:I, s:I}", "columns", columns_json(job),
@@ -164,7 +170,9 @@ static json_t *value_json(const struct cmn_col *c, const struct cmn_value *v)
 	case CMN_COL_DOUBLE:
 		if (isfinite(v->v.f64))
 			return json_real(v->v.f64);
-		return json_string(isnan(v->v.f64) ? "NaN" : v->v.f64 > 0 ? "Infinity" : "-Infinity");
+		return json_string(isnan(v->v.f64) ? "NaN"
+				   : v->v.f64 > 0  ? "Infinity"
+						   : "-Infinity");
 	case CMN_COL_BOOLEAN:
 		return json_boolean(v->v.b);
 	case CMN_COL_STRING:
@@ -262,8 +270,8 @@ int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool cs
 	state = job->state;
 	pthread_mutex_unlock(&job->jobs->mu);
 	if (state != JOB_SUCCEEDED)
-		return cmn_err_set(err, CMN_ECONFLICT, 0, "job %s has no result: it is %s",
-				   job->id, state_name(state));
+		return cmn_err_set(err, CMN_ECONFLICT, 0, "job %s has no result: it is %s", job->id,
+				   state_name(state));
 	/* from here on the batches never change: the job has finished */
 	rd = malloc(sizeof(*rd));
 	vals = calloc(CMN_ROW_MAX_COLS, sizeof(*vals));
@@ -356,8 +364,8 @@ int sch_job_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len, 
 		.audit = ctx->audit,
 		.audit_arg = ctx->audit_arg,
 	};
-	struct sch_job_origin o = { ctx->principal, ctx->project, ctx->request_id,
-				    ctx->source_ip, NULL };
+	struct sch_job_origin o = { ctx->principal, ctx->project, ctx->request_id, ctx->source_ip,
+				    NULL };
 	struct sch_jobs *jobs = sch_jobs_default();
 	struct sch_job_compiled c;
 	char id[32], *text;
@@ -376,8 +384,8 @@ int sch_job_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len, 
 	    c.stmt->kind != SCH_Q_CTAS) {
 		int line = c.stmt->line, col = c.stmt->col;
 		sch_job_compiled_free(&c);
-		return cmn_err_set(err, CMN_EINVAL, 0, "%d:%d: this statement is not supported here",
-				   line, col);
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   "%d:%d: this statement is not supported here", line, col);
 	}
 	text = strndup(sql, len);
 	if (!text) {

@@ -199,12 +199,13 @@ int cmd_sql(int argc, char **argv)
 			async = true;
 			continue;
 		}
-		fprintf(c == 'h' ? stdout : stderr,
-			"usage: cordon sql [--project P] [--format table|json|csv] [--async] "
-			"(\"STATEMENT;\" | -f FILE)\n"
-			"Runs a job and prints its result. A job that runs longer than a second\n"
-			"shows one progress line per stage on stderr; Ctrl-C cancels it.\n"
-			"--async: print the job id and return (see `cordon job`).\n" CLI_COMMON_HELP);
+		fprintf(
+		    c == 'h' ? stdout : stderr,
+		    "usage: cordon sql [--project P] [--format table|json|csv] [--async] "
+		    "(\"STATEMENT;\" | -f FILE)\n"
+		    "Runs a job and prints its result. A job that runs longer than a second\n"
+		    "shows one progress line per stage on stderr; Ctrl-C cancels it.\n"
+		    "--async: print the job id and return (see `cordon job`).\n" CLI_COMMON_HELP);
 		return c == 'h' ? CMN_EXIT_OK : CMN_EXIT_USAGE;
 	}
 	if ((file != NULL) == (optind < argc) || optind + (file ? 0 : 1) != argc ||

@@ -57,8 +57,8 @@ static int fetch_result(struct cli_config *cfg, const char *id, json_t *status,
 {
 	json_t *cols = json_object_get(json_object_get(status, "result"), "columns");
 	json_t *names = json_array(), *rows = json_array(), *c;
-	long long total = json_integer_value(json_object_get(json_object_get(status, "result"),
-							     "rows"));
+	long long total =
+	    json_integer_value(json_object_get(json_object_get(status, "result"), "rows"));
 	char path[512];
 	size_t i;
 
