@@ -19,6 +19,7 @@
 #include "scheduler/api.h"
 #include "netoverlay/netoverlay.h"
 #include "scheduler/authz.h"
+#include "scheduler/functions.h"
 #include "scheduler/tabledata.h"
 #include "scheduler/resources.h"
 #include "scheduler/tables.h"
@@ -135,6 +136,7 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 	uint8_t prefix[8];
 
 	pthread_mutex_init(&api->lock, NULL);
+	sch_functions_set_api_lock(&api->lock); /* CREATE FUNCTION describes unlocked */
 	snprintf(path, sizeof(path), "%s/tls", api->cfg.data_dir);
 	if (make_dir(api->cfg.data_dir, err) < 0 || make_dir(path, err) < 0)
 		return -1;

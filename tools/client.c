@@ -260,7 +260,12 @@ static int parse_response(struct cmn_buf *raw, struct cli_response *resp, struct
 	if (cmn_buf_append(&resp->body, hdr_end + 4, raw->len - (size_t)(hdr_end + 4 - raw->data),
 			   err) < 0)
 		return -1;
-	resp->json = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+	/* every JSON answer of the API is an object; anything else (a resource's
+	 * bytes) is not parsed: jansson would scan a long identifier-like run of
+	 * letters byte by byte before failing */
+	resp->json = resp->body.len && resp->body.data[0] == '{'
+			 ? json_loadb(resp->body.data, resp->body.len, 0, NULL)
+			 : NULL;
 	return 0;
 }
 
