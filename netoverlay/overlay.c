@@ -96,8 +96,8 @@ static void node_addrs(struct ovl_overlay *ov)
 	}
 }
 
-/* Runs on the helper thread (par.c). Loopback comes up here rather than
- * with eth0, whose peer must exist first. */
+/* Loopback comes up here rather than with eth0, whose peer must exist
+ * first. */
 static int node_ns(struct ovl_overlay *ov, size_t i, int origin_fd, struct nl_sock **sk,
 		   struct cmn_err *err)
 {
@@ -134,20 +134,25 @@ static int hub_ns(struct ovl_overlay *ov, int origin_fd, struct nl_sock **sk, st
 	return rc < 0 ? cmn_err_wrap(err, "hub netns") : 0;
 }
 
-/* The helper's part of build(): every node netns, each posted as soon as it
- * exists, then the hub's guard. */
+/* The helper's part of build(): the hub netns (item 1), every node netns
+ * but node 0's (items 2..N), each posted as soon as it exists, then the
+ * hub's guard. The calling thread makes node 0's netns meanwhile. */
 struct helper_arg {
 	struct ovl_overlay *ov;
 	int origin_fd;
 	struct nl_sock **node_sk;
 	struct par_task *task;
 	uint64_t rate;
+	struct nl_sock *hub; /* made here, used by the caller once posted */
 };
 
 static int helper_main(void *p, struct cmn_err *err)
 {
 	struct helper_arg *h = p;
-	for (size_t i = 0; i < h->ov->node_count; i++) {
+	if (hub_ns(h->ov, h->origin_fd, &h->hub, err) < 0)
+		return -1;
+	par_post(h->task);
+	for (size_t i = 1; i < h->ov->node_count; i++) {
 		if (node_ns(h->ov, i, h->origin_fd, &h->node_sk[i], err) < 0)
 			return -1;
 		par_post(h->task);
@@ -157,22 +162,23 @@ static int helper_main(void *p, struct cmn_err *err)
 
 /* The calling thread's part: the bridge, then each node's veth (its peer
  * made directly in the node's netns), eth0 up and its address, as soon as
- * the helper has made that netns. */
-static int wire_nodes(struct ovl_overlay *ov, struct nl_sock *hub, struct nl_sock **node_sk,
-		      struct par_task *task, struct cmn_err *err)
+ * the helper has posted that netns. Returns 1 if the helper failed first. */
+static int wire_nodes(struct ovl_overlay *ov, struct helper_arg *h, struct cmn_err *err)
 {
-	if (lk_bridge_add(hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
+	if (par_wait(h->task, 1) < 0)
+		return 1;
+	if (lk_bridge_add(h->hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
 		return -1;
 	for (size_t i = 0; i < ov->node_count; i++) {
 		char port[24];
-		if (par_wait(task, i + 1) < 0)
-			return 1; /* the helper failed: par_join reports why */
+		if (par_wait(h->task, i + 1) < 0)
+			return 1;
 		snprintf(port, sizeof(port), "p%u", (unsigned)i);
-		if (lk_veth_add(hub, port, OVL_PORT_IFINDEX_BASE + (int)i, OVL_BRIDGE_IFINDEX,
+		if (lk_veth_add(h->hub, port, OVL_PORT_IFINDEX_BASE + (int)i, OVL_BRIDGE_IFINDEX,
 				ov->nodes[i].netns_fd, OVL_NODE_IF, OVL_NODE_IFINDEX,
 				ov->nodes[i].mac, err) < 0 ||
-		    lk_up(node_sk[i], OVL_NODE_IFINDEX, err) < 0 ||
-		    lk_addr_add(node_sk[i], OVL_NODE_IFINDEX, ov->subnet + 2 + (uint32_t)i, 24,
+		    lk_up(h->node_sk[i], OVL_NODE_IFINDEX, err) < 0 ||
+		    lk_addr_add(h->node_sk[i], OVL_NODE_IFINDEX, ov->subnet + 2 + (uint32_t)i, 24,
 				err) < 0)
 			return cmn_err_wrap(err, "node %zu", i);
 	}
@@ -184,21 +190,18 @@ static int wire_nodes(struct ovl_overlay *ov, struct nl_sock *hub, struct nl_soc
 static int build(struct ovl_overlay *ov, const struct ovl_options *opt, int origin_fd,
 		 struct nl_sock **node_sk, struct cmn_err *err)
 {
-	struct nl_sock *hub = NULL;
 	if (ipam_acquire(ov, opt->pool, opt->subnet, opt->route_netns_fd, origin_fd, err) < 0)
 		return -1;
 	node_addrs(ov);
-	if (hub_ns(ov, origin_fd, &hub, err) < 0) {
-		lk_socket_free(hub);
-		return -1;
-	}
 	struct par_task task;
-	struct helper_arg h = { ov, origin_fd, node_sk, &task, opt->port_rate_bytes };
+	struct helper_arg h = { ov, origin_fd, node_sk, &task, opt->port_rate_bytes, NULL };
 	par_start(&task, helper_main, &h);
-	int rc = wire_nodes(ov, hub, node_sk, &task, err);
-	lk_socket_free(hub);
+	int rc = node_ns(ov, 0, origin_fd, &node_sk[0], err);
+	if (rc == 0)
+		rc = wire_nodes(ov, &h, err);
 	struct cmn_err herr = CMN_ERR_INIT;
 	int hrc = par_join(&task, &herr);
+	lk_socket_free(h.hub);
 	/* Our own failure first: one to return to our netns (CMN_EINTERNAL)
 	 * is what the caller must see. */
 	if (rc < 0)

@@ -3,10 +3,10 @@
  * Nearly all of ovl_create's time is the kernel building namespaces and
  * devices, one syscall after another. Making a netns mostly does not wait
  * for RTNL (its sysctl tables and proc entries), nor does an nftables
- * transaction, while creating links does: so a helper thread makes the node
- * namespaces one after the other (then installs the hub's guard) while the
- * calling thread links each node into the hub as soon as its netns is
- * ready. The helper posts each finished item; the caller waits for the item
+ * transaction, while creating links does: so a helper thread makes the hub
+ * and node namespaces one after the other (then installs the hub's guard)
+ * while the calling thread links each node into the hub as soon as its
+ * netns is ready. The helper posts each finished item; the caller waits for the item
  * it needs next.
  *
  * Network namespaces are per thread: the helper starts in the caller's netns
