@@ -1,11 +1,13 @@
 /* netoverlay/internal.h — what the files of netoverlay/ share; not a public
  * contract. One file per concern: netns.c (entering/creating namespaces,
  * sysctls), link.c (libnl), nft.c (libnftables), ipam.c (subnets, leases),
- * guard.c (bridge pinning), grant.c (uplinks), gc.c, overlay.c (the steps). */
+ * par.c (a helper thread), guard.c (bridge pinning), grant.c (uplinks),
+ * gc.c, overlay.c (the steps). */
 #ifndef OVL_INTERNAL_H
 #define OVL_INTERNAL_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -115,6 +117,34 @@ void ipam_release(struct ovl_overlay *ov);
  * Returns 1 if this call now holds it, 0 if a live owner does, <0 on error. */
 int lock_file(const char *dir, const char *name, int *out_fd, struct cmn_err *err);
 int run_dir_ensure(const char *dir, struct cmn_err *err);
+
+/* --- par.c ------------------------------------------------------------ */
+typedef int (*par_fn)(void *arg, struct cmn_err *err);
+/* A helper thread running fn, which calls par_post(t) each time one more of
+ * its items is ready. Fields are par.c's; the caller only owns the memory
+ * (it must outlive par_join). */
+struct par_task {
+	pthread_t thread;
+	bool spawned;
+	par_fn fn;
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t ready; /* items posted */
+	bool ended;   /* fn returned */
+	int rc;       /* fn's result, valid once ended */
+	struct cmn_err err;
+};
+/* Starts fn(arg) on a helper thread, or runs it to completion right here if
+ * no thread can be made. */
+void par_start(struct par_task *t, par_fn fn, void *arg);
+void par_post(struct par_task *t);
+/* Waits until count items are posted: 0, or -1 if fn ended before posting
+ * them (it failed: par_join says why). */
+int par_wait(struct par_task *t, size_t count);
+/* Waits for fn to end: 0, or -1 with err set to fn's error. Always call it
+ * after par_start, also on the caller's own failure paths. */
+int par_join(struct par_task *t, struct cmn_err *err);
 
 /* --- guard.c / grant.c / gc.c ------------------------------------------ */
 int guard_install(struct ovl_overlay *ov, int origin_fd, uint64_t port_rate_bytes,

@@ -121,6 +121,16 @@ int lk_veth_add(struct nl_sock *sk, const char *name, int ifindex, int master_if
 	if (master_ifindex > 0)
 		rtnl_link_set_master(link, master_ifindex);
 	rtnl_link_set_flags(link, IFF_UP);
+	/* One queue each way, asked for explicitly: without IFLA_NUM_*_QUEUES
+	 * the kernel allocates one per possible CPU and veth_init_queues then
+	 * shrinks the real count to 1, and shrinking a registered device's tx
+	 * queues waits for an RCU grace period (synchronize_net under RTNL),
+	 * which was half the cost of each veth. One queue is what the kernel
+	 * would use anyway without XDP. */
+	rtnl_link_set_num_tx_queues(link, 1);
+	rtnl_link_set_num_rx_queues(link, 1);
+	rtnl_link_set_num_tx_queues(peer, 1);
+	rtnl_link_set_num_rx_queues(peer, 1);
 	rtnl_link_set_name(peer, peer_name);
 	if (peer_ifindex > 0)
 		rtnl_link_set_ifindex(peer, peer_ifindex);

@@ -75,6 +75,29 @@ int record_write(const struct ovl_overlay *ov, struct cmn_err *err)
 	return 0;
 }
 
+/* Addresses and MACs follow from the subnet; filled before any thread starts
+ * so that every step may read them. */
+static void node_addrs(struct ovl_overlay *ov)
+{
+	for (size_t i = 0; i < ov->node_count; i++) {
+		struct ovl_node *n = &ov->nodes[i];
+		uint32_t a = ov->subnet + 2 + (uint32_t)i;
+		n->addr.s_addr = htonl(a);
+		ipam_format(a, n->addr_str, sizeof(n->addr_str));
+		/* Locally administered, unique among live overlays (it embeds
+		 * the leased subnet). */
+		const unsigned char mac[6] = { 0x02,
+					       0xcd,
+					       (unsigned char)(a >> 24),
+					       (unsigned char)(a >> 16),
+					       (unsigned char)(a >> 8),
+					       (unsigned char)a };
+		memcpy(n->mac, mac, sizeof(mac));
+	}
+}
+
+/* Loopback comes up here rather than with eth0, whose peer must exist
+ * first. */
 static int node_ns(struct ovl_overlay *ov, size_t i, int origin_fd, struct nl_sock **sk,
 		   struct cmn_err *err)
 {
@@ -86,22 +109,12 @@ static int node_ns(struct ovl_overlay *ov, size_t i, int origin_fd, struct nl_so
 		rc = lk_socket(sk, err);
 	if (rc == 0)
 		rc = ns_cookie_of_socket(lk_socket_fd(*sk), &n->netns_cookie, err);
+	if (rc == 0)
+		rc = lk_up(*sk, 1, err);
 	if (ns_return(origin_fd, err) < 0)
 		return -1;
 	if (rc < 0)
 		return cmn_err_wrap(err, "node %zu netns", i);
-	uint32_t a = ov->subnet + 2 + (uint32_t)i;
-	n->addr.s_addr = htonl(a);
-	ipam_format(a, n->addr_str, sizeof(n->addr_str));
-	/* Locally administered, unique among live overlays (it embeds the
-	 * leased subnet). */
-	const unsigned char mac[6] = { 0x02,
-				       0xcd,
-				       (unsigned char)(a >> 24),
-				       (unsigned char)(a >> 16),
-				       (unsigned char)(a >> 8),
-				       (unsigned char)a };
-	memcpy(n->mac, mac, sizeof(mac));
 	return 0;
 }
 
@@ -114,52 +127,92 @@ static int hub_ns(struct ovl_overlay *ov, int origin_fd, struct nl_sock **sk, st
 		rc = lk_socket(sk, err);
 	if (rc == 0)
 		rc = ns_cookie_of_socket(lk_socket_fd(*sk), &ov->hub_cookie, err);
+	if (rc == 0)
+		rc = lk_up(*sk, 1, err);
 	if (ns_return(origin_fd, err) < 0)
 		return -1;
 	return rc < 0 ? cmn_err_wrap(err, "hub netns") : 0;
 }
 
-static int wire_nodes(struct ovl_overlay *ov, struct nl_sock *hub, struct nl_sock **node_sk,
-		      struct cmn_err *err)
+/* The helper's part of build(): the hub netns (item 1), every node netns
+ * but node 0's (items 2..N), each posted as soon as it exists, then the
+ * hub's guard. The calling thread makes node 0's netns meanwhile. */
+struct helper_arg {
+	struct ovl_overlay *ov;
+	int origin_fd;
+	struct nl_sock **node_sk;
+	struct par_task *task;
+	uint64_t rate;
+	struct nl_sock *hub; /* made here, used by the caller once posted */
+};
+
+static int helper_main(void *p, struct cmn_err *err)
 {
-	if (lk_up(hub, 1, err) < 0 || lk_bridge_add(hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
+	struct helper_arg *h = p;
+	if (hub_ns(h->ov, h->origin_fd, &h->hub, err) < 0)
+		return -1;
+	par_post(h->task);
+	for (size_t i = 1; i < h->ov->node_count; i++) {
+		if (node_ns(h->ov, i, h->origin_fd, &h->node_sk[i], err) < 0)
+			return -1;
+		par_post(h->task);
+	}
+	return guard_install(h->ov, h->origin_fd, h->rate, err);
+}
+
+/* The calling thread's part: the bridge, then each node's veth (its peer
+ * made directly in the node's netns), eth0 up and its address, as soon as
+ * the helper has posted that netns. Returns 1 if the helper failed first. */
+static int wire_nodes(struct ovl_overlay *ov, struct helper_arg *h, struct cmn_err *err)
+{
+	if (par_wait(h->task, 1) < 0)
+		return 1;
+	if (lk_bridge_add(h->hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
 		return -1;
 	for (size_t i = 0; i < ov->node_count; i++) {
 		char port[24];
+		if (par_wait(h->task, i + 1) < 0)
+			return 1;
 		snprintf(port, sizeof(port), "p%u", (unsigned)i);
-		if (lk_veth_add(hub, port, OVL_PORT_IFINDEX_BASE + (int)i, OVL_BRIDGE_IFINDEX,
+		if (lk_veth_add(h->hub, port, OVL_PORT_IFINDEX_BASE + (int)i, OVL_BRIDGE_IFINDEX,
 				ov->nodes[i].netns_fd, OVL_NODE_IF, OVL_NODE_IFINDEX,
-				ov->nodes[i].mac, err) < 0)
-			return cmn_err_wrap(err, "node %zu", i);
-	}
-	for (size_t i = 0; i < ov->node_count; i++) {
-		if (lk_up(node_sk[i], 1, err) < 0 || lk_up(node_sk[i], OVL_NODE_IFINDEX, err) < 0 ||
-		    lk_addr_add(node_sk[i], OVL_NODE_IFINDEX, ov->subnet + 2 + (uint32_t)i, 24,
+				ov->nodes[i].mac, err) < 0 ||
+		    lk_up(h->node_sk[i], OVL_NODE_IFINDEX, err) < 0 ||
+		    lk_addr_add(h->node_sk[i], OVL_NODE_IFINDEX, ov->subnet + 2 + (uint32_t)i, 24,
 				err) < 0)
 			return cmn_err_wrap(err, "node %zu", i);
 	}
 	return 0;
 }
 
+/* Nothing runs in a node before ovl_create returns, so the guard landing
+ * after the links are up opens no window. */
 static int build(struct ovl_overlay *ov, const struct ovl_options *opt, int origin_fd,
 		 struct nl_sock **node_sk, struct cmn_err *err)
 {
-	struct nl_sock *hub = NULL;
 	if (ipam_acquire(ov, opt->pool, opt->subnet, opt->route_netns_fd, origin_fd, err) < 0)
 		return -1;
-	for (size_t i = 0; i < ov->node_count; i++) {
-		if (node_ns(ov, i, origin_fd, &node_sk[i], err) < 0)
-			return -1;
+	node_addrs(ov);
+	struct par_task task;
+	struct helper_arg h = { ov, origin_fd, node_sk, &task, opt->port_rate_bytes, NULL };
+	par_start(&task, helper_main, &h);
+	int rc = node_ns(ov, 0, origin_fd, &node_sk[0], err);
+	if (rc == 0)
+		rc = wire_nodes(ov, &h, err);
+	struct cmn_err herr = CMN_ERR_INIT;
+	int hrc = par_join(&task, &herr);
+	lk_socket_free(h.hub);
+	/* Our own failure first: one to return to our netns (CMN_EINTERNAL)
+	 * is what the caller must see. */
+	if (rc < 0)
+		return -1;
+	if (hrc < 0) {
+		*err = herr;
+		return -1;
 	}
-	int rc = hub_ns(ov, origin_fd, &hub, err);
-	if (rc == 0)
-		rc = wire_nodes(ov, hub, node_sk, err);
-	lk_socket_free(hub);
-	if (rc == 0)
-		rc = guard_install(ov, origin_fd, opt->port_rate_bytes, err);
-	if (rc == 0)
-		rc = record_write(ov, err);
-	return rc;
+	if (rc > 0)
+		return cmn_err_set(err, CMN_EINTERNAL, 0, "overlay helper stopped early");
+	return record_write(ov, err);
 }
 
 static struct ovl_overlay *overlay_alloc(const struct ovl_options *opt, struct cmn_err *err)

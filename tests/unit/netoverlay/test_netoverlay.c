@@ -178,6 +178,79 @@ static void test_create_destroy(void **state)
 	assert_int_equal(self.st_ino, now.st_ino);
 }
 
+/* par_*: the helper runs on its own thread, the caller sees each posted
+ * item, a helper that fails wakes a caller waiting for more, and par_join
+ * hands its error on. */
+struct par_probe {
+	struct par_task *task;
+	pid_t tid;
+	size_t items;
+	int fail_code; /* after posting `items` */
+};
+
+static int par_probe_fn(void *arg, struct cmn_err *err)
+{
+	struct par_probe *p = arg;
+	p->tid = gettid();
+	for (size_t i = 0; i < p->items; i++)
+		par_post(p->task);
+	if (p->fail_code)
+		return cmn_err_set(err, p->fail_code, 0, "step failed with %d", p->fail_code);
+	return 0;
+}
+
+static void test_par(void **state)
+{
+	(void)state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct par_task t;
+	struct par_probe p = { &t, 0, 3, 0 };
+	par_start(&t, par_probe_fn, &p);
+	assert_int_equal(par_wait(&t, 3), 0);
+	assert_int_equal(par_join(&t, &err), 0);
+	assert_true(p.tid > 0);
+	assert_int_not_equal(p.tid, gettid());
+
+	struct par_probe q = { &t, 0, 1, CMN_ELIMIT };
+	par_start(&t, par_probe_fn, &q);
+	assert_int_equal(par_wait(&t, 1), 0);
+	assert_int_equal(par_wait(&t, 2), -1); /* returns: the helper ended */
+	assert_int_equal(par_join(&t, &err), -1);
+	assert_int_equal(err.code, CMN_ELIMIT);
+}
+
+/* Small overlays through the helper thread: every node gets its address
+ * and its own netns, distinct from the hub's. */
+static void test_create_small(void **state)
+{
+	(void)state;
+	if (!have_netns)
+		skip();
+	struct ovl_options opt;
+	struct cmn_err err = CMN_ERR_INIT;
+	ovl_options_init(&opt);
+	opt.run_dir = run_dir;
+	opt.job = "us";
+	opt.pool = "10.202.0.0/24";
+	for (unsigned n = 1; n <= 2; n++) {
+		struct ovl_overlay *ov = NULL;
+		opt.node_count = n;
+		assert_int_equal(ovl_create(&opt, &ov, &err), 0);
+		struct stat hub, node0, node1;
+		assert_int_equal(fstat(ovl_hub_netns_fd(ov), &hub), 0);
+		assert_int_equal(fstat(ovl_node_get(ov, 0)->netns_fd, &node0), 0);
+		assert_int_not_equal(hub.st_ino, node0.st_ino);
+		assert_string_equal(ovl_node_get(ov, n - 1)->addr_str,
+				    n == 1 ? "10.202.0.2" : "10.202.0.3");
+		if (n == 2) {
+			assert_int_equal(fstat(ovl_node_get(ov, 1)->netns_fd, &node1), 0);
+			assert_int_not_equal(node1.st_ino, node0.st_ino);
+			assert_int_not_equal(node1.st_ino, hub.st_ino);
+		}
+		ovl_destroy(ov);
+	}
+}
+
 static void test_grant_errors(void **state)
 {
 	(void)state;
@@ -211,9 +284,14 @@ int main(void)
 	if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0)
 		have_netns = true;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dest_parse),     cmocka_unit_test(test_cidr_parse),
-		cmocka_unit_test(test_bad_options),    cmocka_unit_test(test_lock_file),
-		cmocka_unit_test(test_create_destroy), cmocka_unit_test(test_grant_errors),
+		cmocka_unit_test(test_dest_parse),
+		cmocka_unit_test(test_cidr_parse),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_lock_file),
+		cmocka_unit_test(test_create_destroy),
+		cmocka_unit_test(test_grant_errors),
+		cmocka_unit_test(test_par),
+		cmocka_unit_test(test_create_small),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rmdir(run_dir);
