@@ -63,34 +63,29 @@ static int write_file(const char *dir, const char *file, const char *text, struc
 	return 0;
 }
 
-/* The caller's path in one hierarchy from /proc/self/cgroup ("" = v2). */
-static int self_path(const char *controller, char *out, size_t len)
+/* Whether the comma-separated list holds name. */
+static bool in_list(const char *list, const char *name)
 {
-	cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[1024];
-	while (f && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':');
-		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		bool match = controller[0] == '\0' ? c1[1] == '\0' : false;
-		for (char *tok = c1 + 1; !match && *tok;) {
-			size_t n = strcspn(tok, ",");
-			match = n == strlen(controller) && strncmp(tok, controller, n) == 0;
-			tok += n + (tok[n] == ',');
-		}
-		if (match) {
-			c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-			snprintf(out, len, "%s", strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
-			return 0;
-		}
+	size_t len = strlen(name);
+	for (const char *tok = list; *tok;) {
+		size_t n = strcspn(tok, ",");
+		if (n == len && strncmp(tok, name, n) == 0)
+			return true;
+		tok += n + (tok[n] == ',');
 	}
-	return -1;
+	return false;
 }
 
-/* Mount point of the v1 hierarchy holding `controller`, or of v2 (NULL). */
-static int mount_of(const char *controller, char *out, size_t len)
+/* Where the hierarchies are: index 3 is v2, 0-2 the v1 controllers of
+ * v1_names. mnt[] from /proc/self/mountinfo, self[] (the caller's own
+ * cgroup, "" for the root) from /proc/self/cgroup; each read once. */
+struct places {
+	char mnt[4][PATH_MAX / 4];
+	char self[4][PATH_MAX / 4];
+	bool have_mnt[4], have_self[4];
+};
+
+static void read_mounts(struct places *pl)
 {
 	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[2048];
@@ -100,19 +95,37 @@ static int mount_of(const char *controller, char *out, size_t len)
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1 ||
 		    sscanf(sep + 3, "%63s %*s %511s", type, opts) != 2)
 			continue;
-		bool hit = controller == NULL ? strcmp(type, "cgroup2") == 0 : false;
-		for (char *tok = opts; controller && !hit && *tok;) {
-			size_t n = strcspn(tok, ",");
-			hit = strcmp(type, "cgroup") == 0 && n == strlen(controller) &&
-			      strncmp(tok, controller, n) == 0;
-			tok += n + (tok[n] == ',');
-		}
-		if (hit) {
-			snprintf(out, len, "%s", mnt);
-			return 0;
+		for (int i = 0; i < 4; i++) {
+			bool hit = i == 3 ? strcmp(type, "cgroup2") == 0
+					  : strcmp(type, "cgroup") == 0 && in_list(opts, v1_names[i]);
+			if (hit && !pl->have_mnt[i]) {
+				snprintf(pl->mnt[i], sizeof(pl->mnt[i]), "%s", mnt);
+				pl->have_mnt[i] = true;
+			}
 		}
 	}
-	return -1;
+}
+
+static void read_self(struct places *pl)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[1024];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+		const char *path = strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1;
+		for (int i = 0; i < 4; i++) {
+			bool hit = i == 3 ? c1[1] == '\0' : in_list(c1 + 1, v1_names[i]);
+			if (hit && !pl->have_self[i]) {
+				snprintf(pl->self[i], sizeof(pl->self[i]), "%s", path);
+				pl->have_self[i] = true;
+			}
+		}
+	}
 }
 
 static bool v2_has_controllers(const char *mnt, const char *self)
@@ -126,20 +139,22 @@ static bool v2_has_controllers(const char *mnt, const char *self)
 
 static int find_hierarchy_uncached(struct hier *h, struct cmn_err *err)
 {
-	char mnt[PATH_MAX / 4], self[PATH_MAX / 4];
+	struct places pl;
 	memset(h, 0, sizeof(*h));
-	if (mount_of(NULL, mnt, sizeof(mnt)) == 0 && self_path("", self, sizeof(self)) == 0 &&
-	    v2_has_controllers(mnt, self)) {
-		snprintf(h->v2, sizeof(h->v2), "%.500s%.400s/" BASE_NAME, mnt, self);
+	memset(&pl, 0, sizeof(pl));
+	read_mounts(&pl);
+	read_self(&pl);
+	if (pl.have_mnt[3] && pl.have_self[3] && v2_has_controllers(pl.mnt[3], pl.self[3])) {
+		snprintf(h->v2, sizeof(h->v2), "%.500s%.400s/" BASE_NAME, pl.mnt[3], pl.self[3]);
 		return 0;
 	}
 	for (int i = 0; i < 3; i++) {
-		if (mount_of(v1_names[i], mnt, sizeof(mnt)) < 0 ||
-		    self_path(v1_names[i], self, sizeof(self)) < 0)
+		if (!pl.have_mnt[i] || !pl.have_self[i])
 			return cmn_err_set(err, CMN_EUNAVAIL, 0,
 					   "cgroup: no v2 controllers and no v1 %s hierarchy",
 					   v1_names[i]);
-		snprintf(h->v1[i], sizeof(h->v1[i]), "%.500s%.400s/" BASE_NAME, mnt, self);
+		snprintf(h->v1[i], sizeof(h->v1[i]), "%.500s%.400s/" BASE_NAME, pl.mnt[i],
+			 pl.self[i]);
 	}
 	return 0;
 }

@@ -122,30 +122,56 @@ static void check_limits(struct sbx_child *ch)
 		end_it(ch, SBX_END_WALL, 0, 0);
 }
 
-static int next_timeout(const struct sbx_child *ch)
+/* The next limit check: one tick after the last, or the wall-time deadline
+ * when that comes first. */
+static uint64_t next_check(const struct sbx_child *ch, uint64_t now)
 {
-	uint64_t spent = sbx_now_ns() - ch->start_ns;
-	if (spent >= ch->limits.wall_time_ns)
-		return 0;
-	uint64_t left_ms = (ch->limits.wall_time_ns - spent) / 1000000;
-	return left_ms < TICK_MS ? (int)left_ms + 1 : TICK_MS;
+	uint64_t wall_end = ch->start_ns + ch->limits.wall_time_ns;
+	uint64_t tick = now + TICK_MS * 1000000ULL;
+	return wall_end < tick ? wall_end : tick;
 }
 
+static int ms_until(uint64_t deadline)
+{
+	uint64_t now = sbx_now_ns();
+	return deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+/* A hung-up fd leaves the set (poll ignores negative fds) once drained: the
+ * listener hangs up once no process uses the filter, the socket once the
+ * init is gone, the error pipe once the payload exec'd. A socket whose peer
+ * is gone stays readable (POLLIN|POLLHUP at EOF), so it leaves after its
+ * messages are read, else the loop would spin while the kernel tears the
+ * container down on the other core. */
+static void drop_hung_up(struct pollfd *p, bool *listener_gone)
+{
+	for (int i = 1; i < 4; i++) {
+		bool hup = p[i].revents & (POLLHUP | POLLERR | POLLNVAL);
+		if (hup && (i == 1 || !(p[i].revents & POLLIN))) {
+			*listener_gone = *listener_gone || i == 2;
+			p[i].fd = -1;
+		}
+	}
+	if (p[0].revents & POLLIN)
+		p[0].fd = -1;
+}
+
+/* Limits are read from the cgroup once per tick, not on every wake-up: a
+ * start wakes the loop several times (listener, exec, status, exit), and
+ * each check opens three cgroup files. */
 static void supervise(struct sbx_child *ch)
 {
-	/* A hung-up fd is dropped from the set (poll ignores negative fds):
-	 * the listener hangs up once no process uses the filter, the socket
-	 * once the init is gone, the error pipe once the payload exec'd. */
 	struct pollfd p[4] = { { ch->pidfd, POLLIN, 0 },
 			       { ch->sock, POLLIN, 0 },
 			       { ch->notify_fd, POLLIN, 0 },
 			       { ch->errpipe, POLLIN, 0 } };
 	bool listener_gone = false;
+	uint64_t check_at = next_check(ch, sbx_now_ns());
 	while (p[0].fd >= 0) {
 		if (p[2].fd < 0 && !listener_gone)
 			p[2].fd = ch->notify_fd; /* it may arrive on the socket */
 		bool killed = is_killed(ch);
-		int n = poll(p, 4, killed ? -1 : next_timeout(ch));
+		int n = poll(p, 4, killed ? -1 : ms_until(check_at));
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && (p[2].revents & POLLIN))
@@ -154,17 +180,13 @@ static void supervise(struct sbx_child *ch)
 			read_msgs(ch);
 		if (n > 0 && (p[3].revents & POLLIN))
 			read_exec_error(ch);
-		for (int i = 1; n > 0 && i < 4; i++) {
-			if ((p[i].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
-			    !(p[i].revents & POLLIN)) {
-				listener_gone = listener_gone || i == 2;
-				p[i].fd = -1;
-			}
-		}
-		if (n > 0 && (p[0].revents & POLLIN))
-			p[0].fd = -1;
-		if (!killed && p[0].fd >= 0)
+		if (n > 0)
+			drop_hung_up(p, &listener_gone);
+		uint64_t now = sbx_now_ns();
+		if (!killed && p[0].fd >= 0 && now >= check_at) {
 			check_limits(ch);
+			check_at = next_check(ch, sbx_now_ns());
+		}
 	}
 	read_msgs(ch);
 }
