@@ -96,8 +96,9 @@ static void read_mounts(struct places *pl)
 		    sscanf(sep + 3, "%63s %*s %511s", type, opts) != 2)
 			continue;
 		for (int i = 0; i < 4; i++) {
-			bool hit = i == 3 ? strcmp(type, "cgroup2") == 0
-					  : strcmp(type, "cgroup") == 0 && in_list(opts, v1_names[i]);
+			bool hit = i == 3
+				       ? strcmp(type, "cgroup2") == 0
+				       : strcmp(type, "cgroup") == 0 && in_list(opts, v1_names[i]);
 			if (hit && !pl->have_mnt[i]) {
 				snprintf(pl->mnt[i], sizeof(pl->mnt[i]), "%s", mnt);
 				pl->have_mnt[i] = true;
