@@ -355,17 +355,36 @@ int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struc
 	return 0;
 }
 
-/* v1, in the container's init before anything else runs there: a thread
- * that moves itself (pid 0 written to "tasks") skips the global threadgroup
- * lock whose RCU grace period makes a write of another pid to cgroup.procs
- * cost ~10ms. The init is single-threaded, so this moves the process.
- * Runs while the init still has the caller's (root) file access. */
-int child_cgroup_join(const struct sbx_cgroup *cg, struct cmn_err *err)
+/* v1: the caller opens the "tasks" files, the container's init writes "0"
+ * to each (child_cgroup_join): a thread that moves itself skips the global
+ * threadgroup lock whose RCU grace period makes a write of another pid to
+ * cgroup.procs cost ~10ms. The init is single-threaded, so this moves the
+ * process. v2: nothing to open (the caller moves the init). */
+int sbx_cgroup_open_tasks(const struct sbx_cgroup *cg, int fds[3], size_t *n, struct cmn_err *err)
 {
 	const char *dirs[3] = { cg->mem, cg->pids, cg->cpu };
+	*n = 0;
 	for (int i = 0; !cg->v2 && i < 3; i++) {
-		if (write_file(dirs[i], "tasks", "0", err) < 0)
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/tasks", dirs[i]);
+		fds[i] = open(path, O_WRONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			cmn_err_sys(err, "open %s", path);
+			for (int j = 0; j < i; j++)
+				close(fds[j]);
 			return -1;
+		}
+		*n = (size_t)i + 1;
+	}
+	return 0;
+}
+
+int child_cgroup_join(const int *fds, size_t n, struct cmn_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (write(fds[i], "0", 1) != 1)
+			return cmn_err_sys(err, "write 0 to cgroup tasks (fd %d)", fds[i]);
+		close(fds[i]);
 	}
 	return 0;
 }

@@ -82,9 +82,13 @@ struct sbx_cgroup {
 };
 int sbx_cgroup_gc(struct cmn_err *err);
 int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struct cmn_err *err);
-/* v2: the caller moves the init in. v1: the init moves itself (cheaper). */
+/* v2: the caller moves the init in. v1: the init moves itself (cheaper),
+ * through the "tasks" files the caller opened (sbx_cgroup_open_tasks): the
+ * kernel checks the opener's credentials, and the init is no longer root
+ * by the time it joins. */
 int sbx_cgroup_attach(const struct sbx_cgroup *cg, pid_t pid, struct cmn_err *err);
-int child_cgroup_join(const struct sbx_cgroup *cg, struct cmn_err *err);
+int sbx_cgroup_open_tasks(const struct sbx_cgroup *cg, int fds[3], size_t *n, struct cmn_err *err);
+int child_cgroup_join(const int *fds, size_t n, struct cmn_err *err);
 /* Reasons the cgroup saw so far: SBX_END_MEMORY (an OOM kill), SBX_END_PIDS
  * (a refused fork), or SBX_END_EXIT when neither. */
 enum sbx_end sbx_cgroup_event(const struct sbx_cgroup *cg);
@@ -100,7 +104,8 @@ int child_set_rlimits(const struct sbx_limits *lim, struct cmn_err *err);
 int child_set_nofile(const struct sbx_limits *lim, struct cmn_err *err);
 
 /* Messages on child->sock. */
-enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS };
+enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS, MSG_CGROUP };
+#define SBX_MSG_MAX_FDS 3
 struct sbx_msg {
 	int type;
 	int value;
@@ -124,6 +129,10 @@ int child_install_fds(const struct sbx_run *run, int *keep, size_t keep_count, s
 
 /* handoff.c: messages on the caller <-> container socket. */
 int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err);
+/* A message carrying n (<= SBX_MSG_MAX_FDS) fds; value = n. */
+int sbx_send_fds(int sock, int type, const int *fds, size_t n, struct cmn_err *err);
+/* In the init: the next message must be `type`; its fds (CLOEXEC) into fds. */
+int child_recv_fds(int sock, int type, int *fds, size_t *n, struct cmn_err *err);
 /* One message; *fd_out an fd it carried (CLOEXEC) or -1. -1 at hang-up. */
 int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out, int flags);
 int sbx_send_start(int sock, const struct sbx_run *run, struct cmn_err *err);
