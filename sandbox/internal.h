@@ -70,6 +70,14 @@ extern struct sock_fprog sbx_bpf_generated[2];
  * out->filter). Used by cordon-bpfgen and by the test that checks the
  * built-in programs against it. */
 int sbx_policy_compile(enum sbx_profile profile, struct sock_fprog *out, struct cmn_err *err);
+/* seccomp_bpf.c (generated): libseccomp's syscall names by ABI and number,
+ * as offsets into one blob (0: no name), and the libseccomp it came from. */
+#define SBX_SYSCALL_TABLE_LEN 1024
+#define SBX_X32_BIT 0x40000000
+enum { SBX_ABI_X86_64, SBX_ABI_I386, SBX_ABI_X32 };
+extern const char sbx_syscall_blob[];
+extern const uint16_t sbx_syscall_off[3][SBX_SYSCALL_TABLE_LEN];
+extern const char sbx_libseccomp_version[];
 /* Loads the filter with a user-notification listener; returns the listener fd. */
 int child_seccomp_load(const struct sbx_filter *f, struct cmn_err *err);
 /* The syscall's name for an audit arch (e.g. AUDIT_ARCH_I386), never NULL. */

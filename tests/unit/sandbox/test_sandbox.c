@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/audit.h>
+#include <seccomp.h>
 
 #include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
@@ -463,6 +465,39 @@ static void test_builtin_bpf_matches_the_policy(void **state)
 	}
 }
 
+/* The built-in syscall names are libseccomp's, for every number of the
+ * three x86 ABIs (and "unknown" where libseccomp knows none). */
+static void test_builtin_syscall_names_match_libseccomp(void **state)
+{
+	static const struct {
+		uint32_t audit, scmp;
+		int bit;
+		const char *prefix;
+	} abis[] = { { AUDIT_ARCH_X86_64, SCMP_ARCH_X86_64, 0, "" },
+		     { AUDIT_ARCH_I386, SCMP_ARCH_X86, 0, "i386 " },
+		     { AUDIT_ARCH_X86_64, SCMP_ARCH_X32, SBX_X32_BIT, "x32 " } };
+	int named = 0;
+	for (size_t a = 0; a < 3; a++) {
+		for (int i = 0; i < 4096; i++) {
+			char *name =
+			    seccomp_syscall_resolve_num_arch(abis[a].scmp, abis[a].bit | i);
+			char want[64], got[64];
+			snprintf(want, sizeof(want), "%s%s", abis[a].prefix,
+				 name ? name : "unknown");
+			sbx_syscall_name(abis[a].audit, abis[a].bit | i, got, sizeof(got));
+			assert_string_equal(got, want);
+			named += name != NULL;
+			free(name);
+		}
+	}
+	assert_true(named > 1000);
+	char buf[64];
+	sbx_syscall_name(AUDIT_ARCH_X86_64, 101, buf, sizeof(buf));
+	assert_string_equal(buf, "ptrace");
+	sbx_syscall_name(AUDIT_ARCH_X86_64, 5000, buf, sizeof(buf));
+	assert_string_equal(buf, "unknown");
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(sbx_end_name(SBX_END_SECCOMP), "seccomp");
@@ -504,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_spawns_from_threads),
 		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
 		cmocka_unit_test(test_builtin_bpf_matches_the_policy),
+		cmocka_unit_test(test_builtin_syscall_names_match_libseccomp),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
