@@ -10,10 +10,11 @@
  *  1 check spec, pick the filter       1 setsid; close every fd but its channels
  *  2 [join netns on this thread]       2 wait for GO
  *  3 clone                             3 open the binds (as the caller)
- *  4 write uid/gid map; GO             4 become the inner uid/gid
- *  5 gc leftovers, create the cgroup,  5 wait for CGROUP; (v1) join it; new
- *    (v2) attach the init; CGROUP        cgroup ns, lo up, hostname
- *  6 [sbx_spawn: send the start]       6 build the root, pivot_root
+ *  4 write uid/gid map; GO             4 become the inner uid/gid; lo up,
+ *  5 gc leftovers, create the cgroup,    hostname
+ *    (v2) attach the init; CGROUP      5 build the root, pivot_root
+ *  6 [sbx_spawn: send the start]       6 wait for CGROUP; (v1) join it; new
+ *                                        cgroup ns
  *  7 wait for READY: sbx_prepare       7 rlimits, drop all caps,
  *    ends here                           no_new_privs, not dumpable
  *  8 sbx_start: send argv, envp, fds   8 die with the caller (PDEATHSIG)
@@ -175,19 +176,21 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 		return cmn_err_wrap(err, "root");
 	if (child_become_inner(&c->ids, err) < 0 || child_raise_effective(err) < 0)
 		return -1;
-	/* The cgroup is joined before the cgroup ns is made (its root) and
-	 * before the payload exists; what ran so far is this code only. */
-	if (child_recv_fds(c->sock, MSG_CGROUP, cg_fds, &cg_n, err) < 0 ||
-	    child_cgroup_join(cg_fds, cg_n, err) < 0)
-		return cmn_err_wrap(err, "cgroup");
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		return cmn_err_sys(err, "unshare CLONE_NEWCGROUP");
 	if (c->spec->net == SBX_NET_LOOPBACK && child_loopback_up(err) < 0)
 		return -1;
 	if (sethostname(SBX_HOSTNAME, sizeof(SBX_HOSTNAME) - 1) < 0)
 		return cmn_err_sys(err, "sethostname");
 	if (child_build_root(c->spec, &c->lim, &plan, err) < 0)
 		return cmn_err_wrap(err, "root");
+	/* The cgroup is joined as late as this, so that the caller, making it
+	 * meanwhile, is done before the init asks; still before the cgroup ns
+	 * is made (its root) and before the payload exists: what ran so far is
+	 * this code only. */
+	if (child_recv_fds(c->sock, MSG_CGROUP, cg_fds, &cg_n, err) < 0 ||
+	    child_cgroup_join(cg_fds, cg_n, err) < 0)
+		return cmn_err_wrap(err, "cgroup");
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return cmn_err_sys(err, "unshare CLONE_NEWCGROUP");
 	if (child_set_rlimits(&c->lim, err) < 0)
 		return -1;
 	if (child_drop_caps(err) < 0 || child_no_new_privs(err) < 0)
