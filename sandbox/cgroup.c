@@ -31,11 +31,6 @@
 
 #define BASE_NAME "cordon-sbx"
 
-struct hier {
-	char v2[PATH_MAX / 4];    /* base dir in v2, "" when v1 is used */
-	char v1[3][PATH_MAX / 4]; /* memory, pids, cpuacct base dirs */
-};
-
 static const char *const v1_names[3] = { "memory", "pids", "cpuacct" };
 
 static int read_small(const char *path, char *buf, size_t len)
@@ -85,9 +80,9 @@ struct places {
 	bool have_mnt[4], have_self[4];
 };
 
-static void read_mounts(struct places *pl)
+static void read_mounts(struct places *pl, const char *mountinfo)
 {
-	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_fclose FILE *f = fopen(mountinfo, "re");
 	char line[2048];
 	while (f && fgets(line, sizeof(line), f)) {
 		char mnt[1024], type[64], opts[512];
@@ -107,9 +102,9 @@ static void read_mounts(struct places *pl)
 	}
 }
 
-static void read_self(struct places *pl)
+static void read_self(struct places *pl, const char *self_cgroup)
 {
-	cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+	cleanup_fclose FILE *f = fopen(self_cgroup, "re");
 	char line[1024];
 	while (f && fgets(line, sizeof(line), f)) {
 		char *c1 = strchr(line, ':');
@@ -138,13 +133,14 @@ static bool v2_has_controllers(const char *mnt, const char *self)
 	return strstr(buf, "memory") && strstr(buf, "pids");
 }
 
-static int find_hierarchy_uncached(struct hier *h, struct cmn_err *err)
+int sbx_cgroup_find_bases(const char *mountinfo, const char *self_cgroup,
+			  struct sbx_cgroup_bases *h, struct cmn_err *err)
 {
 	struct places pl;
 	memset(h, 0, sizeof(*h));
 	memset(&pl, 0, sizeof(pl));
-	read_mounts(&pl);
-	read_self(&pl);
+	read_mounts(&pl, mountinfo);
+	read_self(&pl, self_cgroup);
 	if (pl.have_mnt[3] && pl.have_self[3] && v2_has_controllers(pl.mnt[3], pl.self[3])) {
 		snprintf(h->v2, sizeof(h->v2), "%.500s%.400s/" BASE_NAME, pl.mnt[3], pl.self[3]);
 		return 0;
@@ -163,14 +159,15 @@ static int find_hierarchy_uncached(struct hier *h, struct cmn_err *err)
 /* The hierarchy is looked up once per process: parsing mountinfo and
  * /proc/self/cgroup on every start costs more than the rest of the cgroup
  * work (a caller that moves itself to another cgroup keeps the first). */
-static int find_hierarchy(struct hier *h, struct cmn_err *err)
+static int find_hierarchy(struct sbx_cgroup_bases *h, struct cmn_err *err)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static struct hier cached;
+	static struct sbx_cgroup_bases cached;
 	static bool found;
 	int rc = 0;
 	pthread_mutex_lock(&lock);
-	if (!found && (rc = find_hierarchy_uncached(&cached, err)) == 0)
+	if (!found && (rc = sbx_cgroup_find_bases("/proc/self/mountinfo", "/proc/self/cgroup",
+						  &cached, err)) == 0)
 		found = true;
 	*h = cached;
 	pthread_mutex_unlock(&lock);
@@ -288,7 +285,7 @@ int sbx_cgroup_gc(struct cmn_err *err)
 	if (due)
 		last = now;
 	pthread_mutex_unlock(&lock);
-	struct hier h;
+	struct sbx_cgroup_bases h;
 	if (find_hierarchy(&h, err) < 0)
 		return -1;
 	if (!due)
@@ -324,7 +321,7 @@ static int set_limits(const struct sbx_cgroup *cg, const struct sbx_limits *lim,
 int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struct cmn_err *err)
 {
 	static atomic_uint seq;
-	struct hier h;
+	struct sbx_cgroup_bases h;
 	memset(cg, 0, sizeof(*cg));
 	if (find_hierarchy(&h, err) < 0)
 		return -1;

@@ -88,6 +88,17 @@ struct sbx_cgroup {
 	bool v2;
 	char mem[256], pids[256], cpu[256]; /* v2: all three hold the one dir */
 };
+/* The base dirs a caller's containers go under (".../cordon-sbx"): v2 when
+ * the unified hierarchy has the memory and pids controllers in the caller's
+ * cgroup (then v1 are ""), else the v1 memory, pids and cpuacct ones (v2 "").
+ * From a mountinfo and a cgroup file: the caller's own are
+ * /proc/self/mountinfo and /proc/self/cgroup (tests pass others). */
+struct sbx_cgroup_bases {
+	char v2[1024];
+	char v1[3][1024];
+};
+int sbx_cgroup_find_bases(const char *mountinfo, const char *self_cgroup,
+			  struct sbx_cgroup_bases *out, struct cmn_err *err);
 int sbx_cgroup_gc(struct cmn_err *err);
 int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struct cmn_err *err);
 /* v2: the caller moves the init in. v1: the init moves itself (cheaper),

@@ -498,6 +498,79 @@ static void test_builtin_syscall_names_match_libseccomp(void **state)
 	assert_string_equal(buf, "unknown");
 }
 
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Which hierarchy: v2 when the caller's unified cgroup offers memory and
+ * pids, else v1 (a hybrid host like the test machine mounts v2 without
+ * them), from mountinfo and /proc/self/cgroup stand-ins. The v2 limit
+ * files themselves need a host with v2 controllers. */
+static void test_cgroup_hierarchy_choice(void **state)
+{
+	char dir[] = "/tmp/cordon-cg-test-XXXXXX", sub[600], mi[4096], want[1024];
+	assert_non_null(mkdtemp(dir));
+	snprintf(mi, sizeof(mi),
+		 "30 25 0:26 / %s/unified rw,relatime shared:9 - cgroup2 cgroup2 rw\n"
+		 "31 25 0:27 / %s/memory rw,relatime - cgroup cgroup rw,memory\n"
+		 "32 25 0:28 / %s/pids rw,relatime - cgroup cgroup rw,pids\n"
+		 "33 25 0:29 / %s/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n",
+		 dir, dir, dir, dir);
+	write_text(dir, "mountinfo", mi);
+	write_text(dir, "cgroup", "4:memory:/a/b\n8:pids:/\n2:cpu,cpuacct:/\n0::/user/x\n");
+	static const char *const levels[] = { "unified", "unified/user", "unified/user/x" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, levels[i]);
+		assert_int_equal(mkdir(sub, 0755), 0);
+	}
+	char mpath[600], cpath[600];
+	snprintf(mpath, sizeof(mpath), "%s/mountinfo", dir);
+	snprintf(cpath, sizeof(cpath), "%s/cgroup", dir);
+	struct sbx_cgroup_bases b;
+	struct cmn_err err = CMN_ERR_INIT;
+
+	/* Hybrid: v2 mounted, but its controllers are not memory and pids. */
+	write_text(sub, "cgroup.controllers", "hugetlb\n");
+	assert_int_equal(sbx_cgroup_find_bases(mpath, cpath, &b, &err), 0);
+	assert_string_equal(b.v2, "");
+	snprintf(want, sizeof(want), "%s/memory/a/b/cordon-sbx", dir);
+	assert_string_equal(b.v1[0], want);
+	snprintf(want, sizeof(want), "%s/pids/cordon-sbx", dir);
+	assert_string_equal(b.v1[1], want);
+	snprintf(want, sizeof(want), "%s/cpu,cpuacct/cordon-sbx", dir);
+	assert_string_equal(b.v1[2], want);
+
+	/* v2 with the controllers in the caller's own cgroup: v2 only. */
+	write_text(sub, "cgroup.controllers", "cpuset cpu io memory pids\n");
+	assert_int_equal(sbx_cgroup_find_bases(mpath, cpath, &b, &err), 0);
+	snprintf(want, sizeof(want), "%s/unified/user/x/cordon-sbx", dir);
+	assert_string_equal(b.v2, want);
+	assert_string_equal(b.v1[0], "");
+
+	/* Neither: no v2 controllers and no v1 pids hierarchy. */
+	write_text(sub, "cgroup.controllers", "memory\n");
+	write_text(dir, "cgroup", "4:memory:/\n2:cpu,cpuacct:/\n0::/user/x\n");
+	assert_int_equal(sbx_cgroup_find_bases(mpath, cpath, &b, &err), -1);
+	assert_non_null(strstr(err.msg, "no v1 pids hierarchy"));
+
+	char path[700];
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", sub);
+	assert_int_equal(unlink(path), 0);
+	for (size_t i = 3; i-- > 0;) {
+		snprintf(path, sizeof(path), "%s/%s", dir, levels[i]);
+		assert_int_equal(rmdir(path), 0);
+	}
+	assert_int_equal(unlink(mpath), 0);
+	assert_int_equal(unlink(cpath), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(sbx_end_name(SBX_END_SECCOMP), "seccomp");
@@ -540,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
 		cmocka_unit_test(test_builtin_bpf_matches_the_policy),
 		cmocka_unit_test(test_builtin_syscall_names_match_libseccomp),
+		cmocka_unit_test(test_cgroup_hierarchy_choice),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
