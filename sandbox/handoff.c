@@ -1,11 +1,13 @@
 /* sandbox/handoff.c — what crosses the socket between the caller and the
  * container's init and payload.
  *
- *   caller -> init     MSG_GO      ids mapped, go on
+ *   caller -> init     MSG_GO      ids mapped, go on; value 1: a MSG_START
+ *                                  follows (sbx_spawn), so no MSG_READY
  *   caller -> init     MSG_CGROUP  the cgroup is made: v1, its "tasks" files
  *                                  (SCM_RIGHTS) for the init to join; v2, the
  *                                  init already moved in by the caller
  *   init -> caller     MSG_READY   the container is built, waiting for work
+ *                                  (sbx_prepare only)
  *   caller -> init     MSG_START   argv, envp and the fds (SCM_RIGHTS)
  *   payload -> caller  MSG_NOTIFY_FD  the seccomp listener (SCM_RIGHTS)
  *   init -> caller     MSG_STATUS  the payload's wait status

@@ -53,6 +53,7 @@ struct ctx {
 	int sock;           /* child end */
 	int errpipe;        /* write end */
 	struct sbx_run run; /* in the init: what MSG_START brought */
+	bool start_follows; /* in the init: GO said the start is queued (no READY) */
 };
 
 static const char *const default_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
@@ -172,6 +173,7 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 		return -1;
 	if (recv(c->sock, &go, sizeof(go), 0) != sizeof(go) || go.type != MSG_GO)
 		_exit(123); /* the caller gave up */
+	c->start_follows = go.value == 1;
 	if (child_open_binds(c->spec, &plan, err) < 0)
 		return cmn_err_wrap(err, "root");
 	if (child_become_inner(&c->ids, err) < 0 || child_raise_effective(err) < 0)
@@ -215,7 +217,10 @@ static _Noreturn void init_main(struct ctx *c)
 	if (payload == 0)
 		payload_main(c);
 	close(c->errpipe);
-	if (send(c->sock, &ready, sizeof(ready), MSG_NOSIGNAL) != sizeof(ready))
+	/* READY is for sbx_prepare; after sbx_spawn it would only wake the
+	 * caller for nothing. */
+	if (!c->start_follows &&
+	    send(c->sock, &ready, sizeof(ready), MSG_NOSIGNAL) != sizeof(ready))
 		_exit(123);
 	init_reap(c->sock, payload);
 }
@@ -437,7 +442,7 @@ static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run
 	int rc = do_clone(c, ch, err);
 	close(sv[1]);
 	close(ep[1]);
-	struct sbx_msg m = { MSG_GO, 0 };
+	struct sbx_msg m = { MSG_GO, run ? 1 : 0 };
 	if (rc < 0 || sbx_userns_map(ch->pid, &c->ids, err) < 0)
 		return -1;
 	if (send(ch->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
