@@ -423,6 +423,17 @@ static int make_cgroup(struct ctx *c, struct sbx_child *ch, struct cmn_err *err)
 	return rc;
 }
 
+/* A send to a container whose init already failed (say, a bind source
+ * that does not exist) breaks the pipe; the init's own message says why.
+ * The broken pipe means the init (and any payload) closed the socket, so
+ * they are exiting and the error pipe reaches its end right away. */
+static int init_failed_first(struct sbx_child *ch, struct cmn_err *err)
+{
+	if (err->sys_errno == EPIPE || err->sys_errno == ECONNRESET)
+		read_errpipe(ch->errpipe, err);
+	return -1;
+}
+
 /* Caller steps 4-7. With a run (sbx_spawn), the start is sent right behind
  * GO instead of waiting for READY: one round trip less. */
 static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run,
@@ -445,12 +456,14 @@ static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run
 	struct sbx_msg m = { MSG_GO, run ? 1 : 0 };
 	if (rc < 0 || sbx_userns_map(ch->pid, &c->ids, err) < 0)
 		return -1;
-	if (send(ch->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
-		return cmn_err_sys(err, "send GO to the container");
-	if (make_cgroup(c, ch, err) < 0)
-		return -1;
+	if (send(ch->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
+		cmn_err_sys(err, "send GO to the container");
+		return init_failed_first(ch, err);
+	}
+	if (make_cgroup(c, ch, err) < 0 || (run && sbx_send_start(ch->sock, run, err) < 0))
+		return init_failed_first(ch, err);
 	if (run)
-		return sbx_send_start(ch->sock, run, err);
+		return 0;
 	if (next_msg(ch, MSG_READY) == 0 &&
 	    (ch->notify_fd >= 0 || next_msg(ch, MSG_NOTIFY_FD) == 0))
 		return 0;

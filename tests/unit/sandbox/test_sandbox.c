@@ -451,6 +451,32 @@ static void test_spec_checks(void **state)
 	assert_non_null(strstr(err.msg, "execve /nonexistent/prog"));
 }
 
+/* An init that fails early (here: a bind source that does not exist) may
+ * be gone before the caller sends it the cgroup or the start; the error is
+ * still the init's own, whichever send found it gone. */
+static void test_early_init_failure_names_its_cause(void **state)
+{
+	const char *argv[] = { "/bin/true", NULL };
+	struct sbx_bind missing[] = { { "/nonexistent-cordon-bind", NULL, false } };
+	for (int i = 0; i < 20; i++) {
+		struct sbx_spec spec;
+		struct sbx_child *child = NULL;
+		struct cmn_err err = CMN_ERR_INIT;
+		sbx_spec_init(&spec);
+		spec.argv = argv;
+		spec.binds = missing;
+		spec.bind_count = 1;
+		spec.supervision = i % 2 ? SBX_SUPERVISE_IN_WAIT : SBX_SUPERVISE_THREAD;
+		int rc = sbx_spawn(&spec, &child, &err);
+		if (rc == 0) {
+			struct sbx_result r;
+			rc = sbx_wait(child, &r, &err);
+		}
+		assert_int_equal(rc, -1);
+		assert_non_null(strstr(err.msg, "stat bind source /nonexistent-cordon-bind"));
+	}
+}
+
 /* The built-in BPF is what the rules of seccomp_policy.c compile to now. */
 static void test_builtin_bpf_matches_the_policy(void **state)
 {
@@ -611,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_supervise_in_wait),
 		cmocka_unit_test(test_concurrent_spawns_from_threads),
 		cmocka_unit_test(test_200_runs_leave_the_caller_clean),
+		cmocka_unit_test(test_early_init_failure_names_its_cause),
 		cmocka_unit_test(test_builtin_bpf_matches_the_policy),
 		cmocka_unit_test(test_builtin_syscall_names_match_libseccomp),
 		cmocka_unit_test(test_cgroup_hierarchy_choice),
