@@ -31,11 +31,6 @@
 
 #define BASE_NAME "cordon-sbx"
 
-struct hier {
-	char v2[PATH_MAX / 4];    /* base dir in v2, "" when v1 is used */
-	char v1[3][PATH_MAX / 4]; /* memory, pids, cpuacct base dirs */
-};
-
 static const char *const v1_names[3] = { "memory", "pids", "cpuacct" };
 
 static int read_small(const char *path, char *buf, size_t len)
@@ -63,36 +58,31 @@ static int write_file(const char *dir, const char *file, const char *text, struc
 	return 0;
 }
 
-/* The caller's path in one hierarchy from /proc/self/cgroup ("" = v2). */
-static int self_path(const char *controller, char *out, size_t len)
+/* Whether the comma-separated list holds name. */
+static bool in_list(const char *list, const char *name)
 {
-	cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[1024];
-	while (f && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':');
-		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		bool match = controller[0] == '\0' ? c1[1] == '\0' : false;
-		for (char *tok = c1 + 1; !match && *tok;) {
-			size_t n = strcspn(tok, ",");
-			match = n == strlen(controller) && strncmp(tok, controller, n) == 0;
-			tok += n + (tok[n] == ',');
-		}
-		if (match) {
-			c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-			snprintf(out, len, "%s", strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
-			return 0;
-		}
+	size_t len = strlen(name);
+	for (const char *tok = list; *tok;) {
+		size_t n = strcspn(tok, ",");
+		if (n == len && strncmp(tok, name, n) == 0)
+			return true;
+		tok += n + (tok[n] == ',');
 	}
-	return -1;
+	return false;
 }
 
-/* Mount point of the v1 hierarchy holding `controller`, or of v2 (NULL). */
-static int mount_of(const char *controller, char *out, size_t len)
+/* Where the hierarchies are: index 3 is v2, 0-2 the v1 controllers of
+ * v1_names. mnt[] from /proc/self/mountinfo, self[] (the caller's own
+ * cgroup, "" for the root) from /proc/self/cgroup; each read once. */
+struct places {
+	char mnt[4][PATH_MAX / 4];
+	char self[4][PATH_MAX / 4];
+	bool have_mnt[4], have_self[4];
+};
+
+static void read_mounts(struct places *pl, const char *mountinfo)
 {
-	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_fclose FILE *f = fopen(mountinfo, "re");
 	char line[2048];
 	while (f && fgets(line, sizeof(line), f)) {
 		char mnt[1024], type[64], opts[512];
@@ -100,19 +90,38 @@ static int mount_of(const char *controller, char *out, size_t len)
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1 ||
 		    sscanf(sep + 3, "%63s %*s %511s", type, opts) != 2)
 			continue;
-		bool hit = controller == NULL ? strcmp(type, "cgroup2") == 0 : false;
-		for (char *tok = opts; controller && !hit && *tok;) {
-			size_t n = strcspn(tok, ",");
-			hit = strcmp(type, "cgroup") == 0 && n == strlen(controller) &&
-			      strncmp(tok, controller, n) == 0;
-			tok += n + (tok[n] == ',');
-		}
-		if (hit) {
-			snprintf(out, len, "%s", mnt);
-			return 0;
+		for (int i = 0; i < 4; i++) {
+			bool hit = i == 3
+				       ? strcmp(type, "cgroup2") == 0
+				       : strcmp(type, "cgroup") == 0 && in_list(opts, v1_names[i]);
+			if (hit && !pl->have_mnt[i]) {
+				snprintf(pl->mnt[i], sizeof(pl->mnt[i]), "%s", mnt);
+				pl->have_mnt[i] = true;
+			}
 		}
 	}
-	return -1;
+}
+
+static void read_self(struct places *pl, const char *self_cgroup)
+{
+	cleanup_fclose FILE *f = fopen(self_cgroup, "re");
+	char line[1024];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+		const char *path = strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1;
+		for (int i = 0; i < 4; i++) {
+			bool hit = i == 3 ? c1[1] == '\0' : in_list(c1 + 1, v1_names[i]);
+			if (hit && !pl->have_self[i]) {
+				snprintf(pl->self[i], sizeof(pl->self[i]), "%s", path);
+				pl->have_self[i] = true;
+			}
+		}
+	}
 }
 
 static bool v2_has_controllers(const char *mnt, const char *self)
@@ -124,22 +133,25 @@ static bool v2_has_controllers(const char *mnt, const char *self)
 	return strstr(buf, "memory") && strstr(buf, "pids");
 }
 
-static int find_hierarchy_uncached(struct hier *h, struct cmn_err *err)
+int sbx_cgroup_find_bases(const char *mountinfo, const char *self_cgroup,
+			  struct sbx_cgroup_bases *h, struct cmn_err *err)
 {
-	char mnt[PATH_MAX / 4], self[PATH_MAX / 4];
+	struct places pl;
 	memset(h, 0, sizeof(*h));
-	if (mount_of(NULL, mnt, sizeof(mnt)) == 0 && self_path("", self, sizeof(self)) == 0 &&
-	    v2_has_controllers(mnt, self)) {
-		snprintf(h->v2, sizeof(h->v2), "%.500s%.400s/" BASE_NAME, mnt, self);
+	memset(&pl, 0, sizeof(pl));
+	read_mounts(&pl, mountinfo);
+	read_self(&pl, self_cgroup);
+	if (pl.have_mnt[3] && pl.have_self[3] && v2_has_controllers(pl.mnt[3], pl.self[3])) {
+		snprintf(h->v2, sizeof(h->v2), "%.500s%.400s/" BASE_NAME, pl.mnt[3], pl.self[3]);
 		return 0;
 	}
 	for (int i = 0; i < 3; i++) {
-		if (mount_of(v1_names[i], mnt, sizeof(mnt)) < 0 ||
-		    self_path(v1_names[i], self, sizeof(self)) < 0)
+		if (!pl.have_mnt[i] || !pl.have_self[i])
 			return cmn_err_set(err, CMN_EUNAVAIL, 0,
 					   "cgroup: no v2 controllers and no v1 %s hierarchy",
 					   v1_names[i]);
-		snprintf(h->v1[i], sizeof(h->v1[i]), "%.500s%.400s/" BASE_NAME, mnt, self);
+		snprintf(h->v1[i], sizeof(h->v1[i]), "%.500s%.400s/" BASE_NAME, pl.mnt[i],
+			 pl.self[i]);
 	}
 	return 0;
 }
@@ -147,14 +159,15 @@ static int find_hierarchy_uncached(struct hier *h, struct cmn_err *err)
 /* The hierarchy is looked up once per process: parsing mountinfo and
  * /proc/self/cgroup on every start costs more than the rest of the cgroup
  * work (a caller that moves itself to another cgroup keeps the first). */
-static int find_hierarchy(struct hier *h, struct cmn_err *err)
+static int find_hierarchy(struct sbx_cgroup_bases *h, struct cmn_err *err)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static struct hier cached;
+	static struct sbx_cgroup_bases cached;
 	static bool found;
 	int rc = 0;
 	pthread_mutex_lock(&lock);
-	if (!found && (rc = find_hierarchy_uncached(&cached, err)) == 0)
+	if (!found && (rc = sbx_cgroup_find_bases("/proc/self/mountinfo", "/proc/self/cgroup",
+						  &cached, err)) == 0)
 		found = true;
 	*h = cached;
 	pthread_mutex_unlock(&lock);
@@ -272,7 +285,7 @@ int sbx_cgroup_gc(struct cmn_err *err)
 	if (due)
 		last = now;
 	pthread_mutex_unlock(&lock);
-	struct hier h;
+	struct sbx_cgroup_bases h;
 	if (find_hierarchy(&h, err) < 0)
 		return -1;
 	if (!due)
@@ -308,7 +321,7 @@ static int set_limits(const struct sbx_cgroup *cg, const struct sbx_limits *lim,
 int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struct cmn_err *err)
 {
 	static atomic_uint seq;
-	struct hier h;
+	struct sbx_cgroup_bases h;
 	memset(cg, 0, sizeof(*cg));
 	if (find_hierarchy(&h, err) < 0)
 		return -1;
@@ -339,17 +352,36 @@ int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struc
 	return 0;
 }
 
-/* v1, in the container's init before anything else runs there: a thread
- * that moves itself (pid 0 written to "tasks") skips the global threadgroup
- * lock whose RCU grace period makes a write of another pid to cgroup.procs
- * cost ~10ms. The init is single-threaded, so this moves the process.
- * Runs while the init still has the caller's (root) file access. */
-int child_cgroup_join(const struct sbx_cgroup *cg, struct cmn_err *err)
+/* v1: the caller opens the "tasks" files, the container's init writes "0"
+ * to each (child_cgroup_join): a thread that moves itself skips the global
+ * threadgroup lock whose RCU grace period makes a write of another pid to
+ * cgroup.procs cost ~10ms. The init is single-threaded, so this moves the
+ * process. v2: nothing to open (the caller moves the init). */
+int sbx_cgroup_open_tasks(const struct sbx_cgroup *cg, int fds[3], size_t *n, struct cmn_err *err)
 {
 	const char *dirs[3] = { cg->mem, cg->pids, cg->cpu };
+	*n = 0;
 	for (int i = 0; !cg->v2 && i < 3; i++) {
-		if (write_file(dirs[i], "tasks", "0", err) < 0)
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/tasks", dirs[i]);
+		fds[i] = open(path, O_WRONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			cmn_err_sys(err, "open %s", path);
+			for (int j = 0; j < i; j++)
+				close(fds[j]);
 			return -1;
+		}
+		*n = (size_t)i + 1;
+	}
+	return 0;
+}
+
+int child_cgroup_join(const int *fds, size_t n, struct cmn_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (write(fds[i], "0", 1) != 1)
+			return cmn_err_sys(err, "write 0 to cgroup tasks (fd %d)", fds[i]);
+		close(fds[i]);
 	}
 	return 0;
 }

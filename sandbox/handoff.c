@@ -1,8 +1,13 @@
 /* sandbox/handoff.c — what crosses the socket between the caller and the
  * container's init and payload.
  *
- *   caller -> init     MSG_GO      ids mapped (v2: cgroup attached), go on
+ *   caller -> init     MSG_GO      ids mapped, go on; value 1: a MSG_START
+ *                                  follows (sbx_spawn), so no MSG_READY
+ *   caller -> init     MSG_CGROUP  the cgroup is made: v1, its "tasks" files
+ *                                  (SCM_RIGHTS) for the init to join; v2, the
+ *                                  init already moved in by the caller
  *   init -> caller     MSG_READY   the container is built, waiting for work
+ *                                  (sbx_prepare only)
  *   caller -> init     MSG_START   argv, envp and the fds (SCM_RIGHTS)
  *   payload -> caller  MSG_NOTIFY_FD  the seccomp listener (SCM_RIGHTS)
  *   init -> caller     MSG_STATUS  the payload's wait status
@@ -29,23 +34,60 @@ struct start_hdr {
 	uint32_t blob_len; /* argv then envp strings, each NUL-terminated */
 };
 
+int sbx_send_fds(int sock, int type, const int *fds, size_t n, struct cmn_err *err)
+{
+	struct sbx_msg m = { type, (int)n };
+	struct iovec iov = { &m, sizeof(m) };
+	char cbuf[CMSG_SPACE(sizeof(int) * SBX_MSG_MAX_FDS)];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (n > SBX_MSG_MAX_FDS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "at most %d fds in a message",
+				   SBX_MSG_MAX_FDS);
+	if (n > 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+	}
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		return cmn_err_sys(err, "sendmsg %zu fds", n);
+	return 0;
+}
+
 int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err)
 {
-	struct sbx_msg m = { type, 0 };
+	return sbx_send_fds(sock, type, &fd, 1, err);
+}
+
+int child_recv_fds(int sock, int type, int *fds, size_t *n, struct cmn_err *err)
+{
+	struct sbx_msg m;
 	struct iovec iov = { &m, sizeof(m) };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof(cbuf));
+	char cbuf[CMSG_SPACE(sizeof(int) * SBX_MSG_MAX_FDS)];
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
+	ssize_t got;
+	do
+		got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	if (got == 0)
+		_exit(123); /* the caller gave up */
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-		return cmn_err_sys(err, "sendmsg fd");
+	size_t nfds =
+	    c && c->cmsg_type == SCM_RIGHTS ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
+	if (nfds > 0)
+		memcpy(fds, CMSG_DATA(c), sizeof(int) * nfds);
+	*n = nfds;
+	if (got != sizeof(m) || m.type != type || (mh.msg_flags & MSG_CTRUNC) ||
+	    nfds != (size_t)m.value)
+		return cmn_err_set(err, CMN_EPROTO, 0, "bad message %d (expected %d)",
+				   got == sizeof(m) ? m.type : -1, type);
 	return 0;
 }
 

@@ -70,6 +70,14 @@ extern struct sock_fprog sbx_bpf_generated[2];
  * out->filter). Used by cordon-bpfgen and by the test that checks the
  * built-in programs against it. */
 int sbx_policy_compile(enum sbx_profile profile, struct sock_fprog *out, struct cmn_err *err);
+/* seccomp_bpf.c (generated): libseccomp's syscall names by ABI and number,
+ * as offsets into one blob (0: no name), and the libseccomp it came from. */
+#define SBX_SYSCALL_TABLE_LEN 1024
+#define SBX_X32_BIT 0x40000000
+enum { SBX_ABI_X86_64, SBX_ABI_I386, SBX_ABI_X32 };
+extern const char sbx_syscall_blob[];
+extern const uint16_t sbx_syscall_off[3][SBX_SYSCALL_TABLE_LEN];
+extern const char sbx_libseccomp_version[];
 /* Loads the filter with a user-notification listener; returns the listener fd. */
 int child_seccomp_load(const struct sbx_filter *f, struct cmn_err *err);
 /* The syscall's name for an audit arch (e.g. AUDIT_ARCH_I386), never NULL. */
@@ -80,11 +88,26 @@ struct sbx_cgroup {
 	bool v2;
 	char mem[256], pids[256], cpu[256]; /* v2: all three hold the one dir */
 };
+/* The base dirs a caller's containers go under (".../cordon-sbx"): v2 when
+ * the unified hierarchy has the memory and pids controllers in the caller's
+ * cgroup (then v1 are ""), else the v1 memory, pids and cpuacct ones (v2 "").
+ * From a mountinfo and a cgroup file: the caller's own are
+ * /proc/self/mountinfo and /proc/self/cgroup (tests pass others). */
+struct sbx_cgroup_bases {
+	char v2[1024];
+	char v1[3][1024];
+};
+int sbx_cgroup_find_bases(const char *mountinfo, const char *self_cgroup,
+			  struct sbx_cgroup_bases *out, struct cmn_err *err);
 int sbx_cgroup_gc(struct cmn_err *err);
 int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_limits *lim, struct cmn_err *err);
-/* v2: the caller moves the init in. v1: the init moves itself (cheaper). */
+/* v2: the caller moves the init in. v1: the init moves itself (cheaper),
+ * through the "tasks" files the caller opened (sbx_cgroup_open_tasks): the
+ * kernel checks the opener's credentials, and the init is no longer root
+ * by the time it joins. */
 int sbx_cgroup_attach(const struct sbx_cgroup *cg, pid_t pid, struct cmn_err *err);
-int child_cgroup_join(const struct sbx_cgroup *cg, struct cmn_err *err);
+int sbx_cgroup_open_tasks(const struct sbx_cgroup *cg, int fds[3], size_t *n, struct cmn_err *err);
+int child_cgroup_join(const int *fds, size_t n, struct cmn_err *err);
 /* Reasons the cgroup saw so far: SBX_END_MEMORY (an OOM kill), SBX_END_PIDS
  * (a refused fork), or SBX_END_EXIT when neither. */
 enum sbx_end sbx_cgroup_event(const struct sbx_cgroup *cg);
@@ -100,7 +123,8 @@ int child_set_rlimits(const struct sbx_limits *lim, struct cmn_err *err);
 int child_set_nofile(const struct sbx_limits *lim, struct cmn_err *err);
 
 /* Messages on child->sock. */
-enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS };
+enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS, MSG_CGROUP };
+#define SBX_MSG_MAX_FDS 3
 struct sbx_msg {
 	int type;
 	int value;
@@ -124,6 +148,10 @@ int child_install_fds(const struct sbx_run *run, int *keep, size_t keep_count, s
 
 /* handoff.c: messages on the caller <-> container socket. */
 int sbx_send_fd(int sock, int type, int fd, struct cmn_err *err);
+/* A message carrying n (<= SBX_MSG_MAX_FDS) fds; value = n. */
+int sbx_send_fds(int sock, int type, const int *fds, size_t n, struct cmn_err *err);
+/* In the init: the next message must be `type`; its fds (CLOEXEC) into fds. */
+int child_recv_fds(int sock, int type, int *fds, size_t *n, struct cmn_err *err);
 /* One message; *fd_out an fd it carried (CLOEXEC) or -1. -1 at hang-up. */
 int sbx_recv_msg(int sock, struct sbx_msg *m, int *fd_out, int flags);
 int sbx_send_start(int sock, const struct sbx_run *run, struct cmn_err *err);

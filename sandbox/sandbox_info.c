@@ -1,11 +1,13 @@
 /* sandbox/sandbox_info.c — what the container layer was built against. */
 #include "sandbox/sandbox.h"
 
-#include <seccomp.h>
 #include <stdio.h>
 
+#include "sandbox/internal.h"
+
+/* The seccomp programs and syscall names were compiled with this
+ * libseccomp (cordon-bpfgen); it is not loaded at run time. */
 void sbx_print_deps(FILE *out)
 {
-	const struct scmp_version *v = seccomp_version();
-	fprintf(out, "  libseccomp %u.%u.%u\n", v->major, v->minor, v->micro);
+	fprintf(out, "  libseccomp %s\n", sbx_libseccomp_version);
 }

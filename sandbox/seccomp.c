@@ -3,14 +3,14 @@
  * The programs are the ones cordon-bpfgen compiled from seccomp_policy.c at
  * build time (seccomp_bpf.c in the build dir): no libseccomp work, and no
  * allocation, at container start. The payload loads its profile's program
- * with the raw seccomp() call and a user-notification listener.
+ * with the raw seccomp() call and a user-notification listener. Syscall
+ * names come from the table cordon-bpfgen took from libseccomp, so no
+ * binary loads libseccomp.
  */
 #define _GNU_SOURCE
 #include <linux/audit.h>
 #include <linux/seccomp.h>
-#include <seccomp.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,13 +39,15 @@ int child_seccomp_load(const struct sbx_filter *f, struct cmn_err *err)
 
 void sbx_syscall_name(uint32_t arch, int nr, char *buf, size_t len)
 {
-	uint32_t scmp_arch = arch == AUDIT_ARCH_I386 ? SCMP_ARCH_X86 : SCMP_ARCH_X86_64;
-	const char *abi = arch == AUDIT_ARCH_I386 ? "i386 " : "";
-	if (arch == AUDIT_ARCH_X86_64 && (nr & 0x40000000)) {
-		scmp_arch = SCMP_ARCH_X32;
-		abi = "x32 ";
+	int abi = arch == AUDIT_ARCH_I386 ? SBX_ABI_I386 : SBX_ABI_X86_64;
+	const char *prefix = arch == AUDIT_ARCH_I386 ? "i386 " : "";
+	if (arch == AUDIT_ARCH_X86_64 && (nr & SBX_X32_BIT)) {
+		abi = SBX_ABI_X32;
+		prefix = "x32 ";
+		nr &= ~SBX_X32_BIT;
 	}
-	char *name = seccomp_syscall_resolve_num_arch(scmp_arch, nr);
-	snprintf(buf, len, "%s%s", abi, name ? name : "unknown");
-	free(name);
+	const char *name = "unknown";
+	if (nr >= 0 && nr < SBX_SYSCALL_TABLE_LEN && sbx_syscall_off[abi][nr])
+		name = sbx_syscall_blob + sbx_syscall_off[abi][nr];
+	snprintf(buf, len, "%s%s", prefix, name);
 }

@@ -358,7 +358,8 @@ int sbx_policy_compile(enum sbx_profile profile, struct sock_fprog *out, struct 
 	int rc = -1;
 	cleanup_close int mfd = -1;
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_NOTIFY) < 0 ||
-	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) {
+	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0) {
 		cmn_err_set(err, CMN_EINTERNAL, 0, "seccomp_attr_set");
 		goto out;
 	}

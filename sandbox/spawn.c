@@ -7,19 +7,21 @@
  *
  * Caller                               init (clone with new user, pid, mount,
  *                                      ipc, uts [, net] ns)
- *  1 check spec, compile filter        1 close every fd but its channels
- *  2 gc leftovers, create cgroup       2 wait for GO; (v1) join the cgroup
- *  3 [join netns on this thread]       3 open the binds (as the caller)
- *  4 clone                             4 become the inner uid/gid
- *  5 write uid/gid map, (v2) attach    5 new cgroup ns, lo up, hostname
- *  6 GO                                6 build the root, pivot_root
- *  7 wait for READY: sbx_prepare       7 rlimits, setsid, drop all caps,
+ *  1 check spec, pick the filter       1 setsid; close every fd but its channels
+ *  2 [join netns on this thread]       2 wait for GO
+ *  3 clone                             3 open the binds (as the caller)
+ *  4 write uid/gid map; GO             4 become the inner uid/gid; lo up,
+ *  5 gc leftovers, create the cgroup,    hostname
+ *    (v2) attach the init; CGROUP      5 build the root, pivot_root
+ *  6 [sbx_spawn: send the start]       6 wait for CGROUP; (v1) join it; new
+ *                                        cgroup ns
+ *  7 wait for READY: sbx_prepare       7 rlimits, drop all caps,
  *    ends here                           no_new_privs, not dumpable
  *  8 sbx_start: send argv, envp, fds   8 die with the caller (PDEATHSIG)
  *  9 wait for the exec (error pipe     9 fork the payload; READY
  *    EOF) or its error; take the      10 reap; report the payload's status
  *    listener (udf: let the first
- *    execve pass); start the          payload: setsid, seccomp, send the
+ *    execve pass); start the          payload: own pgrp, seccomp, send the
  *    supervisor thread                listener; wait for the start; fds, execve
  * Children report failures as text on the error pipe and _exit(127).
  */
@@ -48,10 +50,10 @@ struct ctx {
 	struct sbx_limits lim;
 	struct sbx_ids ids;
 	const struct sbx_filter *filter;
-	const struct sbx_cgroup *cg;
 	int sock;           /* child end */
 	int errpipe;        /* write end */
 	struct sbx_run run; /* in the init: what MSG_START brought */
+	bool start_follows; /* in the init: GO said the start is queued (no READY) */
 };
 
 static const char *const default_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
@@ -85,8 +87,13 @@ static _Noreturn void payload_main(struct ctx *c)
 {
 	struct cmn_err err = CMN_ERR_INIT;
 	int keep[2] = { c->sock, c->errpipe };
-	if (setsid() < 0) {
-		cmn_err_sys(&err, "setsid");
+	/* The init's session, without a controlling terminal, is inherited.
+	 * Not a session leader, the payload never gets one by opening a tty;
+	 * its own process group keeps kill(0, ...) to itself. No second
+	 * setsid: each moves its process to a new scheduler autogroup, whose
+	 * reschedule costs milliseconds on a busy host. */
+	if (setpgid(0, 0) < 0) {
+		cmn_err_sys(&err, "setpgid");
 		child_fail(c->errpipe, &err);
 	}
 	/* The filter goes on before the wait for work, so a start only moves
@@ -155,28 +162,39 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 	int keep[2] = { c->sock, c->errpipe };
 	struct sbx_msg go;
 	struct sbx_mount_plan plan;
+	int cg_fds[SBX_MSG_MAX_FDS];
+	size_t cg_n = 0;
+	/* First: the new session also means a new scheduler autogroup, and
+	 * the reschedule that follows overlaps the caller's writing of the id
+	 * maps instead of delaying the setup. */
+	if (setsid() < 0)
+		return cmn_err_sys(err, "setsid");
 	if (child_close_all_but(keep, 2, err) < 0)
 		return -1;
 	if (recv(c->sock, &go, sizeof(go), 0) != sizeof(go) || go.type != MSG_GO)
 		_exit(123); /* the caller gave up */
-	if (child_cgroup_join(c->cg, err) < 0)
-		return cmn_err_wrap(err, "cgroup");
+	c->start_follows = go.value == 1;
 	if (child_open_binds(c->spec, &plan, err) < 0)
 		return cmn_err_wrap(err, "root");
 	if (child_become_inner(&c->ids, err) < 0 || child_raise_effective(err) < 0)
 		return -1;
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		return cmn_err_sys(err, "unshare CLONE_NEWCGROUP");
 	if (c->spec->net == SBX_NET_LOOPBACK && child_loopback_up(err) < 0)
 		return -1;
 	if (sethostname(SBX_HOSTNAME, sizeof(SBX_HOSTNAME) - 1) < 0)
 		return cmn_err_sys(err, "sethostname");
 	if (child_build_root(c->spec, &c->lim, &plan, err) < 0)
 		return cmn_err_wrap(err, "root");
+	/* The cgroup is joined as late as this, so that the caller, making it
+	 * meanwhile, is done before the init asks; still before the cgroup ns
+	 * is made (its root) and before the payload exists: what ran so far is
+	 * this code only. */
+	if (child_recv_fds(c->sock, MSG_CGROUP, cg_fds, &cg_n, err) < 0 ||
+	    child_cgroup_join(cg_fds, cg_n, err) < 0)
+		return cmn_err_wrap(err, "cgroup");
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return cmn_err_sys(err, "unshare CLONE_NEWCGROUP");
 	if (child_set_rlimits(&c->lim, err) < 0)
 		return -1;
-	if (setsid() < 0)
-		return cmn_err_sys(err, "setsid");
 	if (child_drop_caps(err) < 0 || child_no_new_privs(err) < 0)
 		return -1;
 	return die_with_caller(c->sock, err);
@@ -199,7 +217,10 @@ static _Noreturn void init_main(struct ctx *c)
 	if (payload == 0)
 		payload_main(c);
 	close(c->errpipe);
-	if (send(c->sock, &ready, sizeof(ready), MSG_NOSIGNAL) != sizeof(ready))
+	/* READY is for sbx_prepare; after sbx_spawn it would only wake the
+	 * caller for nothing. */
+	if (!c->start_follows &&
+	    send(c->sock, &ready, sizeof(ready), MSG_NOSIGNAL) != sizeof(ready))
 		_exit(123);
 	init_reap(c->sock, payload);
 }
@@ -385,6 +406,34 @@ static int next_msg(struct sbx_child *ch, int type)
 	}
 }
 
+/* Caller step 2, while the init builds the container: the cgroup (and
+ * the GC of leftovers) costs the caller ~0.5 ms that no longer delays the
+ * init. MSG_CGROUP tells the init it may join. */
+static int make_cgroup(struct ctx *c, struct sbx_child *ch, struct cmn_err *err)
+{
+	int fds[3];
+	size_t n = 0;
+	if (sbx_cgroup_gc(err) < 0 || sbx_cgroup_create(&ch->cg, &c->lim, err) < 0 ||
+	    (ch->cg.v2 && sbx_cgroup_attach(&ch->cg, ch->pid, err) < 0) ||
+	    sbx_cgroup_open_tasks(&ch->cg, fds, &n, err) < 0)
+		return -1;
+	int rc = sbx_send_fds(ch->sock, MSG_CGROUP, fds, n, err);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	return rc;
+}
+
+/* A send to a container whose init already failed (say, a bind source
+ * that does not exist) breaks the pipe; the init's own message says why.
+ * The broken pipe means the init (and any payload) closed the socket, so
+ * they are exiting and the error pipe reaches its end right away. */
+static int init_failed_first(struct sbx_child *ch, struct cmn_err *err)
+{
+	if (err->sys_errno == EPIPE || err->sys_errno == ECONNRESET)
+		read_errpipe(ch->errpipe, err);
+	return -1;
+}
+
 /* Caller steps 4-7. With a run (sbx_spawn), the start is sent right behind
  * GO instead of waiting for READY: one round trip less. */
 static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run,
@@ -401,18 +450,20 @@ static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run
 	ch->errpipe = ep[0];
 	c->sock = sv[1];
 	c->errpipe = ep[1];
-	c->cg = &ch->cg;
 	int rc = do_clone(c, ch, err);
 	close(sv[1]);
 	close(ep[1]);
-	struct sbx_msg m = { MSG_GO, 0 };
-	if (rc < 0 || sbx_userns_map(ch->pid, &c->ids, err) < 0 ||
-	    (ch->cg.v2 && sbx_cgroup_attach(&ch->cg, ch->pid, err) < 0))
+	struct sbx_msg m = { MSG_GO, run ? 1 : 0 };
+	if (rc < 0 || sbx_userns_map(ch->pid, &c->ids, err) < 0)
 		return -1;
-	if (send(ch->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
-		return cmn_err_sys(err, "send GO to the container");
+	if (send(ch->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
+		cmn_err_sys(err, "send GO to the container");
+		return init_failed_first(ch, err);
+	}
+	if (make_cgroup(c, ch, err) < 0 || (run && sbx_send_start(ch->sock, run, err) < 0))
+		return init_failed_first(ch, err);
 	if (run)
-		return sbx_send_start(ch->sock, run, err);
+		return 0;
 	if (next_msg(ch, MSG_READY) == 0 &&
 	    (ch->notify_fd >= 0 || next_msg(ch, MSG_NOTIFY_FD) == 0))
 		return 0;
@@ -433,8 +484,7 @@ static int prepare(const struct sbx_spec *spec, const struct sbx_run *run, struc
 	struct sbx_child *ch = child_new(&c);
 	if (!ch)
 		return cmn_err_set(err, CMN_ENOMEM, ENOMEM, "out of memory");
-	if (sbx_cgroup_gc(err) < 0 || sbx_cgroup_create(&ch->cg, &c.lim, err) < 0 ||
-	    launch(&c, ch, run, err) < 0) {
+	if (launch(&c, ch, run, err) < 0) {
 		abort_child(ch);
 		return -1;
 	}

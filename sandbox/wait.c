@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -102,13 +103,24 @@ static void read_msgs(struct sbx_child *ch)
 	}
 }
 
-/* SBX_SUPERVISE_IN_WAIT: an exec error arrives here instead of in sbx_spawn. */
+/* SBX_SUPERVISE_IN_WAIT: an exec error arrives here instead of in sbx_spawn.
+ * Read once the init is gone: every writer (the init before the fork, the
+ * payload until its execve) is then gone too, so this never blocks, and the
+ * supervisor is not woken when the payload execs. */
 static void read_exec_error(struct sbx_child *ch)
 {
-	size_t used = strnlen(ch->exec_error, sizeof(ch->exec_error) - 1);
-	ssize_t n = read(ch->errpipe, ch->exec_error + used, sizeof(ch->exec_error) - 1 - used);
-	if (n > 0)
-		ch->exec_error[used + (size_t)n] = '\0';
+	size_t used = 0;
+	fcntl(ch->errpipe, F_SETFL, O_NONBLOCK); /* a hang is not an error message */
+	while (used < sizeof(ch->exec_error) - 1) {
+		ssize_t n =
+		    read(ch->errpipe, ch->exec_error + used, sizeof(ch->exec_error) - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	ch->exec_error[used] = '\0';
 }
 
 static void check_limits(struct sbx_child *ch)
@@ -122,51 +134,75 @@ static void check_limits(struct sbx_child *ch)
 		end_it(ch, SBX_END_WALL, 0, 0);
 }
 
-static int next_timeout(const struct sbx_child *ch)
+/* The next limit check: one tick after the last, or the wall-time deadline
+ * when that comes first. */
+static uint64_t next_check(const struct sbx_child *ch, uint64_t now)
 {
-	uint64_t spent = sbx_now_ns() - ch->start_ns;
-	if (spent >= ch->limits.wall_time_ns)
-		return 0;
-	uint64_t left_ms = (ch->limits.wall_time_ns - spent) / 1000000;
-	return left_ms < TICK_MS ? (int)left_ms + 1 : TICK_MS;
+	uint64_t wall_end = ch->start_ns + ch->limits.wall_time_ns;
+	uint64_t tick = now + TICK_MS * 1000000ULL;
+	return wall_end < tick ? wall_end : tick;
 }
 
+static int ms_until(uint64_t deadline)
+{
+	uint64_t now = sbx_now_ns();
+	return deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+/* A hung-up fd leaves the set (poll ignores negative fds) once drained: the
+ * listener hangs up once no process uses the filter, the socket once the
+ * init is gone. A socket whose peer is gone stays readable (POLLIN|POLLHUP
+ * at EOF), so it leaves after its messages are read, else the loop would
+ * spin while the kernel tears the container down on the other core. */
+static void drop_hung_up(struct pollfd *p, bool *listener_gone)
+{
+	for (int i = 1; i < 3; i++) {
+		bool hup = p[i].revents & (POLLHUP | POLLERR | POLLNVAL);
+		if (hup && (i == 1 || !(p[i].revents & POLLIN))) {
+			*listener_gone = *listener_gone || i == 2;
+			p[i].fd = -1;
+		}
+	}
+	if (p[0].revents & POLLIN)
+		p[0].fd = -1;
+}
+
+/* Limits are read from the cgroup once per tick, not on every wake-up: a
+ * start wakes the loop several times (listener, status, exit), and each
+ * check opens three cgroup files. Nothing follows the payload's status on
+ * the socket but the hang-up, so the socket leaves the set then: one
+ * wake-up less while the init exits. */
 static void supervise(struct sbx_child *ch)
 {
-	/* A hung-up fd is dropped from the set (poll ignores negative fds):
-	 * the listener hangs up once no process uses the filter, the socket
-	 * once the init is gone, the error pipe once the payload exec'd. */
-	struct pollfd p[4] = { { ch->pidfd, POLLIN, 0 },
+	struct pollfd p[3] = { { ch->pidfd, POLLIN, 0 },
 			       { ch->sock, POLLIN, 0 },
-			       { ch->notify_fd, POLLIN, 0 },
-			       { ch->errpipe, POLLIN, 0 } };
+			       { ch->notify_fd, POLLIN, 0 } };
 	bool listener_gone = false;
+	uint64_t check_at = next_check(ch, sbx_now_ns());
 	while (p[0].fd >= 0) {
 		if (p[2].fd < 0 && !listener_gone)
 			p[2].fd = ch->notify_fd; /* it may arrive on the socket */
 		bool killed = is_killed(ch);
-		int n = poll(p, 4, killed ? -1 : next_timeout(ch));
+		int n = poll(p, 3, killed ? -1 : ms_until(check_at));
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && (p[2].revents & POLLIN))
 			on_notification(ch);
 		if (n > 0 && (p[1].revents & POLLIN))
 			read_msgs(ch);
-		if (n > 0 && (p[3].revents & POLLIN))
-			read_exec_error(ch);
-		for (int i = 1; n > 0 && i < 4; i++) {
-			if ((p[i].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
-			    !(p[i].revents & POLLIN)) {
-				listener_gone = listener_gone || i == 2;
-				p[i].fd = -1;
-			}
-		}
-		if (n > 0 && (p[0].revents & POLLIN))
-			p[0].fd = -1;
-		if (!killed && p[0].fd >= 0)
+		if (n > 0)
+			drop_hung_up(p, &listener_gone);
+		if (ch->have_status)
+			p[1].fd = -1;
+		uint64_t now = sbx_now_ns();
+		if (!killed && p[0].fd >= 0 && now >= check_at) {
 			check_limits(ch);
+			check_at = next_check(ch, sbx_now_ns());
+		}
 	}
 	read_msgs(ch);
+	if (ch->errpipe >= 0)
+		read_exec_error(ch);
 }
 
 static void *supervisor_main(void *arg)
