@@ -89,13 +89,14 @@ static volatile sig_atomic_t cpu_hard_exit;
 static volatile sig_atomic_t cpu_hard_code;
 static volatile sig_atomic_t ticking;
 static volatile uint64_t cpu_ticks, cpu_budget_ticks, cpu_hard_ticks;
-/* the running Lua thread of the call in progress, NULL between calls */
-static lua_State *volatile running_thread;
+/* the running Lua thread of the call in progress, NULL between calls; set by
+ * rt_lua_call_begin (lua_internal.h), inlined into the per-row path */
+lua_State *volatile rt_lua_running_thread;
 
 static void on_sigprof(int sig)
 {
 	static const char msg[] = "cordon: udf: limit exceeded: cpu\n";
-	lua_State *L = running_thread;
+	lua_State *L = rt_lua_running_thread;
 
 	(void)sig;
 	cpu_ticks++;
@@ -418,20 +419,6 @@ void rt_lua_error_text(lua_State *L, int idx, char *out, size_t len)
 	}
 }
 
-static void call_begin(struct rt_lua *S)
-{
-	S->tripped = RT_LIMIT_NONE;
-	S->mem_denied = false;
-	S->output_used = 0;
-	S->coro_depth = 0;
-	if (__builtin_mul_overflow((long long)S->lim.instructions, S->call_rows, &S->insn_left))
-		S->insn_left = LLONG_MAX;
-	S->call_rows = 1;
-	if (lua_gethookmask(S->L))
-		lua_sethook(S->L, NULL, 0, 0);
-	running_thread = S->L;
-}
-
 void rt_lua_set_call_rows(struct rt_lua *S, size_t rows)
 {
 	S->call_rows = rows > 0 && rows < (size_t)LLONG_MAX ? (long long)rows : 1;
@@ -439,12 +426,12 @@ void rt_lua_set_call_rows(struct rt_lua *S, size_t rows)
 
 void rt_lua_set_running(lua_State *L)
 {
-	running_thread = L;
+	rt_lua_running_thread = L;
 }
 
 lua_State *rt_lua_running(void)
 {
-	return running_thread;
+	return rt_lua_running_thread;
 }
 
 static bool is_memerr(lua_State *L, int idx)
@@ -459,7 +446,7 @@ static bool is_memerr(lua_State *L, int idx)
 }
 
 /* Turns a failed lua_pcall into err; pops the error object. */
-static int call_fail(struct rt_lua *S, int status, struct cmn_err *err)
+int rt_lua_call_fail(struct rt_lua *S, int status, struct cmn_err *err)
 {
 	lua_State *L = S->L;
 	char msg[CMN_ERR_MSG_MAX - 32];
@@ -483,14 +470,7 @@ static int call_fail(struct rt_lua *S, int status, struct cmn_err *err)
 
 int rt_lua_call(struct rt_lua *S, int nargs, int nresults, struct cmn_err *err)
 {
-	int status;
-
-	call_begin(S);
-	status = lua_pcall(S->L, nargs, nresults, 0);
-	running_thread = NULL;
-	if (status != LUA_OK)
-		return call_fail(S, status, err);
-	return 0;
+	return rt_lua_call_inline(S, nargs, nresults, err);
 }
 
 struct tramp {
@@ -534,13 +514,7 @@ void rt_lua_output_reset(struct rt_lua *S)
 
 int rt_lua_charge_output(struct rt_lua *S, size_t bytes)
 {
-	if (bytes > S->lim.output_bytes || S->output_used > S->lim.output_bytes - bytes) {
-		if (S->tripped == RT_LIMIT_NONE)
-			S->tripped = RT_LIMIT_OUTPUT;
-		return -1;
-	}
-	S->output_used += bytes;
-	return 0;
+	return rt_lua_charge_output_inline(S, bytes);
 }
 
 struct load_args {

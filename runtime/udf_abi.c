@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/lua_internal.h"
 #include "runtime/serialize.h"
 
 struct rt_udf {
@@ -32,6 +33,8 @@ struct rt_udf {
 	int ref_batch; /* table: driver (1), output column (2), argument columns (3..) */
 	int batch_nargs;
 	uint64_t string_cap;    /* copy of the limit, read on every row */
+	bool coerce;            /* a signature with typed arguments: coerce each */
+	bool int_result;        /* the result may be an integer taken as BIGINT */
 	bool args_have_strings; /* set by check_args for push_args */
 	int next_buf;           /* handles are never reused, so a stale one cannot alias */
 	/* the row sink during rt_udf_process / rt_udf_table_close */
@@ -210,6 +213,11 @@ int rt_udf_open(const struct rt_udf_source *src, struct rt_udf **out, struct cmn
 	    rt_lua_pcall(u->S, resolve, u, 1, 0, err) < 0)
 		goto fail;
 	lua_settop(u->L, 0);
+	u->coerce = u->sig.present && !u->sig.any_args;
+	u->int_result =
+	    !u->sig.present || u->sig.ret[0] == RT_T_ANY || u->sig.ret[0] == RT_T_BIGINT;
+	if (u->kind == RT_UDF_SCALAR)
+		lua_rawgeti(u->L, LUA_REGISTRYINDEX, u->ref_fn); /* slot 1, see rt_udf_call */
 	*out = u;
 	return 0;
 fail:
@@ -306,24 +314,74 @@ static int wrong_kind(struct rt_udf *u, enum rt_udf_kind want, struct cmn_err *e
 
 /* ---- scalar ------------------------------------------------------------- */
 
+/* Pushes one argument of a per-row call, coerced to the signature; a string
+ * is checked against the string cap and pushed past the memory limit (the
+ * host's value, not the script's allocation). Nothing here raises a Lua
+ * error: numbers, booleans and nil never allocate. */
+static int push_arg(struct rt_udf *u, const struct rt_value *arg, int argno, struct cmn_err *err)
+{
+	struct rt_value v = *arg;
+
+	if (u->coerce && rt_value_coerce(&v, u->sig.args[argno - 1], argno, err) < 0)
+		return cmn_err_wrap(err, "%s: %s", u->script, u->fname);
+	switch (v.type) {
+	case RT_T_BIGINT:
+		lua_pushinteger(u->L, (lua_Integer)v.v.i);
+		return 0;
+	case RT_T_STRING:
+	case RT_T_BINARY:
+		if (v.v.s.len > u->string_cap)
+			return rt_lua_fail_limit(u->S, RT_LIMIT_STRING,
+						 "an argument is larger than the string cap", err);
+		u->S->host_push++;
+		lua_pushlstring(u->L, v.v.s.p, v.v.s.len);
+		u->S->host_push--;
+		return 0;
+	default:
+		rt_value_push(u->L, &v);
+		return 0;
+	}
+}
+
+/* The per-row path (an SQLite scalar callback per row). Stack between calls:
+ * slot 1 holds the function (put there at open, so a row never looks it up
+ * in the registry), slot 2 the previous row's result, which keeps a string
+ * result alive until this call. */
 int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct rt_value *out,
 		struct cmn_err *err)
 {
-	struct rt_value a[RT_MAX_COLS];
+	lua_State *L = u->L;
 
 	if (u->kind != RT_UDF_SCALAR)
 		return wrong_kind(u, RT_UDF_SCALAR, err);
-	lua_settop(u->L, 0);
-	if (check_args(u, args, nargs, a, err) < 0)
-		return -1;
-	/* after settop(0) the base frame has LUA_MINSTACK (20) free slots */
-	if (nargs + 4 > LUA_MINSTACK && !lua_checkstack(u->L, nargs + 4))
+	if (nargs < 0 || nargs > RT_MAX_COLS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: too many arguments (%d)", u->script,
+				   u->fname, nargs);
+	if (u->coerce && nargs != u->sig.nargs)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: expected %d argument%s, got %d",
+				   u->script, u->fname, u->sig.nargs, u->sig.nargs == 1 ? "" : "s",
+				   nargs);
+	lua_settop(L, 1);
+	/* slot 1 taken: LUA_MINSTACK - 1 free slots without growing the stack */
+	if (nargs + 5 > LUA_MINSTACK && !lua_checkstack(L, nargs + 5))
 		return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory", u->script);
-	lua_rawgeti(u->L, LUA_REGISTRYINDEX, u->ref_fn);
-	push_args(u, a, nargs);
-	if (rt_lua_call(u->S, nargs, 1, err) < 0)
+	lua_pushvalue(L, 1);
+	for (int i = 0; i < nargs; i++) {
+		if (push_arg(u, &args[i], i + 1, err) < 0) {
+			lua_settop(L, 1);
+			return -1;
+		}
+	}
+	if (rt_lua_call_inline(u->S, nargs, 1, err) < 0)
 		return -1;
-	return take_result(u, 1, ret_type(u), "return value", out, err);
+	if (u->int_result && lua_isinteger(L, 2)) {
+		out->type = RT_T_BIGINT;
+		out->v.i = (int64_t)lua_tointegerx(L, 2, NULL);
+		if (rt_lua_charge_output_inline(u->S, 8) < 0)
+			return rt_lua_fail_limit(u->S, RT_LIMIT_OUTPUT, NULL, err);
+		return 0;
+	}
+	return take_result(u, 2, ret_type(u), "return value", out, err);
 }
 
 /* ---- scalar batches ---------------------------------------------------- */
@@ -371,7 +429,7 @@ static int batch_setup(struct rt_udf *u, int nargs, struct cmn_err *err)
 	luaL_unref(u->L, LUA_REGISTRYINDEX, u->ref_batch);
 	u->ref_batch = LUA_NOREF;
 	u->batch_nargs = nargs;
-	lua_settop(u->L, 0);
+	lua_settop(u->L, 1);
 	if (rt_lua_pcall(u->S, batch_setup_fn, u, 0, 1, err) < 0) {
 		u->batch_nargs = -1;
 		return -1;
@@ -380,7 +438,13 @@ static int batch_setup(struct rt_udf *u, int nargs, struct cmn_err *err)
 	return 0;
 }
 
-/* Fills the argument columns (stack 3..) with nrows rows. */
+/* Stack of a batch: 1 the function (as for rt_udf_call), 2 the driver's
+ * table, 3 the output column, 4.. the argument columns. */
+#define BATCH_DRIVER 2
+#define BATCH_OUT 3
+#define BATCH_ARGS 4
+
+/* Fills the argument columns with nrows rows. */
 static int batch_fill(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
 		      struct cmn_err *err)
 {
@@ -408,13 +472,13 @@ static int batch_fill(struct rt_udf *u, const struct rt_value *args, int nargs, 
 								 "batch arguments", err);
 			}
 			rt_value_push(L, &v);
-			lua_rawseti(L, 3 + j, (lua_Integer)i + 1);
+			lua_rawseti(L, BATCH_ARGS + j, (lua_Integer)i + 1);
 		}
 	}
 	return 0;
 }
 
-/* Reads the output column (stack 2); integers take the short way. */
+/* Reads the output column; integers take the short way. */
 static int batch_read(struct rt_udf *u, size_t nrows, struct rt_value *out, struct cmn_err *err)
 {
 	lua_State *L = u->L;
@@ -423,7 +487,7 @@ static int batch_read(struct rt_udf *u, size_t nrows, struct rt_value *out, stru
 	int base = lua_gettop(L);
 
 	for (size_t i = 0; i < nrows; i++) {
-		int t = lua_rawgeti(L, 2, (lua_Integer)i + 1);
+		int t = lua_rawgeti(L, BATCH_OUT, (lua_Integer)i + 1);
 		if (t == LUA_TNUMBER && ints) {
 			int isnum;
 			lua_Integer v = lua_tointegerx(L, -1, &isnum);
@@ -449,16 +513,16 @@ static int batch_chunk(struct rt_udf *u, const struct rt_value *args, int nargs,
 	lua_State *L = u->L;
 	int rc;
 
-	lua_settop(L, 0);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_batch); /* 1 */
+	lua_settop(L, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_batch);
 	for (int j = 0; j <= nargs; j++)
-		lua_rawgeti(L, 1, j + 2); /* 2 = out, 3.. = argument columns */
+		lua_rawgeti(L, BATCH_DRIVER, j + 2); /* the output and argument columns */
 	rt_lua_host_push(u->S, true);
 	rc = batch_fill(u, args, nargs, nrows, err);
 	rt_lua_host_push(u->S, false);
 	if (rc < 0)
 		return -1;
-	lua_rawgeti(L, 1, 1);
+	lua_rawgeti(L, BATCH_DRIVER, 1);
 	lua_pushinteger(L, (lua_Integer)nrows);
 	rt_lua_set_call_rows(u->S, nrows);
 	if (rt_lua_call(u->S, 1, 0, err) < 0)
