@@ -426,12 +426,18 @@ static int sb_close(lua_State *L)
 
 /* ---- string functions with caps ----------------------------------------- */
 
+/* Runs the wrapped library function (upvalue 1) in the wrapper's own frame:
+ * the arguments are already where it expects them, and it has the same
+ * LUA_MINSTACK free slots (the checks above push nothing). A lua_call here
+ * would cost a second call frame on every string.match/rep/... of a row.
+ * The originals are C functions without upvalues (lstrlib.c, ltablib.c). */
 static int call_original(lua_State *L)
 {
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
+
+	if (!fn)
+		return luaL_error(L, "wrapped library function is not a C function");
+	return fn(L);
 }
 
 static int sb_rep(lua_State *L)

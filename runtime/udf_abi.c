@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include <limits.h>
 #include <lua.h>
+#include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,7 @@ struct rt_udf {
 	uint64_t string_cap;    /* copy of the limit, read on every row */
 	bool coerce;            /* a signature with typed arguments: coerce each */
 	bool int_result;        /* the result may be an integer taken as BIGINT */
+	bool int_fast;          /* ... and its 8 bytes always fit the output limit */
 	bool args_have_strings; /* set by check_args for push_args */
 	int next_buf;           /* handles are never reused, so a stale one cannot alias */
 	/* the row sink during rt_udf_process / rt_udf_table_close */
@@ -216,6 +218,7 @@ int rt_udf_open(const struct rt_udf_source *src, struct rt_udf **out, struct cmn
 	u->coerce = u->sig.present && !u->sig.any_args;
 	u->int_result =
 	    !u->sig.present || u->sig.ret[0] == RT_T_ANY || u->sig.ret[0] == RT_T_BIGINT;
+	u->int_fast = u->int_result && rt_lua_limits(u->S)->output_bytes >= 8;
 	if (u->kind == RT_UDF_SCALAR)
 		lua_rawgeti(u->L, LUA_REGISTRYINDEX, u->ref_fn); /* slot 1, see rt_udf_call */
 	*out = u;
@@ -345,8 +348,8 @@ static int push_arg(struct rt_udf *u, const struct rt_value *arg, int argno, str
 
 /* The per-row path (an SQLite scalar callback per row). Stack between calls:
  * slot 1 holds the function (put there at open, so a row never looks it up
- * in the registry), slot 2 the previous row's result, which keeps a string
- * result alive until this call. */
+ * in the registry), above it the results of the last rows; they keep a
+ * string result alive at least until the next call. */
 int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct rt_value *out,
 		struct cmn_err *err)
 {
@@ -361,10 +364,15 @@ int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct
 		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: expected %d argument%s, got %d",
 				   u->script, u->fname, u->sig.nargs, u->sig.nargs == 1 ? "" : "s",
 				   nargs);
-	lua_settop(L, 1);
-	/* slot 1 taken: LUA_MINSTACK - 1 free slots without growing the stack */
-	if (nargs + 5 > LUA_MINSTACK && !lua_checkstack(L, nargs + 5))
-		return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory", u->script);
+	/* Earlier results stay on the stack until the next call would not fit
+	 * in the LUA_MINSTACK slots the base frame guarantees: one lua_settop
+	 * per ~16 one-argument rows instead of one per row. */
+	if (lua_gettop(L) + nargs + 2 > LUA_MINSTACK) {
+		lua_settop(L, 1);
+		if (nargs + 3 > LUA_MINSTACK && !lua_checkstack(L, nargs + 3))
+			return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory",
+					   u->script);
+	}
 	lua_pushvalue(L, 1);
 	for (int i = 0; i < nargs; i++) {
 		if (push_arg(u, &args[i], i + 1, err) < 0) {
@@ -374,47 +382,65 @@ int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct
 	}
 	if (rt_lua_call_inline(u->S, nargs, 1, err) < 0)
 		return -1;
-	if (u->int_result && lua_isinteger(L, 2)) {
+	if (u->int_result && lua_isinteger(L, -1)) {
 		out->type = RT_T_BIGINT;
-		out->v.i = (int64_t)lua_tointegerx(L, 2, NULL);
+		out->v.i = (int64_t)lua_tointegerx(L, -1, NULL);
 		if (rt_lua_charge_output_inline(u->S, 8) < 0)
 			return rt_lua_fail_limit(u->S, RT_LIMIT_OUTPUT, NULL, err);
 		return 0;
 	}
-	return take_result(u, 2, ret_type(u), "return value", out, err);
+	return take_result(u, lua_gettop(L), ret_type(u), "return value", out, err);
 }
 
 /* ---- scalar batches ---------------------------------------------------- */
 
-/* Builds the batch driver for nargs arguments: a closure over the UDF, the
- * output column and the argument columns,
- *   function(n) for i = 1, n do out[i] = f(a1[i], ..., aN[i]) end end
- * compiled from trusted text (not the user's), kept with its columns. */
+/* Builds the batch driver for nargs arguments, compiled from trusted text
+ * (not the user's) and kept in a table with its argument columns:
+ *   local f, out, unpack, a1, ..., aN = ...
+ *   return function(n)
+ *     local f, out, a1, ..., aN = f, out, a1, ..., aN
+ *     for i = 1, n do out[i] = f(a1[i], ..., aN[i]) end
+ *     return unpack(out, 1, n)
+ *   end
+ * Locals, not upvalues, in the loop; the results come back on the stack, so
+ * the host reads them by index instead of one table lookup and pop per row. */
 static int batch_setup_fn(lua_State *L, void *ud)
 {
 	struct rt_udf *u = ud;
-	char src[1024];
-	int off, nargs = u->batch_nargs;
+	char src[2048], names[256];
+	int off = 0, nargs = u->batch_nargs;
 
-	off = snprintf(src, sizeof(src), "local f, out");
+	names[0] = '\0';
 	for (int j = 1; j <= nargs; j++)
-		off += snprintf(src + off, sizeof(src) - (size_t)off, ", a%d", j);
-	off += snprintf(src + off, sizeof(src) - (size_t)off,
-			" = ...\nreturn function(n) for i = 1, n do out[i] = f(");
+		off += snprintf(names + off, sizeof(names) - (size_t)off, ", a%d", j);
+	off = snprintf(src, sizeof(src),
+		       "local f, out, unpack%s = ...\nreturn function(n)\nlocal f, out%s = f, "
+		       "out%s\nfor i = 1, n do out[i] = f(",
+		       names, names, names);
 	for (int j = 1; j <= nargs; j++)
 		off += snprintf(src + off, sizeof(src) - (size_t)off, "%sa%d[i]", j > 1 ? ", " : "",
 				j);
-	snprintf(src + off, sizeof(src) - (size_t)off, ") end end\n");
-	lua_createtable(L, nargs + 2, 0);
+	snprintf(src + off, sizeof(src) - (size_t)off, ") end\nreturn unpack(out, 1, n)\nend\n");
+	lua_createtable(L, nargs + 2, 0); /* 1: driver, 2: out, 3..: argument columns */
 	if (luaL_loadbufferx(L, src, strlen(src), "=(batch)", "t") != LUA_OK)
 		return lua_error(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_fn);
-	for (int j = 0; j <= nargs; j++) {
+	lua_createtable(L, RT_BATCH_ROWS, 0);
+	lua_pushvalue(L, -1);
+	lua_rawseti(L, 1, 2);
+	/* the real table.unpack, opened into package.loaded by lua_env.c */
+	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	if (lua_getfield(L, -1, LUA_TABLIBNAME) != LUA_TTABLE ||
+	    lua_getfield(L, -1, "unpack") != LUA_TFUNCTION)
+		return luaL_error(L, "batch: table.unpack missing");
+	lua_replace(L, -3);
+	lua_pop(L, 1);
+	for (int j = 0; j < nargs; j++) {
 		lua_createtable(L, RT_BATCH_ROWS, 0);
 		lua_pushvalue(L, -1);
-		lua_rawseti(L, 1, j + 2);
+		lua_rawseti(L, 1, j + 3);
 	}
-	lua_call(L, nargs + 2, 1);
+	lua_call(L, nargs + 3, 1);
 	lua_rawseti(L, 1, 1);
 	return 1;
 }
@@ -439,70 +465,66 @@ static int batch_setup(struct rt_udf *u, int nargs, struct cmn_err *err)
 }
 
 /* Stack of a batch: 1 the function (as for rt_udf_call), 2 the driver's
- * table, 3 the output column, 4.. the argument columns. */
+ * table, 3.. the argument columns, then the results. */
 #define BATCH_DRIVER 2
-#define BATCH_OUT 3
-#define BATCH_ARGS 4
+#define BATCH_ARGS 3
 
-/* Fills the argument columns with nrows rows. */
+/* Fills the argument columns with nrows rows, past the memory limit (the
+ * host's values; what a batch adds is bounded by the memory limit itself). */
 static int batch_fill(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
 		      struct cmn_err *err)
 {
 	lua_State *L = u->L;
-	struct rt_value a[RT_MAX_COLS];
-	bool coerce = u->sig.present && !u->sig.any_args;
-	uint64_t cap = rt_lua_limits(u->S)->string_bytes;
 	uint64_t mem = rt_lua_limits(u->S)->memory_bytes;
 	size_t pushed = 0;
 
-	if (coerce && nargs != u->sig.nargs)
-		return check_args(u, args, nargs, a, err);
+	if (u->coerce && nargs != u->sig.nargs)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: expected %d argument%s, got %d",
+				   u->script, u->fname, u->sig.nargs, u->sig.nargs == 1 ? "" : "s",
+				   nargs);
 	for (size_t i = 0; i < nrows; i++) {
 		const struct rt_value *row = args + i * (size_t)nargs;
 		for (int j = 0; j < nargs; j++) {
 			struct rt_value v = row[j];
-			if (coerce && rt_value_coerce(&v, u->sig.args[j], j + 1, err) < 0)
+			if (u->coerce && rt_value_coerce(&v, u->sig.args[j], j + 1, err) < 0)
 				return cmn_err_wrap(err, "%s: %s: row %zu", u->script, u->fname,
 						    i + 1);
-			if (v.type == RT_T_STRING || v.type == RT_T_BINARY) {
-				/* pushed past the memory limit: bound what a batch adds */
+			if (v.type == RT_T_BIGINT) {
+				lua_pushinteger(L, (lua_Integer)v.v.i);
+			} else if (v.type == RT_T_STRING || v.type == RT_T_BINARY) {
 				pushed += v.v.s.len;
-				if (v.v.s.len > cap || pushed > mem)
+				if (v.v.s.len > u->string_cap || pushed > mem)
 					return rt_lua_fail_limit(u->S, RT_LIMIT_STRING,
 								 "batch arguments", err);
+				lua_pushlstring(L, v.v.s.p, v.v.s.len);
+			} else {
+				rt_value_push(L, &v);
 			}
-			rt_value_push(L, &v);
 			lua_rawseti(L, BATCH_ARGS + j, (lua_Integer)i + 1);
 		}
 	}
 	return 0;
 }
 
-/* Reads the output column; integers take the short way. */
-static int batch_read(struct rt_udf *u, size_t nrows, struct rt_value *out, struct cmn_err *err)
+/* Reads the nrows results at first..; integers take the short way. */
+static int batch_read(struct rt_udf *u, int first, size_t nrows, struct rt_value *out,
+		      struct cmn_err *err)
 {
 	lua_State *L = u->L;
 	enum rt_type want = ret_type(u);
-	bool ints = want == RT_T_ANY || want == RT_T_BIGINT;
-	int base = lua_gettop(L);
 
 	for (size_t i = 0; i < nrows; i++) {
-		int t = lua_rawgeti(L, BATCH_OUT, (lua_Integer)i + 1);
-		if (t == LUA_TNUMBER && ints) {
-			int isnum;
-			lua_Integer v = lua_tointegerx(L, -1, &isnum);
-			if (isnum && (want == RT_T_BIGINT || lua_isinteger(L, -1))) {
-				out[i].type = RT_T_BIGINT;
-				out[i].v.i = (int64_t)v;
-				lua_settop(L, base);
-				continue;
-			}
+		int idx = first + (int)i;
+		/* the output limit is per row here; 8 bytes always fit (int_fast) */
+		if (u->int_fast && lua_isinteger(L, idx)) {
+			out[i].type = RT_T_BIGINT;
+			out[i].v.i = (int64_t)lua_tointegerx(L, idx, NULL);
+			continue;
 		}
-		/* a string stays referenced by the output column until the next batch */
-		rt_lua_output_reset(u->S); /* the output limit is per row here */
-		if (take_result(u, -1, want, "return value", &out[i], err) < 0)
+		/* a string stays on the stack until the next call on u */
+		rt_lua_output_reset(u->S);
+		if (take_result(u, idx, want, "return value", &out[i], err) < 0)
 			return -1;
-		lua_settop(L, base);
 	}
 	return 0;
 }
@@ -511,23 +533,31 @@ static int batch_chunk(struct rt_udf *u, const struct rt_value *args, int nargs,
 		       struct rt_value *out, struct cmn_err *err)
 {
 	lua_State *L = u->L;
-	int rc;
+	int rc, first;
 
 	lua_settop(L, 1);
+	if (!lua_checkstack(L, nargs + 8))
+		return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory", u->script);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_batch);
-	for (int j = 0; j <= nargs; j++)
-		lua_rawgeti(L, BATCH_DRIVER, j + 2); /* the output and argument columns */
-	rt_lua_host_push(u->S, true);
+	for (int j = 0; j < nargs; j++)
+		lua_rawgeti(L, BATCH_DRIVER, j + 3); /* the argument columns */
+	u->S->host_push++;
 	rc = batch_fill(u, args, nargs, nrows, err);
-	rt_lua_host_push(u->S, false);
-	if (rc < 0)
+	u->S->host_push--;
+	if (rc < 0) {
+		lua_settop(L, 1);
 		return -1;
+	}
+	first = lua_gettop(L) + 1;
 	lua_rawgeti(L, BATCH_DRIVER, 1);
 	lua_pushinteger(L, (lua_Integer)nrows);
 	rt_lua_set_call_rows(u->S, nrows);
-	if (rt_lua_call(u->S, 1, 0, err) < 0)
+	if (rt_lua_call_inline(u->S, 1, LUA_MULTRET, err) < 0)
 		return -1;
-	return batch_read(u, nrows, out, err);
+	if (lua_gettop(L) - first + 1 != (int)nrows)
+		return cmn_err_set(err, CMN_EINTERNAL, 0, "%s: %s: batch returned %d rows of %zu",
+				   u->script, u->fname, lua_gettop(L) - first + 1, nrows);
+	return batch_read(u, first, nrows, out, err);
 }
 
 int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
