@@ -139,9 +139,15 @@ static int start_ticking(struct cmn_err *err)
 	return 0;
 }
 
+/* A stage arms and disarms around every UDF call (one SQLite callback per
+ * row): the tick counts of the last budget are kept, so a re-arm with the
+ * same budget is a few stores, not two 64-bit divisions. Disarming (cpu_ns
+ * 0) leaves the budget at 0, where the hard limit is never looked at. */
 int rt_cpu_arm(uint64_t cpu_ns, uint64_t grace_ns, bool exit_on_hard, int hard_exit_code,
 	       struct cmn_err *err)
 {
+	static uint64_t memo_ns, memo_grace, memo_budget, memo_hard;
+
 	if (!grace_ns)
 		grace_ns = 500000000ull;
 	cpu_budget_ticks = 0; /* no budget while the fields change */
@@ -149,9 +155,20 @@ int rt_cpu_arm(uint64_t cpu_ns, uint64_t grace_ns, bool exit_on_hard, int hard_e
 	cpu_ticks = 0;
 	cpu_hard_exit = exit_on_hard;
 	cpu_hard_code = hard_exit_code;
-	cpu_hard_ticks = (cpu_ns + grace_ns + RT_TICK_NS - 1) / RT_TICK_NS;
-	cpu_budget_ticks = cpu_ns ? (cpu_ns + RT_TICK_NS - 1) / RT_TICK_NS : 0;
-	return start_ticking(err);
+	if (cpu_ns) {
+		if (cpu_ns != memo_ns || grace_ns != memo_grace) {
+			uint64_t hard;
+			if (__builtin_add_overflow(cpu_ns, grace_ns + RT_TICK_NS - 1, &hard))
+				hard = UINT64_MAX;
+			memo_hard = hard / RT_TICK_NS;
+			memo_budget = cpu_ns / RT_TICK_NS + (cpu_ns % RT_TICK_NS != 0);
+			memo_ns = cpu_ns;
+			memo_grace = grace_ns;
+		}
+		cpu_hard_ticks = memo_hard;
+		cpu_budget_ticks = memo_budget; /* last: the handler sees a whole budget */
+	}
+	return ticking ? 0 : start_ticking(err);
 }
 
 /* ---- allocator ---------------------------------------------------------- */

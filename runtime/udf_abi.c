@@ -394,37 +394,85 @@ int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct
 
 /* ---- scalar batches ---------------------------------------------------- */
 
-/* Builds the batch driver for nargs arguments, compiled from trusted text
- * (not the user's) and kept in a table with its argument columns:
- *   local f, out, unpack, a1, ..., aN = ...
- *   return function(n)
- *     local f, out, a1, ..., aN = f, out, a1, ..., aN
- *     for i = 1, n do out[i] = f(a1[i], ..., aN[i]) end
- *     return unpack(out, 1, n)
- *   end
- * Locals, not upvalues, in the loop; the results come back on the stack, so
- * the host reads them by index instead of one table lookup and pop per row. */
-static int batch_setup_fn(lua_State *L, void *ud)
-{
-	struct rt_udf *u = ud;
-	char src[2048], names[256];
-	int off = 0, nargs = u->batch_nargs;
+#define BATCH_MAX_ARGS 16
 
+/* Rows of one chunk call for nargs arguments: the chunk function takes every
+ * argument of its rows as a parameter (at most 199 with its one local, Lua's
+ * MAXVARS is 200) and returns one expression list of its calls (parameters,
+ * results and one call frame stay within Lua's 255 registers). */
+static int chunk_rows(int nargs)
+{
+	int c = nargs ? 199 / nargs : 128;
+
+	if (c > (253 - nargs) / (nargs + 1))
+		c = (253 - nargs) / (nargs + 1);
+	return c > 128 ? 128 : c;
+}
+
+/* Sources of the two batch drivers for nargs arguments (trusted text, never
+ * the user's):
+ *   chunk, for C rows: local f = ...
+ *          return function(p1, ..., pC*N) local f = f
+ *            return f(p1, ..., pN), ..., (f(..., pC*N)) end
+ *   loop, the rows of a last, partial chunk (a1..aN argument columns):
+ *          local f, out, unpack, a1, ..., aN = ...
+ *          return function(n) local f, out, a1, ..., aN = f, out, a1, ..., aN
+ *            for i = 1, n do out[i] = f(a1[i], ..., aN[i]) end
+ *            return unpack(out, 1, n) end
+ * A chunk row costs what a call in a plain Lua loop costs: its arguments are
+ * pushed on the stack (no table), its result comes back on the stack, and
+ * one protected call covers C rows. Every result is truncated to one value. */
+static int batch_sources(int nargs, struct cmn_buf *chunk, struct cmn_buf *loop,
+			 struct cmn_err *err)
+{
+	char names[256];
+	int off = 0, rc, c = chunk_rows(nargs);
+
+	rc = cmn_buf_append_str(chunk, "local f = ...\nreturn function(", err);
+	for (int p = 1; rc == 0 && p <= c * nargs; p++)
+		rc = cmn_buf_printf(chunk, err, "%sp%d", p > 1 ? ", " : "", p);
+	if (rc == 0)
+		rc = cmn_buf_append_str(chunk, ")\nlocal f = f\nreturn ", err);
+	for (int r = 0; rc == 0 && r < c; r++) {
+		rc = cmn_buf_printf(chunk, err, "%s%sf(", r ? ",\n" : "", r == c - 1 ? "(" : "");
+		for (int j = 1; rc == 0 && j <= nargs; j++)
+			rc = cmn_buf_printf(chunk, err, "%sp%d", j > 1 ? ", " : "", r * nargs + j);
+		if (rc == 0)
+			rc = cmn_buf_append_str(chunk, r == c - 1 ? "))" : ")", err);
+	}
+	if (rc == 0)
+		rc = cmn_buf_append_str(chunk, "\nend\n", err);
 	names[0] = '\0';
 	for (int j = 1; j <= nargs; j++)
 		off += snprintf(names + off, sizeof(names) - (size_t)off, ", a%d", j);
-	off = snprintf(src, sizeof(src),
-		       "local f, out, unpack%s = ...\nreturn function(n)\nlocal f, out%s = f, "
-		       "out%s\nfor i = 1, n do out[i] = f(",
-		       names, names, names);
-	for (int j = 1; j <= nargs; j++)
-		off += snprintf(src + off, sizeof(src) - (size_t)off, "%sa%d[i]", j > 1 ? ", " : "",
-				j);
-	snprintf(src + off, sizeof(src) - (size_t)off, ") end\nreturn unpack(out, 1, n)\nend\n");
-	lua_createtable(L, nargs + 2, 0); /* 1: driver, 2: out, 3..: argument columns */
-	if (luaL_loadbufferx(L, src, strlen(src), "=(batch)", "t") != LUA_OK)
+	if (rc == 0)
+		rc = cmn_buf_printf(loop, err,
+				    "local f, out, unpack%s = ...\nreturn function(n)\nlocal f, "
+				    "out%s = f, out%s\nfor i = 1, n do out[i] = f(",
+				    names, names, names);
+	for (int j = 1; rc == 0 && j <= nargs; j++)
+		rc = cmn_buf_printf(loop, err, "%sa%d[i]", j > 1 ? ", " : "", j);
+	if (rc == 0)
+		rc = cmn_buf_append_str(loop, ") end\nreturn unpack(out, 1, n)\nend\n", err);
+	return rc;
+}
+
+struct batch_setup_args {
+	struct rt_udf *u;
+	const struct cmn_buf *chunk, *loop;
+};
+
+/* Leaves the driver table: [1] loop driver, [2] its output column, [3..]
+ * the argument columns, [nargs + 3] the chunk function. */
+static int batch_setup_fn(lua_State *L, void *ud)
+{
+	struct batch_setup_args *a = ud;
+	int nargs = a->u->batch_nargs;
+
+	lua_createtable(L, nargs + 3, 0);
+	if (luaL_loadbufferx(L, a->loop->data, a->loop->len, "=(batch)", "t") != LUA_OK)
 		return lua_error(L);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_fn);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, a->u->ref_fn);
 	lua_createtable(L, RT_BATCH_ROWS, 0);
 	lua_pushvalue(L, -1);
 	lua_rawseti(L, 1, 2);
@@ -442,22 +490,39 @@ static int batch_setup_fn(lua_State *L, void *ud)
 	}
 	lua_call(L, nargs + 3, 1);
 	lua_rawseti(L, 1, 1);
+	if (luaL_loadbufferx(L, a->chunk->data, a->chunk->len, "=(batch)", "t") != LUA_OK)
+		return lua_error(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, a->u->ref_fn);
+	lua_call(L, 1, 1);
+	lua_rawseti(L, 1, nargs + 3);
 	return 1;
 }
 
 static int batch_setup(struct rt_udf *u, int nargs, struct cmn_err *err)
 {
+	struct cmn_buf chunk, loop;
+	struct batch_setup_args a = { u, &chunk, &loop };
+	int rc;
+
 	if (u->batch_nargs == nargs)
 		return 0;
-	if (nargs > 16)
-		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: batches take at most 16 arguments",
-				   u->script, u->fname);
+	if (nargs > BATCH_MAX_ARGS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: batches take at most %d arguments",
+				   u->script, u->fname, BATCH_MAX_ARGS);
 	luaL_unref(u->L, LUA_REGISTRYINDEX, u->ref_batch);
 	u->ref_batch = LUA_NOREF;
 	u->batch_nargs = nargs;
 	lua_settop(u->L, 1);
-	if (rt_lua_pcall(u->S, batch_setup_fn, u, 0, 1, err) < 0) {
+	cmn_buf_init(&chunk, 0);
+	cmn_buf_init(&loop, 0);
+	rc = batch_sources(nargs, &chunk, &loop, err);
+	if (rc == 0)
+		rc = rt_lua_pcall(u->S, batch_setup_fn, &a, 0, 1, err);
+	cmn_buf_free(&chunk);
+	cmn_buf_free(&loop);
+	if (rc < 0) {
 		u->batch_nargs = -1;
+		lua_settop(u->L, 1);
 		return -1;
 	}
 	u->ref_batch = luaL_ref(u->L, LUA_REGISTRYINDEX); /* a free slot: no allocation */
@@ -465,43 +530,29 @@ static int batch_setup(struct rt_udf *u, int nargs, struct cmn_err *err)
 }
 
 /* Stack of a batch: 1 the function (as for rt_udf_call), 2 the driver's
- * table, 3.. the argument columns, then the results. */
+ * table, 3.. the argument columns, then the results, chunk after chunk. */
 #define BATCH_DRIVER 2
 #define BATCH_ARGS 3
 
-/* Fills the argument columns with nrows rows, past the memory limit (the
- * host's values; what a batch adds is bounded by the memory limit itself). */
-static int batch_fill(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
-		      struct cmn_err *err)
+/* Pushes one argument of a batch row past the memory limit (the host's
+ * values); *pushed bounds the string bytes a batch adds by the memory limit
+ * itself. */
+static int batch_push(struct rt_udf *u, const struct rt_value *arg, int j, size_t row,
+		      size_t *pushed, struct cmn_err *err)
 {
-	lua_State *L = u->L;
-	uint64_t mem = rt_lua_limits(u->S)->memory_bytes;
-	size_t pushed = 0;
+	struct rt_value v = *arg;
 
-	if (u->coerce && nargs != u->sig.nargs)
-		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: expected %d argument%s, got %d",
-				   u->script, u->fname, u->sig.nargs, u->sig.nargs == 1 ? "" : "s",
-				   nargs);
-	for (size_t i = 0; i < nrows; i++) {
-		const struct rt_value *row = args + i * (size_t)nargs;
-		for (int j = 0; j < nargs; j++) {
-			struct rt_value v = row[j];
-			if (u->coerce && rt_value_coerce(&v, u->sig.args[j], j + 1, err) < 0)
-				return cmn_err_wrap(err, "%s: %s: row %zu", u->script, u->fname,
-						    i + 1);
-			if (v.type == RT_T_BIGINT) {
-				lua_pushinteger(L, (lua_Integer)v.v.i);
-			} else if (v.type == RT_T_STRING || v.type == RT_T_BINARY) {
-				pushed += v.v.s.len;
-				if (v.v.s.len > u->string_cap || pushed > mem)
-					return rt_lua_fail_limit(u->S, RT_LIMIT_STRING,
-								 "batch arguments", err);
-				lua_pushlstring(L, v.v.s.p, v.v.s.len);
-			} else {
-				rt_value_push(L, &v);
-			}
-			lua_rawseti(L, BATCH_ARGS + j, (lua_Integer)i + 1);
-		}
+	if (u->coerce && rt_value_coerce(&v, u->sig.args[j], j + 1, err) < 0)
+		return cmn_err_wrap(err, "%s: %s: row %zu", u->script, u->fname, row + 1);
+	if (v.type == RT_T_BIGINT) {
+		lua_pushinteger(u->L, (lua_Integer)v.v.i);
+	} else if (v.type == RT_T_STRING || v.type == RT_T_BINARY) {
+		*pushed += v.v.s.len;
+		if (v.v.s.len > u->string_cap || *pushed > rt_lua_limits(u->S)->memory_bytes)
+			return rt_lua_fail_limit(u->S, RT_LIMIT_STRING, "batch arguments", err);
+		lua_pushlstring(u->L, v.v.s.p, v.v.s.len);
+	} else {
+		rt_value_push(u->L, &v);
 	}
 	return 0;
 }
@@ -529,31 +580,64 @@ static int batch_read(struct rt_udf *u, int first, size_t nrows, struct rt_value
 	return 0;
 }
 
-static int batch_chunk(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
-		       struct rt_value *out, struct cmn_err *err)
+/* One protected call over rows first..first+m-1: a full chunk (arguments on
+ * the stack), or the loop driver for the rest (arguments in the columns). Its
+ * m results stay on the stack. */
+static int batch_call(struct rt_udf *u, const struct rt_value *args, int nargs, size_t first,
+		      size_t m, bool full, size_t *pushed, struct cmn_err *err)
 {
 	lua_State *L = u->L;
-	int rc, first;
+	int rc = 0;
+
+	lua_rawgeti(L, BATCH_DRIVER, full ? nargs + 3 : 1);
+	u->S->host_push++;
+	for (size_t i = 0; rc == 0 && i < m; i++) {
+		const struct rt_value *row = args + (first + i) * (size_t)nargs;
+		for (int j = 0; rc == 0 && j < nargs; j++) {
+			if (row[j].type == RT_T_BIGINT && !u->coerce)
+				lua_pushinteger(L, (lua_Integer)row[j].v.i); /* the common case */
+			else
+				rc = batch_push(u, &row[j], j, first + i, pushed, err);
+			if (rc == 0 && !full)
+				lua_rawseti(L, BATCH_ARGS + j, (lua_Integer)i + 1);
+		}
+	}
+	u->S->host_push--;
+	if (rc < 0)
+		return -1;
+	rt_lua_set_call_rows(u->S, m);
+	if (full)
+		return rt_lua_call_inline(u->S, (int)m * nargs, (int)m, err);
+	lua_pushinteger(L, (lua_Integer)m);
+	return rt_lua_call_inline(u->S, 1, (int)m, err);
+}
+
+static int batch_run(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
+		     struct rt_value *out, struct cmn_err *err)
+{
+	lua_State *L = u->L;
+	size_t pushed = 0, chunk = (size_t)chunk_rows(nargs);
+	int first, ok;
 
 	lua_settop(L, 1);
-	if (!lua_checkstack(L, nargs + 8))
+	/* room for every result and one chunk's arguments: host-side growth */
+	u->S->host_push++;
+	ok = lua_checkstack(L, (int)(nrows + chunk * (size_t)nargs) + nargs + 8);
+	u->S->host_push--;
+	if (!ok)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory", u->script);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_batch);
 	for (int j = 0; j < nargs; j++)
 		lua_rawgeti(L, BATCH_DRIVER, j + 3); /* the argument columns */
-	u->S->host_push++;
-	rc = batch_fill(u, args, nargs, nrows, err);
-	u->S->host_push--;
-	if (rc < 0) {
-		lua_settop(L, 1);
-		return -1;
-	}
 	first = lua_gettop(L) + 1;
-	lua_rawgeti(L, BATCH_DRIVER, 1);
-	lua_pushinteger(L, (lua_Integer)nrows);
-	rt_lua_set_call_rows(u->S, nrows);
-	if (rt_lua_call_inline(u->S, 1, LUA_MULTRET, err) < 0)
-		return -1;
+	for (size_t off = 0; off < nrows;) {
+		size_t m = nrows - off < chunk ? nrows - off : chunk;
+		if (batch_call(u, args, nargs, off, m, m == chunk, &pushed, err) < 0) {
+			lua_settop(L, 1);
+			return -1;
+		}
+		off += m;
+	}
 	if (lua_gettop(L) - first + 1 != (int)nrows)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "%s: %s: batch returned %d rows of %zu",
 				   u->script, u->fname, lua_gettop(L) - first + 1, nrows);
@@ -571,9 +655,13 @@ int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, 
 				   u->script, u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
 	if (nrows == 0)
 		return 0;
+	if (u->coerce && nargs != u->sig.nargs)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: expected %d argument%s, got %d",
+				   u->script, u->fname, u->sig.nargs, u->sig.nargs == 1 ? "" : "s",
+				   nargs);
 	if (batch_setup(u, nargs, err) < 0)
 		return -1;
-	return batch_chunk(u, args, nargs, nrows, out, err);
+	return batch_run(u, args, nargs, nrows, out, err);
 }
 
 /* ---- aggregates --------------------------------------------------------- */

@@ -8,6 +8,11 @@
  *       int-bare | email-bare   the floor of any per-row path: a bare C loop
  *                               around lua_pcall on a plain luaL_newstate
  *                               (no sandbox, no limits), same function
+ *       int-sql | email-sql     an SQL job's path end to end: the UDF
+ *                               registered by sqlfn_udf.c (rt_udfs_register)
+ *                               in SQLite, SELECT sum(f(col)) over N rows
+ *       int-sqlbase | email-sqlbase  the same scan with no UDF (x*2+1 in
+ *                               SQL; the email itself): SQLite's own cost
  * prints "<calls> <seconds> <checksum>" for N calls; args are i (int) or a
  * generated email "userI@example.com" (email). */
 #define _GNU_SOURCE
@@ -21,6 +26,7 @@
 
 #include "common/buf.h"
 #include "common/parse.h"
+#include "runtime/stage.h"
 #include "runtime/udf_abi.h"
 
 static double now(void)
@@ -148,6 +154,84 @@ static int run_bare(const struct cmn_buf *src, const char *fn, bool email, uint6
 	return 0;
 }
 
+/* A table t(x, e) of n rows in an in-memory database, filled before the
+ * clock starts. */
+static int sql_fill(sqlite3 *db, uint64_t n)
+{
+	sqlite3_stmt *ins = NULL;
+	char text[64];
+	int rc = sqlite3_exec(db, "CREATE TABLE t(x INTEGER, e TEXT); BEGIN", NULL, NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, ?)", -1, &ins, NULL);
+	for (uint64_t i = 0; rc == SQLITE_OK && i < n; i++) {
+		struct rt_value e = arg_of(true, i, text, sizeof(text));
+		sqlite3_bind_int64(ins, 1, (sqlite3_int64)i);
+		sqlite3_bind_text(ins, 2, e.v.s.p, (int)e.v.s.len, SQLITE_STATIC);
+		rc = sqlite3_step(ins) == SQLITE_DONE ? sqlite3_reset(ins) : SQLITE_ERROR;
+	}
+	sqlite3_finalize(ins);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The SQL job's per-row path: the function registered exactly as a stage
+ * registers it (sqlfn_udf.c, CPU budget armed per call), called by SQLite. */
+static int run_sql(const struct cmn_buf *src, const char *script, const char *fn, bool email,
+		   bool base, uint64_t n, long long *check, double *secs)
+{
+	char fname[RT_PLAN_MAX_NAME], sname[RT_PLAN_MAX_NAME];
+	struct rt_plan_function f = { fname, RT_UDF_SCALAR, sname, fname, NULL, 0 };
+	struct rt_plan_file sf = { sname, -1 };
+	struct cmn_buf text = *src; /* borrowed: never freed through st */
+	struct rt_stage st;
+	struct cmn_err err = CMN_ERR_INIT;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	char sql[256];
+	double t0;
+	int rc = -1;
+
+	snprintf(fname, sizeof(fname), "%s", fn);
+	snprintf(sname, sizeof(sname), "%s", script);
+	memset(&st, 0, sizeof(st));
+	st.plan.functions = &f;
+	st.plan.nfunctions = 1;
+	st.plan.scripts = &sf;
+	st.plan.nscripts = 1;
+	st.plan.limits.cpu_ns = RT_DEFAULT_CPU_NS;
+	st.script_src = &text;
+	st.cpu_armed = true;
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK || sql_fill(db, n) < 0 ||
+	    rt_udfs_register(&st, db, &err) < 0) {
+		fprintf(stderr, "udf_bench: sql setup: %s %s\n", err.msg, sqlite3_errmsg(db));
+		goto out;
+	}
+	if (email)
+		snprintf(sql, sizeof(sql), "SELECT sum(length(%s%s%s)) FROM t", base ? "" : fn,
+			 base ? "" : "(", base ? "e" : "e)");
+	else
+		snprintf(sql, sizeof(sql), "SELECT sum(%s%s%s) FROM t", base ? "" : fn,
+			 base ? "" : "(", base ? "x * 2 + 1" : "x)");
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		goto out;
+	t0 = now();
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		fprintf(stderr, "udf_bench: sql: %s %s\n", sqlite3_errmsg(db), st.udf_err.msg);
+		goto out;
+	}
+	*secs = now() - t0;
+	*check = (long long)sqlite3_column_int64(q, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	st.script_src = NULL;
+	rt_udfs_free(&st);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -168,6 +252,14 @@ int main(int argc, char **argv)
 	email = strncmp(argv[4], "email", 5) == 0;
 	if (strstr(argv[4], "-bare")) {
 		if (run_bare(&src, argv[2], email, n, &check, &secs) < 0)
+			return 1;
+		printf("%llu %.6f %lld\n", (unsigned long long)n, secs, check);
+		cmn_buf_free(&src);
+		return 0;
+	}
+	if (strstr(argv[4], "-sql")) {
+		if (run_sql(&src, argv[1], argv[2], email, strstr(argv[4], "-sqlbase") != NULL, n,
+			    &check, &secs) < 0)
 			return 1;
 		printf("%llu %.6f %lld\n", (unsigned long long)n, secs, check);
 		cmn_buf_free(&src);
