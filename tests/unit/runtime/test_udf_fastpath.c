@@ -315,6 +315,43 @@ static void test_batch_sizes_and_arities(void **state)
 	rt_udf_free(t);
 }
 
+static const char WIDE[] =
+    "return { one = function(x) return x + 1 end,\n"
+    "  sixteen = function(...) local s = 0\n"
+    "    for i = 1, select('#', ...) do s = s + select(i, ...) * i end return s end }\n";
+
+/* The chunk functions at their register bounds: one argument (126 rows a
+ * chunk) and sixteen (12 rows a chunk), over full and partial chunks. */
+static void test_batch_chunk_bounds(void **state)
+{
+	struct rt_udf *one = open_udf(WIDE, "one", NULL);
+	struct rt_udf *six = open_udf(WIDE, "sixteen", NULL);
+	struct cmn_err err = CMN_ERR_INIT;
+	static struct rt_value args[16 * RT_BATCH_ROWS], outs[RT_BATCH_ROWS];
+	static const size_t sizes[] = { 11, 12, 13, 125, 126, 127, 252, 253, RT_BATCH_ROWS };
+
+	(void)state;
+	for (size_t i = 0; i < 16 * RT_BATCH_ROWS; i++)
+		args[i] = v_int((int64_t)i);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+		assert_int_equal(rt_udf_call_batch(one, args, 1, n, outs, &err), 0);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(outs[i].v.i, (int64_t)i + 1);
+		assert_int_equal(rt_udf_call_batch(six, args, 16, n, outs, &err), 0);
+		for (size_t i = 0; i < n; i++) {
+			int64_t want = 0;
+			for (int j = 0; j < 16; j++)
+				want += (int64_t)(16 * i + (size_t)j) * (j + 1);
+			assert_int_equal(outs[i].v.i, want);
+		}
+	}
+	assert_int_equal(rt_udf_call_batch(six, args, 17, 1, outs, &err), -1);
+	assert_non_null(strstr(err.msg, "at most 16 arguments"));
+	rt_udf_free(one);
+	rt_udf_free(six);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_tiny_output_limit),
 		cmocka_unit_test(test_wrapped_library_functions),
 		cmocka_unit_test(test_batch_sizes_and_arities),
+		cmocka_unit_test(test_batch_chunk_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
