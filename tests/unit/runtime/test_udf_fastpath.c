@@ -276,7 +276,7 @@ static void test_batch_sizes_and_arities(void **state)
 	struct rt_udf *t = open_udf(ARITY, "three", NULL);
 	struct cmn_err err = CMN_ERR_INIT;
 	static struct rt_value args[3 * RT_BATCH_ROWS], outs[RT_BATCH_ROWS];
-	static char names[RT_BATCH_ROWS][16];
+	static char names[RT_BATCH_ROWS][32];
 	static const size_t sizes[] = { 1, 2, 127, 128, 129, 1000, RT_BATCH_ROWS };
 
 	(void)state;
