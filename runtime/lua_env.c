@@ -426,12 +426,18 @@ static int sb_close(lua_State *L)
 
 /* ---- string functions with caps ----------------------------------------- */
 
+/* Runs the wrapped library function (upvalue 1) in the wrapper's own frame:
+ * the arguments are already where it expects them, and it has the same
+ * LUA_MINSTACK free slots (the checks above push nothing). A lua_call here
+ * would cost a second call frame on every string.match/rep/... of a row.
+ * The originals are C functions without upvalues (lstrlib.c, ltablib.c). */
 static int call_original(lua_State *L)
 {
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
+
+	if (!fn)
+		return luaL_error(L, "wrapped library function is not a C function");
+	return fn(L);
 }
 
 static int sb_rep(lua_State *L)
@@ -440,9 +446,16 @@ static int sb_rep(lua_State *L)
 	size_t l, lsep, total, seps;
 	lua_Integer n;
 
-	luaL_checklstring(L, 1, &l);
-	n = luaL_checkinteger(L, 2);
-	luaL_optlstring(L, 3, "", &lsep);
+	if (lua_type(L, 1) == LUA_TSTRING && lua_isinteger(L, 2) && lua_isnone(L, 3)) {
+		/* the common s:rep(n): no conversion to make, nothing to check twice */
+		l = lua_rawlen(L, 1);
+		n = lua_tointeger(L, 2);
+		lsep = 0;
+	} else {
+		luaL_checklstring(L, 1, &l);
+		n = luaL_checkinteger(L, 2);
+		luaL_optlstring(L, 3, "", &lsep);
+	}
 	rt_lua_check_tripped(L);
 	if (n > 0) {
 		if (__builtin_mul_overflow(l, (size_t)n, &total) ||
@@ -467,8 +480,12 @@ static int sb_pattern(lua_State *L)
 	size_t lp = 0;
 	bool plain = lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4);
 
-	luaL_checkstring(L, 1);
-	luaL_checklstring(L, 2, &lp);
+	/* a string pattern's length without converting anything; a number is
+	 * converted (and any other type refused) as the original would */
+	if (lua_type(L, 2) == LUA_TSTRING)
+		lp = lua_rawlen(L, 2);
+	else
+		luaL_checklstring(L, 2, &lp);
 	rt_lua_check_tripped(L);
 	if (!plain && lp > S->lim.pattern_bytes)
 		return rt_lua_raise_limit(L, RT_LIMIT_PATTERN, NULL);

@@ -1,9 +1,11 @@
-/* runtime/lua_internal.h — what lua_sandbox.c and lua_env.c share. Not a
- * public header: other modules use lua_sandbox.h. */
+/* runtime/lua_internal.h — what lua_sandbox.c and lua_env.c share, and the
+ * inline call path udf_abi.c's per-row calls use. Not a public header: other
+ * modules use lua_sandbox.h. */
 #ifndef RT_LUA_INTERNAL_H
 #define RT_LUA_INTERNAL_H
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <lua.h>
 
 #include "runtime/lua_sandbox.h"
@@ -47,5 +49,59 @@ lua_State *rt_lua_running(void);
 /* Adds the net table (net.connect) to the base table at index base: only
  * called when the job has a network grant (lua_net.c). */
 void rt_net_open(lua_State *L, int base);
+
+/* ---- the call itself, inline ---------------------------------------------
+ * udf_abi.c's per-row path (one SQLite scalar callback per row) inlines
+ * these: around a trivial function every instruction of the crossing shows. */
+
+/* the Lua thread the CPU tick arms the hook on; NULL between calls */
+extern lua_State *volatile rt_lua_running_thread;
+
+/* Every call starts with a fresh instruction budget (the per-call limit
+ * times the rows it covers), no tripped limit, a fresh output count and no
+ * hook: a hook a tick armed in an earlier call is removed, so a call that
+ * ends within its first tick runs at full VM speed. */
+static inline void rt_lua_call_begin(struct rt_lua *S)
+{
+	S->tripped = RT_LIMIT_NONE;
+	S->mem_denied = false;
+	S->output_used = 0;
+	S->coro_depth = 0;
+	if (__builtin_mul_overflow((long long)S->lim.instructions, S->call_rows, &S->insn_left))
+		S->insn_left = LLONG_MAX;
+	S->call_rows = 1;
+	if (lua_gethookmask(S->L))
+		lua_sethook(S->L, NULL, 0, 0);
+	rt_lua_running_thread = S->L;
+}
+
+/* Turns a failed lua_pcall into err (limit or script error); pops the error
+ * object. Returns -1. */
+int rt_lua_call_fail(struct rt_lua *S, int status, struct cmn_err *err);
+
+/* rt_lua_call() */
+static inline int rt_lua_call_inline(struct rt_lua *S, int nargs, int nresults, struct cmn_err *err)
+{
+	int status;
+
+	rt_lua_call_begin(S);
+	status = lua_pcall(S->L, nargs, nresults, 0);
+	rt_lua_running_thread = NULL;
+	if (status != LUA_OK)
+		return rt_lua_call_fail(S, status, err);
+	return 0;
+}
+
+/* rt_lua_charge_output() */
+static inline int rt_lua_charge_output_inline(struct rt_lua *S, size_t bytes)
+{
+	if (bytes > S->lim.output_bytes || S->output_used > S->lim.output_bytes - bytes) {
+		if (S->tripped == RT_LIMIT_NONE)
+			S->tripped = RT_LIMIT_OUTPUT;
+		return -1;
+	}
+	S->output_used += bytes;
+	return 0;
+}
 
 #endif

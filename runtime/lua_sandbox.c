@@ -89,13 +89,14 @@ static volatile sig_atomic_t cpu_hard_exit;
 static volatile sig_atomic_t cpu_hard_code;
 static volatile sig_atomic_t ticking;
 static volatile uint64_t cpu_ticks, cpu_budget_ticks, cpu_hard_ticks;
-/* the running Lua thread of the call in progress, NULL between calls */
-static lua_State *volatile running_thread;
+/* the running Lua thread of the call in progress, NULL between calls; set by
+ * rt_lua_call_begin (lua_internal.h), inlined into the per-row path */
+lua_State *volatile rt_lua_running_thread;
 
 static void on_sigprof(int sig)
 {
 	static const char msg[] = "cordon: udf: limit exceeded: cpu\n";
-	lua_State *L = running_thread;
+	lua_State *L = rt_lua_running_thread;
 
 	(void)sig;
 	cpu_ticks++;
@@ -138,9 +139,15 @@ static int start_ticking(struct cmn_err *err)
 	return 0;
 }
 
+/* A stage arms and disarms around every UDF call (one SQLite callback per
+ * row): the tick counts of the last budget are kept, so a re-arm with the
+ * same budget is a few stores, not two 64-bit divisions. Disarming (cpu_ns
+ * 0) leaves the budget at 0, where the hard limit is never looked at. */
 int rt_cpu_arm(uint64_t cpu_ns, uint64_t grace_ns, bool exit_on_hard, int hard_exit_code,
 	       struct cmn_err *err)
 {
+	static uint64_t memo_ns, memo_grace, memo_budget, memo_hard;
+
 	if (!grace_ns)
 		grace_ns = 500000000ull;
 	cpu_budget_ticks = 0; /* no budget while the fields change */
@@ -148,9 +155,20 @@ int rt_cpu_arm(uint64_t cpu_ns, uint64_t grace_ns, bool exit_on_hard, int hard_e
 	cpu_ticks = 0;
 	cpu_hard_exit = exit_on_hard;
 	cpu_hard_code = hard_exit_code;
-	cpu_hard_ticks = (cpu_ns + grace_ns + RT_TICK_NS - 1) / RT_TICK_NS;
-	cpu_budget_ticks = cpu_ns ? (cpu_ns + RT_TICK_NS - 1) / RT_TICK_NS : 0;
-	return start_ticking(err);
+	if (cpu_ns) {
+		if (cpu_ns != memo_ns || grace_ns != memo_grace) {
+			uint64_t hard;
+			if (__builtin_add_overflow(cpu_ns, grace_ns + RT_TICK_NS - 1, &hard))
+				hard = UINT64_MAX;
+			memo_hard = hard / RT_TICK_NS;
+			memo_budget = cpu_ns / RT_TICK_NS + (cpu_ns % RT_TICK_NS != 0);
+			memo_ns = cpu_ns;
+			memo_grace = grace_ns;
+		}
+		cpu_hard_ticks = memo_hard;
+		cpu_budget_ticks = memo_budget; /* last: the handler sees a whole budget */
+	}
+	return ticking ? 0 : start_ticking(err);
 }
 
 /* ---- allocator ---------------------------------------------------------- */
@@ -418,20 +436,6 @@ void rt_lua_error_text(lua_State *L, int idx, char *out, size_t len)
 	}
 }
 
-static void call_begin(struct rt_lua *S)
-{
-	S->tripped = RT_LIMIT_NONE;
-	S->mem_denied = false;
-	S->output_used = 0;
-	S->coro_depth = 0;
-	if (__builtin_mul_overflow((long long)S->lim.instructions, S->call_rows, &S->insn_left))
-		S->insn_left = LLONG_MAX;
-	S->call_rows = 1;
-	if (lua_gethookmask(S->L))
-		lua_sethook(S->L, NULL, 0, 0);
-	running_thread = S->L;
-}
-
 void rt_lua_set_call_rows(struct rt_lua *S, size_t rows)
 {
 	S->call_rows = rows > 0 && rows < (size_t)LLONG_MAX ? (long long)rows : 1;
@@ -439,12 +443,12 @@ void rt_lua_set_call_rows(struct rt_lua *S, size_t rows)
 
 void rt_lua_set_running(lua_State *L)
 {
-	running_thread = L;
+	rt_lua_running_thread = L;
 }
 
 lua_State *rt_lua_running(void)
 {
-	return running_thread;
+	return rt_lua_running_thread;
 }
 
 static bool is_memerr(lua_State *L, int idx)
@@ -459,7 +463,7 @@ static bool is_memerr(lua_State *L, int idx)
 }
 
 /* Turns a failed lua_pcall into err; pops the error object. */
-static int call_fail(struct rt_lua *S, int status, struct cmn_err *err)
+int rt_lua_call_fail(struct rt_lua *S, int status, struct cmn_err *err)
 {
 	lua_State *L = S->L;
 	char msg[CMN_ERR_MSG_MAX - 32];
@@ -483,14 +487,7 @@ static int call_fail(struct rt_lua *S, int status, struct cmn_err *err)
 
 int rt_lua_call(struct rt_lua *S, int nargs, int nresults, struct cmn_err *err)
 {
-	int status;
-
-	call_begin(S);
-	status = lua_pcall(S->L, nargs, nresults, 0);
-	running_thread = NULL;
-	if (status != LUA_OK)
-		return call_fail(S, status, err);
-	return 0;
+	return rt_lua_call_inline(S, nargs, nresults, err);
 }
 
 struct tramp {
@@ -534,13 +531,7 @@ void rt_lua_output_reset(struct rt_lua *S)
 
 int rt_lua_charge_output(struct rt_lua *S, size_t bytes)
 {
-	if (bytes > S->lim.output_bytes || S->output_used > S->lim.output_bytes - bytes) {
-		if (S->tripped == RT_LIMIT_NONE)
-			S->tripped = RT_LIMIT_OUTPUT;
-		return -1;
-	}
-	S->output_used += bytes;
-	return 0;
+	return rt_lua_charge_output_inline(S, bytes);
 }
 
 struct load_args {

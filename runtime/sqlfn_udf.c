@@ -132,9 +132,10 @@ static void scalar_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	struct fn_ctx *fc = sqlite3_user_data(ctx);
 	struct udf_entry *e = fc->e;
 	struct rt_value args[RT_MAX_COLS], out;
-	struct cmn_err err = CMN_ERR_INIT;
+	struct cmn_err err; /* per row: cmn_err_clear, not the 520-byte CMN_ERR_INIT */
 	int rc;
 
+	cmn_err_clear(&err);
 	if (args_of(ctx, argc, argv, args) < 0)
 		return;
 	e->st->udf_calls++;
@@ -153,17 +154,19 @@ static void scalar_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static int *agg_buf(sqlite3_context *ctx, struct udf_entry *e, bool create)
 {
 	int *b = sqlite3_aggregate_context(ctx, create ? (int)sizeof(int) : 0);
-	struct cmn_err err = CMN_ERR_INIT;
 
 	if (!b) {
 		if (create)
 			sqlite3_result_error_nomem(ctx);
 		return NULL;
 	}
-	if (*b == 0 && rt_udf_agg_new(e->u, b, &err) < 0) {
-		*b = 0;
-		fail(ctx, e, &err);
-		return NULL;
+	if (*b == 0) {
+		struct cmn_err err = CMN_ERR_INIT; /* once per group, not per row */
+		if (rt_udf_agg_new(e->u, b, &err) < 0) {
+			*b = 0;
+			fail(ctx, e, &err);
+			return NULL;
+		}
 	}
 	return b;
 }
@@ -173,10 +176,11 @@ static void agg_step_armed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	struct fn_ctx *fc = sqlite3_user_data(ctx);
 	struct udf_entry *e = fc->e;
 	struct rt_value args[RT_MAX_COLS];
-	struct cmn_err err = CMN_ERR_INIT;
+	struct cmn_err err; /* per row: cmn_err_clear, not the 520-byte CMN_ERR_INIT */
 	int *b = agg_buf(ctx, e, true);
 	int other;
 
+	cmn_err_clear(&err);
 	if (!b || args_of(ctx, argc, argv, args) < 0)
 		return;
 	e->st->udf_calls++;

@@ -13,9 +13,11 @@
 #include <lauxlib.h>
 #include <limits.h>
 #include <lua.h>
+#include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/lua_internal.h"
 #include "runtime/serialize.h"
 
 struct rt_udf {
@@ -32,6 +34,9 @@ struct rt_udf {
 	int ref_batch; /* table: driver (1), output column (2), argument columns (3..) */
 	int batch_nargs;
 	uint64_t string_cap;    /* copy of the limit, read on every row */
+	bool coerce;            /* a signature with typed arguments: coerce each */
+	bool int_result;        /* the result may be an integer taken as BIGINT */
+	bool int_fast;          /* ... and its 8 bytes always fit the output limit */
 	bool args_have_strings; /* set by check_args for push_args */
 	int next_buf;           /* handles are never reused, so a stale one cannot alias */
 	/* the row sink during rt_udf_process / rt_udf_table_close */
@@ -210,6 +215,12 @@ int rt_udf_open(const struct rt_udf_source *src, struct rt_udf **out, struct cmn
 	    rt_lua_pcall(u->S, resolve, u, 1, 0, err) < 0)
 		goto fail;
 	lua_settop(u->L, 0);
+	u->coerce = u->sig.present && !u->sig.any_args;
+	u->int_result =
+	    !u->sig.present || u->sig.ret[0] == RT_T_ANY || u->sig.ret[0] == RT_T_BIGINT;
+	u->int_fast = u->int_result && rt_lua_limits(u->S)->output_bytes >= 8;
+	if (u->kind == RT_UDF_SCALAR)
+		lua_rawgeti(u->L, LUA_REGISTRYINDEX, u->ref_fn); /* slot 1, see rt_udf_call */
 	*out = u;
 	return 0;
 fail:
@@ -306,164 +317,331 @@ static int wrong_kind(struct rt_udf *u, enum rt_udf_kind want, struct cmn_err *e
 
 /* ---- scalar ------------------------------------------------------------- */
 
+/* Pushes one argument of a per-row call, coerced to the signature; a string
+ * is checked against the string cap and pushed past the memory limit (the
+ * host's value, not the script's allocation). Nothing here raises a Lua
+ * error: numbers, booleans and nil never allocate. */
+static int push_arg(struct rt_udf *u, const struct rt_value *arg, int argno, struct cmn_err *err)
+{
+	struct rt_value v = *arg;
+
+	if (u->coerce && rt_value_coerce(&v, u->sig.args[argno - 1], argno, err) < 0)
+		return cmn_err_wrap(err, "%s: %s", u->script, u->fname);
+	switch (v.type) {
+	case RT_T_BIGINT:
+		lua_pushinteger(u->L, (lua_Integer)v.v.i);
+		return 0;
+	case RT_T_STRING:
+	case RT_T_BINARY:
+		if (v.v.s.len > u->string_cap)
+			return rt_lua_fail_limit(u->S, RT_LIMIT_STRING,
+						 "an argument is larger than the string cap", err);
+		u->S->host_push++;
+		lua_pushlstring(u->L, v.v.s.p, v.v.s.len);
+		u->S->host_push--;
+		return 0;
+	default:
+		rt_value_push(u->L, &v);
+		return 0;
+	}
+}
+
+/* The per-row path (an SQLite scalar callback per row). Stack between calls:
+ * slot 1 holds the function (put there at open, so a row never looks it up
+ * in the registry), above it the results of the last rows; they keep a
+ * string result alive at least until the next call. */
 int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct rt_value *out,
 		struct cmn_err *err)
 {
-	struct rt_value a[RT_MAX_COLS];
+	lua_State *L = u->L;
 
 	if (u->kind != RT_UDF_SCALAR)
 		return wrong_kind(u, RT_UDF_SCALAR, err);
-	lua_settop(u->L, 0);
-	if (check_args(u, args, nargs, a, err) < 0)
+	if (nargs < 0 || nargs > RT_MAX_COLS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: too many arguments (%d)", u->script,
+				   u->fname, nargs);
+	if (u->coerce && nargs != u->sig.nargs)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: expected %d argument%s, got %d",
+				   u->script, u->fname, u->sig.nargs, u->sig.nargs == 1 ? "" : "s",
+				   nargs);
+	/* Earlier results stay on the stack until the next call would not fit
+	 * in the LUA_MINSTACK slots the base frame guarantees: one lua_settop
+	 * per ~16 one-argument rows instead of one per row. */
+	if (lua_gettop(L) + nargs + 2 > LUA_MINSTACK) {
+		lua_settop(L, 1);
+		if (nargs + 3 > LUA_MINSTACK && !lua_checkstack(L, nargs + 3))
+			return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory",
+					   u->script);
+	}
+	lua_pushvalue(L, 1);
+	for (int i = 0; i < nargs; i++) {
+		if (push_arg(u, &args[i], i + 1, err) < 0) {
+			lua_settop(L, 1);
+			return -1;
+		}
+	}
+	if (rt_lua_call_inline(u->S, nargs, 1, err) < 0)
 		return -1;
-	/* after settop(0) the base frame has LUA_MINSTACK (20) free slots */
-	if (nargs + 4 > LUA_MINSTACK && !lua_checkstack(u->L, nargs + 4))
-		return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory", u->script);
-	lua_rawgeti(u->L, LUA_REGISTRYINDEX, u->ref_fn);
-	push_args(u, a, nargs);
-	if (rt_lua_call(u->S, nargs, 1, err) < 0)
-		return -1;
-	return take_result(u, 1, ret_type(u), "return value", out, err);
+	if (u->int_result && lua_isinteger(L, -1)) {
+		out->type = RT_T_BIGINT;
+		out->v.i = (int64_t)lua_tointegerx(L, -1, NULL);
+		if (rt_lua_charge_output_inline(u->S, 8) < 0)
+			return rt_lua_fail_limit(u->S, RT_LIMIT_OUTPUT, NULL, err);
+		return 0;
+	}
+	return take_result(u, lua_gettop(L), ret_type(u), "return value", out, err);
 }
 
 /* ---- scalar batches ---------------------------------------------------- */
 
-/* Builds the batch driver for nargs arguments: a closure over the UDF, the
- * output column and the argument columns,
- *   function(n) for i = 1, n do out[i] = f(a1[i], ..., aN[i]) end end
- * compiled from trusted text (not the user's), kept with its columns. */
+#define BATCH_MAX_ARGS 16
+
+/* Rows of one chunk call for nargs arguments: the chunk function takes every
+ * argument of its rows as a parameter (at most 199 with its one local, Lua's
+ * MAXVARS is 200) and returns one expression list of its calls (parameters,
+ * results and one call frame stay within Lua's 255 registers). */
+static int chunk_rows(int nargs)
+{
+	int c = nargs ? 199 / nargs : 128;
+
+	if (c > (253 - nargs) / (nargs + 1))
+		c = (253 - nargs) / (nargs + 1);
+	return c > 128 ? 128 : c;
+}
+
+/* Sources of the two batch drivers for nargs arguments (trusted text, never
+ * the user's):
+ *   chunk, for C rows: local f = ...
+ *          return function(p1, ..., pC*N) local f = f
+ *            return f(p1, ..., pN), ..., (f(..., pC*N)) end
+ *   loop, the rows of a last, partial chunk (a1..aN argument columns):
+ *          local f, out, unpack, a1, ..., aN = ...
+ *          return function(n) local f, out, a1, ..., aN = f, out, a1, ..., aN
+ *            for i = 1, n do out[i] = f(a1[i], ..., aN[i]) end
+ *            return unpack(out, 1, n) end
+ * A chunk row costs what a call in a plain Lua loop costs: its arguments are
+ * pushed on the stack (no table), its result comes back on the stack, and
+ * one protected call covers C rows. Every result is truncated to one value. */
+static int batch_sources(int nargs, struct cmn_buf *chunk, struct cmn_buf *loop,
+			 struct cmn_err *err)
+{
+	char names[256];
+	int off = 0, rc, c = chunk_rows(nargs);
+
+	rc = cmn_buf_append_str(chunk, "local f = ...\nreturn function(", err);
+	for (int p = 1; rc == 0 && p <= c * nargs; p++)
+		rc = cmn_buf_printf(chunk, err, "%sp%d", p > 1 ? ", " : "", p);
+	if (rc == 0)
+		rc = cmn_buf_append_str(chunk, ")\nlocal f = f\nreturn ", err);
+	for (int r = 0; rc == 0 && r < c; r++) {
+		rc = cmn_buf_printf(chunk, err, "%s%sf(", r ? ",\n" : "", r == c - 1 ? "(" : "");
+		for (int j = 1; rc == 0 && j <= nargs; j++)
+			rc = cmn_buf_printf(chunk, err, "%sp%d", j > 1 ? ", " : "", r * nargs + j);
+		if (rc == 0)
+			rc = cmn_buf_append_str(chunk, r == c - 1 ? "))" : ")", err);
+	}
+	if (rc == 0)
+		rc = cmn_buf_append_str(chunk, "\nend\n", err);
+	names[0] = '\0';
+	for (int j = 1; j <= nargs; j++)
+		off += snprintf(names + off, sizeof(names) - (size_t)off, ", a%d", j);
+	if (rc == 0)
+		rc = cmn_buf_printf(loop, err,
+				    "local f, out, unpack%s = ...\nreturn function(n)\nlocal f, "
+				    "out%s = f, out%s\nfor i = 1, n do out[i] = f(",
+				    names, names, names);
+	for (int j = 1; rc == 0 && j <= nargs; j++)
+		rc = cmn_buf_printf(loop, err, "%sa%d[i]", j > 1 ? ", " : "", j);
+	if (rc == 0)
+		rc = cmn_buf_append_str(loop, ") end\nreturn unpack(out, 1, n)\nend\n", err);
+	return rc;
+}
+
+struct batch_setup_args {
+	struct rt_udf *u;
+	const struct cmn_buf *chunk, *loop;
+};
+
+/* Leaves the driver table: [1] loop driver, [2] its output column, [3..]
+ * the argument columns, [nargs + 3] the chunk function. */
 static int batch_setup_fn(lua_State *L, void *ud)
 {
-	struct rt_udf *u = ud;
-	char src[1024];
-	int off, nargs = u->batch_nargs;
+	struct batch_setup_args *a = ud;
+	int nargs = a->u->batch_nargs;
 
-	off = snprintf(src, sizeof(src), "local f, out");
-	for (int j = 1; j <= nargs; j++)
-		off += snprintf(src + off, sizeof(src) - (size_t)off, ", a%d", j);
-	off += snprintf(src + off, sizeof(src) - (size_t)off,
-			" = ...\nreturn function(n) for i = 1, n do out[i] = f(");
-	for (int j = 1; j <= nargs; j++)
-		off += snprintf(src + off, sizeof(src) - (size_t)off, "%sa%d[i]", j > 1 ? ", " : "",
-				j);
-	snprintf(src + off, sizeof(src) - (size_t)off, ") end end\n");
-	lua_createtable(L, nargs + 2, 0);
-	if (luaL_loadbufferx(L, src, strlen(src), "=(batch)", "t") != LUA_OK)
+	lua_createtable(L, nargs + 3, 0);
+	if (luaL_loadbufferx(L, a->loop->data, a->loop->len, "=(batch)", "t") != LUA_OK)
 		return lua_error(L);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_fn);
-	for (int j = 0; j <= nargs; j++) {
+	lua_rawgeti(L, LUA_REGISTRYINDEX, a->u->ref_fn);
+	lua_createtable(L, RT_BATCH_ROWS, 0);
+	lua_pushvalue(L, -1);
+	lua_rawseti(L, 1, 2);
+	/* the real table.unpack, opened into package.loaded by lua_env.c */
+	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	if (lua_getfield(L, -1, LUA_TABLIBNAME) != LUA_TTABLE ||
+	    lua_getfield(L, -1, "unpack") != LUA_TFUNCTION)
+		return luaL_error(L, "batch: table.unpack missing");
+	lua_replace(L, -3);
+	lua_pop(L, 1);
+	for (int j = 0; j < nargs; j++) {
 		lua_createtable(L, RT_BATCH_ROWS, 0);
 		lua_pushvalue(L, -1);
-		lua_rawseti(L, 1, j + 2);
+		lua_rawseti(L, 1, j + 3);
 	}
-	lua_call(L, nargs + 2, 1);
+	lua_call(L, nargs + 3, 1);
 	lua_rawseti(L, 1, 1);
+	if (luaL_loadbufferx(L, a->chunk->data, a->chunk->len, "=(batch)", "t") != LUA_OK)
+		return lua_error(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, a->u->ref_fn);
+	lua_call(L, 1, 1);
+	lua_rawseti(L, 1, nargs + 3);
 	return 1;
 }
 
 static int batch_setup(struct rt_udf *u, int nargs, struct cmn_err *err)
 {
+	struct cmn_buf chunk, loop;
+	struct batch_setup_args a = { u, &chunk, &loop };
+	int rc;
+
 	if (u->batch_nargs == nargs)
 		return 0;
-	if (nargs > 16)
-		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: batches take at most 16 arguments",
-				   u->script, u->fname);
+	if (nargs > BATCH_MAX_ARGS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: batches take at most %d arguments",
+				   u->script, u->fname, BATCH_MAX_ARGS);
 	luaL_unref(u->L, LUA_REGISTRYINDEX, u->ref_batch);
 	u->ref_batch = LUA_NOREF;
 	u->batch_nargs = nargs;
-	lua_settop(u->L, 0);
-	if (rt_lua_pcall(u->S, batch_setup_fn, u, 0, 1, err) < 0) {
+	lua_settop(u->L, 1);
+	cmn_buf_init(&chunk, 0);
+	cmn_buf_init(&loop, 0);
+	rc = batch_sources(nargs, &chunk, &loop, err);
+	if (rc == 0)
+		rc = rt_lua_pcall(u->S, batch_setup_fn, &a, 0, 1, err);
+	cmn_buf_free(&chunk);
+	cmn_buf_free(&loop);
+	if (rc < 0) {
 		u->batch_nargs = -1;
+		lua_settop(u->L, 1);
 		return -1;
 	}
 	u->ref_batch = luaL_ref(u->L, LUA_REGISTRYINDEX); /* a free slot: no allocation */
 	return 0;
 }
 
-/* Fills the argument columns (stack 3..) with nrows rows. */
-static int batch_fill(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
+/* Stack of a batch: 1 the function (as for rt_udf_call), 2 the driver's
+ * table, 3.. the argument columns, then the results, chunk after chunk. */
+#define BATCH_DRIVER 2
+#define BATCH_ARGS 3
+
+/* Pushes one argument of a batch row past the memory limit (the host's
+ * values); *pushed bounds the string bytes a batch adds by the memory limit
+ * itself. */
+static int batch_push(struct rt_udf *u, const struct rt_value *arg, int j, size_t row,
+		      size_t *pushed, struct cmn_err *err)
+{
+	struct rt_value v = *arg;
+
+	if (u->coerce && rt_value_coerce(&v, u->sig.args[j], j + 1, err) < 0)
+		return cmn_err_wrap(err, "%s: %s: row %zu", u->script, u->fname, row + 1);
+	if (v.type == RT_T_BIGINT) {
+		lua_pushinteger(u->L, (lua_Integer)v.v.i);
+	} else if (v.type == RT_T_STRING || v.type == RT_T_BINARY) {
+		*pushed += v.v.s.len;
+		if (v.v.s.len > u->string_cap || *pushed > rt_lua_limits(u->S)->memory_bytes)
+			return rt_lua_fail_limit(u->S, RT_LIMIT_STRING, "batch arguments", err);
+		lua_pushlstring(u->L, v.v.s.p, v.v.s.len);
+	} else {
+		rt_value_push(u->L, &v);
+	}
+	return 0;
+}
+
+/* Reads the nrows results at first..; integers take the short way. */
+static int batch_read(struct rt_udf *u, int first, size_t nrows, struct rt_value *out,
 		      struct cmn_err *err)
 {
 	lua_State *L = u->L;
-	struct rt_value a[RT_MAX_COLS];
-	bool coerce = u->sig.present && !u->sig.any_args;
-	uint64_t cap = rt_lua_limits(u->S)->string_bytes;
-	uint64_t mem = rt_lua_limits(u->S)->memory_bytes;
-	size_t pushed = 0;
-
-	if (coerce && nargs != u->sig.nargs)
-		return check_args(u, args, nargs, a, err);
-	for (size_t i = 0; i < nrows; i++) {
-		const struct rt_value *row = args + i * (size_t)nargs;
-		for (int j = 0; j < nargs; j++) {
-			struct rt_value v = row[j];
-			if (coerce && rt_value_coerce(&v, u->sig.args[j], j + 1, err) < 0)
-				return cmn_err_wrap(err, "%s: %s: row %zu", u->script, u->fname,
-						    i + 1);
-			if (v.type == RT_T_STRING || v.type == RT_T_BINARY) {
-				/* pushed past the memory limit: bound what a batch adds */
-				pushed += v.v.s.len;
-				if (v.v.s.len > cap || pushed > mem)
-					return rt_lua_fail_limit(u->S, RT_LIMIT_STRING,
-								 "batch arguments", err);
-			}
-			rt_value_push(L, &v);
-			lua_rawseti(L, 3 + j, (lua_Integer)i + 1);
-		}
-	}
-	return 0;
-}
-
-/* Reads the output column (stack 2); integers take the short way. */
-static int batch_read(struct rt_udf *u, size_t nrows, struct rt_value *out, struct cmn_err *err)
-{
-	lua_State *L = u->L;
 	enum rt_type want = ret_type(u);
-	bool ints = want == RT_T_ANY || want == RT_T_BIGINT;
-	int base = lua_gettop(L);
 
 	for (size_t i = 0; i < nrows; i++) {
-		int t = lua_rawgeti(L, 2, (lua_Integer)i + 1);
-		if (t == LUA_TNUMBER && ints) {
-			int isnum;
-			lua_Integer v = lua_tointegerx(L, -1, &isnum);
-			if (isnum && (want == RT_T_BIGINT || lua_isinteger(L, -1))) {
-				out[i].type = RT_T_BIGINT;
-				out[i].v.i = (int64_t)v;
-				lua_settop(L, base);
-				continue;
-			}
+		int idx = first + (int)i;
+		/* the output limit is per row here; 8 bytes always fit (int_fast) */
+		if (u->int_fast && lua_isinteger(L, idx)) {
+			out[i].type = RT_T_BIGINT;
+			out[i].v.i = (int64_t)lua_tointegerx(L, idx, NULL);
+			continue;
 		}
-		/* a string stays referenced by the output column until the next batch */
-		rt_lua_output_reset(u->S); /* the output limit is per row here */
-		if (take_result(u, -1, want, "return value", &out[i], err) < 0)
+		/* a string stays on the stack until the next call on u */
+		rt_lua_output_reset(u->S);
+		if (take_result(u, idx, want, "return value", &out[i], err) < 0)
 			return -1;
-		lua_settop(L, base);
 	}
 	return 0;
 }
 
-static int batch_chunk(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
-		       struct rt_value *out, struct cmn_err *err)
+/* One protected call over rows first..first+m-1: a full chunk (arguments on
+ * the stack), or the loop driver for the rest (arguments in the columns). Its
+ * m results stay on the stack. */
+static int batch_call(struct rt_udf *u, const struct rt_value *args, int nargs, size_t first,
+		      size_t m, bool full, size_t *pushed, struct cmn_err *err)
 {
 	lua_State *L = u->L;
-	int rc;
+	int rc = 0;
 
-	lua_settop(L, 0);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_batch); /* 1 */
-	for (int j = 0; j <= nargs; j++)
-		lua_rawgeti(L, 1, j + 2); /* 2 = out, 3.. = argument columns */
-	rt_lua_host_push(u->S, true);
-	rc = batch_fill(u, args, nargs, nrows, err);
-	rt_lua_host_push(u->S, false);
+	lua_rawgeti(L, BATCH_DRIVER, full ? nargs + 3 : 1);
+	u->S->host_push++;
+	for (size_t i = 0; rc == 0 && i < m; i++) {
+		const struct rt_value *row = args + (first + i) * (size_t)nargs;
+		for (int j = 0; rc == 0 && j < nargs; j++) {
+			if (row[j].type == RT_T_BIGINT && !u->coerce)
+				lua_pushinteger(L, (lua_Integer)row[j].v.i); /* the common case */
+			else
+				rc = batch_push(u, &row[j], j, first + i, pushed, err);
+			if (rc == 0 && !full)
+				lua_rawseti(L, BATCH_ARGS + j, (lua_Integer)i + 1);
+		}
+	}
+	u->S->host_push--;
 	if (rc < 0)
 		return -1;
-	lua_rawgeti(L, 1, 1);
-	lua_pushinteger(L, (lua_Integer)nrows);
-	rt_lua_set_call_rows(u->S, nrows);
-	if (rt_lua_call(u->S, 1, 0, err) < 0)
-		return -1;
-	return batch_read(u, nrows, out, err);
+	rt_lua_set_call_rows(u->S, m);
+	if (full)
+		return rt_lua_call_inline(u->S, (int)m * nargs, (int)m, err);
+	lua_pushinteger(L, (lua_Integer)m);
+	return rt_lua_call_inline(u->S, 1, (int)m, err);
+}
+
+static int batch_run(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
+		     struct rt_value *out, struct cmn_err *err)
+{
+	lua_State *L = u->L;
+	size_t pushed = 0, chunk = (size_t)chunk_rows(nargs);
+	int first, ok;
+
+	lua_settop(L, 1);
+	/* room for every result and one chunk's arguments: host-side growth */
+	u->S->host_push++;
+	ok = lua_checkstack(L, (int)(nrows + chunk * (size_t)nargs) + nargs + 8);
+	u->S->host_push--;
+	if (!ok)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "%s: lua stack: out of memory", u->script);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref_batch);
+	for (int j = 0; j < nargs; j++)
+		lua_rawgeti(L, BATCH_DRIVER, j + 3); /* the argument columns */
+	first = lua_gettop(L) + 1;
+	for (size_t off = 0; off < nrows;) {
+		size_t m = nrows - off < chunk ? nrows - off : chunk;
+		if (batch_call(u, args, nargs, off, m, m == chunk, &pushed, err) < 0) {
+			lua_settop(L, 1);
+			return -1;
+		}
+		off += m;
+	}
+	if (lua_gettop(L) - first + 1 != (int)nrows)
+		return cmn_err_set(err, CMN_EINTERNAL, 0, "%s: %s: batch returned %d rows of %zu",
+				   u->script, u->fname, lua_gettop(L) - first + 1, nrows);
+	return batch_read(u, first, nrows, out, err);
 }
 
 int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
@@ -477,9 +655,13 @@ int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, 
 				   u->script, u->fname, RT_BATCH_ROWS, RT_MAX_COLS);
 	if (nrows == 0)
 		return 0;
+	if (u->coerce && nargs != u->sig.nargs)
+		return cmn_err_set(err, CMN_EINVAL, 0, "%s: %s: expected %d argument%s, got %d",
+				   u->script, u->fname, u->sig.nargs, u->sig.nargs == 1 ? "" : "s",
+				   nargs);
 	if (batch_setup(u, nargs, err) < 0)
 		return -1;
-	return batch_chunk(u, args, nargs, nrows, out, err);
+	return batch_run(u, args, nargs, nrows, out, err);
 }
 
 /* ---- aggregates --------------------------------------------------------- */

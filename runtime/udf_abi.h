@@ -51,12 +51,14 @@ enum rt_limit rt_udf_limit_hit(const struct rt_udf *u);
 int rt_udf_call(struct rt_udf *u, const struct rt_value *args, int nargs, struct rt_value *out,
 		struct cmn_err *err);
 
-/* Scalar over a batch of rows (the vectorized path a node's scan uses):
- * args holds nrows rows of nargs values, row after row; out gets nrows
- * values. One protected call runs a Lua loop over up to RT_BATCH_ROWS rows,
- * so the per-row cost is close to a plain Lua loop. The instruction budget
- * is the per-call limit times the rows; an error fails the whole batch.
- * Strings in out stay valid until the next call on u. */
+/* Scalar over a batch of up to RT_BATCH_ROWS rows (for a scan that
+ * evaluates UDF columns batch by batch; SQLite's scalar callbacks use
+ * rt_udf_call): args holds nrows rows of nargs (at most 16) values, row
+ * after row; out gets nrows values. Rows run in chunks of up to 128, one
+ * protected call each, whose arguments and results cross on the Lua stack,
+ * so the per-row cost is close to a call in a plain Lua loop. Each chunk's
+ * instruction budget is the per-call limit times its rows; an error fails
+ * the whole batch. Strings in out stay valid until the next call on u. */
 #define RT_BATCH_ROWS 1024
 int rt_udf_call_batch(struct rt_udf *u, const struct rt_value *args, int nargs, size_t nrows,
 		      struct rt_value *out, struct cmn_err *err);
