@@ -186,3 +186,52 @@ def test_no_node_is_left_behind(srv):
         srv.job("sales", "SELECT 1 AS a UNION ALL SELECT 2", keys=srv.acme)
     # cordond started no chunk servers here: every child would be a node
     assert descendants(srv.proc.pid) == []
+
+
+def wait_state(srv, jid, states, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st, body = srv.call("GET", f"/v1/projects/sales/jobs/{jid}", keys=srv.acme)
+        assert st == 200, body
+        if body["status"] in states:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"job {jid} never reached {states}: {body}")
+
+
+def test_cancel_kills_every_node_and_commits_nothing(srv):
+    st, body = srv.job("sales", "CREATE TABLE IF NOT EXISTS idle (id BIGINT)", keys=srv.acme)
+    assert st == 200, body
+    # a TRANSFORM command that outlives any sane wait: only cancel ends it
+    st, body = srv.job("sales", "SELECT TRANSFORM(id) USING '/usr/bin/sleep 600' AS (x) "
+                       "FROM idle", keys=srv.acme, wait=0)
+    assert st == 202, body
+    jid = body["id"]
+    status = wait_state(srv, jid, ("running",))
+    # give the nodes a moment to exist, then cancel
+    for _ in range(100):
+        if descendants(srv.proc.pid):
+            break
+        time.sleep(0.05)
+    assert descendants(srv.proc.pid), "the job's nodes never started"
+    st, res = srv.call("DELETE", f"/v1/projects/sales/jobs/{jid}", keys=srv.acme)
+    assert st == 200, res
+    status = wait_state(srv, jid, ("cancelled", "failed", "succeeded"))
+    assert status["status"] == "cancelled", status
+    assert status["error"]["code"] == "Cancelled"
+    for _ in range(100):
+        if not descendants(srv.proc.pid):
+            break
+        time.sleep(0.05)
+    assert descendants(srv.proc.pid) == []
+    st, res = srv.call("GET", f"/v1/projects/sales/jobs/{jid}/result", keys=srv.acme)
+    assert st == 409, res
+
+
+def test_node_timeout_fails_the_job(srv):
+    st, body = srv.job("sales", "CREATE TABLE IF NOT EXISTS idle (id BIGINT)", keys=srv.acme)
+    st, body = srv.job("sales", "SET cordon.node.timeout=1s; SELECT TRANSFORM(id) USING "
+                       "'/usr/bin/sleep 600' AS (x) FROM idle", keys=srv.acme)
+    assert st == 200 and body["status"] == "failed", body
+    assert body["error"]["code"] == "Timeout", body
+    assert "wall" in body["error"]["message"], body
