@@ -124,6 +124,12 @@ def gen_orders(rng):
     return rows
 
 
+ODD_COLS = [("id", "BIGINT"), ("s", "STRING"), ("d", "DOUBLE")]
+ODD_ROWS = [(1, "a\tb", 0.0), (2, "line1\nline2", -0.0), (3, "back\\slash", 1.5),
+            (4, "\\N", 2.0), (5, "", None), (6, None, 3.0), (7, "it's", 1e300),
+            (8, "tab\tand\\N\nall\\", -2.5), (9, "\\t not a tab", 0.0)]
+
+
 def gen_countries():
     return [(c, r, 1000 * (k + 1)) for k, (c, r) in enumerate(sorted(REGIONS.items()))] + \
         [(None, "nowhere", None)]
@@ -140,8 +146,7 @@ def sql_literal(v):
         return str(v)
     if isinstance(v, float):
         return repr(v)
-    assert "'" not in v and "\\" not in v
-    return "'" + v + "'"
+    return "'" + v.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def ref_value(v):
@@ -263,6 +268,11 @@ for line in io.lines() do
     end
   end
 end
+"""
+
+
+TR_CAT = r"""-- every line back as it came: the node's escaping must round-trip
+for line in io.lines() do io.write(line, "\n") end
 """
 
 
@@ -450,6 +460,13 @@ QUERIES = [
       "SELECT id, score / (age - age) AS z FROM users WHERE id < 50"),
     q("datetime_order_limit", "SELECT id, created FROM users WHERE created IS NOT NULL "
                               "ORDER BY created DESC, id LIMIT 15", ordered=True),
+    q("odd_strings", "SELECT id, s, d, length(s) AS n FROM odd"),
+    q("odd_strings_group", "SELECT s, COUNT(*) AS n, SUM(d) AS t FROM odd GROUP BY s"),
+    q("union_all_widening", "SELECT age AS v FROM users UNION ALL SELECT amount FROM orders",
+      marks=[pytest.mark.xfail(strict=True, reason=(
+          "UNION ALL of a BIGINT and a DOUBLE column resolves, then fails at FINAL 'column "
+          "v: a REAL value is not BIGINT' (the first branch's type wins instead of the "
+          "wider one, or a resolve error). Repro: SELECT 1 AS a UNION ALL SELECT 2.5"))]),
     # -- scalar UDFs
     q("udf_scalar", "SELECT id, mask_email(email) AS m FROM users",
       marks=[BUG_FN_PLAN]),
@@ -494,6 +511,10 @@ QUERIES = [
                                         "'tr_words.lua' AS (order_id BIGINT, word STRING, "
                                         "pos BIGINT) FROM orders WHERE qty > 3",
       transform_ref("SELECT order_id, note FROM orders WHERE qty > 3", tr_words)),
+    q("transform_escaping_round_trip", "SELECT TRANSFORM(id, s, d) USING "
+                                       "'/usr/bin/lua5.4 tr_cat.lua' RESOURCES 'tr_cat.lua' "
+                                       "AS (id BIGINT, s STRING, d DOUBLE) FROM odd",
+      "SELECT id, s, d FROM odd"),
 ]
 
 
@@ -525,7 +546,8 @@ def env(bin_dir, tmp_path_factory):
             st, body = srv.call("PUT", f"/v1/projects/corr/resources/{f}",
                                 (ROOT / "udfs" / f).read_bytes(), keys=srv.acme)
             assert st in (200, 201), body
-        for name, text in (("tr_upper.lua", TR_UPPER), ("tr_words.lua", TR_WORDS)):
+        for name, text in (("tr_upper.lua", TR_UPPER), ("tr_words.lua", TR_WORDS),
+                           ("tr_cat.lua", TR_CAT)):
             st, body = srv.call("PUT", f"/v1/projects/corr/resources/{name}", text.encode(),
                                 keys=srv.acme)
             assert st in (200, 201), body
@@ -555,6 +577,7 @@ def env(bin_dir, tmp_path_factory):
         _load(srv, db, "users", USERS_COLS, gen_users(rng))
         _load(srv, db, "orders", ORDERS_COLS, gen_orders(rng))
         _load(srv, db, "countries", COUNTRY_COLS, gen_countries())
+        _load(srv, db, "odd", ODD_COLS, ODD_ROWS)
         _ok(srv, "CREATE VIEW v_active AS SELECT id, country, score FROM users WHERE active;")
         yield srv, db
     finally:
