@@ -45,11 +45,12 @@ BUG_FN_PLAN = pytest.mark.xfail(strict=True, reason=(
     "job->c.plan.res = &job->c.res;"))
 BUG_DUP_NAMES = pytest.mark.xfail(strict=True, reason=(
     "planner/runner: a query whose output has two columns of the same name fails at the "
-    "FINAL node 'plan: output: duplicate column'. Repro: SELECT a.id, b.id FROM t a JOIN t b "
-    "ON a.id = b.id"))
+    "FINAL node 'plan: output: duplicate column' (the node's plan check; the compile side "
+    "accepts it, as MaxCompute does for a query). Repro: SELECT 1 AS x, 2 AS x;  "
+    "SELECT id, id FROM t;  SELECT a.id, b.id FROM t a JOIN t b ON a.id = b.id"))
 BUG_CAST_BOOL = pytest.mark.xfail(strict=True, reason=(
     "CAST(bigint AS BOOLEAN) fails at the node: 'column c1: a INTEGER value is not BOOLEAN' "
-    "for values other than 0/1. Repro: SELECT CAST(2 AS BOOLEAN) FROM t"))
+    "for values other than 0/1 (the cast must be x <> 0). Repro: SELECT CAST(2 AS BOOLEAN)"))
 BUG_CAST_DATETIME = pytest.mark.xfail(strict=True, reason=(
     "CAST('2024-01-02 03:04:05' AS DATETIME) yields 1970-01-01 00:00:02.024 (the leading "
     "number read as milliseconds) instead of parsing the text. Repro: "
