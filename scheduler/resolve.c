@@ -203,6 +203,7 @@ static int bind_column(struct rs *r, struct rs_scope *sc, struct sch_q_expr *e)
 		e->rcol = strdup(s->render[found_col]);
 		if (!e->rcol)
 			return rs_oom(r);
+		s->read = true;
 		if (s->table) {
 			const char *save = r->as_owner;
 			int rc;

@@ -2,6 +2,7 @@
 #ifndef SCH_RESOLVE_INT_H
 #define SCH_RESOLVE_INT_H
 
+#include <stdbool.h>
 #include "scheduler/resolve.h"
 
 /* One FROM source of a SELECT: a table, a subquery (or view) or a LATERAL
@@ -14,6 +15,8 @@ struct rs_source {
 	enum sch_q_type *types;
 	const struct sch_tabledef *table; /* base table, or NULL */
 	const char *owner;                /* decide reads of table as this owner (views) */
+	bool read;                        /* a column of it was referenced */
+	int line, col;                    /* where it appears in FROM */
 };
 
 struct rs_scope {

@@ -127,6 +127,8 @@ static int table_source(struct rs *r, struct rs_scope *sc, struct sch_q_from *f)
 		return -1;
 	s->table = def;
 	s->owner = r->as_owner;
+	s->line = f->line;
+	s->col = f->col;
 	for (size_t i = 0; i < def->ncols; i++) {
 		s->names[i] = strdup(def->cols[i].name);
 		s->render[i] = strdup(def->cols[i].name);
@@ -426,6 +428,19 @@ static int rs_select(struct rs *r, struct sch_q_select *s)
 		rc = select_special(r, &sc, s);
 	else
 		rc = select_lists(r, &sc, s);
+	/* A table none of whose columns is named (COUNT(*), SELECT 1 FROM t)
+	 * still gives away its rows: it is a read of its first column, which is
+	 * also what the planner scans. */
+	for (size_t i = 0; rc == 0 && i < sc.n; i++) {
+		struct rs_source *src = &sc.v[i];
+		const char *save = r->as_owner;
+		if (!src->table || src->read || src->table->ncols == 0)
+			continue;
+		r->as_owner = src->owner;
+		rc = rs_access(r, "odps:Select", src->table->project, SCH_OBJ_TABLE,
+			       src->table->name, src->table->cols[0].name, src->line, src->col);
+		r->as_owner = save;
+	}
 out:
 	rs_scope_free(&sc);
 	return rc;
