@@ -25,6 +25,9 @@
 #define STOR_FRAME_MAX (STOR_CHUNK_MAX + 4096) /* largest frame either side reads */
 #define STOR_LIST_MAX 65536                    /* ids per LIST answer */
 #define STOR_PROTO_VERSION 1
+/* Alignment of memory, file offsets and lengths for O_DIRECT writes: the
+ * page size, which covers every logical block size Linux devices use. */
+#define STOR_IO_ALIGN 4096
 
 enum stor_msg {
 	STOR_MSG_HELLO = 1,   /* s->c: "CHKD" u8 version nonce[32] */
@@ -89,6 +92,19 @@ int stor_send_frame(int fd, uint8_t type, const void *p1, size_t n1, const void 
 /* Reads one frame; *payload is malloc'd (caller frees), len excludes the type. */
 int stor_recv_frame(int fd, size_t max, uint8_t *type, uint8_t **payload, size_t *len,
 		    struct cmn_err *err);
+/* A receive buffer reused across frames (no allocation, and no fresh pages
+ * to fault in, per 4 MiB chunk): data is STOR_IO_ALIGN-aligned and a
+ * payload lands at data + headroom, so a server can build a file header in
+ * front of it and write both with one O_DIRECT write. */
+struct stor_rbuf {
+	uint8_t *data;
+	size_t cap;
+};
+/* Like stor_recv_frame, but *payload points into rb (valid until the next
+ * call or stor_rbuf_free). */
+int stor_recv_frame_into(int fd, struct stor_rbuf *rb, size_t headroom, size_t max, uint8_t *type,
+			 uint8_t **payload, size_t *len, struct cmn_err *err);
+void stor_rbuf_free(struct stor_rbuf *rb);
 int stor_send_resp(int fd, int status, const void *p1, size_t n1, const void *p2, size_t n2,
 		   struct cmn_err *err);
 

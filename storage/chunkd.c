@@ -60,8 +60,13 @@ static int send_err(int fd, struct cmn_err *e)
 	return stor_send_resp(fd, code, e->msg, strlen(e->msg), NULL, 0, NULL);
 }
 
-static int do_put(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct cmn_err *err)
+/* room: when not NULL, p == room + STOR_FILE_HDR - STOR_ID_LEN inside an
+ * aligned receive buffer, so the chunk is written from where it arrived. */
+static int do_put(struct chunkd *d, int fd, const uint8_t *p, size_t len, uint8_t *room,
+		  struct cmn_err *err)
 {
+	int rc;
+
 	char id[STOR_ID_LEN + 1];
 	uint8_t sha[STOR_SHA_LEN];
 
@@ -71,7 +76,11 @@ static int do_put(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct
 		return cmn_err_set(err, CMN_ELIMIT, 0, "PUT: chunk too large");
 	memcpy(id, p, STOR_ID_LEN);
 	id[STOR_ID_LEN] = '\0';
-	if (stor_store_put(&d->store, id, p + STOR_ID_LEN, len - STOR_ID_LEN, sha, err) < 0)
+	if (room)
+		rc = stor_store_put_framed(&d->store, id, room, len - STOR_ID_LEN, sha, err);
+	else
+		rc = stor_store_put(&d->store, id, p + STOR_ID_LEN, len - STOR_ID_LEN, sha, err);
+	if (rc < 0)
 		return -1;
 	return stor_send_resp(fd, CMN_OK, sha, sizeof(sha), NULL, 0, err);
 }
@@ -237,15 +246,17 @@ static int do_scrub(struct chunkd *d, int fd, size_t len, struct cmn_err *err)
 	return rc;
 }
 
-/* Returns <0 to drop the connection (protocol broken or I/O failed). */
-static int serve_one(struct chunkd *d, int fd, uint8_t type, const uint8_t *p, size_t len)
+/* Returns <0 to drop the connection (protocol broken or I/O failed).
+ * room: see do_put (NULL when p is not in a receive buffer with headroom). */
+static int serve_one(struct chunkd *d, int fd, uint8_t type, const uint8_t *p, size_t len,
+		     uint8_t *room)
 {
 	struct cmn_err err = CMN_ERR_INIT;
 	int rc;
 
 	switch (type) {
 	case STOR_MSG_PUT:
-		rc = do_put(d, fd, p, len, &err);
+		rc = do_put(d, fd, p, len, room, &err);
 		break;
 	case STOR_MSG_GET:
 		rc = do_get(d, fd, p, len, &err);
@@ -287,6 +298,8 @@ static void *conn_main(void *arg)
 {
 	struct conn_arg a = *(struct conn_arg *)arg;
 	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_rbuf rb = { NULL, 0 };
+	const size_t headroom = STOR_FILE_HDR - STOR_ID_LEN;
 
 	free(arg);
 	set_timeout(a.fd, HANDSHAKE_TIMEOUT_MS);
@@ -298,18 +311,17 @@ static void *conn_main(void *arg)
 	for (;;) {
 		uint8_t type, *p = NULL;
 		size_t len;
-		if (stor_recv_frame(a.fd, STOR_FRAME_MAX, &type, &p, &len, &err) < 0) {
+		if (stor_recv_frame_into(a.fd, &rb, headroom, STOR_FRAME_MAX, &type, &p, &len,
+					 &err) < 0) {
 			if (err.code == CMN_EPROTO && strstr(err.msg, "out of range"))
 				send_err(a.fd, &err);
 			break;
 		}
-		if (serve_one(a.d, a.fd, type, p, len) < 0) {
-			free(p);
+		if (serve_one(a.d, a.fd, type, p, len, p - headroom) < 0)
 			break;
-		}
-		free(p);
 	}
 out:
+	stor_rbuf_free(&rb);
 	pthread_mutex_lock(&a.d->mu);
 	a.d->fds[a.slot] = -1;
 	pthread_mutex_unlock(&a.d->mu);

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	}
 	if (data[0] != STOR_MSG_COPY && data[0] != STOR_MSG_SCRUB) {
-		serve_one(fz, sv[0], data[0], data + 1, size - 1);
+		serve_one(fz, sv[0], data[0], data + 1, size - 1, NULL);
 		drain_fd(sv[1]);
 		if (data[0] == STOR_MSG_PUT && size > 1 + STOR_ID_LEN) {
 			char id[STOR_ID_LEN + 1];
