@@ -292,87 +292,138 @@ int stor_store_put(struct stor_store *s, const char *id, const void *data, size_
 	return rc;
 }
 
-/* Opens a chunk and reads its header; *size = data length. */
-static int open_chunk(struct stor_store *s, const char *id, uint8_t hdr[STOR_FILE_HDR],
-		      uint64_t *size, struct cmn_err *err)
+/* Opens a chunk (O_DIRECT when the store uses it); *fsize = file size,
+ * checked against the largest file a chunk can make. */
+static int open_chunk(struct stor_store *s, const char *id, size_t *fsize, struct cmn_err *err)
 {
 	char path[4096];
 	struct stat st;
-	int fd;
+	int fd = -1, flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
 
 	if (check_id(id, err) < 0)
 		return -1;
 	chunk_path(s, id, path, sizeof(path), false);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (atomic_load(&s->direct_io))
+		fd = open(path, flags | O_DIRECT);
+	if (fd < 0 && (!atomic_load(&s->direct_io) || errno == EINVAL))
+		fd = open(path, flags);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return cmn_err_set(err, CMN_ENOTFOUND, ENOENT, "chunk %s not found", id);
 		return cmn_err_sys(err, "open chunk %s", id);
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < STOR_FILE_HDR ||
-	    pread(fd, hdr, STOR_FILE_HDR, 0) != STOR_FILE_HDR || memcmp(hdr, "CCK1", 4) != 0) {
+	    (uint64_t)st.st_size > STOR_FILE_HDR + (uint64_t)STOR_CHUNK_MAX) {
 		close(fd);
-		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (bad header)", id);
+		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (file of %lld bytes)", id,
+				   (long long)st.st_size);
 	}
-	*size = stor_get_be64(hdr + 8);
-	if (*size > STOR_CHUNK_MAX || (uint64_t)st.st_size != STOR_FILE_HDR + *size) {
-		close(fd);
-		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (size %llu, file %lld)",
-				   id, (unsigned long long)*size, (long long)st.st_size);
-	}
+	*fsize = (size_t)st.st_size;
 	return fd;
 }
 
-static int read_and_check(int fd, const char *id, const uint8_t *hdr, uint8_t *buf, size_t size,
-			  uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
+/* Reads the whole file (header + data, total bytes) into buf, which is
+ * STOR_IO_ALIGN-aligned with room for total rounded up to STOR_IO_ALIGN:
+ * with O_DIRECT in aligned pieces (the last one short at end of file), and
+ * buffered after a refusal. */
+static int read_file(int fd, uint8_t *buf, size_t total, const char *id, struct cmn_err *err)
 {
 	size_t off = 0;
-	while (off < size) {
-		ssize_t r = pread(fd, buf + off, size - off, STOR_FILE_HDR + (off_t)off);
+	int fl = fcntl(fd, F_GETFL);
+
+	while (off < total) {
+		size_t want = total - off;
+		ssize_t r;
+		if (fl >= 0 && (fl & O_DIRECT))
+			want = (want + STOR_IO_ALIGN - 1) & ~(size_t)(STOR_IO_ALIGN - 1);
+		r = pread(fd, buf + off, want, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && errno == EINVAL && (fl & O_DIRECT) &&
+		    fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0) {
+			fl &= ~O_DIRECT;
+			continue;
+		}
 		if (r <= 0)
 			return cmn_err_set(err, CMN_EIO, errno, "chunk %s: short read", id);
 		off += (size_t)r;
+		/* a short direct read that is not at the end leaves an unaligned
+		 * offset: the rest goes through the page cache */
+		if (off < total && (off % STOR_IO_ALIGN) && (fl & O_DIRECT) &&
+		    fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0)
+			fl &= ~O_DIRECT;
 	}
-	if (stor_sha256(buf, size, sha, err) < 0)
+	return 0;
+}
+
+int stor_store_get_into(struct stor_store *s, const char *id, struct stor_rbuf *rb,
+			const uint8_t **data, size_t *len, uint8_t sha[STOR_SHA_LEN],
+			struct cmn_err *err)
+{
+	size_t total = 0, need, size;
+	cleanup_close int fd = open_chunk(s, id, &total, err);
+	const uint8_t *hdr;
+
+	*data = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -1;
+	need = (total + STOR_IO_ALIGN - 1) & ~(size_t)(STOR_IO_ALIGN - 1);
+	if (rb->cap < need) {
+		void *nb = NULL;
+		if (posix_memalign(&nb, STOR_IO_ALIGN, need) != 0)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		free(rb->data);
+		rb->data = nb;
+		rb->cap = need;
+	}
+	if (read_file(fd, rb->data, total, id, err) < 0)
+		return -1;
+	hdr = rb->data;
+	size = (size_t)stor_get_be64(hdr + 8);
+	if (memcmp(hdr, "CCK1", 4) != 0)
+		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (bad header)", id);
+	if (size != total - STOR_FILE_HDR)
+		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (size %zu, file %zu)", id,
+				   size, total);
+	if (stor_sha256(rb->data + STOR_FILE_HDR, size, sha, err) < 0)
 		return -1;
 	if (CRYPTO_memcmp(sha, hdr + 16, STOR_SHA_LEN) != 0)
 		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (checksum mismatch)", id);
+	*data = rb->data + STOR_FILE_HDR;
+	*len = size;
 	return 0;
 }
 
 int stor_store_get(struct stor_store *s, const char *id, uint8_t **data, size_t *len,
 		   uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
 {
-	uint8_t hdr[STOR_FILE_HDR];
-	uint64_t size;
-	cleanup_close int fd = open_chunk(s, id, hdr, &size, err);
-	uint8_t *buf;
+	struct stor_rbuf rb = { NULL, 0 };
+	const uint8_t *p;
+	size_t n;
 
 	*data = NULL;
-	if (fd < 0)
-		return -1;
-	buf = malloc(size ? size : 1);
-	if (!buf)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	if (read_and_check(fd, id, hdr, buf, size, sha, err) < 0) {
-		free(buf);
+	if (stor_store_get_into(s, id, &rb, &p, &n, sha, err) < 0) {
+		stor_rbuf_free(&rb);
 		return -1;
 	}
-	*data = buf;
-	*len = size;
+	*data = malloc(n ? n : 1);
+	if (*data && n)
+		memcpy(*data, p, n);
+	stor_rbuf_free(&rb);
+	if (!*data)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	*len = n;
 	return 0;
 }
 
-int stor_store_verify(struct stor_store *s, const char *id, uint8_t sha[STOR_SHA_LEN],
-		      uint64_t *size, struct cmn_err *err)
+int stor_store_verify(struct stor_store *s, const char *id, struct stor_rbuf *rb,
+		      uint8_t sha[STOR_SHA_LEN], uint64_t *size, struct cmn_err *err)
 {
-	uint8_t *data;
+	const uint8_t *data;
 	size_t len;
-	if (stor_store_get(s, id, &data, &len, sha, err) < 0)
+	if (stor_store_get_into(s, id, rb, &data, &len, sha, err) < 0)
 		return -1;
-	free(data);
 	*size = len;
 	return 0;
 }

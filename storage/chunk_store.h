@@ -18,8 +18,6 @@
 
 #include "storage/chunk_proto.h"
 
-#define STOR_FILE_HDR 48
-
 struct stor_store {
 	char *dir;
 	int lock_fd;
@@ -43,11 +41,18 @@ int stor_store_put(struct stor_store *s, const char *id, const void *data, size_
  * scratch (the file header is built there). The file is written from buf. */
 int stor_store_put_framed(struct stor_store *s, const char *id, uint8_t *buf, size_t len,
 			  uint8_t sha[STOR_SHA_LEN], struct cmn_err *err);
-/* Reads and checks the checksum; CMN_EIO "corrupt" when it fails. */
+/* Reads and checks the checksum; CMN_EIO "corrupt" when it fails. The
+ * file is read into rb (grown as needed, reused across calls; O_DIRECT when
+ * the store writes that way, so neither a read nor a scrub fills the page
+ * cache); *data points into it, after the file header. */
+int stor_store_get_into(struct stor_store *s, const char *id, struct stor_rbuf *rb,
+			const uint8_t **data, size_t *len, uint8_t sha[STOR_SHA_LEN],
+			struct cmn_err *err);
+/* The same, into a malloc'd copy (*data, caller frees). */
 int stor_store_get(struct stor_store *s, const char *id, uint8_t **data, size_t *len,
 		   uint8_t sha[STOR_SHA_LEN], struct cmn_err *err);
-int stor_store_verify(struct stor_store *s, const char *id, uint8_t sha[STOR_SHA_LEN],
-		      uint64_t *size, struct cmn_err *err);
+int stor_store_verify(struct stor_store *s, const char *id, struct stor_rbuf *rb,
+		      uint8_t sha[STOR_SHA_LEN], uint64_t *size, struct cmn_err *err);
 int stor_store_delete(struct stor_store *s, const char *id, struct cmn_err *err);
 /* Sorted ids greater than after (NULL = from the start), at most max. */
 int stor_store_list(struct stor_store *s, const char *after, size_t max,

@@ -87,6 +87,47 @@ static void check_get(struct stor_store *s, const char *id, const uint8_t *data,
 	free(got);
 }
 
+/* A flipped byte, a truncation and a grown file: each read (direct or
+ * not) reports the chunk corrupt, never returns its bytes. */
+static void damaged_reads(struct stor_store *s, uint8_t *data)
+{
+	size_t len = 3 * STOR_IO_ALIGN + 100;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_rbuf rb = { NULL, 0 };
+
+	for (int how = 0; how < 3; how++) {
+		char id[STOR_ID_LEN + 1], path[4096];
+		uint8_t sha[STOR_SHA_LEN], byte;
+		const uint8_t *got = (const uint8_t *)"";
+		size_t glen = 1;
+		int fd;
+
+		fill(data, len, 77u + (unsigned)how);
+		assert_int_equal(stor_random_id(id, &err), 0);
+		assert_int_equal(stor_store_put(s, id, data, len, sha, &err), 0);
+		snprintf(path, sizeof(path), "%s/chunks/%.2s/%s", s->dir, id, id);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		assert_true(fd >= 0);
+		if (how == 0) {
+			assert_int_equal(pread(fd, &byte, 1, STOR_IO_ALIGN + 5), 1);
+			byte ^= 1;
+			assert_int_equal(pwrite(fd, &byte, 1, STOR_IO_ALIGN + 5), 1);
+		} else if (how == 1) {
+			assert_int_equal(ftruncate(fd, STOR_FILE_HDR + (off_t)len - 1), 0);
+		} else {
+			assert_int_equal(pwrite(fd, "x", 1, STOR_FILE_HDR + (off_t)len), 1);
+		}
+		close(fd);
+		err = (struct cmn_err)CMN_ERR_INIT;
+		assert_int_equal(stor_store_get_into(s, id, &rb, &got, &glen, sha, &err), -1);
+		assert_int_equal(err.code, CMN_EIO);
+		assert_null(got);
+		assert_int_equal(glen, 0);
+		assert_int_equal(stor_store_delete(s, id, &err), 0);
+	}
+	stor_rbuf_free(&rb);
+}
+
 static void put_all_sizes(bool direct)
 {
 	char dir[] = "/tmp/cordon-test-store-XXXXXX", tmpdir[4096];
@@ -121,6 +162,7 @@ static void put_all_sizes(bool direct)
 		check_get(&s, id2, data, len);
 	}
 	assert_int_equal(s.chunk_count, 2 * (sizeof(sizes) / sizeof(sizes[0])));
+	damaged_reads(&s, data);
 	/* nothing left behind in tmp/ */
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", dir);
 	assert_int_equal(rmdir(tmpdir), 0);
