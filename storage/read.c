@@ -367,7 +367,8 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 		      : 0;
 }
 
-int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err)
+/* Every replica and catalog row of a table whose keys are already gone. */
+static void drop_replicas(struct stor_cluster *c, uint64_t table_id)
 {
 	sqlite3_stmt *st;
 	struct {
@@ -376,9 +377,6 @@ int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *e
 	} *todo = NULL;
 	size_t n = 0, cap = 0, removed = 0;
 
-	/* crypto-shred first: whatever copy survives is unreadable from here on */
-	if (stor_keyring_table_drop(c->cfg.keyring, table_id, err) < 0)
-		return cmn_err_wrap(err, "drop table %llu", (unsigned long long)table_id);
 	pthread_mutex_lock(c->mu);
 	if (sqlite3_prepare_v2(
 		c->cfg.db,
@@ -430,5 +428,33 @@ int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *e
 		   "table %llu: data key destroyed, %zu of %zu replicas "
 		   "deleted",
 		   (unsigned long long)table_id, removed, n);
+}
+
+int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err)
+{
+	/* crypto-shred first: whatever copy survives is unreadable from here on */
+	if (stor_keyring_table_drop(c->cfg.keyring, table_id, err) < 0)
+		return cmn_err_wrap(err, "drop table %llu", (unsigned long long)table_id);
+	drop_replicas(c, table_id);
+	return 0;
+}
+
+int stor_drop_project(struct stor_cluster *c, const char *project, size_t *ntables,
+		      struct cmn_err *err)
+{
+	uint64_t *tables = NULL;
+	size_t n = 0;
+
+	if (ntables)
+		*ntables = 0;
+	if (stor_keyring_project_destroy(c->cfg.keyring, project, &tables, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		drop_replicas(c, tables[i]);
+	free(tables);
+	stor_audit(c, "storage.project_dropped", "project %s: keys destroyed, %zu tables dropped",
+		   project, n);
+	if (ntables)
+		*ntables = n;
 	return 0;
 }
