@@ -98,8 +98,8 @@ static size_t replicas_of(struct stor_cluster *c, const char *chunk_id, int *out
  * consumes in order, so servers' checksum work, transfers and decryption
  * overlap. A fetcher stops after its first failure, which the consumer
  * reaches in order. */
-#define FETCHERS 2
-#define DEPTH 4 /* a multiple of FETCHERS */
+#define FETCHERS 3
+#define DEPTH 6 /* a multiple of FETCHERS */
 
 struct fetched {
 	struct stor_rbuf rb; /* the slot's receive buffer, reused; ct points into it */
