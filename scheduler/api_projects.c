@@ -215,7 +215,10 @@ void sch_api_route_projects(struct sch_api_req *r, char **segs, size_t n)
 		r->event_name = "DeleteProject";
 		if (!owner_or_operator(r, project))
 			return;
-		if (sch_project_delete(r->api->acc, project, &err) < 0)
+		/* storage glue: crypto-shred first, so a deleted project never
+		 * leaves readable data behind (a failure keeps the project) */
+		if (sch_storage_project_deleted(r->api->storage, project, &err) < 0 ||
+		    sch_project_delete(r->api->acc, project, &err) < 0)
 			sch_api_reply_err(r, &err);
 		else
 			sch_api_reply_json(r, 200, json_object());

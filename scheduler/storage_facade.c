@@ -146,6 +146,15 @@ int sch_storage_project_key_version(struct sch_storage *s, const char *project, 
 	return stor_keyring_project_version(s->kr, project, version, err);
 }
 
+int sch_storage_project_deleted(struct sch_storage *s, const char *project, struct cmn_err *err)
+{
+	if (!s)
+		return 0;
+	if (s->c)
+		return stor_drop_project(s->c, project, NULL, err);
+	return stor_keyring_project_destroy(s->kr, project, NULL, NULL, err);
+}
+
 int sch_storage_table_create(struct sch_storage *s, const char *project, uint64_t table_id,
 			     struct cmn_err *err)
 {

@@ -40,6 +40,7 @@ static const struct {
 	{ "storage.server_added", "StorageServerAdded" },
 	{ "storage.gc", "StorageGarbageCollected" },
 	{ "storage.table_dropped", "StorageDropTable" },
+	{ "storage.project_dropped", "StorageDropProject" },
 };
 
 /* Called by storage (any thread, possibly holding storage's mutex): the

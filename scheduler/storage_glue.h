@@ -83,6 +83,12 @@ int sch_storage_project_key_set(struct sch_storage *s, const char *project, cons
 				uint32_t *version, struct cmn_err *err);
 int sch_storage_project_key_version(struct sch_storage *s, const char *project, uint32_t *version,
 				    struct cmn_err *err);
+/* Called before the API deletes a project: destroys every version of its
+ * key and the data keys of all its tables in one transaction (crypto-shred:
+ * chunk files restored from anywhere stay unreadable), then deletes every
+ * replica and catalog row of those tables when chunk servers run. Works
+ * with storage disabled too (keys only). A project without keys is fine. */
+int sch_storage_project_deleted(struct sch_storage *s, const char *project, struct cmn_err *err);
 
 /* ---- the facade for the job runner --------------------------------------
  * Tables are identified by a 64-bit id the caller allocates (the job

@@ -134,22 +134,37 @@ int stor_conn_put(struct stor_conn *c, const char *id, const void *data, size_t 
 	return 0;
 }
 
-int stor_conn_get(struct stor_conn *c, const char *id, uint8_t **data, size_t *len,
-		  uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
+int stor_conn_get(struct stor_conn *c, const char *id, struct stor_rbuf *rb, const uint8_t **data,
+		  size_t *len, uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
 {
-	uint8_t *r = NULL;
+	/* the answer is status | sha | data: data lands at STOR_FILE_HDR */
+	const size_t headroom = STOR_FILE_HDR - 1 - STOR_SHA_LEN;
+	uint8_t rtype, *p = NULL;
 	size_t rl;
+
 	*data = NULL;
-	if (stor_conn_call(c, STOR_MSG_GET, id, STOR_ID_LEN, NULL, 0, &r, &rl, err) < 0)
-		return -1;
-	if (rl < STOR_SHA_LEN) {
-		free(r);
-		return cmn_err_set(err, CMN_EPROTO, 0, "%s: bad GET answer", c->addr);
+	*len = 0;
+	if (c->fd < 0)
+		return cmn_err_set(err, CMN_EUNAVAIL, 0, "%s: not connected", c->addr);
+	if (stor_send_frame(c->fd, STOR_MSG_GET, id, STOR_ID_LEN, NULL, 0, err) < 0 ||
+	    stor_recv_frame_into(c->fd, rb, headroom, STOR_FRAME_MAX, &rtype, &p, &rl, err) < 0) {
+		stor_conn_close(c);
+		return cmn_err_wrap(err, "%s", c->addr);
 	}
-	memcpy(sha, r, STOR_SHA_LEN);
-	memmove(r, r + STOR_SHA_LEN, rl - STOR_SHA_LEN);
-	*data = r;
-	*len = rl - STOR_SHA_LEN;
+	if (rtype != STOR_MSG_RESP || rl < 1) {
+		stor_conn_close(c);
+		return cmn_err_set(err, CMN_EPROTO, 0, "%s: bad response type %u", c->addr, rtype);
+	}
+	if (p[0] != CMN_OK) {
+		int code = p[0] < CMN_ECODE_MAX ? p[0] : CMN_EPROTO;
+		int mlen = rl - 1 > 400 ? 400 : (int)(rl - 1);
+		return cmn_err_set(err, code, 0, "%s: %.*s", c->addr, mlen, (const char *)p + 1);
+	}
+	if (rl < 1 + STOR_SHA_LEN)
+		return cmn_err_set(err, CMN_EPROTO, 0, "%s: bad GET answer", c->addr);
+	memcpy(sha, p + 1, STOR_SHA_LEN);
+	*data = p + 1 + STOR_SHA_LEN;
+	*len = rl - 1 - STOR_SHA_LEN;
 	return 0;
 }
 

@@ -170,6 +170,47 @@ int stor_recv_frame(int fd, size_t max, uint8_t *type, uint8_t **payload, size_t
 	return 0;
 }
 
+int stor_recv_frame_into(int fd, struct stor_rbuf *rb, size_t headroom, size_t max, uint8_t *type,
+			 uint8_t **payload, size_t *len, struct cmn_err *err)
+{
+	uint8_t hdr[5];
+	uint32_t n;
+
+	*payload = NULL;
+	*len = 0;
+	if (read_all(fd, hdr, 4, err) < 0)
+		return -1;
+	n = stor_get_be32(hdr);
+	if (n == 0 || n - 1 > max || max > STOR_FRAME_MAX || headroom > STOR_IO_ALIGN)
+		return cmn_err_set(err, CMN_EPROTO, 0, "frame length %u out of range", n);
+	if (read_all(fd, hdr + 4, 1, err) < 0)
+		return -1;
+	*type = hdr[4];
+	if (rb->cap < headroom + n) {
+		void *nb = NULL;
+		/* rounded up so that a few sizes of frame do not regrow it */
+		size_t want = (headroom + n + STOR_IO_ALIGN - 1) & ~(size_t)(STOR_IO_ALIGN - 1);
+		if (posix_memalign(&nb, STOR_IO_ALIGN, want) != 0)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory for a %u-byte frame",
+					   n);
+		free(rb->data);
+		rb->data = nb;
+		rb->cap = want;
+	}
+	if (read_all(fd, rb->data + headroom, n - 1, err) < 0)
+		return -1;
+	*payload = rb->data + headroom;
+	*len = n - 1;
+	return 0;
+}
+
+void stor_rbuf_free(struct stor_rbuf *rb)
+{
+	free(rb->data);
+	rb->data = NULL;
+	rb->cap = 0;
+}
+
 int stor_send_resp(int fd, int status, const void *p1, size_t n1, const void *p2, size_t n2,
 		   struct cmn_err *err)
 {

@@ -25,6 +25,11 @@
 #define STOR_FRAME_MAX (STOR_CHUNK_MAX + 4096) /* largest frame either side reads */
 #define STOR_LIST_MAX 65536                    /* ids per LIST answer */
 #define STOR_PROTO_VERSION 1
+/* Alignment of memory, file offsets and lengths for O_DIRECT writes: the
+ * page size, which covers every logical block size Linux devices use. */
+#define STOR_IO_ALIGN 4096
+/* A chunk file's header ("CCK1" | u32 0 | u64 size | sha256), see chunk_store.h. */
+#define STOR_FILE_HDR 48
 
 enum stor_msg {
 	STOR_MSG_HELLO = 1,   /* s->c: "CHKD" u8 version nonce[32] */
@@ -89,6 +94,19 @@ int stor_send_frame(int fd, uint8_t type, const void *p1, size_t n1, const void 
 /* Reads one frame; *payload is malloc'd (caller frees), len excludes the type. */
 int stor_recv_frame(int fd, size_t max, uint8_t *type, uint8_t **payload, size_t *len,
 		    struct cmn_err *err);
+/* A receive buffer reused across frames (no allocation, and no fresh pages
+ * to fault in, per 4 MiB chunk): data is STOR_IO_ALIGN-aligned and a
+ * payload lands at data + headroom, so a server can build a file header in
+ * front of it and write both with one O_DIRECT write. */
+struct stor_rbuf {
+	uint8_t *data;
+	size_t cap;
+};
+/* Like stor_recv_frame, but *payload points into rb (valid until the next
+ * call or stor_rbuf_free). */
+int stor_recv_frame_into(int fd, struct stor_rbuf *rb, size_t headroom, size_t max, uint8_t *type,
+			 uint8_t **payload, size_t *len, struct cmn_err *err);
+void stor_rbuf_free(struct stor_rbuf *rb);
 int stor_send_resp(int fd, int status, const void *p1, size_t n1, const void *p2, size_t n2,
 		   struct cmn_err *err);
 
@@ -127,9 +145,12 @@ int stor_conn_call(struct stor_conn *c, uint8_t type, const void *p1, size_t n1,
 		   size_t n2, uint8_t **resp, size_t *resp_len, struct cmn_err *err);
 int stor_conn_put(struct stor_conn *c, const char *id, const void *data, size_t len,
 		  uint8_t sha[STOR_SHA_LEN], struct cmn_err *err);
-/* *data is malloc'd; sha is the server's stored checksum (already checked by it). */
-int stor_conn_get(struct stor_conn *c, const char *id, uint8_t **data, size_t *len,
-		  uint8_t sha[STOR_SHA_LEN], struct cmn_err *err);
+/* The chunk is received into rb (grown as needed, reused across calls);
+ * *data points into it at rb->data + STOR_FILE_HDR, so it can be stored
+ * with stor_store_put_framed as it is. sha is the server's stored checksum
+ * (already checked by it). */
+int stor_conn_get(struct stor_conn *c, const char *id, struct stor_rbuf *rb, const uint8_t **data,
+		  size_t *len, uint8_t sha[STOR_SHA_LEN], struct cmn_err *err);
 int stor_conn_delete(struct stor_conn *c, const char *id, struct cmn_err *err);
 int stor_conn_verify(struct stor_conn *c, const char *id, uint8_t sha[STOR_SHA_LEN], uint64_t *size,
 		     struct cmn_err *err);

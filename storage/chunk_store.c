@@ -1,4 +1,5 @@
 /* storage/chunk_store.c — see chunk_store.h. */
+#define _GNU_SOURCE /* O_DIRECT */
 #include "storage/chunk_store.h"
 
 #include <dirent.h>
@@ -108,6 +109,7 @@ int stor_store_open(struct stor_store *s, const char *dir, struct cmn_err *err)
 
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
+	atomic_init(&s->direct_io, true);
 	pthread_mutex_init(&s->mu, NULL);
 	if (strlen(dir) > 3000)
 		return cmn_err_set(err, CMN_EINVAL, 0, "data dir path too long");
@@ -157,48 +159,97 @@ static int check_id(const char *id, struct cmn_err *err)
 	return 0;
 }
 
-static int write_file(int fd, const uint8_t *hdr, const void *data, size_t len, struct cmn_err *err)
+static int pwrite_all(int fd, const uint8_t *p, size_t len, off_t off, struct cmn_err *err)
 {
-	const uint8_t *p = data;
-	if (write(fd, hdr, STOR_FILE_HDR) != STOR_FILE_HDR)
-		return cmn_err_sys(err, "write chunk header");
 	while (len > 0) {
-		ssize_t w = write(fd, p, len);
+		ssize_t w = pwrite(fd, p, len, off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return cmn_err_sys(err, "write chunk");
 		p += w;
+		off += w;
 		len -= (size_t)w;
 	}
+	return 0;
+}
+
+/* Writes buf[0..total) to fd, which may be open with O_DIRECT: the aligned
+ * bulk goes straight from buf to the device; the tail (< STOR_IO_ALIGN,
+ * which O_DIRECT cannot take) and everything after a refusal (EINVAL: the
+ * file system wants another alignment) go through the page cache. The
+ * fsync that follows covers both. */
+static int write_file(struct stor_store *s, int fd, const uint8_t *buf, size_t total,
+		      struct cmn_err *err)
+{
+	size_t bulk = total & ~(size_t)(STOR_IO_ALIGN - 1), done = 0;
+	int fl = fcntl(fd, F_GETFL);
+
+	if ((uintptr_t)buf % STOR_IO_ALIGN != 0)
+		bulk = 0;
+
+	if (fl >= 0 && (fl & O_DIRECT)) {
+		while (done < bulk) {
+			ssize_t w = pwrite(fd, buf + done, bulk - done, (off_t)done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && errno == EINVAL) {
+				if (done == 0)
+					atomic_store(&s->direct_io, false);
+				break;
+			}
+			if (w <= 0)
+				return cmn_err_sys(err, "write chunk (O_DIRECT)");
+			done += (size_t)w;
+		}
+		if (fcntl(fd, F_SETFL, fl & ~O_DIRECT) < 0)
+			return cmn_err_sys(err, "fcntl ~O_DIRECT");
+	}
+	if (pwrite_all(fd, buf + done, total - done, (off_t)done, err) < 0)
+		return -1;
 	if (fsync(fd) < 0)
 		return cmn_err_sys(err, "fsync chunk");
 	return 0;
 }
 
-int stor_store_put(struct stor_store *s, const char *id, const void *data, size_t len,
-		   uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
+/* O_DIRECT when the store uses it and the file system takes it. */
+static int open_tmp(struct stor_store *s, const char *tmp)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, fd = -1;
+	if (atomic_load(&s->direct_io)) {
+		fd = open(tmp, flags | O_DIRECT, 0600);
+		if (fd < 0 && errno == EINVAL)
+			atomic_store(&s->direct_io, false);
+	}
+	if (fd < 0 && !atomic_load(&s->direct_io))
+		fd = open(tmp, flags, 0600);
+	return fd;
+}
+
+int stor_store_put_framed(struct stor_store *s, const char *id, uint8_t *buf, size_t len,
+			  uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
 {
 	char tmp[4096], final[4096], dir[4096], rnd[STOR_ID_LEN + 1];
-	uint8_t hdr[STOR_FILE_HDR];
 	struct stat st;
 	bool existed;
 	int fd;
 
-	if (check_id(id, err) < 0 || stor_sha256(data, len, sha, err) < 0 ||
+	if (len > STOR_CHUNK_MAX)
+		return cmn_err_set(err, CMN_ELIMIT, 0, "chunk too large");
+	if (check_id(id, err) < 0 || stor_sha256(buf + STOR_FILE_HDR, len, sha, err) < 0 ||
 	    stor_random_id(rnd, err) < 0)
 		return -1;
-	memcpy(hdr, "CCK1", 4);
-	stor_put_be32(hdr + 4, 0);
-	stor_put_be64(hdr + 8, len);
-	memcpy(hdr + 16, sha, STOR_SHA_LEN);
+	memcpy(buf, "CCK1", 4);
+	stor_put_be32(buf + 4, 0);
+	stor_put_be64(buf + 8, len);
+	memcpy(buf + 16, sha, STOR_SHA_LEN);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%.8s", s->dir, id, rnd);
 	chunk_path(s, id, final, sizeof(final), false);
 	chunk_path(s, id, dir, sizeof(dir), true);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open_tmp(s, tmp);
 	if (fd < 0)
 		return cmn_err_sys(err, "open %s", tmp);
-	if (write_file(fd, hdr, data, len, err) < 0) {
+	if (write_file(s, fd, buf, STOR_FILE_HDR + len, err) < 0) {
 		close(fd);
 		unlink(tmp);
 		return -1;
@@ -224,87 +275,155 @@ int stor_store_put(struct stor_store *s, const char *id, const void *data, size_
 	return 0;
 }
 
-/* Opens a chunk and reads its header; *size = data length. */
-static int open_chunk(struct stor_store *s, const char *id, uint8_t hdr[STOR_FILE_HDR],
-		      uint64_t *size, struct cmn_err *err)
+int stor_store_put(struct stor_store *s, const char *id, const void *data, size_t len,
+		   uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
+{
+	void *buf = NULL;
+	int rc;
+
+	if (len > STOR_CHUNK_MAX)
+		return cmn_err_set(err, CMN_ELIMIT, 0, "chunk too large");
+	if (posix_memalign(&buf, STOR_IO_ALIGN, STOR_FILE_HDR + len) != 0)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory for a chunk");
+	if (len)
+		memcpy((uint8_t *)buf + STOR_FILE_HDR, data, len);
+	rc = stor_store_put_framed(s, id, buf, len, sha, err);
+	free(buf);
+	return rc;
+}
+
+/* Opens a chunk (O_DIRECT when the store uses it); *fsize = file size,
+ * checked against the largest file a chunk can make. */
+static int open_chunk(struct stor_store *s, const char *id, size_t *fsize, struct cmn_err *err)
 {
 	char path[4096];
 	struct stat st;
-	int fd;
+	int fd = -1, flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
 
 	if (check_id(id, err) < 0)
 		return -1;
 	chunk_path(s, id, path, sizeof(path), false);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (atomic_load(&s->direct_io))
+		fd = open(path, flags | O_DIRECT);
+	if (fd < 0 && (!atomic_load(&s->direct_io) || errno == EINVAL))
+		fd = open(path, flags);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return cmn_err_set(err, CMN_ENOTFOUND, ENOENT, "chunk %s not found", id);
 		return cmn_err_sys(err, "open chunk %s", id);
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < STOR_FILE_HDR ||
-	    pread(fd, hdr, STOR_FILE_HDR, 0) != STOR_FILE_HDR || memcmp(hdr, "CCK1", 4) != 0) {
+	    (uint64_t)st.st_size > STOR_FILE_HDR + (uint64_t)STOR_CHUNK_MAX) {
 		close(fd);
-		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (bad header)", id);
+		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (file of %lld bytes)", id,
+				   (long long)st.st_size);
 	}
-	*size = stor_get_be64(hdr + 8);
-	if (*size > STOR_CHUNK_MAX || (uint64_t)st.st_size != STOR_FILE_HDR + *size) {
-		close(fd);
-		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (size %llu, file %lld)",
-				   id, (unsigned long long)*size, (long long)st.st_size);
-	}
+	*fsize = (size_t)st.st_size;
 	return fd;
 }
 
-static int read_and_check(int fd, const char *id, const uint8_t *hdr, uint8_t *buf, size_t size,
-			  uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
+/* Reads the whole file (header + data, total bytes) into buf, which is
+ * STOR_IO_ALIGN-aligned with room for total rounded up to STOR_IO_ALIGN:
+ * with O_DIRECT in aligned pieces (the last one short at end of file), and
+ * buffered after a refusal. */
+static int read_file(int fd, uint8_t *buf, size_t total, const char *id, struct cmn_err *err)
 {
 	size_t off = 0;
-	while (off < size) {
-		ssize_t r = pread(fd, buf + off, size - off, STOR_FILE_HDR + (off_t)off);
+	int fl = fcntl(fd, F_GETFL);
+
+	while (off < total) {
+		size_t want = total - off;
+		ssize_t r;
+		if (fl >= 0 && (fl & O_DIRECT))
+			want = (want + STOR_IO_ALIGN - 1) & ~(size_t)(STOR_IO_ALIGN - 1);
+		r = pread(fd, buf + off, want, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && errno == EINVAL && (fl & O_DIRECT) &&
+		    fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0) {
+			fl &= ~O_DIRECT;
+			continue;
+		}
 		if (r <= 0)
 			return cmn_err_set(err, CMN_EIO, errno, "chunk %s: short read", id);
 		off += (size_t)r;
+		/* a short direct read that is not at the end leaves an unaligned
+		 * offset: the rest goes through the page cache */
+		if (off < total && (off % STOR_IO_ALIGN) && (fl & O_DIRECT) &&
+		    fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0)
+			fl &= ~O_DIRECT;
 	}
-	if (stor_sha256(buf, size, sha, err) < 0)
+	return 0;
+}
+
+int stor_store_get_into(struct stor_store *s, const char *id, struct stor_rbuf *rb,
+			const uint8_t **data, size_t *len, uint8_t sha[STOR_SHA_LEN],
+			struct cmn_err *err)
+{
+	size_t total = 0, need, size;
+	cleanup_close int fd = open_chunk(s, id, &total, err);
+	const uint8_t *hdr;
+
+	*data = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -1;
+	need = (total + STOR_IO_ALIGN - 1) & ~(size_t)(STOR_IO_ALIGN - 1);
+	if (rb->cap < need) {
+		void *nb = NULL;
+		if (posix_memalign(&nb, STOR_IO_ALIGN, need) != 0)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		free(rb->data);
+		rb->data = nb;
+		rb->cap = need;
+	}
+	if (read_file(fd, rb->data, total, id, err) < 0)
+		return -1;
+	hdr = rb->data;
+	size = (size_t)stor_get_be64(hdr + 8);
+	if (memcmp(hdr, "CCK1", 4) != 0)
+		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (bad header)", id);
+	if (size != total - STOR_FILE_HDR)
+		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (size %zu, file %zu)", id,
+				   size, total);
+	if (stor_sha256(rb->data + STOR_FILE_HDR, size, sha, err) < 0)
 		return -1;
 	if (CRYPTO_memcmp(sha, hdr + 16, STOR_SHA_LEN) != 0)
 		return cmn_err_set(err, CMN_EIO, 0, "chunk %s is corrupt (checksum mismatch)", id);
+	*data = rb->data + STOR_FILE_HDR;
+	*len = size;
 	return 0;
 }
 
 int stor_store_get(struct stor_store *s, const char *id, uint8_t **data, size_t *len,
 		   uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
 {
-	uint8_t hdr[STOR_FILE_HDR];
-	uint64_t size;
-	cleanup_close int fd = open_chunk(s, id, hdr, &size, err);
-	uint8_t *buf;
+	struct stor_rbuf rb = { NULL, 0 };
+	const uint8_t *p;
+	size_t n;
 
 	*data = NULL;
-	if (fd < 0)
-		return -1;
-	buf = malloc(size ? size : 1);
-	if (!buf)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	if (read_and_check(fd, id, hdr, buf, size, sha, err) < 0) {
-		free(buf);
+	if (stor_store_get_into(s, id, &rb, &p, &n, sha, err) < 0) {
+		stor_rbuf_free(&rb);
 		return -1;
 	}
-	*data = buf;
-	*len = size;
+	*data = malloc(n ? n : 1);
+	if (*data && n)
+		memcpy(*data, p, n);
+	stor_rbuf_free(&rb);
+	if (!*data)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	*len = n;
 	return 0;
 }
 
-int stor_store_verify(struct stor_store *s, const char *id, uint8_t sha[STOR_SHA_LEN],
-		      uint64_t *size, struct cmn_err *err)
+int stor_store_verify(struct stor_store *s, const char *id, struct stor_rbuf *rb,
+		      uint8_t sha[STOR_SHA_LEN], uint64_t *size, struct cmn_err *err)
 {
-	uint8_t *data;
+	const uint8_t *data;
 	size_t len;
-	if (stor_store_get(s, id, &data, &len, sha, err) < 0)
+	if (stor_store_get_into(s, id, rb, &data, &len, sha, err) < 0)
 		return -1;
-	free(data);
 	*size = len;
 	return 0;
 }

@@ -60,8 +60,14 @@ static int send_err(int fd, struct cmn_err *e)
 	return stor_send_resp(fd, code, e->msg, strlen(e->msg), NULL, 0, NULL);
 }
 
-static int do_put(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct cmn_err *err)
+/* rb: when not NULL, the receive buffer p lies in, at rb->data +
+ * STOR_FILE_HDR - STOR_ID_LEN, so the chunk is written from where it
+ * arrived (and a GET answer is read into it once the request is parsed). */
+static int do_put(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct stor_rbuf *rb,
+		  struct cmn_err *err)
 {
+	int rc;
+
 	char id[STOR_ID_LEN + 1];
 	uint8_t sha[STOR_SHA_LEN];
 
@@ -71,7 +77,11 @@ static int do_put(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct
 		return cmn_err_set(err, CMN_ELIMIT, 0, "PUT: chunk too large");
 	memcpy(id, p, STOR_ID_LEN);
 	id[STOR_ID_LEN] = '\0';
-	if (stor_store_put(&d->store, id, p + STOR_ID_LEN, len - STOR_ID_LEN, sha, err) < 0)
+	if (rb)
+		rc = stor_store_put_framed(&d->store, id, rb->data, len - STOR_ID_LEN, sha, err);
+	else
+		rc = stor_store_put(&d->store, id, p + STOR_ID_LEN, len - STOR_ID_LEN, sha, err);
+	if (rc < 0)
 		return -1;
 	return stor_send_resp(fd, CMN_OK, sha, sizeof(sha), NULL, 0, err);
 }
@@ -85,25 +95,30 @@ static int take_id(const uint8_t *p, size_t len, char id[STOR_ID_LEN + 1], struc
 	return 0;
 }
 
-static int do_get(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct cmn_err *err)
+static int do_get(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct stor_rbuf *rb,
+		  struct cmn_err *err)
 {
 	char id[STOR_ID_LEN + 1];
 	uint8_t sha[STOR_SHA_LEN];
-	cleanup_free uint8_t *data = NULL;
+	const uint8_t *data;
 	size_t dl;
 
-	if (take_id(p, len, id, err) < 0 || stor_store_get(&d->store, id, &data, &dl, sha, err) < 0)
+	/* p (in rb) is not read after take_id: rb takes the file */
+	if (take_id(p, len, id, err) < 0 ||
+	    stor_store_get_into(&d->store, id, rb, &data, &dl, sha, err) < 0)
 		return -1;
 	return stor_send_resp(fd, CMN_OK, sha, sizeof(sha), data, dl, err);
 }
 
-static int do_verify(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct cmn_err *err)
+static int do_verify(struct chunkd *d, int fd, const uint8_t *p, size_t len, struct stor_rbuf *rb,
+		     struct cmn_err *err)
 {
 	char id[STOR_ID_LEN + 1];
 	uint8_t out[STOR_SHA_LEN + 8];
 	uint64_t size;
 
-	if (take_id(p, len, id, err) < 0 || stor_store_verify(&d->store, id, out, &size, err) < 0)
+	if (take_id(p, len, id, err) < 0 ||
+	    stor_store_verify(&d->store, id, rb, out, &size, err) < 0)
 		return -1;
 	stor_put_be64(out + STOR_SHA_LEN, size);
 	return stor_send_resp(fd, CMN_OK, out, sizeof(out), NULL, 0, err);
@@ -174,9 +189,11 @@ static int do_copy(struct chunkd *d, int fd, const uint8_t *p, size_t len, struc
 {
 	char id[STOR_ID_LEN + 1], peer[80];
 	uint8_t sha[STOR_SHA_LEN], mine[STOR_SHA_LEN];
-	cleanup_free uint8_t *data = NULL;
+	struct stor_rbuf crb = { NULL, 0 };
+	const uint8_t *data;
 	struct stor_conn c;
 	size_t dl, pl;
+	int rc;
 
 	if (len < STOR_ID_LEN + 2 || take_id(p, STOR_ID_LEN, id, err) < 0)
 		return cmn_err_set(err, CMN_EINVAL, 0, "COPY: bad request");
@@ -187,14 +204,18 @@ static int do_copy(struct chunkd *d, int fd, const uint8_t *p, size_t len, struc
 	peer[pl] = '\0';
 	if (stor_conn_open(&c, peer, &d->key, 5000, err) < 0)
 		return cmn_err_wrap(err, "COPY");
-	if (stor_conn_get(&c, id, &data, &dl, sha, err) < 0) {
-		stor_conn_close(&c);
+	rc = stor_conn_get(&c, id, &crb, &data, &dl, sha, err);
+	stor_conn_close(&c);
+	if (rc < 0) {
+		stor_rbuf_free(&crb);
 		return cmn_err_wrap(err, "COPY from %s", peer);
 	}
-	stor_conn_close(&c);
 	if (dl > STOR_CHUNK_MAX)
-		return cmn_err_set(err, CMN_EPROTO, 0, "COPY: peer sent an oversized chunk");
-	if (stor_store_put(&d->store, id, data, dl, mine, err) < 0)
+		rc = cmn_err_set(err, CMN_EPROTO, 0, "COPY: peer sent an oversized chunk");
+	else /* the chunk sits at crb.data + STOR_FILE_HDR: written from there */
+		rc = stor_store_put_framed(&d->store, id, crb.data, dl, mine, err);
+	stor_rbuf_free(&crb);
+	if (rc < 0)
 		return -1;
 	if (memcmp(mine, sha, STOR_SHA_LEN) != 0) {
 		stor_store_delete(&d->store, id, NULL);
@@ -203,7 +224,7 @@ static int do_copy(struct chunkd *d, int fd, const uint8_t *p, size_t len, struc
 	return stor_send_resp(fd, CMN_OK, mine, sizeof(mine), NULL, 0, err);
 }
 
-static int do_scrub(struct chunkd *d, int fd, size_t len, struct cmn_err *err)
+static int do_scrub(struct chunkd *d, int fd, size_t len, struct stor_rbuf *rb, struct cmn_err *err)
 {
 	char(*ids)[STOR_ID_LEN + 1] = NULL;
 	struct cmn_buf out;
@@ -221,7 +242,7 @@ static int do_scrub(struct chunkd *d, int fd, size_t len, struct cmn_err *err)
 		uint8_t sha[STOR_SHA_LEN];
 		uint64_t size;
 		struct cmn_err e = CMN_ERR_INIT;
-		if (stor_store_verify(&d->store, ids[i], sha, &size, &e) < 0 &&
+		if (stor_store_verify(&d->store, ids[i], rb, sha, &size, &e) < 0 &&
 		    e.code != CMN_ENOTFOUND) {
 			cmn_warn("scrub: %s", e.msg);
 			if (cmn_buf_append(&out, ids[i], STOR_ID_LEN, err) < 0)
@@ -237,18 +258,25 @@ static int do_scrub(struct chunkd *d, int fd, size_t len, struct cmn_err *err)
 	return rc;
 }
 
-/* Returns <0 to drop the connection (protocol broken or I/O failed). */
-static int serve_one(struct chunkd *d, int fd, uint8_t type, const uint8_t *p, size_t len)
+/* Returns <0 to drop the connection (protocol broken or I/O failed).
+ * rb: the connection's receive buffer, p at rb->data + STOR_FILE_HDR -
+ * STOR_ID_LEN (see do_put); NULL when p is elsewhere (the fuzz target). */
+static int serve_one(struct chunkd *d, int fd, uint8_t type, const uint8_t *p, size_t len,
+		     struct stor_rbuf *rb)
 {
 	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_rbuf own = { NULL, 0 };
 	int rc;
+
+	if (rb && p != rb->data + STOR_FILE_HDR - STOR_ID_LEN)
+		rb = NULL;
 
 	switch (type) {
 	case STOR_MSG_PUT:
-		rc = do_put(d, fd, p, len, &err);
+		rc = do_put(d, fd, p, len, rb, &err);
 		break;
 	case STOR_MSG_GET:
-		rc = do_get(d, fd, p, len, &err);
+		rc = do_get(d, fd, p, len, rb ? rb : &own, &err);
 		break;
 	case STOR_MSG_DELETE:
 		rc = do_delete(d, fd, p, len, &err);
@@ -263,16 +291,17 @@ static int serve_one(struct chunkd *d, int fd, uint8_t type, const uint8_t *p, s
 		rc = do_copy(d, fd, p, len, &err);
 		break;
 	case STOR_MSG_VERIFY:
-		rc = do_verify(d, fd, p, len, &err);
+		rc = do_verify(d, fd, p, len, rb ? rb : &own, &err);
 		break;
 	case STOR_MSG_SCRUB:
-		rc = do_scrub(d, fd, len, &err);
+		rc = do_scrub(d, fd, len, rb ? rb : &own, &err);
 		break;
 	default:
 		cmn_err_set(&err, CMN_EPROTO, 0, "unknown message type %u", type);
 		send_err(fd, &err);
 		return -1;
 	}
+	stor_rbuf_free(&own);
 	if (rc < 0) {
 		if (err.code == CMN_EIO)
 			cmn_warn("%s", err.msg);
@@ -287,6 +316,8 @@ static void *conn_main(void *arg)
 {
 	struct conn_arg a = *(struct conn_arg *)arg;
 	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_rbuf rb = { NULL, 0 };
+	const size_t headroom = STOR_FILE_HDR - STOR_ID_LEN;
 
 	free(arg);
 	set_timeout(a.fd, HANDSHAKE_TIMEOUT_MS);
@@ -298,18 +329,17 @@ static void *conn_main(void *arg)
 	for (;;) {
 		uint8_t type, *p = NULL;
 		size_t len;
-		if (stor_recv_frame(a.fd, STOR_FRAME_MAX, &type, &p, &len, &err) < 0) {
+		if (stor_recv_frame_into(a.fd, &rb, headroom, STOR_FRAME_MAX, &type, &p, &len,
+					 &err) < 0) {
 			if (err.code == CMN_EPROTO && strstr(err.msg, "out of range"))
 				send_err(a.fd, &err);
 			break;
 		}
-		if (serve_one(a.d, a.fd, type, p, len) < 0) {
-			free(p);
+		if (serve_one(a.d, a.fd, type, p, len, &rb) < 0)
 			break;
-		}
-		free(p);
 	}
 out:
+	stor_rbuf_free(&rb);
 	pthread_mutex_lock(&a.d->mu);
 	a.d->fds[a.slot] = -1;
 	pthread_mutex_unlock(&a.d->mu);

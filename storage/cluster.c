@@ -27,6 +27,9 @@ static const struct stor_migration migrations[] = {
 	     "CREATE INDEX stor_replicas_server ON stor_replicas(server_id);"
 	     "CREATE TABLE stor_pending (chunk_id TEXT NOT NULL, server_id TEXT NOT NULL,"
 	     " started_ms INTEGER NOT NULL, PRIMARY KEY (chunk_id, server_id));" },
+	/* one repairer per chunk at a time (master.c, lease_take) */
+	{ 2, "CREATE TABLE stor_repairs (chunk_id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+	     " expires_ms INTEGER NOT NULL);" },
 };
 
 static const char *const state_names[] = { "live", "suspect", "lost" };

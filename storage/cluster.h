@@ -60,7 +60,13 @@ int stor_server_find(struct stor_cluster *c, const char *id);
  * from its server, count and audit it. */
 void stor_replica_bad(struct stor_cluster *c, const char *chunk_id, const char *server_id,
 		      const char *why);
-/* Copies the chunk until it has 3 replicas (peer to peer). */
+/* The per-chunk repair lease (stor_repairs): 1 when claimed (owner filled),
+ * 0 when another thread or process still holds it after wait_ms. */
+int stor_chunk_lease_take(struct stor_cluster *c, const char *chunk_id, char owner[STOR_ID_LEN + 1],
+			  int wait_ms);
+void stor_chunk_lease_drop(struct stor_cluster *c, const char *chunk_id, const char *owner);
+/* Copies the chunk until it has 3 replicas (peer to peer), under the
+ * chunk's lease: concurrent repairers of one chunk add one set of copies. */
 int stor_repair_chunk(struct stor_cluster *c, const char *chunk_id, struct cmn_err *err);
 /* Catalog checksum of a chunk. */
 int stor_chunk_sha(struct stor_cluster *c, const char *chunk_id, uint8_t sha[STOR_SHA_LEN],

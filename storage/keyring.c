@@ -645,3 +645,93 @@ int stor_keyring_table_drop(struct stor_keyring *kr, uint64_t table_id, struct c
 	pthread_mutex_unlock(&kr->mu);
 	return rc == SQLITE_DONE ? 0 : stor_db_err(kr->db, err, "drop table key");
 }
+
+/* Table ids with a data key under the project. Caller holds kr->mu. */
+static int project_tables(struct stor_keyring *kr, const char *project, uint64_t **out, size_t *n,
+			  struct cmn_err *err)
+{
+	sqlite3_stmt *st;
+	uint64_t *a = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(kr->db,
+			       "SELECT DISTINCT table_id FROM stor_table_keys WHERE project = ? "
+			       "ORDER BY table_id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return stor_db_err(kr->db, err, "prepare");
+	sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			uint64_t *na = realloc(a, (cap = cap ? 2 * cap : 16) * sizeof(*a));
+			if (!na) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			a = na;
+		}
+		a[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(a);
+		*n = 0;
+		return rc == SQLITE_NOMEM ? cmn_err_set(err, CMN_ENOMEM, 0, "out of memory")
+					  : stor_db_err(kr->db, err, "list project tables");
+	}
+	*out = a;
+	return 0;
+}
+
+int stor_keyring_project_destroy(struct stor_keyring *kr, const char *project, uint64_t **tables,
+				 size_t *ntables, struct cmn_err *err)
+{
+	uint64_t *ids = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (tables)
+		*tables = NULL;
+	if (ntables)
+		*ntables = 0;
+	pthread_mutex_lock(&kr->mu);
+	if (stor_db_exec(kr->db, "BEGIN IMMEDIATE", err) < 0)
+		goto out;
+	if (project_tables(kr, project, &ids, &n, err) < 0)
+		goto rollback;
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *st;
+		const char *sql = i == 0 ? "DELETE FROM stor_table_keys WHERE project = ?"
+					 : "DELETE FROM stor_project_keys WHERE project = ?";
+		if (sqlite3_prepare_v2(kr->db, sql, -1, &st, NULL) != SQLITE_OK) {
+			stor_db_err(kr->db, err, "prepare");
+			goto rollback;
+		}
+		sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : stor_db_err(kr->db, err, "delete keys");
+		sqlite3_finalize(st);
+		if (rc < 0)
+			goto rollback;
+	}
+	if (stor_db_exec(kr->db, "COMMIT", err) < 0)
+		goto rollback;
+	/* secure_delete zeroed the pages; truncating the WAL drops the old
+	 * frames that still held the wrapped keys */
+	stor_db_exec(kr->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL);
+	rc = 0;
+	goto out;
+rollback:
+	rc = -1;
+	stor_db_exec(kr->db, "ROLLBACK", NULL);
+out:
+	pthread_mutex_unlock(&kr->mu);
+	if (rc == 0 && tables) {
+		*tables = ids;
+		*ntables = n;
+	} else {
+		free(ids);
+	}
+	return rc < 0 ? cmn_err_wrap(err, "destroy keys of project %s", project) : 0;
+}

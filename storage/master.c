@@ -49,16 +49,73 @@ int stor_chunk_sha(struct stor_cluster *c, const char *chunk_id, uint8_t sha[STO
 		      : 0;
 }
 
+/* One repairer per chunk at a time, across the threads of this process and
+ * the processes sharing the catalog (cordond's master thread and its
+ * readers' read-repair, an operator's direct-mode repair): a row in
+ * stor_repairs, claimed by one atomic statement. Without it two repairers
+ * that each saw 2 replicas would each add a third, and one dropping a bad
+ * replica could delete the copy another had just repaired onto that server.
+ * A claim lapses after LEASE_MS (its holder died). */
+#define LEASE_MS (2 * 60 * 1000)
+#define LEASE_WAIT_MS 15000
+
+/* 1: claimed (owner filled), 0: still held by another after wait_ms. */
+int stor_chunk_lease_take(struct stor_cluster *c, const char *chunk_id, char owner[STOR_ID_LEN + 1],
+			  int wait_ms)
+{
+	uint64_t until = stor_now_ms() + (uint64_t)wait_ms;
+
+	if (stor_random_id(owner, NULL) < 0)
+		return 0;
+	for (;;) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		sqlite3_stmt *st;
+		uint64_t now = stor_now_ms();
+		int got = 0;
+
+		pthread_mutex_lock(c->mu);
+		if (sqlite3_prepare_v2(c->cfg.db,
+				       "INSERT INTO stor_repairs(chunk_id, owner, expires_ms) "
+				       "VALUES (?1, ?2, ?3) ON CONFLICT(chunk_id) DO UPDATE SET "
+				       "owner = excluded.owner, expires_ms = excluded.expires_ms "
+				       "WHERE stor_repairs.expires_ms < ?4",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, chunk_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)(now + LEASE_MS));
+			sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+			got = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(c->cfg.db) == 1;
+			sqlite3_finalize(st);
+		}
+		pthread_mutex_unlock(c->mu);
+		if (got)
+			return 1;
+		if (now >= until)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+}
+
+void stor_chunk_lease_drop(struct stor_cluster *c, const char *chunk_id, const char *owner)
+{
+	pthread_mutex_lock(c->mu);
+	exec1(c, "DELETE FROM stor_repairs WHERE chunk_id = ? AND owner = ?", chunk_id, owner);
+	pthread_mutex_unlock(c->mu);
+}
+
 void stor_replica_bad(struct stor_cluster *c, const char *chunk_id, const char *server_id,
 		      const char *why)
 {
-	char addr[80] = "";
+	char addr[80] = "", owner[STOR_ID_LEN + 1];
 	struct stor_conn conn;
-	int i;
+	bool had;
+	int i, leased = stor_chunk_lease_take(c, chunk_id, owner, LEASE_WAIT_MS);
 
 	pthread_mutex_lock(c->mu);
 	exec1(c, "DELETE FROM stor_replicas WHERE chunk_id = ? AND server_id = ?", chunk_id,
 	      server_id);
+	/* no row: another repairer already dropped this replica (and its file) */
+	had = sqlite3_changes(c->cfg.db) > 0;
 	c->m.corrupt_replicas++;
 	i = stor_server_find(c, server_id);
 	if (i >= 0)
@@ -67,10 +124,12 @@ void stor_replica_bad(struct stor_cluster *c, const char *chunk_id, const char *
 	stor_audit(c, "storage.replica_bad", "chunk %s on server %s (%s): %s", chunk_id, server_id,
 		   addr, why);
 	/* the bad copy goes, so it can never be served again */
-	if (addr[0] && stor_conn_open(&conn, addr, &c->key, 2000, NULL) == 0) {
+	if (had && addr[0] && stor_conn_open(&conn, addr, &c->key, 2000, NULL) == 0) {
 		stor_conn_delete(&conn, chunk_id, NULL);
 		stor_conn_close(&conn);
 	}
+	if (leased)
+		stor_chunk_lease_drop(c, chunk_id, owner);
 }
 
 /* Holders of a chunk that still count (not lost). Caller holds c->mu. */
@@ -143,7 +202,10 @@ static int copy_one(struct stor_cluster *c, const char *chunk_id, const uint8_t 
 	return -1;
 }
 
-int stor_repair_chunk(struct stor_cluster *c, const char *chunk_id, struct cmn_err *err)
+/* Under the chunk's lease, so the holders counted are the holders there are:
+ * a repairer that waited for another finds the chunk whole and copies
+ * nothing (idempotent). */
+static int repair_leased(struct stor_cluster *c, const char *chunk_id, struct cmn_err *err)
 {
 	int have[STOR_MAX_SERVERS + 1];
 	uint8_t want[STOR_SHA_LEN];
@@ -172,6 +234,22 @@ int stor_repair_chunk(struct stor_cluster *c, const char *chunk_id, struct cmn_e
 	      chunk_id, NULL);
 	pthread_mutex_unlock(c->mu);
 	return 0;
+}
+
+int stor_repair_chunk(struct stor_cluster *c, const char *chunk_id, struct cmn_err *err)
+{
+	char owner[STOR_ID_LEN + 1];
+	int rc;
+
+	if (!stor_chunk_lease_take(c, chunk_id, owner, LEASE_WAIT_MS)) {
+		/* still being repaired by someone else: theirs to finish; the
+		 * master's next round looks at the chunk again */
+		cmn_info("storage: chunk %s: repair in progress elsewhere", chunk_id);
+		return 0;
+	}
+	rc = repair_leased(c, chunk_id, err);
+	stor_chunk_lease_drop(c, chunk_id, owner);
+	return rc;
 }
 
 /* Chunks with fewer than 3 replicas (up to max). Caller frees. */

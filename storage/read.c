@@ -98,11 +98,12 @@ static size_t replicas_of(struct stor_cluster *c, const char *chunk_id, int *out
  * consumes in order, so servers' checksum work, transfers and decryption
  * overlap. A fetcher stops after its first failure, which the consumer
  * reaches in order. */
-#define FETCHERS 2
-#define DEPTH 4 /* a multiple of FETCHERS */
+#define FETCHERS 3
+#define DEPTH 6 /* a multiple of FETCHERS */
 
 struct fetched {
-	uint8_t *ct;
+	struct stor_rbuf rb; /* the slot's receive buffer, reused; ct points into it */
+	const uint8_t *ct;
 	size_t len;
 	int rc; /* 0, or <0 with err */
 	struct cmn_err err;
@@ -124,7 +125,7 @@ struct reader {
 /* One replica: fetch and check against the catalog. Returns 0 with the
  * ciphertext, -1 bad replica (reported and dropped), -2 unreachable. */
 static int fetch_replica(struct reader *r, struct stor_conn *conns, const struct rchunk *ch, int s,
-			 uint8_t **ct, size_t *len, struct cmn_err *err)
+			 struct stor_rbuf *rb, const uint8_t **ct, size_t *len, struct cmn_err *err)
 {
 	struct stor_cluster *c = r->c;
 	uint8_t sha[STOR_SHA_LEN];
@@ -139,7 +140,7 @@ static int fetch_replica(struct reader *r, struct stor_conn *conns, const struct
 		*err = e;
 		return -2;
 	}
-	if (stor_conn_get(&conns[s], ch->id, ct, len, sha, &e) < 0) {
+	if (stor_conn_get(&conns[s], ch->id, rb, ct, len, sha, &e) < 0) {
 		*err = e;
 		if (e.code == CMN_ENOTFOUND || e.code == CMN_EIO) {
 			stor_replica_bad(c, ch->id, sid, e.msg);
@@ -151,7 +152,6 @@ static int fetch_replica(struct reader *r, struct stor_conn *conns, const struct
 	    *len - STOR_SEAL_OVERHEAD > STOR_CHUNK_MAX) {
 		/* the server's own checksum held, so this is another chunk's
 		 * file under this id (swapped or replayed) */
-		free(*ct);
 		*ct = NULL;
 		cmn_err_set(err, CMN_EIO, 0, "%s: chunk %s is not the one the catalog wrote", addr,
 			    ch->id);
@@ -161,8 +161,26 @@ static int fetch_replica(struct reader *r, struct stor_conn *conns, const struct
 	return 0;
 }
 
+/* Spreads reads over the live replicas (chunk i starts at live replica
+ * i mod live), so every server checksums and sends its share; the others
+ * stay in order behind as fallbacks. Caller holds c->mu. */
+static void rotate_live(struct stor_cluster *c, int *srv, size_t n, size_t i)
+{
+	size_t live = 0, k;
+	int tmp[STOR_MAX_SERVERS];
+
+	while (live < n && c->servers[srv[live]].state == SRV_LIVE)
+		live++;
+	if (live < 2)
+		return;
+	k = i % live;
+	for (size_t j = 0; j < live; j++)
+		tmp[j] = srv[(k + j) % live];
+	memcpy(srv, tmp, live * sizeof(*srv));
+}
+
 static int fetch_chunk(struct reader *r, struct stor_conn *conns, const struct rchunk *ch,
-		       uint8_t **ct, size_t *len, struct cmn_err *err)
+		       struct stor_rbuf *rb, const uint8_t **ct, size_t *len, struct cmn_err *err)
 {
 	struct stor_cluster *c = r->c;
 	int srv[STOR_MAX_SERVERS];
@@ -171,9 +189,10 @@ static int fetch_chunk(struct reader *r, struct stor_conn *conns, const struct r
 
 	pthread_mutex_lock(c->mu);
 	n = replicas_of(c, ch->id, srv, STOR_MAX_SERVERS);
+	rotate_live(c, srv, n, (size_t)(ch - r->chunks));
 	pthread_mutex_unlock(c->mu);
 	for (size_t i = 0; i < n; i++) {
-		int rc = fetch_replica(r, conns, ch, srv[i], ct, len, &last);
+		int rc = fetch_replica(r, conns, ch, srv[i], rb, ct, len, &last);
 		if (rc == 0) {
 			pthread_mutex_lock(c->mu);
 			c->m.chunks_read++;
@@ -207,7 +226,7 @@ static void *fetch_main(void *arg)
 	struct reader *r = fe->r;
 	for (size_t i = (size_t)fe->k; i < r->n; i += FETCHERS) {
 		struct fetched *f = &r->q[i % DEPTH];
-		uint8_t *ct = NULL;
+		const uint8_t *ct = NULL;
 		size_t len = 0;
 		struct cmn_err e = CMN_ERR_INIT;
 		int rc;
@@ -218,9 +237,14 @@ static void *fetch_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		if (r->stop)
 			break;
-		rc = fetch_chunk(r, r->conns[fe->k], &r->chunks[i], &ct, &len, &e);
+		/* the slot is not ready, so the consumer does not touch f->rb */
+		rc = fetch_chunk(r, r->conns[fe->k], &r->chunks[i], &f->rb, &ct, &len, &e);
 		pthread_mutex_lock(&r->mu);
-		*f = (struct fetched){ ct, len, rc, e, true };
+		f->ct = ct;
+		f->len = len;
+		f->rc = rc;
+		f->err = e;
+		f->ready = true;
 		pthread_cond_broadcast(&r->cv);
 		pthread_mutex_unlock(&r->mu);
 		if (rc < 0)
@@ -256,7 +280,6 @@ static int next_plain(struct reader *r, size_t i, struct stor_key *key, uint32_t
 	if (rc == 0)
 		rc = stor_chunk_open(key, &aad, f->ct, f->len, plain, plen, err);
 	pthread_mutex_lock(&r->mu);
-	free(f->ct);
 	f->ct = NULL;
 	f->ready = false;
 	pthread_cond_broadcast(&r->cv);
@@ -269,19 +292,23 @@ static int consume(struct reader *r, stor_read_cb cb, void *ctx, struct cmn_err 
 	struct stor_key key;
 	uint32_t key_version = 0;
 	uint8_t *plain = malloc(STOR_CHUNK_MAX);
-	size_t plen = 0;
+	size_t plen = 0, used = 0;
 	int rc = 0;
 
 	if (!plain)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	memset(&key, 0, sizeof(key));
+	/* plain is overwritten by each chunk and wiped once, up to the
+	 * longest chunk it held */
 	for (size_t i = 0; rc == 0 && i < r->n; i++) {
 		plen = 0;
 		rc = next_plain(r, i, &key, &key_version, plain, &plen, err);
+		if (plen > used)
+			used = plen;
 		if (rc == 0)
 			rc = cb(ctx, plain, plen, err);
-		OPENSSL_cleanse(plain, plen);
 	}
+	OPENSSL_cleanse(plain, used);
 	stor_key_wipe(&key);
 	free(plain);
 	return rc;
@@ -328,7 +355,7 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 		if (fe[k].started)
 			pthread_join(fe[k].t, NULL);
 	for (int i = 0; i < DEPTH; i++)
-		free(r->q[i].ct);
+		stor_rbuf_free(&r->q[i].rb);
 	for (int k = 0; k < FETCHERS; k++)
 		for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
 			stor_conn_close(&r->conns[k][i]);
@@ -340,7 +367,8 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 		      : 0;
 }
 
-int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err)
+/* Every replica and catalog row of a table whose keys are already gone. */
+static void drop_replicas(struct stor_cluster *c, uint64_t table_id)
 {
 	sqlite3_stmt *st;
 	struct {
@@ -349,9 +377,6 @@ int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *e
 	} *todo = NULL;
 	size_t n = 0, cap = 0, removed = 0;
 
-	/* crypto-shred first: whatever copy survives is unreadable from here on */
-	if (stor_keyring_table_drop(c->cfg.keyring, table_id, err) < 0)
-		return cmn_err_wrap(err, "drop table %llu", (unsigned long long)table_id);
 	pthread_mutex_lock(c->mu);
 	if (sqlite3_prepare_v2(
 		c->cfg.db,
@@ -403,5 +428,33 @@ int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *e
 		   "table %llu: data key destroyed, %zu of %zu replicas "
 		   "deleted",
 		   (unsigned long long)table_id, removed, n);
+}
+
+int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err)
+{
+	/* crypto-shred first: whatever copy survives is unreadable from here on */
+	if (stor_keyring_table_drop(c->cfg.keyring, table_id, err) < 0)
+		return cmn_err_wrap(err, "drop table %llu", (unsigned long long)table_id);
+	drop_replicas(c, table_id);
+	return 0;
+}
+
+int stor_drop_project(struct stor_cluster *c, const char *project, size_t *ntables,
+		      struct cmn_err *err)
+{
+	uint64_t *tables = NULL;
+	size_t n = 0;
+
+	if (ntables)
+		*ntables = 0;
+	if (stor_keyring_project_destroy(c->cfg.keyring, project, &tables, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		drop_replicas(c, tables[i]);
+	free(tables);
+	stor_audit(c, "storage.project_dropped", "project %s: keys destroyed, %zu tables dropped",
+		   project, n);
+	if (ntables)
+		*ntables = n;
 	return 0;
 }

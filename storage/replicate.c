@@ -213,7 +213,7 @@ static int flush_chunk(struct stor_writer *w, struct cmn_err *err)
 	aad = (struct stor_chunk_aad){ ch->id, w->table_id, w->version, w->key_version };
 	if (stor_chunk_seal(&w->key, &aad, w->buf, w->len, sl->ct, err) < 0)
 		return -1;
-	OPENSSL_cleanse(w->buf, w->len);
+	/* buf is refilled by the next chunk and wiped once, in writer_free */
 	w->len = 0;
 	pthread_mutex_lock(c->mu);
 	placed = stor_place(c, NULL, 0, STOR_REPLICAS, ctlen, ch->srv);

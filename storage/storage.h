@@ -70,6 +70,12 @@ int stor_keyring_table_create(struct stor_keyring *kr, const char *project, uint
 bool stor_keyring_table_exists(struct stor_keyring *kr, uint64_t table_id);
 /* Destroys every data key of the table (secure_delete + WAL truncate). */
 int stor_keyring_table_drop(struct stor_keyring *kr, uint64_t table_id, struct cmn_err *err);
+/* Project delete: destroys every version of the project key and every data
+ * key of its tables in one transaction (crypto-shred; secure_delete + WAL
+ * truncate). *tables (malloc'd, may be NULL) gets the ids of the tables
+ * that had keys. A project without keys is not an error. */
+int stor_keyring_project_destroy(struct stor_keyring *kr, const char *project, uint64_t **tables,
+				 size_t *ntables, struct cmn_err *err);
 
 /* ---- cluster: client and master ---------------------------------------- */
 struct stor_cluster;
@@ -112,6 +118,11 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 		      void *ctx, struct cmn_err *err);
 /* Deletes every replica of the table and destroys its data keys. */
 int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err);
+/* Deletes a project's data: its keys first (stor_keyring_project_destroy:
+ * whatever copy survives is unreadable from then on), then every replica
+ * and catalog row of its tables. *ntables (may be NULL) = tables dropped. */
+int stor_drop_project(struct stor_cluster *c, const char *project, size_t *ntables,
+		      struct cmn_err *err);
 
 /* ---- master ---------------------------------------------------------- */
 /* One round: heartbeats, lost servers, re-replication, a scrub step. */

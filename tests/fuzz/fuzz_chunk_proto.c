@@ -6,20 +6,38 @@
  * address taken from the input, and a fuzzer sends no traffic anywhere. */
 #include "../../storage/chunkd.c"
 
+#include <ftw.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct chunkd *fz;
+static char fz_dir[] = "/tmp/cordon-fuzz-chunkd-XXXXXX";
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+/* libFuzzer leaves through exit(): the store's dir goes with it */
+static void remove_dir(void)
+{
+	nftw(fz_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void setup(void)
 {
-	char dir[] = "/tmp/cordon-fuzz-chunkd-XXXXXX";
+	char *dir = fz_dir;
 	struct cmn_err err = CMN_ERR_INIT;
 
 	if (!mkdtemp(dir))
 		return;
+	atexit(remove_dir);
 	fz = calloc(1, sizeof(*fz));
 	if (!fz || stor_store_open(&fz->store, dir, &err) < 0) {
 		fz = NULL;
@@ -55,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	}
 	if (data[0] != STOR_MSG_COPY && data[0] != STOR_MSG_SCRUB) {
-		serve_one(fz, sv[0], data[0], data + 1, size - 1);
+		serve_one(fz, sv[0], data[0], data + 1, size - 1, NULL);
 		drain_fd(sv[1]);
 		if (data[0] == STOR_MSG_PUT && size > 1 + STOR_ID_LEN) {
 			char id[STOR_ID_LEN + 1];

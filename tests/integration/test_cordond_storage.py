@@ -258,3 +258,88 @@ def test_no_plaintext_secret_in_the_catalog(cd):
     rows = db.execute("SELECT secret_wrapped FROM access_keys").fetchall()
     db.close()
     assert rows and all(r[0][0] == 2 for r in rows)
+
+
+def test_project_delete_crypto_shreds_its_data(cd, bin_dir, tenant):
+    """DELETE /v1/projects/P destroys P's key (every version) and its tables'
+    data keys, and deletes their replicas: chunk files and catalog rows put
+    back from a copy stay unreadable, also after the name is reused. Other
+    projects keep their data."""
+    import sqlite3
+    cd.create_project("shredproj", keys=tenant)
+    cd.create_project("keptproj", keys=tenant)
+    data = {61: os.urandom(300_000) + b"shred-1", 62: os.urandom(90_000) + b"shred-2"}
+    before = {f for f in chunk_files(cd.data_dir)}
+    for t, d in data.items():
+        storage_cli(bin_dir, cd.data_dir, "put", "--project", "shredproj", "--table", str(t),
+                    "--version", "1", data=d)
+    shred_files = {f: f.read_bytes() for f in chunk_files(cd.data_dir) if f not in before}
+    assert len(shred_files) >= 6
+    kept = os.urandom(70_000)
+    storage_cli(bin_dir, cd.data_dir, "put", "--project", "keptproj", "--table", "63",
+                "--version", "1", data=kept)
+    st, k = cd.call("POST", "/v1/admin/projects/shredproj/key", {"rotate": True})
+    assert st == 200 and k["keyVersion"] == 2, k
+    cat = cd.data_dir / "catalog.db"
+    with sqlite3.connect(cat, timeout=30) as db:
+        wrapped = [r[0] for r in db.execute(
+            "SELECT wrapped FROM stor_table_keys WHERE project = 'shredproj' UNION ALL "
+            "SELECT wrapped FROM stor_project_keys WHERE project = 'shredproj' AND "
+            "wrapped IS NOT NULL")]
+        chunks = db.execute("SELECT * FROM stor_chunks WHERE table_id IN (61, 62)").fetchall()
+        reps = db.execute("SELECT r.* FROM stor_replicas r JOIN stor_chunks c USING (chunk_id) "
+                          "WHERE c.table_id IN (61, 62)").fetchall()
+    assert len(wrapped) == 3 and chunks and reps  # 2 data keys, project key v2
+
+    # not the owner: refused, nothing destroyed
+    other = cd.create_account("shredother")
+    st, body = cd.call("DELETE", "/v1/projects/shredproj", keys=other)
+    assert st == 403, body
+    assert storage_cli(bin_dir, cd.data_dir, "get", "--table", "61", "--version", "1") == data[61]
+
+    st, body = cd.call("DELETE", "/v1/projects/shredproj", keys=tenant)
+    assert st == 200, body
+    assert cd.call("GET", "/v1/projects/shredproj", keys=tenant)[0] == 404
+    # every replica is gone, and the keys are gone from the catalog files
+    # (WAL included: secure_delete + checkpoint)
+    assert not any(f.exists() for f in shred_files)
+    with sqlite3.connect(cat, timeout=30) as db:
+        assert db.execute("SELECT count(*) FROM stor_project_keys WHERE project = "
+                          "'shredproj'").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM stor_table_keys WHERE table_id IN "
+                          "(61, 62)").fetchone()[0] == 0
+    for f in cd.data_dir.glob("catalog.db*"):
+        raw = f.read_bytes()
+        assert not any(w in raw for w in wrapped), f
+    import json
+    assert any("project shredproj: keys destroyed, 2 tables dropped" in json.dumps(e)
+               for e in cd.audit(event="StorageDropProject"))
+
+    # an attacker puts the chunk files and their catalog rows back, and the
+    # project name is taken again (a new key): still nothing readable
+    cd.create_project("shredproj", keys=tenant)
+    for f, content in shred_files.items():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(content)
+    with sqlite3.connect(cat, timeout=30) as db:
+        db.executemany("INSERT OR IGNORE INTO stor_chunks VALUES (%s)" %
+                       ",".join("?" * len(chunks[0])), chunks)
+        db.executemany("INSERT OR IGNORE INTO stor_replicas VALUES (?, ?)", reps)
+    for t in data:
+        r = subprocess.run([bin_dir / "cordon", "admin", "storage", "get", "--table", str(t),
+                            "--version", "1", "--data-dir", str(cd.data_dir)],
+                           capture_output=True, timeout=60)
+        assert r.returncode != 0 and not r.stdout, r
+        assert b"no data key" in r.stderr, r.stderr
+    for f in shred_files:
+        for d in data.values():
+            assert d[-7:] not in f.read_bytes()
+    # the other project is untouched
+    assert storage_cli(bin_dir, cd.data_dir, "get", "--table", "63", "--version", "1") == kept
+    # the attacker's rows go again so the module's later tests see a clean catalog
+    with sqlite3.connect(cat, timeout=30) as db:
+        db.execute("DELETE FROM stor_replicas WHERE chunk_id IN (SELECT chunk_id FROM "
+                   "stor_chunks WHERE table_id IN (61, 62))")
+        db.execute("DELETE FROM stor_chunks WHERE table_id IN (61, 62)")
+    for f in shred_files:
+        f.unlink()

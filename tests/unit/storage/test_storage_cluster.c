@@ -2,10 +2,12 @@
  * cordon-chunkd processes started by the supervisor: row batches through
  * stor_writer_append_batch (never split across chunks) back through
  * stor_read_version and the row decoder, the master thread, metrics, status,
- * the audit hook, and an aborted write leaving nothing behind. */
+ * the audit hook, an aborted write leaving nothing behind, and concurrent
+ * repairers of one chunk copying it once (the repair lease). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 #include <cmocka.h>
 
 #include "common/rowfmt.h"
+#include "storage/cluster.h" /* stor_repair_chunk and the lease: internal */
 #include "storage/storage.h"
 
 struct env {
@@ -240,11 +243,111 @@ static void test_aborted_write_leaves_nothing(void **state)
 	free(buf);
 }
 
+static int count_rows(sqlite3 *db, const char *sql, const char *arg)
+{
+	sqlite3_stmt *st;
+	int n;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (arg)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+struct repairer {
+	struct stor_cluster *c;
+	const char *chunk;
+	pthread_barrier_t *go;
+	int rc;
+	pthread_t t;
+};
+
+static void *repair_main(void *arg)
+{
+	struct repairer *r = arg;
+	struct cmn_err err = CMN_ERR_INIT;
+	pthread_barrier_wait(r->go);
+	r->rc = stor_repair_chunk(r->c, r->chunk, &err);
+	return NULL;
+}
+
+/* A bad replica found by several readers (and the master) at once: every
+ * repairer succeeds, the chunk is copied once, and it ends with exactly 3
+ * replicas on distinct servers. Before the lease, each repairer that saw 2
+ * replicas made its own copy. */
+static void test_concurrent_repairs_copy_once(void **state)
+{
+	struct env *e = *state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_writer *w;
+	struct stor_metrics before, after;
+	struct repairer r[6];
+	pthread_barrier_t go;
+	char chunk[STOR_ID_LEN + 1], victim[STOR_ID_LEN + 1], owner[STOR_ID_LEN + 1];
+	char other[STOR_ID_LEN + 1];
+	uint8_t data[1000];
+	sqlite3_stmt *st;
+
+	memset(data, 'r', sizeof(data));
+	assert_int_equal(stor_keyring_table_create(e->kr, "unit", 7, &err), 0);
+	assert_int_equal(stor_writer_open(e->c, 7, 1, &w, &err), 0);
+	assert_int_equal(stor_writer_append(w, data, sizeof(data), &err), 0);
+	assert_int_equal(stor_writer_commit(w, &err), 0);
+	assert_int_equal(
+	    sqlite3_prepare_v2(e->db,
+			       "SELECT r.chunk_id, r.server_id FROM stor_chunks c JOIN "
+			       "stor_replicas r USING (chunk_id) WHERE c.table_id = 7 "
+			       "LIMIT 1",
+			       -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(chunk, sizeof(chunk), "%s", sqlite3_column_text(st, 0));
+	snprintf(victim, sizeof(victim), "%s", sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	/* the replica is dropped (row and file), as a reader does on a bad one */
+	stor_replica_bad(e->c, chunk, victim, "unit test");
+	assert_int_equal(
+	    count_rows(e->db, "SELECT count(*) FROM stor_replicas WHERE chunk_id = ?", chunk), 2);
+	stor_metrics_get(e->c, &before);
+	assert_int_equal(pthread_barrier_init(&go, NULL, 6), 0);
+	for (int i = 0; i < 6; i++) {
+		r[i] = (struct repairer){ .c = e->c, .chunk = chunk, .go = &go, .rc = -9 };
+		assert_int_equal(pthread_create(&r[i].t, NULL, repair_main, &r[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(r[i].t, NULL);
+		assert_int_equal(r[i].rc, 0);
+	}
+	pthread_barrier_destroy(&go);
+	stor_metrics_get(e->c, &after);
+	assert_int_equal(after.repairs_done - before.repairs_done, 1);
+	assert_int_equal(
+	    count_rows(e->db, "SELECT count(*) FROM stor_replicas WHERE chunk_id = ?", chunk), 3);
+	assert_int_equal(count_rows(e->db, "SELECT count(*) FROM stor_repairs", NULL), 0);
+	/* the lease itself: held means busy, only its owner drops it, and a
+	 * claim whose holder died lapses */
+	assert_int_equal(stor_chunk_lease_take(e->c, chunk, owner, 0), 1);
+	assert_int_equal(stor_chunk_lease_take(e->c, chunk, other, 50), 0);
+	stor_chunk_lease_drop(e->c, chunk, other);
+	assert_int_equal(stor_chunk_lease_take(e->c, chunk, other, 0), 0);
+	assert_int_equal(
+	    sqlite3_exec(e->db, "UPDATE stor_repairs SET expires_ms = 1", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(stor_chunk_lease_take(e->c, chunk, other, 0), 1);
+	stor_chunk_lease_drop(e->c, chunk, owner); /* the lapsed owner: no effect */
+	assert_int_equal(count_rows(e->db, "SELECT count(*) FROM stor_repairs", NULL), 1);
+	stor_chunk_lease_drop(e->c, chunk, other);
+	assert_int_equal(count_rows(e->db, "SELECT count(*) FROM stor_repairs", NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batches_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aborted_write_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_repairs_copy_once, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,6 +195,47 @@ static void test_keyring_hierarchy(void **state)
 	sqlite3_close(db);
 }
 
+/* Project delete: every key of the project goes in one step (all project
+ * key versions, every table's data keys); other projects keep theirs; the
+ * name taken again gets a new key, and the old tables stay keyless. */
+static void test_keyring_project_destroy(void **state)
+{
+	struct env *e = *state;
+	struct stor_keyring_cfg cfg = { e->root, NULL };
+	struct stor_keyring *kr;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_key k;
+	uint32_t v;
+	uint64_t *tables = NULL;
+	size_t n = 9;
+	sqlite3 *db = open_db(e);
+
+	assert_int_equal(stor_keyring_open(&kr, db, &cfg, &err), 0);
+	assert_int_equal(stor_keyring_table_create(kr, "gone", 11, &err), 0);
+	assert_int_equal(stor_keyring_table_create(kr, "gone", 12, &err), 0);
+	assert_int_equal(stor_keyring_table_create(kr, "kept", 13, &err), 0);
+	assert_int_equal(stor_keyring_project_rotate(kr, "gone", NULL, &v, &err), 0);
+	assert_int_equal(stor_keyring_project_destroy(kr, "gone", &tables, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_true(tables[0] == 11 && tables[1] == 12);
+	free(tables);
+	assert_false(stor_keyring_table_exists(kr, 11));
+	assert_false(stor_keyring_table_exists(kr, 12));
+	assert_int_equal(stor_keyring_table_key(kr, 11, 1, &k, &v, &err), -1);
+	assert_int_equal(err.code, CMN_ENOTFOUND);
+	assert_int_equal(stor_keyring_project_version(kr, "gone", &v, &err), -1);
+	assert_int_equal(stor_keyring_table_key(kr, 13, 0, &k, &v, &err), 0);
+	/* nothing left to destroy is not an error */
+	assert_int_equal(stor_keyring_project_destroy(kr, "gone", NULL, NULL, &err), 0);
+	assert_int_equal(stor_keyring_project_create(kr, "gone", NULL, &err), 0);
+	assert_int_equal(stor_keyring_project_version(kr, "gone", &v, &err), 0);
+	assert_int_equal(v, 1);
+	assert_false(stor_keyring_table_exists(kr, 11));
+	stor_key_wipe(&k);
+	stor_keyring_close(kr);
+	sqlite3_close(db);
+}
+
 static void test_keyring_wrong_root_and_kms(void **state)
 {
 	struct env *e = *state;
@@ -270,6 +311,8 @@ int main(void)
 		cmocka_unit_test(test_seal_open_binding),
 		cmocka_unit_test(test_wrap_labels),
 		cmocka_unit_test_setup_teardown(test_keyring_hierarchy, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_keyring_project_destroy, env_setup,
+						env_teardown),
 		cmocka_unit_test_setup_teardown(test_keyring_wrong_root_and_kms, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_keyring_kms_fresh, env_setup, env_teardown),
