@@ -470,17 +470,23 @@ static void node_failure(struct run *run, struct node *nd)
 	int code = CMN_EINVAL;
 	int rank = 2;
 
-	if (nd->res.end == SBX_END_EXIT) {
-		if (log_line(nd, "cordon-node: ", line, sizeof(line)) ||
-		    log_line(nd, "cordon: ", line, sizeof(line)))
+	/* a node killed because another failed may have failed first itself:
+	 * its own last words count (it wrote them before we killed it) */
+	bool said = log_line(nd, "cordon-node: ", line, sizeof(line)) ||
+		    log_line(nd, "cordon: ", line, sizeof(line));
+
+	if (nd->res.end == SBX_END_EXIT || (nd->res.end == SBX_END_KILLED && said)) {
+		if (said)
 			snprintf(why, sizeof(why), "%s", strchr(line, ' ') + 1);
 		else
 			snprintf(why, sizeof(why), "exited with status %d", nd->res.exit_code);
-		if (nd->res.exit_code == 3)
-			code = CMN_ELIMIT;
-		if (strstr(why, "stream") || strstr(why, "connection") || strstr(why, "peer") ||
-		    strstr(why, "end frame"))
+		if (nd->res.exit_code == 3 || strstr(why, "limit exceeded")) {
+			code = CMN_ELIMIT; /* the cause, whatever the message mentions */
+			rank = 3;
+		} else if (strstr(why, "stream") || strstr(why, "connection") ||
+			   strstr(why, "peer") || strstr(why, "end frame")) {
 			rank = 1;
+		}
 	} else if (nd->res.end == SBX_END_KILLED) {
 		snprintf(why, sizeof(why), "killed");
 		rank = 0;
@@ -649,8 +655,8 @@ static void read_sink(struct run *run)
 			return;
 		close(run->sink_fd);
 		run->sink_fd = -1;
-		if (!run->sink_done)
-			fail(run, 1, CMN_EPROTO, "the FINAL stream closed without its end frame");
+		if (!run->sink_done) /* an echo: the FINAL node's own end says why */
+			fail(run, 0, CMN_EPROTO, "the FINAL stream closed without its end frame");
 		return;
 	}
 }

@@ -41,13 +41,6 @@ BATCH = 500  # rows per INSERT ... VALUES: a few chunks per table, well under th
 NODES = (4,) if sanitized() else (1, 2, 4)
 
 # ---- bugs found by this suite (each marker lists its minimal repro) ------
-BUG_FN_PLAN = pytest.mark.xfail(strict=True, reason=(
-    "runner: every query calling a UDF/UDAF/UDTF fails 'InternalError: out of memory': "
-    "sch_plan_build stores plan.res = &compiled.res, sch_job_submit copies the compiled "
-    "struct into job->c and zeroes the original, so plan.res no longer points at the job's "
-    "resolved functions (fn_def -> NULL -> fn_json fails). Repro: CREATE FUNCTION f AS "
-    "'mask.mask_email' USING 'mask.lua'; SELECT f('a@b.c');  Fix: job.c after job->c = *c: "
-    "job->c.plan.res = &job->c.res;"))
 BUG_DUP_NAMES = pytest.mark.xfail(strict=True, reason=(
     "planner/runner: a query whose output has two columns of the same name fails at the "
     "FINAL node 'plan: output: duplicate column' (the node's plan check; the compile side "
@@ -474,39 +467,34 @@ QUERIES = [
           "v: a REAL value is not BIGINT' (the first branch's type wins instead of the "
           "wider one, or a resolve error). Repro: SELECT 1 AS a UNION ALL SELECT 2.5"))]),
     # -- scalar UDFs
-    q("udf_scalar", "SELECT id, mask_email(email) AS m FROM users",
-      marks=[BUG_FN_PLAN]),
+    q("udf_scalar", "SELECT id, mask_email(email) AS m FROM users"),
     q("udf_scalar_signature", "SELECT id, tokens(name) AS t, token_count(name) AS n "
-                              "FROM users", marks=[BUG_FN_PLAN]),
-    q("udf_in_where", "SELECT id FROM users WHERE token_count(name) > 2",
-      marks=[BUG_FN_PLAN]),
+                              "FROM users"),
+    q("udf_in_where", "SELECT id FROM users WHERE token_count(name) > 2"),
     q("udf_group_key", "SELECT mask_email(email) AS m, COUNT(*) AS n FROM users "
-                       "GROUP BY mask_email(email) HAVING COUNT(*) > 1", marks=[BUG_FN_PLAN]),
+                       "GROUP BY mask_email(email) HAVING COUNT(*) > 1"),
     q("udf_in_join", "SELECT mask_email(u.email) AS m, o.amount FROM users u "
-                     "JOIN orders o ON u.id = o.user_id WHERE o.qty = 2", marks=[BUG_FN_PLAN]),
+                     "JOIN orders o ON u.id = o.user_id WHERE o.qty = 2"),
     # -- UDAFs (partial on the MAP nodes, merged on REDUCE)
-    q("udaf_geomean", "SELECT country, geomean(score) AS g FROM users GROUP BY country",
-      marks=[BUG_FN_PLAN]),
+    q("udaf_geomean", "SELECT country, geomean(score) AS g FROM users GROUP BY country"),
     q("udaf_global", "SELECT median(age) AS m, stddev_pop(score) AS p, "
-                     "stddev_samp(score) AS s FROM users", marks=[BUG_FN_PLAN]),
+                     "stddev_samp(score) AS s FROM users"),
     q("udaf_with_builtins", "SELECT status, median(amount) AS m, COUNT(*) AS n, "
                             "AVG(amount) AS a FROM orders GROUP BY status "
-                            "HAVING COUNT(*) > 462", marks=[BUG_FN_PLAN]),
+                            "HAVING COUNT(*) > 462"),
     # -- UDTFs and LATERAL VIEW
     q("lateral_view", "SELECT u.id, w.word FROM users u LATERAL VIEW words(u.name) w AS word",
-      "SELECT u.id, w.value AS word FROM users u, json_each(words_json(u.name)) w",
-      marks=[BUG_FN_PLAN]),
+      "SELECT u.id, w.value AS word FROM users u, json_each(words_json(u.name)) w"),
     q("udtf_select", "SELECT words(note) AS (word) FROM orders",
-      "SELECT w.value AS word FROM orders o, json_each(words_json(o.note)) w",
-      marks=[BUG_FN_PLAN]),
+      "SELECT w.value AS word FROM orders o, json_each(words_json(o.note)) w"),
     q("lateral_view_two_columns", "SELECT u.id, p.part, p.pos FROM users u "
                                   "LATERAL VIEW split(u.email, '@') p AS part, pos",
       "SELECT u.id, json_extract(p.value, '$[0]') AS part, json_extract(p.value, '$[1]') AS pos "
-      "FROM users u, json_each(split_json(u.email, '@')) p", marks=[BUG_FN_PLAN]),
+      "FROM users u, json_each(split_json(u.email, '@')) p"),
     q("lateral_view_group", "SELECT w.word, COUNT(*) AS n FROM orders o "
                             "LATERAL VIEW words(o.note) w AS word GROUP BY w.word",
       "SELECT w.value AS word, COUNT(*) AS n FROM orders o, json_each(words_json(o.note)) w "
-      "GROUP BY w.value", marks=[BUG_FN_PLAN]),
+      "GROUP BY w.value"),
     # -- TRANSFORM with a script resource (runs /usr/bin/lua5.4 directly, no shell)
     q("transform_one_to_one", "SELECT TRANSFORM(id, name, age) USING "
                               "'/usr/bin/lua5.4 tr_upper.lua' RESOURCES 'tr_upper.lua' "

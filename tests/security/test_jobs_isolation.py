@@ -25,10 +25,6 @@ import pytest
 
 from cordon_api import Cordond
 
-BUG_FN_PLAN = pytest.mark.xfail(strict=True, reason=(
-    "runner: every query calling a UDF fails 'InternalError: out of memory' (plan.res "
-    "points at the compiled struct sch_job_submit zeroed; fix: job->c.plan.res = "
-    "&job->c.res after job->c = *c in scheduler/job.c), so the UDF cannot even start"))
 
 NODE_PORT = 7000
 
@@ -259,7 +255,6 @@ def transform(script, *args, cols="(kind STRING, target STRING, result STRING)")
 
 
 # ---- the UDF (Lua sandbox) -----------------------------------------------------
-@BUG_FN_PLAN
 @pytest.mark.parametrize("call,fragment", [
     ("read_host_file('/etc/shadow')", "global 'io'"),
     ("connect_host({port})", "global 'net'"),
@@ -273,12 +268,6 @@ def test_udf_escape_fails_the_job_with_the_lua_error(srv, call, fragment):
     still_serving(srv, "evilp", srv.evil)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "besides the UDF bug above: when a MAP node hits its Lua memory limit, the job fails "
-    "'InternalError: the FINAL stream closed without its end frame' (the downstream "
-    "effect) instead of the MAP node's 'limit exceeded: memory'. Repro (any scalar UDF "
-    "that allocates past cordon.udf.memory): SELECT hog_memory(10000000) FROM t;  "
-    "without FROM (FINAL-only) the right LimitExceeded is reported"))
 def test_udf_memory_bomb_fails_the_job_at_the_limit(srv):
     msg = failed(srv, "evilp", "SELECT hog_memory(10000000) FROM t;", srv.evil,
                  "LimitExceeded")
