@@ -183,7 +183,9 @@ static int parse_cols(json_t *arr, const char *what, struct rt_plan_cols *cols, 
 			return cmn_err_set(err, CMN_EINVAL, 0, "%s: column '%s': bad type", what,
 					   cols->v[i].name);
 		cols->v[i].type = type_names[k].type;
-		for (size_t j = 0; j < i; j++)
+		/* inputs are SQLite tables (unique names); a query's output may
+		 * repeat a name (SELECT a.id, b.id ...), as SQL allows */
+		for (size_t j = 0; strcmp(what, "output") != 0 && j < i; j++)
 			if (strcasecmp(cols->v[j].name, cols->v[i].name) == 0)
 				return cmn_err_set(err, CMN_EINVAL, 0, "%s: duplicate column '%s'",
 						   what, cols->v[i].name);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +172,14 @@ static int ctas_create(struct sch_job *job, const char *project, struct cmn_err 
 		goto out;
 	}
 	for (size_t i = 0; i < out->n; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (strcasecmp(out->v[j].name, out->v[i].name) == 0) {
+				cmn_err_set(err, CMN_EINVAL, 0,
+					    "%d:%d: CREATE TABLE AS: column '%s' appears twice; "
+					    "give one an alias",
+					    s->line, s->col, out->v[i].name);
+				goto out;
+			}
 		cols[i].name = out->v[i].name;
 		cols[i].type = out->v[i].type == SCH_QT_NULL ? SCH_QT_STRING : out->v[i].type;
 		acols[i] = (struct sch_authz_column){ out->v[i].name, -1, false };

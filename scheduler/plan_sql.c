@@ -61,6 +61,39 @@ static const char *sqlite_type(enum sch_q_type t)
 	}
 }
 
+/* CAST in MaxCompute's sense over SQLite's storage classes: a number to
+ * BOOLEAN is x <> 0 and the text 'true'/'false' is 1/0 (other text NULL);
+ * text to DATETIME is parsed ('YYYY-MM-DD[ HH:MM:SS[.mmm]]', UTC; NULL when
+ * it does not parse), DATETIME to STRING is formatted the same way;
+ * everything else is SQLite's CAST. */
+
+static int cast_expr(struct pl_render *r, const struct sch_q_expr *e, struct cmn_buf *b)
+{
+	enum sch_q_type from = e->args[0]->ty, to = e->cast_type;
+	const char *pre = "CAST(", *post = NULL;
+	char tail[32];
+
+	if (to == SCH_QT_BOOLEAN && from == SCH_QT_STRING) {
+		pre = "(CASE lower(";
+		post = ") WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)";
+	} else if (to == SCH_QT_BOOLEAN && from != SCH_QT_BOOLEAN) {
+		pre = "(CAST(";
+		post = " AS REAL) <> 0)";
+	} else if (to == SCH_QT_DATETIME && from == SCH_QT_STRING) {
+		pre = "CAST(round((julianday(";
+		post = ") - 2440587.5) * 86400000.0) AS INTEGER)";
+	} else if (to == SCH_QT_STRING && from == SCH_QT_DATETIME) {
+		pre = "strftime('%Y-%m-%d %H:%M:%f', (";
+		post = ") / 1000.0, 'unixepoch')";
+	} else {
+		snprintf(tail, sizeof(tail), " AS %s)", sqlite_type(to));
+		post = tail;
+	}
+	if (cmn_buf_append_str(b, pre, r->err) < 0 || pl_expr(r, e->args[0], b) < 0)
+		return -1;
+	return cmn_buf_append_str(b, post, r->err);
+}
+
 int sch_plan_fn_name(const char *ref, const char *project, char *out, size_t outlen)
 {
 	const char *colon = strchr(ref, ':');
@@ -241,9 +274,7 @@ int pl_expr(struct pl_render *r, const struct sch_q_expr *e, struct cmn_buf *b)
 	case SCH_QE_CASE:
 		return case_expr(r, e, b);
 	case SCH_QE_CAST:
-		if (cmn_buf_append_str(b, "CAST(", r->err) < 0 || pl_expr(r, e->args[0], b) < 0)
-			return -1;
-		return cmn_buf_printf(b, r->err, " AS %s)", sqlite_type(e->cast_type));
+		return cast_expr(r, e, b);
 	case SCH_QE_CALL:
 		return call(r, e, b);
 	default:

@@ -41,18 +41,6 @@ BATCH = 500  # rows per INSERT ... VALUES: a few chunks per table, well under th
 NODES = (4,) if sanitized() else (1, 2, 4)
 
 # ---- bugs found by this suite (each marker lists its minimal repro) ------
-BUG_DUP_NAMES = pytest.mark.xfail(strict=True, reason=(
-    "planner/runner: a query whose output has two columns of the same name fails at the "
-    "FINAL node 'plan: output: duplicate column' (the node's plan check; the compile side "
-    "accepts it, as MaxCompute does for a query). Repro: SELECT 1 AS x, 2 AS x;  "
-    "SELECT id, id FROM t;  SELECT a.id, b.id FROM t a JOIN t b ON a.id = b.id"))
-BUG_CAST_BOOL = pytest.mark.xfail(strict=True, reason=(
-    "CAST(bigint AS BOOLEAN) fails at the node: 'column c1: a INTEGER value is not BOOLEAN' "
-    "for values other than 0/1 (the cast must be x <> 0). Repro: SELECT CAST(2 AS BOOLEAN)"))
-BUG_CAST_DATETIME = pytest.mark.xfail(strict=True, reason=(
-    "CAST('2024-01-02 03:04:05' AS DATETIME) yields 1970-01-01 00:00:02.024 (the leading "
-    "number read as milliseconds) instead of parsing the text. Repro: "
-    "SELECT CAST('2024-01-02 03:04:05' AS DATETIME)"))
 
 COUNTRIES = ["de", "fr", "jp", "us", "br", "in", "cn", "gb", "it", "es", "ng", "se"]
 STATUSES = ["new", "paid", "shipped", "returned", "cancelled"]
@@ -338,12 +326,10 @@ QUERIES = [
     q("cast_bool_to_bigint", "SELECT id, CAST(active AS BIGINT) AS b FROM users",
       "SELECT id, active AS b FROM users"),
     q("cast_bigint_to_bool", "SELECT id, CAST(age AS BOOLEAN) AS b FROM users",
-      "SELECT id, CASE WHEN age IS NULL THEN NULL ELSE age <> 0 END AS b FROM users",
-      marks=[BUG_CAST_BOOL]),
+      "SELECT id, CASE WHEN age IS NULL THEN NULL ELSE age <> 0 END AS b FROM users"),
     q("cast_string_to_datetime", "SELECT id FROM users WHERE created >= "
                                  "CAST('2023-01-01 00:00:00' AS DATETIME)",
-      "SELECT id FROM users WHERE created >= '2023-01-01 00:00:00.000'",
-      marks=[BUG_CAST_DATETIME]),
+      "SELECT id FROM users WHERE created >= '2023-01-01 00:00:00.000'"),
     q("datetime_compare", f"SELECT id, created FROM users WHERE created < "
                           f"CAST({1609459200000} AS DATETIME)",
       f"SELECT id, created FROM users WHERE created < '{ms_text(1609459200000)}'"),
@@ -429,7 +415,7 @@ QUERIES = [
                            "JOIN orders o ON u.id = o.user_id "
                            "JOIN countries c ON u.country = c.code WHERE o.qty >= 4"),
     q("join_same_column_names", "SELECT a.code, b.code FROM countries a JOIN countries b "
-                                "ON a.region = b.region", marks=[BUG_DUP_NAMES]),
+                                "ON a.region = b.region"),
     # -- subqueries in FROM, UNION ALL
     q("subquery_rows", "SELECT t.id, t.s2 FROM (SELECT id, score * 2 AS s2 FROM users "
                        "WHERE active) t WHERE t.s2 > 50"),
