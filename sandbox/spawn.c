@@ -312,8 +312,16 @@ static int pass_first_execve(struct sbx_child *ch, struct cmn_err *err)
 {
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
-	struct pollfd p[2] = { { ch->notify_fd, POLLIN, 0 }, { ch->sock, POLLIN, 0 } };
-	if (poll(p, 2, -1) < 0 || !(p[0].revents & POLLIN))
+	/* Only the listener tells: POLLIN is the execve, POLLHUP that the
+	 * payload (the filter's only user) is gone. The init's socket is not
+	 * watched here: a status message on it raced the execve's
+	 * notification and failed healthy starts under load. */
+	struct pollfd p = { ch->notify_fd, POLLIN, 0 };
+	int n;
+	do
+		n = poll(&p, 1, -1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 || !(p.revents & POLLIN))
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "payload ended before its execve");
 	memset(&req, 0, sizeof(req));
 	if (ioctl(ch->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
