@@ -490,8 +490,10 @@ def bad_plans():
     case("fn_no_script", lambda p: p.update(functions=[F_MASK]))
     case("fn_kind", lambda p: p.update(functions=[dict(F_MASK, kind="window")]))
     case("table_no_cols", lambda p: p.update(functions=[dict(F_WORDS, columns=None)]))
-    case("too_many_inputs", lambda p: p.update(inputs=p["inputs"] * 17))
-    case("dup_col", lambda p: p["output"].update(columns=[{"name": "a", "type": "BIGINT"}] * 2))
+    case("too_many_inputs", lambda p: p.update(inputs=p["inputs"] * 257))
+    # an input is an SQLite table: its column names are unique (a query's
+    # output may repeat a name, SELECT a.id, b.id)
+    case("dup_col", lambda p: p["inputs"][0].update(columns=[{"name": "a", "type": "BIGINT"}] * 2))
     case("bad_key", lambda p: p["output"].update(sink={"partition": {"keys": [3], "peers": ["127.0.0.1:1"], "input": 0}}))
     case("no_peers", lambda p: p["output"].update(sink={"partition": {"keys": [0], "peers": [], "input": 0}}))
     case("limits_neg", lambda p: p.update(limits={"udf_memory": -1}))
