@@ -49,6 +49,9 @@ struct sch_api_config {
 	unsigned threads; /* worker event loops */
 	/* storage glue (storage_glue.h): local chunk servers, 0 = none */
 	unsigned chunkservers, racks;
+	/* network links (netlinks.h): the netns path a job's overlay grant goes
+	 * through (--netlink-gateway), NULL = links are not configured */
+	const char *netlink_gateway;
 };
 
 struct sch_api {

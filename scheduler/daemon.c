@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
+#include "scheduler/netlinks.h"
 #include "scheduler/tables.h"
 #include "scheduler/tls.h"
 #include "scheduler/stmt.h"
@@ -120,7 +121,8 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 			   api->cfg.audit_checkpoint_every, err) < 0)
 		return -1;
 	/* every component's tables exist before the first request */
-	if (sch_authz_migrate(api->cat, err) < 0 || sch_tables_migrate(api->cat, err) < 0)
+	if (sch_authz_migrate(api->cat, err) < 0 || sch_tables_migrate(api->cat, err) < 0 ||
+	    sch_netlinks_migrate(api->cat, err) < 0)
 		return -1;
 	sch_audit_set_default(api->audit);
 	if (api->cfg.tls_cert) {

@@ -13,6 +13,7 @@
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
 #include "scheduler/job_stmt.h"
+#include "scheduler/netlinks.h"
 #include "scheduler/plan.h"
 #include "scheduler/tables.h"
 #include "scheduler/stmt.h"
@@ -25,6 +26,7 @@ static void usage(FILE *out)
 		"               [--chunkservers N --racks R] [--tls-cert F --tls-key F]\n"
 		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
 		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
+		"               [--netlink-gateway NETNS]\n"
 		"       cordond --help | --version\n\n"
 		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
 		"them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
@@ -33,7 +35,11 @@ static void usage(FILE *out)
 		"--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n"
 		"--threads: event loops (default: one per CPU, at most 4).\n"
 		"--chunkservers N --racks R: local cordon-chunkd processes cordond starts\n"
-		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n");
+		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n"
+		"--netlink-gateway NETNS: the network namespace (a path such as\n"
+		"/run/netns/X or /proc/PID/ns/net) through which jobs that set\n"
+		"odps.session.networklink reach their link's destinations; without it\n"
+		"such jobs fail (network links are not configured on this server).\n");
 }
 
 /* "host:port", "[v6]:port" or ":port". */
@@ -100,7 +106,8 @@ static int serve(struct sch_api *api)
 	 * not recognise falls through to the API's handler. */
 	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0 ||
 	    sch_stmt_register("tables", sch_tables_stmt_handler) < 0 ||
-	    sch_stmt_register("explain", sch_plan_explain_handler) < 0) {
+	    sch_stmt_register("explain", sch_plan_explain_handler) < 0 ||
+	    sch_stmt_register("netlinks", sch_netlinks_stmt_handler) < 0) {
 		cmn_error("cannot register the statement handlers");
 		return CMN_EXIT_FAIL;
 	}
@@ -134,6 +141,7 @@ static const struct option opts[] = {
 	{ "audit-checkpoint-every", required_argument, NULL, 'A' },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "threads", required_argument, NULL, 't' },
+	{ "netlink-gateway", required_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -175,6 +183,15 @@ static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 		return cmn_log_level_parse(arg, level);
 	case 't':
 		return parse_uint(arg, &cfg->threads) < 0 || cfg->threads > 64 ? -1 : 0;
+	case 'N': {
+		struct cmn_err err = CMN_ERR_INIT;
+		if (sch_netlinks_check_gateway(arg, &err) < 0) {
+			fprintf(stderr, "cordond: --netlink-gateway: %s\n", err.msg);
+			return -1;
+		}
+		cfg->netlink_gateway = arg;
+		return 0;
+	}
 	default:
 		return -1;
 	}
