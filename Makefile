@@ -55,6 +55,7 @@ demo: build
 	@CORDON_BUILD_DIR=$(abspath $(BUILD)) scripts/demo.sh
 
 bench: deps
+	scripts/install-deps.sh --bench
 	$(MAKE) build BUILD=build-release CMAKE_FLAGS=-DCMAKE_BUILD_TYPE=Release
 	CORDON_BUILD_DIR=$(abspath build-release) scripts/bench.sh
 

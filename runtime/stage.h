@@ -22,7 +22,7 @@
 #include "runtime/udf_abi.h"
 
 #define RT_PLAN_MAX_BYTES (16u << 20)
-#define RT_PLAN_MAX_INPUTS 16
+#define RT_PLAN_MAX_INPUTS 256
 #define RT_PLAN_MAX_FUNCTIONS 64
 #define RT_PLAN_MAX_FILES 64
 #define RT_PLAN_MAX_PEERS 256

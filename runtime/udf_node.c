@@ -4,7 +4,14 @@
  *   cordon-node udf --script-fd N --script-name NAME --function F
  *                   [--input-fd N] [--memory B] [--instructions N]
  *                   [--cpu-time DUR] [--output-bytes B] [--seed N]
- *                   [--resource NAME=FD]...
+ *                   [--resource NAME=FD]... [--describe]
+ *
+ * --describe: load the script, resolve F and print one JSON line
+ * {"kind": "scalar|aggregate|table", "signature": "a,b->r" or null,
+ *  "args": [...] or null (any), "returns": [...]} instead of calling it.
+ * cordond runs this in the container for CREATE FUNCTION: the kind and
+ * signature come from what the script's top level returns, which only
+ * running it can tell, and cordond never runs tenant Lua itself.
  *
  * Input: JSON lines, streamed, each an array of arguments (no --input-fd:
  * one call with no arguments). Scalar: one JSON value per input line.
@@ -42,6 +49,7 @@ struct node_opts {
 	struct rt_limits lim;
 	struct rt_resource res[MAX_RESOURCES];
 	size_t nres;
+	bool describe;
 };
 
 struct node {
@@ -100,6 +108,7 @@ static int parse_opts(int argc, char **argv, struct node_opts *o, struct cmn_err
 		{ "output-bytes", required_argument, NULL, 'o' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "resource", required_argument, NULL, 'r' },
+		{ "describe", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = 0;
@@ -138,6 +147,9 @@ static int parse_opts(int argc, char **argv, struct node_opts *o, struct cmn_err
 			break;
 		case 'r':
 			rc = add_resource(o, optarg, err);
+			break;
+		case 'D':
+			o->describe = true;
 			break;
 		default:
 			return cmn_err_set(err, CMN_EINVAL, 0, "unknown option");
@@ -326,6 +338,42 @@ static int run_aggregate(struct node *n)
 	return 0;
 }
 
+/* --describe: the resolved UDF as one JSON line on stdout. */
+static int describe(struct node *n)
+{
+	const struct rt_signature *sig = rt_udf_signature(n->u);
+	json_t *args = NULL, *rets = json_array(), *o;
+	char text[1024] = "";
+	size_t len = 0;
+	int rc;
+
+	if (sig->present && !sig->any_args) {
+		args = json_array();
+		for (int i = 0; args && i < sig->nargs; i++) {
+			json_array_append_new(args, json_string(rt_type_name(sig->args[i])));
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s",
+						i ? "," : "", rt_type_name(sig->args[i]));
+		}
+	} else if (sig->present) {
+		len += (size_t)snprintf(text, sizeof(text), "*");
+	}
+	if (sig->present)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "->");
+	for (int i = 0; sig->present && rets && i < sig->nret && len < sizeof(text); i++) {
+		json_array_append_new(rets, json_string(rt_type_name(sig->ret[i])));
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", i ? "," : "",
+					rt_type_name(sig->ret[i]));
+	}
+	o = json_pack("{s:s, s:o, s:o, s:o}", "kind", rt_udf_kind_name(rt_udf_kind(n->u)),
+		      "signature", sig->present ? json_string(text) : json_null(), "args",
+		      args ? args : json_null(), "returns", rets ? rets : json_array());
+	rc = o && json_dumpf(o, n->out, JSON_COMPACT) == 0 && fputc('\n', n->out) != EOF
+		 ? CMN_EXIT_OK
+		 : CMN_EXIT_FAIL;
+	json_decref(o);
+	return rc;
+}
+
 static int run(struct node *n)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -385,7 +433,7 @@ int rt_node_udf_main(int argc, char **argv)
 		rt_udf_free(n.u);
 		return CMN_EXIT_FAIL;
 	}
-	rc = run(&n);
+	rc = o.describe ? describe(&n) : run(&n);
 	if (n.in)
 		fclose(n.in);
 	if (fflush(stdout) != 0 && rc == 0) {

@@ -70,6 +70,7 @@ static void transmit(struct sch_api_req *r)
 	struct evbuffer *buf = evbuffer_new();
 	static const char *reasons[] = { [200] = "OK",
 					 [201] = "Created",
+					 [202] = "Accepted",
 					 [400] = "Bad Request",
 					 [403] = "Forbidden",
 					 [404] = "Not Found",
@@ -91,6 +92,29 @@ static void transmit(struct sch_api_req *r)
 		evbuffer_free(buf);
 }
 
+void sch_api_reply_raw(struct sch_api_req *r, int status, const char *ctype, const char *data,
+		       size_t len)
+{
+	audit_request(r, status, NULL, NULL);
+	send_reply(r, status, ctype, data, len);
+}
+
+/* Outside api->lock (no audit: the request was audited when handled). */
+void sch_api_replace_reply(struct sch_api_req *r, int status, json_t *body)
+{
+	char *text;
+	json_object_set_new(body, "requestId", json_string(r->request_id));
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!text)
+		return;
+	free(r->reply);
+	r->reply = text;
+	r->reply_len = strlen(text);
+	r->status = status;
+	r->content_type = "application/json";
+}
+
 void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body)
 {
 	char *text;
@@ -101,6 +125,19 @@ void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body)
 	send_reply(r, status, "application/json", text ? text : "{}", text ? strlen(text) : 2);
 	free(text);
 	json_decref(body);
+}
+
+void sch_api_reply_bytes(struct sch_api_req *r, int status, const char *ctype, char *data,
+			 size_t len)
+{
+	audit_request(r, status, NULL, NULL);
+	r->replied = true;
+	r->status = status;
+	r->content_type = ctype;
+	free(r->reply);
+	r->reply = data;
+	r->reply_len = data ? len : 0;
+	sch_metrics_request(status, elapsed(&r->start));
 }
 
 __attribute__((format(printf, 4, 0))) static void
@@ -352,6 +389,15 @@ static void handle(struct sch_api *api, struct evhttp_request *req, struct sch_a
 		return;
 	}
 	r->body_len = evbuffer_get_length(body);
+	/* evhttp reads up to the largest route's cap; each route keeps its own
+	 * (resources.h), decided here before anything else looks at the body */
+	if (r->body_len > sch_api_body_cap(r)) {
+		r->event_name = early_event_name(r);
+		sch_api_reply_error(r, 413, "EntityTooLarge",
+				    "the body is %zu bytes; this endpoint takes at most %zu",
+				    r->body_len, sch_api_body_cap(r));
+		return;
+	}
 	r->body = r->body_len ? evbuffer_pullup(body, -1) : (const unsigned char *)"";
 	if (source_address(r) < 0) {
 		sch_api_reply_error(r, 400, "InvalidArgument",
@@ -381,6 +427,8 @@ void sch_api_handle(struct evhttp_request *req, void *arg)
 	pthread_mutex_lock(&api->lock);
 	handle(api, req, &r);
 	pthread_mutex_unlock(&api->lock);
+	if (r.wait_job[0])
+		sch_api_finish_wait(&r);
 	transmit(&r);
 	free(r.reply);
 }

@@ -25,6 +25,7 @@
 #include "scheduler/accounts.h"
 #include "scheduler/audit.h"
 #include "scheduler/catalog.h"
+#include "scheduler/job.h"
 #include "scheduler/keywrap.h"
 #include "scheduler/principal.h"
 #include "scheduler/stmt.h"
@@ -44,6 +45,7 @@ struct sch_api_config {
 	unsigned io_timeout_s;          /* read/write inactivity */
 	unsigned max_connections;
 	size_t max_body, max_headers;
+	size_t max_resource_body; /* PUT /v1/projects/{p}/resources/{name} (resources.h) */
 	unsigned audit_checkpoint_every;
 	int clock_skew_s; /* ±window for x-amz-date */
 	unsigned threads; /* worker event loops */
@@ -52,6 +54,9 @@ struct sch_api_config {
 	/* network links (netlinks.h): the netns path a job's overlay grant goes
 	 * through (--netlink-gateway), NULL = links are not configured */
 	const char *netlink_gateway;
+	/* jobs (job.h) */
+	unsigned max_jobs;           /* running at once, 0 = 4 */
+	const char *overlay_run_dir; /* NULL = the overlay library's default */
 };
 
 struct sch_api {
@@ -63,6 +68,7 @@ struct sch_api {
 	struct sch_audit *audit;
 	struct sch_whitelist proxies;
 	struct sch_storage *storage; /* storage_glue.h: keyring, chunk servers */
+	struct sch_jobs *jobs;       /* job.h: the job runner */
 	SSL_CTX *ssl;
 	struct event_base *base;
 	/* Held while a request is handled: the catalog connection, the key
@@ -99,6 +105,9 @@ struct sch_api_req {
 	const unsigned char *body;
 	size_t body_len;
 	bool replied;
+	/* POST .../jobs?wait=S: the job to wait for once api->lock is released */
+	char wait_job[32];
+	uint64_t wait_ms;
 };
 
 int sch_daemon_init(struct sch_api *api, struct cmn_err *err);
@@ -109,8 +118,14 @@ void sch_server_request_seen(struct evhttp_request *req);
 /* api.c */
 void sch_api_handle(struct evhttp_request *req, void *arg);
 void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body);
+void sch_api_reply_raw(struct sch_api_req *r, int status, const char *ctype, const char *data,
+		       size_t len);
+void sch_api_replace_reply(struct sch_api_req *r, int status, json_t *body);
 void sch_api_reply_error(struct sch_api_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A reply that is not JSON (a resource's bytes); takes data (malloc'd). */
+void sch_api_reply_bytes(struct sch_api_req *r, int status, const char *ctype, char *data,
+			 size_t len);
 /* Maps err->code to status and code string and replies. */
 void sch_api_reply_err(struct sch_api_req *r, const struct cmn_err *err);
 /* Body as a JSON object; replies 400 itself and returns NULL on failure. */
@@ -128,10 +143,23 @@ int sch_api_authenticate(struct sch_api_req *r);
 void sch_api_route_accounts(struct sch_api_req *r, char **segs, size_t n);
 void sch_api_route_admin(struct sch_api_req *r, char **segs, size_t n);
 void sch_api_route_projects(struct sch_api_req *r, char **segs, size_t n);
+/* api_jobs.c: /v1/projects/{p}/jobs[/{id}[/result]] (segs after the
+ * project; the project exists and its whitelist passed) */
+void sch_api_route_jobs(struct sch_api_req *r, const char *project, char **segs, size_t n);
+/* after api->lock is released: waits for r->wait_job and replaces the reply */
+void sch_api_finish_wait(struct sch_api_req *r);
+/* ?wait=SECONDS of POST .../jobs in ms; -1 when malformed or > 300 s */
+int sch_api_wait_param(struct sch_api_req *r, uint64_t *ms);
 void sch_api_route_audit(struct sch_api_req *r);
 /* api_storage.c: /v1/admin/storage[/scrub|/repair] and
  * /v1/admin/projects/{p}/key (segs after "/v1/admin/"). */
 void sch_api_route_admin_storage(struct sch_api_req *r, char **segs, size_t n);
+
+/* api_resources.c: /v1/projects/{p}/resources[/{name}] (segs after the
+ * project), and the body cap of a request (cfg.max_body but for a
+ * resource PUT); evhttp itself reads up to the largest of them. */
+void sch_api_route_resources(struct sch_api_req *r, const char *project, char **segs, size_t n);
+size_t sch_api_body_cap(const struct sch_api_req *r);
 
 /* stmt_basic.c */
 int sch_stmt_basic_register(struct sch_accounts *acc);

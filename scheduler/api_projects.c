@@ -141,11 +141,14 @@ static void run_job(struct sch_api_req *r, const char *project)
 	};
 	json_t *body = sch_api_body_json(r), *result = NULL;
 	const char *sql;
+	uint64_t wait_ms = 0;
 
 	if (!body)
 		return;
 	sql = json_string_value(json_object_get(body, "sql"));
-	if (!sql) {
+	if (sch_api_wait_param(r, &wait_ms) < 0) {
+		sch_api_reply_error(r, 400, "InvalidArgument", "wait is 0..300 seconds");
+	} else if (!sql) {
 		sch_api_reply_error(r, 400, "InvalidArgument", "\"sql\" (string) is required");
 	} else if (sch_stmt_dispatch(&ctx, sql, strlen(sql), &result, &err) < 0) {
 		sch_metrics_job("failed");
@@ -153,6 +156,16 @@ static void run_job(struct sch_api_req *r, const char *project)
 			sch_api_reply_error(r, 400, "InvalidStatement", "%s", err.msg);
 		else
 			sch_api_reply_err(r, &err);
+	} else if (json_is_true(json_object_get(result, "job"))) {
+		/* queued on the job runner: answered now (202), or after the
+		 * wait once api->lock is released (api.c) */
+		json_object_del(result, "job");
+		if (wait_ms) {
+			snprintf(r->wait_job, sizeof(r->wait_job), "%s",
+				 json_string_value(json_object_get(result, "id")));
+			r->wait_ms = wait_ms;
+		}
+		sch_api_reply_json(r, 202, result);
 	} else {
 		sch_metrics_job("succeeded");
 		if (!json_is_object(result)) {
@@ -219,9 +232,10 @@ void sch_api_route_projects(struct sch_api_req *r, char **segs, size_t n)
 		}
 		if (owner_or_operator(r, project))
 			set_whitelist(r, project);
-	} else if (n == 2 && strcmp(segs[1], "jobs") == 0 && r->method == EVHTTP_REQ_POST) {
+	} else if (n >= 2 && strcmp(segs[1], "jobs") == 0 &&
+		   (n > 2 || r->method == EVHTTP_REQ_POST)) {
 		char owner[300];
-		r->event_name = "InsertJob";
+		r->event_name = n == 2 ? "InsertJob" : "GetJob";
 		if (sch_project_get_owner(r->api->acc, project, owner, sizeof(owner), &err) < 0) {
 			if (err.code == CMN_ENOTFOUND)
 				sch_api_reply_error(r, 404, "NoSuchProject", "no such project '%s'",
@@ -230,8 +244,14 @@ void sch_api_route_projects(struct sch_api_req *r, char **segs, size_t n)
 				sch_api_reply_err(r, &err);
 			return;
 		}
-		if (sch_api_whitelist_ok(r, project))
+		if (!sch_api_whitelist_ok(r, project))
+			return;
+		if (n == 2)
 			run_job(r, project);
+		else
+			sch_api_route_jobs(r, project, segs + 2, n - 2);
+	} else if (n >= 2 && strcmp(segs[1], "resources") == 0) {
+		sch_api_route_resources(r, project, segs + 1, n - 1); /* api_resources.c */
 	} else {
 		r->event_name = "ProjectRequest";
 		sch_api_reply_error(r, 404, "NotFound", "no such endpoint");

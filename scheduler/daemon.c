@@ -17,8 +17,11 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "scheduler/api.h"
+#include "netoverlay/netoverlay.h"
 #include "scheduler/authz.h"
 #include "scheduler/netlinks.h"
+#include "scheduler/tabledata.h"
+#include "scheduler/resources.h"
 #include "scheduler/tables.h"
 #include "scheduler/tls.h"
 #include "scheduler/stmt.h"
@@ -102,6 +105,32 @@ static int migrate_secrets(struct sch_api *api, struct cmn_err *err)
 	return 0;
 }
 
+/* The job runner. First what a crashed cordond's jobs left: overlays (and
+ * the node processes still in their namespaces); the sandbox removes a
+ * dead caller's cgroups on its next start. */
+static int start_jobs(struct sch_api *api, struct cmn_err *err)
+{
+	struct ovl_gc_report rep = { 0 };
+	struct sch_jobs_cfg cfg = {
+		.cat = api->cat,
+		.storage = api->storage,
+		.api_lock = &api->lock,
+		.overlay_run_dir = api->cfg.overlay_run_dir,
+		.max_running = api->cfg.max_jobs,
+		.netlink_gateway = api->cfg.netlink_gateway,
+	};
+
+	if (ovl_gc(api->cfg.overlay_run_dir, api->cfg.netlink_gateway, &rep, err) < 0)
+		cmn_warn("overlay clean-up: %s", err->msg);
+	else if (rep.overlays || rep.processes)
+		cmn_info("removed %u overlays and %u node processes of an earlier run",
+			 rep.overlays, rep.processes);
+	if (sch_jobs_open(&api->jobs, &cfg, err) < 0)
+		return cmn_err_wrap(err, "jobs");
+	sch_jobs_set_default(api->jobs);
+	return 0;
+}
+
 int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 {
 	char path[4200];
@@ -122,9 +151,13 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 		return -1;
 	/* every component's tables exist before the first request */
 	if (sch_authz_migrate(api->cat, err) < 0 || sch_tables_migrate(api->cat, err) < 0 ||
-	    sch_netlinks_migrate(api->cat, err) < 0)
+	    sch_netlinks_migrate(api->cat, err) < 0 || sch_tabledata_migrate(api->cat, err) < 0)
+		return -1;
+	if (sch_resources_migrate(api->cat, err) < 0)
 		return -1;
 	sch_audit_set_default(api->audit);
+	if (start_jobs(api, err) < 0)
+		return -1;
 	if (api->cfg.tls_cert) {
 		snprintf(api->cert_path, sizeof(api->cert_path), "%s", api->cfg.tls_cert);
 		snprintf(api->key_path, sizeof(api->key_path), "%s",
@@ -148,14 +181,19 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "RAND_bytes failed");
 	for (size_t i = 0; i < sizeof(prefix); i++)
 		snprintf(api->request_prefix + 2 * i, 3, "%02x", prefix[i]);
-	if (sch_stmt_basic_register(api->acc) < 0)
+	/* DROP TABLE and the download switch, before the API's own and the jobs */
+	if (sch_tabledata_stmt_register(api->cat, api->storage, &api->lock) < 0 ||
+	    sch_stmt_basic_register(api->acc) < 0)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "cannot register statement handlers");
 	return 0;
 }
 
 void sch_daemon_fini(struct sch_api *api)
 {
-	/* storage first: its master audits through the default audit log */
+	/* jobs first (they use storage and the catalog), then storage: its
+	 * master audits through the default audit log */
+	sch_jobs_close(api->jobs);
+	api->jobs = NULL;
 	sch_storage_close(api->storage);
 	api->storage = NULL;
 	sch_audit_set_default(NULL);

@@ -12,9 +12,11 @@
 #include "common/parse.h"
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
-#include "scheduler/job_stmt.h"
+#include "scheduler/job.h"
+#include "scheduler/functions.h"
 #include "scheduler/netlinks.h"
 #include "scheduler/plan.h"
+#include "scheduler/resources.h"
 #include "scheduler/tables.h"
 #include "scheduler/stmt.h"
 #include "scheduler/scheduler.h"
@@ -27,13 +29,18 @@ static void usage(FILE *out)
 		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
 		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
 		"               [--netlink-gateway NETNS]\n"
+		"               [--max-jobs N] [--overlay-run-dir DIR]\n"
 		"       cordond --help | --version\n\n"
 		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
 		"them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
 		"On first start DIR receives the root key, the catalog, a self-signed TLS\n"
 		"certificate (DIR/tls/cert.pem) and the operator's DIR/admin.credentials.\n"
 		"--trusted-proxies: addresses/CIDRs whose X-Forwarded-For is believed.\n"
-		"--threads: event loops (default: one per CPU, at most 4).\n"
+		"--threads: event loops (default: one per CPU, at least 4, at most 8); a\n"
+		"request waiting for a job (POST .../jobs?wait=S) holds one.\n"
+		"--max-jobs N: jobs running at once (default 4), the rest wait in order.\n"
+		"--overlay-run-dir DIR: the job overlays' leases and owner records\n"
+		"(default /run/cordon/overlay).\n"
 		"--chunkservers N --racks R: local cordon-chunkd processes cordond starts\n"
 		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n"
 		"--netlink-gateway NETNS: the network namespace (a path such as\n"
@@ -85,12 +92,13 @@ static int parse_count(const char *s, unsigned *out, unsigned max)
 	return 0;
 }
 
-/* One event loop per CPU, at most 4: TLS and HTTP parsing scale with them,
- * request handling is serialized anyway. */
+/* One event loop per CPU, at least 4 (a request waiting for a job holds
+ * its loop), at most 8: TLS and HTTP parsing scale with them, request
+ * handling is serialized anyway. */
 static unsigned default_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
+	return n < 4 ? 4 : n > 8 ? 8 : (unsigned)n;
 }
 
 static int serve(struct sch_api *api)
@@ -107,7 +115,8 @@ static int serve(struct sch_api *api)
 	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0 ||
 	    sch_stmt_register("tables", sch_tables_stmt_handler) < 0 ||
 	    sch_stmt_register("explain", sch_plan_explain_handler) < 0 ||
-	    sch_stmt_register("netlinks", sch_netlinks_stmt_handler) < 0) {
+	    sch_stmt_register("netlinks", sch_netlinks_stmt_handler) < 0 ||
+	    sch_stmt_register("functions", sch_functions_stmt_handler) < 0) {
 		cmn_error("cannot register the statement handlers");
 		return CMN_EXIT_FAIL;
 	}
@@ -142,6 +151,8 @@ static const struct option opts[] = {
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "threads", required_argument, NULL, 't' },
 	{ "netlink-gateway", required_argument, NULL, 'N' },
+	{ "max-jobs", required_argument, NULL, 'J' },
+	{ "overlay-run-dir", required_argument, NULL, 'O' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -158,6 +169,11 @@ static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 	case 'r':
 		cfg->region = arg;
 		return !*arg || strlen(arg) > 63 ? -1 : 0;
+	case 'J':
+		return parse_count(arg, &cfg->max_jobs, 64) < 0 || cfg->max_jobs == 0 ? -1 : 0;
+	case 'O':
+		cfg->overlay_run_dir = arg;
+		return 0;
 	case 'C': /* storage glue: local chunk servers, 0 = none */
 		return parse_count(arg, &cfg->chunkservers, 64);
 	case 'R':
@@ -211,6 +227,7 @@ int main(int argc, char **argv)
 		.io_timeout_s = 30,
 		.max_connections = 2048,
 		.max_body = 1 << 20,
+		.max_resource_body = SCH_RESOURCE_MAX_BYTES,
 		.max_headers = 16384,
 		.audit_checkpoint_every = 1000,
 		.clock_skew_s = 15 * 60,

@@ -32,10 +32,12 @@
 #define SCH_TABLEDATA_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/rowfmt.h"
 #include "scheduler/catalog.h"
 #include "scheduler/storage_glue.h"
 
@@ -65,8 +67,8 @@ enum sch_tabledata_mode {
  * the new rows written. */
 int sch_tabledata_write(struct sch_tabledata *td, const char *project, const char *name,
 			enum sch_tabledata_mode mode, const char *partition,
-			const struct sch_storage_batch *batches, size_t nbatches, uint64_t *rows_out,
-			struct cmn_err *err);
+			const struct sch_storage_batch *batches, size_t nbatches,
+			uint64_t *rows_out, struct cmn_err *err);
 
 /* Reads the current version of project.name: cb gets each stored batch
  * whose index i satisfies i % nslices == slice (nslices >= 1), projected to
@@ -82,5 +84,40 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
  * table never written is fine. */
 int sch_tabledata_drop(struct sch_tabledata *td, const char *project, const char *name,
 		       struct cmn_err *err);
+
+/* ---- added with the implementation (tabledata.c, tabledata_stmt.c) ------ */
+
+/* Text form of one value, as bulk upload/download (api_tabledata.c) and
+ * partition specs use it: BIGINT decimal; DOUBLE as strtod reads it (finite
+ * only) and "%.17g" on output; BOOLEAN true/false; STRING as is (valid
+ * UTF-8); BINARY base64; DATETIME 'YYYY-MM-DD[ HH:MM:SS[.mmm]]' UTC. From
+ * text, STRING points into s and BINARY into scratch (reset first; needed
+ * for BINARY only). CMN_EINVAL "'x' is not a BIGINT" on bad text. */
+int sch_tabledata_value_from_text(enum cmn_col_type type, const char *s, size_t len,
+				  struct cmn_value *out, struct cmn_buf *scratch,
+				  struct cmn_err *err);
+int sch_tabledata_value_to_text(enum cmn_col_type type, const struct cmn_value *v,
+				struct cmn_buf *out, struct cmn_err *err);
+
+/* SETPROJECT odps.security.enabledownloadprivilege=true|false (off unless
+ * set): whether bulk download also needs odps:Download. Catalog access
+ * only; the caller holds the API lock. */
+int sch_tabledata_download_privilege(struct sch_catalog *cat, const char *project, bool *on,
+				     struct cmn_err *err);
+int sch_tabledata_set_download_privilege(struct sch_catalog *cat, const char *project, bool on,
+					 struct cmn_err *err);
+
+/* Registers the statement handler "tabledata" (stmt.h): DROP TABLE [IF
+ * EXISTS] (odps:Drop decided by sch_job_compile; rows crypto-shredded with
+ * sch_tabledata_drop, then the metadata and the authorization object go)
+ * and the SETPROJECT above (owner or operator). It must come before the
+ * job handler; lock is the API lock its handlers are called under. */
+int sch_tabledata_stmt_register(struct sch_catalog *cat, struct sch_storage *storage,
+				pthread_mutex_t *lock);
+
+/* Tests only: fn runs once, without the lock, between a write's storage
+ * write and its catalog commit (how a unit test makes a second writer
+ * come first, deterministically). NULL clears it. */
+void sch_tabledata_test_hook(void (*fn)(void *arg), void *arg);
 
 #endif

@@ -12,6 +12,12 @@ libnftables-dev nftables
 libcmocka-dev python3 python3-pytest python3-botocore curl iproute2
 bubblewrap iperf3 libclang-rt-14-dev
 "
+# --bench: also the baselines only bench/ uses (bench/jobs compares SQL jobs
+# with PostgreSQL 15 + PL/Lua on a server it starts itself). Not in CI: the
+# server package is large and CI does not run benchmarks.
+if [ "${1:-}" = "--bench" ]; then
+	PKGS="$PKGS postgresql-15 postgresql-15-pllua"
+fi
 
 missing=""
 for p in $PKGS; do

@@ -20,7 +20,8 @@
 #include "cordon_version.h"
 #include "scheduler/sigv4.h"
 
-#define MAX_RESPONSE (64u << 20)
+/* a resource of the largest size (resources.h) and its headers */
+#define MAX_RESPONSE ((64u << 20) + (64u << 10))
 
 /* Reads key=value from [section] of an INI file into out (only if out is
  * still empty, so earlier sources win). */
@@ -214,14 +215,13 @@ fail:
 }
 
 static int build_request(const struct cli_config *cfg, const char *method, const char *host_hdr,
-			 const char *path, const char *body, struct cmn_buf *out,
-			 struct cmn_err *err)
+			 const char *path, const void *body, size_t blen, const char *ctype,
+			 struct cmn_buf *out, struct cmn_err *err)
 {
 	char amz_date[17], payload[65];
 	const char *q = strchr(path, '?');
 	char path_only[2048];
 	cleanup_buf struct cmn_buf authz;
-	size_t blen = body ? strlen(body) : 0;
 	struct sch_http_header h[2] = { { "host", host_hdr }, { "x-amz-date", amz_date } };
 	struct sch_sigv4_request req = { method, path_only, q ? q + 1 : NULL, h, 2, payload };
 
@@ -236,8 +236,8 @@ static int build_request(const struct cli_config *cfg, const char *method, const
 	if (cmn_buf_printf(out, err,
 			   "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nAuthorization: %s\r\n"
 			   "User-Agent: cordon-cli/%s\r\nConnection: close\r\n"
-			   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			   method, path, host_hdr, amz_date, authz.data, CORDON_VERSION,
+			   "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+			   method, path, host_hdr, amz_date, authz.data, CORDON_VERSION, ctype,
 			   blen) < 0 ||
 	    (blen && cmn_buf_append(out, body, blen, err) < 0))
 		return -1;
@@ -263,6 +263,14 @@ static int parse_response(struct cmn_buf *raw, struct cli_response *resp, struct
 int cli_request(const struct cli_config *cfg, const char *method, const char *path,
 		const char *body, struct cli_response *resp, struct cmn_err *err)
 {
+	return cli_request_bytes(cfg, method, path, body, body ? strlen(body) : 0,
+				 "application/json", resp, err);
+}
+
+int cli_request_bytes(const struct cli_config *cfg, const char *method, const char *path,
+		      const void *body, size_t body_len, const char *content_type,
+		      struct cli_response *resp, struct cmn_err *err)
+{
 	char host[256], port[16], prefix[256], host_hdr[300], full[2300];
 	cleanup_buf struct cmn_buf req, raw;
 	cleanup_close int fd = -1;
@@ -282,7 +290,7 @@ int cli_request(const struct cli_config *cfg, const char *method, const char *pa
 	snprintf(host_hdr, sizeof(host_hdr), "%s%s%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "",
 		 strcmp(port, "443") ? ":" : "", strcmp(port, "443") ? port : "");
 	snprintf(full, sizeof(full), "%s%s", prefix, path);
-	if (build_request(cfg, method, host_hdr, full, body, &req, err) < 0)
+	if (build_request(cfg, method, host_hdr, full, body, body_len, content_type, &req, err) < 0)
 		return -1;
 	fd = connect_tcp(host, port, err);
 	if (fd < 0)
@@ -372,6 +380,14 @@ int cli_common_option(int c, const char *arg, struct cli_config *cfg)
 int cli_call(const char *prog, struct cli_config *cfg, const char *method, const char *path,
 	     const char *body, struct cli_response *resp)
 {
+	return cli_call_bytes(prog, cfg, method, path, body, body ? strlen(body) : 0,
+			      "application/json", resp);
+}
+
+int cli_call_bytes(const char *prog, struct cli_config *cfg, const char *method, const char *path,
+		   const void *body, size_t body_len, const char *content_type,
+		   struct cli_response *resp)
+{
 	struct cmn_err err = CMN_ERR_INIT;
 	int rc;
 
@@ -380,7 +396,7 @@ int cli_call(const char *prog, struct cli_config *cfg, const char *method, const
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		return 2;
 	}
-	if (cli_request(cfg, method, path, body, resp, &err) < 0) {
+	if (cli_request_bytes(cfg, method, path, body, body_len, content_type, resp, &err) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		return 1;
 	}

@@ -42,6 +42,10 @@ int cli_config_resolve(struct cli_config *cfg, struct cmn_err *err);
 /* body may be NULL. */
 int cli_request(const struct cli_config *cfg, const char *method, const char *path,
 		const char *body, struct cli_response *resp, struct cmn_err *err);
+/* The same with a body of body_len bytes (binary allowed) and its type. */
+int cli_request_bytes(const struct cli_config *cfg, const char *method, const char *path,
+		      const void *body, size_t body_len, const char *content_type,
+		      struct cli_response *resp, struct cmn_err *err);
 void cli_response_free(struct cli_response *resp);
 /* Prints the server's error (code, message, request id) to stderr and
  * returns the CLI exit code for it; 0 for 2xx. */
@@ -66,5 +70,9 @@ int cli_common_option(int c, const char *arg, struct cli_config *cfg);
  * Returns 0 and fills resp on a 2xx answer, else the exit code. */
 int cli_call(const char *prog, struct cli_config *cfg, const char *method, const char *path,
 	     const char *body, struct cli_response *resp);
+
+int cli_call_bytes(const char *prog, struct cli_config *cfg, const char *method, const char *path,
+		   const void *body, size_t body_len, const char *content_type,
+		   struct cli_response *resp);
 
 #endif

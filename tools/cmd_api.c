@@ -1,6 +1,7 @@
 /* tools/cmd_api.c — `cordon whoami` and `cordon sql`: the job submitter's
  * commands, over the signed HTTPS API (client.c). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,7 @@ int cmd_sql(int argc, char **argv)
 	static const struct option opts[] = { CLI_COMMON_OPTIONS,
 					      { "format", required_argument, NULL, 'F' },
 					      { "file", required_argument, NULL, 'f' },
+					      { "async", no_argument, NULL, 'a' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct cli_config cfg = { 0 };
@@ -180,6 +182,7 @@ int cmd_sql(int argc, char **argv)
 	struct cmn_err err = CMN_ERR_INIT;
 	cleanup_free char *sql = NULL, *body = NULL;
 	const char *format = "table", *file = NULL;
+	bool async = false;
 	char path[300];
 	json_t *req;
 	int c, rc;
@@ -192,9 +195,17 @@ int cmd_sql(int argc, char **argv)
 			*(c == 'F' ? &format : &file) = optarg;
 			continue;
 		}
-		fprintf(c == 'h' ? stdout : stderr,
-			"usage: cordon sql [--project P] [--format table|json|csv] "
-			"(\"STATEMENT;\" | -f FILE)\n" CLI_COMMON_HELP);
+		if (c == 'a') {
+			async = true;
+			continue;
+		}
+		fprintf(
+		    c == 'h' ? stdout : stderr,
+		    "usage: cordon sql [--project P] [--format table|json|csv] [--async] "
+		    "(\"STATEMENT;\" | -f FILE)\n"
+		    "Runs a job and prints its result. A job that runs longer than a second\n"
+		    "shows one progress line per stage on stderr; Ctrl-C cancels it.\n"
+		    "--async: print the job id and return (see `cordon job`).\n" CLI_COMMON_HELP);
 		return c == 'h' ? CMN_EXIT_OK : CMN_EXIT_USAGE;
 	}
 	if ((file != NULL) == (optind < argc) || optind + (file ? 0 : 1) != argc ||
@@ -217,7 +228,7 @@ int cmd_sql(int argc, char **argv)
 				"project= in ~/.cordon/config\n");
 		return CMN_EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "/v1/projects/%s/jobs", cfg.project);
+	snprintf(path, sizeof(path), "/v1/projects/%s/jobs?wait=%d", cfg.project, async ? 0 : 1);
 	req = json_pack("{s:s}", "sql", sql);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
@@ -228,6 +239,30 @@ int cmd_sql(int argc, char **argv)
 	rc = cli_call("cordon sql", &cfg, "POST", path, body, &resp);
 	if (rc)
 		return rc;
+	if (async && resp.status == 202) {
+		printf("%s\n", json_string_value(json_object_get(resp.json, "id")));
+		cli_response_free(&resp);
+		return CMN_EXIT_OK;
+	}
+	if (json_object_get(resp.json, "error")) {
+		json_t *e = json_object_get(resp.json, "error");
+		fprintf(stderr, "cordon sql: job %s %s: %s: %s\n",
+			json_string_value(json_object_get(resp.json, "id")),
+			json_string_value(json_object_get(resp.json, "status")),
+			json_string_value(json_object_get(e, "code")),
+			json_string_value(json_object_get(e, "message")));
+		cli_response_free(&resp);
+		return CMN_EXIT_FAIL;
+	}
+	if (resp.status == 202 || json_object_get(resp.json, "truncated") == json_true()) {
+		const char *id = json_string_value(json_object_get(resp.json, "id"));
+		char jid[64];
+		snprintf(jid, sizeof(jid), "%s", id ? id : "");
+		cli_response_free(&resp);
+		rc = follow_job(&cfg, jid, &resp);
+		if (rc)
+			return rc;
+	}
 	if (strcmp(format, "json") == 0) {
 		json_t *out =
 		    json_pack("{s:O, s:O}", "columns", json_object_get(resp.json, "columns"),

@@ -13,5 +13,12 @@ int cmd_admin_storage(int argc, char **argv); /* cmd_storage.c, reached as `admi
 /* cmd_storage_api.c: the same through cordond's API (no --data-dir) */
 int cmd_admin_storage_api(int argc, char **argv);
 int cmd_audit(int argc, char **argv); /* cmd_audit.c */
+int cmd_job(int argc, char **argv);   /* cmd_job.c */
+/* cmd_job.c: waits for job id (progress on stderr, Ctrl-C cancels) and
+ * fills resp->json with {"columns": [names], "rows": [...]}. */
+struct cli_config;
+struct cli_response;
+int follow_job(struct cli_config *cfg, const char *id, struct cli_response *resp);
+int cmd_resource(int argc, char **argv); /* cmd_resource.c */
 
 #endif

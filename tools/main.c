@@ -19,6 +19,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "sql", "run SQL statements as a job (cordon sql \"SELECT 1;\" | -f FILE)", cmd_sql },
+	{ "job", "follow, fetch or cancel a job (cordon job status|result|cancel|wait ID)",
+	  cmd_job },
+	{ "resource", "a project's resources: resource put|get|rm|ls", cmd_resource },
 	{ "whoami", "show who the configured credentials authenticate as", cmd_whoami },
 	{ "admin", "operator commands: account, user, role, key, project, storage", cmd_admin },
 	{ "audit", "verify or query the audit log", cmd_audit },

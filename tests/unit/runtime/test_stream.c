@@ -100,7 +100,7 @@ static void test_hello(void **state)
 		"[]",
 		"{\"job\": \"j\", \"stage_index\": 0, \"input\": 0}",
 		"{\"job\": \"j\", \"stage_index\": 0, \"input\": 0, \"sender\": -1}",
-		"{\"job\": \"j\", \"stage_index\": 0, \"input\": 99, \"sender\": 0}",
+		"{\"job\": \"j\", \"stage_index\": 0, \"input\": 999, \"sender\": 0}",
 		"{\"job\": 5, \"stage_index\": 0, \"input\": 0, \"sender\": 0}",
 		"{\"job\": \"j\", \"stage_index\": 0, \"input\": 0, \"sender\": 0, \"x\": 1}",
 	};

@@ -1,0 +1,979 @@
+/* scheduler/tabledata.c — table rows in chunk storage; see tabledata.h for
+ * the layout, the versioning and the locking contract.
+ *
+ * What a write does, in order (the lock is held only in steps 1 and 5):
+ *   1 catalog: the table definition, its storage row (created at the first
+ *     write) and a fresh storage version taken from next_version;
+ *   2 the new rows are checked against the table and rebuilt as stored
+ *     batches (data columns + partition values, at most TD_BATCH_MAX bytes);
+ *   3 the rows that stay (append: all; partition overwrite: the other
+ *     partitions) are read from the current version;
+ *   4 everything is written as the new storage version (all-or-nothing);
+ *   5 one savepoint: job_tables.version CAS, data_version, the partition.
+ * A failure before 5 leaves an unpublished version nobody reads. */
+#include "scheduler/tabledata.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/cleanup.h"
+#include "common/parse.h"
+#include "common/rowfmt.h"
+#include "scheduler/dbutil.h"
+#include "scheduler/tables.h"
+
+/* A stored batch must fit one 4 MiB chunk with its frame; 2 MiB leaves
+ * room and keeps the copy an append makes of each batch small. */
+#define TD_BATCH_MAX (2u << 20)
+
+static const struct sch_migration migrations[] = {
+	{ 1, "CREATE TABLE job_table_storage ("
+	     " storage_id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	     " project TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE,"
+	     " data_version INTEGER NOT NULL DEFAULT 0,"
+	     " next_version INTEGER NOT NULL DEFAULT 1,"
+	     " UNIQUE (project, name));"
+	     /* A table re-created under the same name must never see the rows
+	      * of the one before, even if its drop skipped sch_tabledata_drop. */
+	     "CREATE TRIGGER job_table_storage_forget AFTER DELETE ON job_tables"
+	     " BEGIN DELETE FROM job_table_storage WHERE project = OLD.project"
+	     " AND name = OLD.name; END;"
+	     /* SETPROJECT odps.security.enabledownloadprivilege (tabledata_stmt.c) */
+	     "CREATE TABLE tabledata_project_flags (project TEXT PRIMARY KEY,"
+	     " download_privilege INTEGER NOT NULL DEFAULT 0);" },
+};
+
+int sch_tabledata_migrate(struct sch_catalog *cat, struct cmn_err *err)
+{
+	return sch_catalog_migrate(cat, "tabledata", migrations, CMN_ARRAY_SIZE(migrations), err);
+}
+
+static void td_lock(struct sch_tabledata *td)
+{
+	if (td->lock)
+		pthread_mutex_lock(td->lock);
+}
+
+static void td_unlock(struct sch_tabledata *td)
+{
+	if (td->lock)
+		pthread_mutex_unlock(td->lock);
+}
+
+/* ---- catalog side (under the lock) ------------------------------------- */
+
+static int load_table(struct sch_catalog *cat, const char *project, const char *name,
+		      struct sch_tabledef **out, struct cmn_err *err)
+{
+	if (sch_tables_get(cat, project, name, out, err) < 0)
+		return -1;
+	if (!*out)
+		return cmn_err_set(err, CMN_ENOTFOUND, 0, "table '%s.%s' does not exist", project,
+				   name);
+	if ((*out)->is_view) {
+		sch_tabledef_free(*out);
+		*out = NULL;
+		return cmn_err_set(err, CMN_EINVAL, 0, "'%s.%s' is a view, not a table", project,
+				   name);
+	}
+	return 0;
+}
+
+struct td_row {
+	int64_t storage_id;   /* 0: the table has no storage row */
+	int64_t data_version; /* 0: no rows */
+	int64_t new_version;  /* allocated by get_row(..., true) */
+};
+
+static int select_row(sqlite3 *db, const char *project, const char *name, struct td_row *row,
+		      struct cmn_err *err)
+{
+	sqlite3_stmt *st = sch_db_prepare(db, err,
+					  "SELECT storage_id, data_version, next_version FROM"
+					  " job_table_storage WHERE project = ?1 AND name = ?2",
+					  "ss", project, name);
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row->storage_id = sqlite3_column_int64(st, 0);
+		row->data_version = sqlite3_column_int64(st, 1);
+		row->new_version = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+/* The storage row of a table; with allocate, creates it when missing and
+ * takes a version from next_version (never handed out twice). */
+static int get_row(sqlite3 *db, const char *project, const char *name, bool allocate,
+		   struct td_row *row, struct cmn_err *err)
+{
+	*row = (struct td_row){ 0 };
+	if (!allocate)
+		return select_row(db, project, name, row, err);
+	if (sqlite3_exec(db, "SAVEPOINT td_alloc", NULL, NULL, NULL) != SQLITE_OK)
+		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	if (sch_db_run(db, err,
+		       "INSERT OR IGNORE INTO job_table_storage (project, name) VALUES (?1, ?2)",
+		       "ss", project, name) < 0 ||
+	    select_row(db, project, name, row, err) < 0 ||
+	    sch_db_run(db, err,
+		       "UPDATE job_table_storage SET next_version = next_version + 1"
+		       " WHERE storage_id = ?1",
+		       "i", row->storage_id) < 0) {
+		sqlite3_exec(db, "ROLLBACK TO td_alloc; RELEASE td_alloc", NULL, NULL, NULL);
+		return -1;
+	}
+	sqlite3_exec(db, "RELEASE td_alloc", NULL, NULL, NULL);
+	return 0;
+}
+
+/* ---- text values (partition specs here, bulk data in api_tabledata.c) -- */
+
+static int b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+static int b64_decode(const char *s, size_t len, struct cmn_buf *out, struct cmn_err *err)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t pad = 0;
+
+	if (len % 4 != 0)
+		return cmn_err_set(err, CMN_EINVAL, 0, "base64 length is not a multiple of 4");
+	if (cmn_buf_reserve(out, len / 4 * 3, err) < 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		int v = s[i] == '=' ? 0 : b64_value((unsigned char)s[i]);
+		if (s[i] == '=') {
+			if (i + 2 < len || (pad == 0 && i + 1 < len && s[i + 1] != '='))
+				return cmn_err_set(err, CMN_EINVAL, 0, "misplaced '=' in base64");
+			pad++;
+		} else if (v < 0 || pad) {
+			return cmn_err_set(err, CMN_EINVAL, 0, "invalid base64");
+		}
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out->data[out->len++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	out->len -= pad;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+static int b64_encode(const uint8_t *p, size_t len, struct cmn_buf *out, struct cmn_err *err)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	if (len > (SIZE_MAX - 3) / 4 * 3 || cmn_buf_reserve(out, (len + 2) / 3 * 4, err) < 0)
+		return cmn_err_set(err, CMN_ELIMIT, 0, "value too large");
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		size_t n = len - i < 3 ? len - i : 3;
+		char q[4];
+		if (n > 1)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (n > 2)
+			v |= p[i + 2];
+		q[0] = tab[v >> 18 & 63];
+		q[1] = tab[v >> 12 & 63];
+		q[2] = n > 1 ? tab[v >> 6 & 63] : '=';
+		q[3] = n > 2 ? tab[v & 63] : '=';
+		if (cmn_buf_append(out, q, 4, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* 'YYYY-MM-DD[( |T)HH:MM:SS[.mmm]]', UTC, to ms since the epoch. */
+static int parse_datetime(const char *s, size_t len, int64_t *ms)
+{
+	char text[32];
+	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, n = 0, fn = 0;
+	struct tm tm = { 0 };
+
+	if (len >= sizeof(text))
+		return -1;
+	memcpy(text, s, len);
+	text[len] = '\0';
+	if (len == 10) {
+		if (sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+			return -1;
+	} else if (len >= 19 && (text[10] == ' ' || text[10] == 'T')) {
+		if (sscanf(text, "%4d-%2d-%2d%*c%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) !=
+			6 ||
+		    n != 19)
+			return -1;
+		if (len > 19) {
+			if (text[19] != '.' || len > 23 || len == 20)
+				return -1;
+			for (size_t i = 20; i < len; i++, fn++) {
+				if (text[i] < '0' || text[i] > '9')
+					return -1;
+				frac = frac * 10 + (text[i] - '0');
+			}
+			for (; fn < 3; fn++)
+				frac *= 10;
+		}
+	} else {
+		return -1;
+	}
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	time_t t = timegm(&tm);
+	/* timegm normalizes 2023-02-30 to March: refuse dates that moved */
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -1;
+	*ms = (int64_t)t * 1000 + frac;
+	return 0;
+}
+
+int sch_tabledata_value_from_text(enum cmn_col_type type, const char *s, size_t len,
+				  struct cmn_value *out, struct cmn_buf *scratch,
+				  struct cmn_err *err)
+{
+	char num[400];
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	switch (type) {
+	case CMN_COL_BIGINT:
+	case CMN_COL_DOUBLE:
+		if (len == 0 || len >= sizeof(num))
+			break;
+		memcpy(num, s, len);
+		num[len] = '\0';
+		if (type == CMN_COL_BIGINT)
+			return cmn_parse_i64(num, &out->v.i64, NULL) < 0
+				   ? cmn_err_set(err, CMN_EINVAL, 0, "'%s' is not a BIGINT", num)
+				   : 0;
+		if (num[0] == ' ' || num[0] == '\t')
+			break;
+		out->v.f64 = strtod(num, &end);
+		if (*end || !isfinite(out->v.f64))
+			break;
+		return 0;
+	case CMN_COL_BOOLEAN:
+		if (len == 4 && strncasecmp(s, "true", 4) == 0)
+			out->v.b = true;
+		else if (!(len == 5 && strncasecmp(s, "false", 5) == 0))
+			break;
+		return 0;
+	case CMN_COL_STRING:
+		if (!cmn_utf8_valid(s, len))
+			return cmn_err_set(err, CMN_EINVAL, 0, "STRING is not valid UTF-8");
+		out->v.bytes.ptr = s;
+		out->v.bytes.len = len;
+		return 0;
+	case CMN_COL_BINARY:
+		cmn_buf_reset(scratch);
+		if (b64_decode(s, len, scratch, err) < 0)
+			return cmn_err_wrap(err, "BINARY (base64)");
+		out->v.bytes.ptr = scratch->data ? scratch->data : "";
+		out->v.bytes.len = scratch->len;
+		return 0;
+	case CMN_COL_DATETIME:
+		if (parse_datetime(s, len, &out->v.i64) == 0)
+			return 0;
+		break;
+	}
+	/* quote at most 64 bytes, cut on a character boundary */
+	size_t shown = len > 64 ? 64 : len;
+	while (shown < len && shown > 0 && ((unsigned char)s[shown] & 0xc0) == 0x80)
+		shown--;
+	if (!cmn_utf8_valid(s, shown))
+		return cmn_err_set(err, CMN_EINVAL, 0, "value is not a %s",
+				   cmn_col_type_name(type));
+	return cmn_err_set(err, CMN_EINVAL, 0, "'%.*s'%s is not a %s", (int)shown, s,
+			   shown < len ? "..." : "", cmn_col_type_name(type));
+}
+
+int sch_tabledata_value_to_text(enum cmn_col_type type, const struct cmn_value *v,
+				struct cmn_buf *out, struct cmn_err *err)
+{
+	switch (type) {
+	case CMN_COL_BIGINT:
+		return cmn_buf_printf(out, err, "%lld", (long long)v->v.i64);
+	case CMN_COL_DOUBLE:
+		return cmn_buf_printf(out, err, "%.17g", v->v.f64);
+	case CMN_COL_BOOLEAN:
+		return cmn_buf_append_str(out, v->v.b ? "true" : "false", err);
+	case CMN_COL_STRING:
+		return cmn_buf_append(out, v->v.bytes.ptr, v->v.bytes.len, err);
+	case CMN_COL_BINARY:
+		return b64_encode((const uint8_t *)v->v.bytes.ptr, v->v.bytes.len, out, err);
+	case CMN_COL_DATETIME: {
+		int64_t ms = v->v.i64, q = ms / 1000, r = ms % 1000;
+		time_t t;
+		struct tm tm;
+		if (r < 0) {
+			r += 1000;
+			q--;
+		}
+		t = (time_t)q;
+		if (!gmtime_r(&t, &tm))
+			return cmn_err_set(err, CMN_EINVAL, 0, "DATETIME %lld out of range",
+					   (long long)ms);
+		return cmn_buf_printf(out, err, "%04d-%02d-%02d %02d:%02d:%02d.%03d",
+				      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+				      tm.tm_min, tm.tm_sec, (int)r);
+	}
+	}
+	return cmn_err_set(err, CMN_EINVAL, 0, "bad column type %d", (int)type);
+}
+
+/* ---- partitions --------------------------------------------------------- */
+
+/* The partition of new rows: values typed as the partition columns, and the
+ * spec in table order (the form sch_tables_partition_spec writes). */
+struct td_part {
+	char *text;             /* owned; STRING values point into it */
+	struct cmn_value *vals; /* npcols */
+	char canon[2048];
+};
+
+static void part_free(struct td_part *p)
+{
+	free(p->text);
+	free(p->vals);
+}
+
+static int part_column(const struct sch_tabledef *t, const char *key, size_t klen)
+{
+	for (size_t j = t->ncols - t->npcols; j < t->ncols; j++)
+		if (strlen(t->cols[j].name) == klen && strncasecmp(t->cols[j].name, key, klen) == 0)
+			return (int)(j - (t->ncols - t->npcols));
+	return -1;
+}
+
+static int part_segment(const struct sch_tabledef *t, char *seg, struct td_part *p, bool *seen,
+			const char **texts, struct cmn_err *err)
+{
+	char *eq = strchr(seg, '=');
+	size_t nd = t->ncols - t->npcols;
+	int j;
+
+	if (!eq || eq == seg || !eq[1] || strchr(eq + 1, '='))
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   "partition '%s': expected column=value, '/'-separated", seg);
+	j = part_column(t, seg, (size_t)(eq - seg));
+	if (j < 0)
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   "partition: '%.*s' is not a partition column", (int)(eq - seg),
+				   seg);
+	if (seen[j])
+		return cmn_err_set(err, CMN_EINVAL, 0, "partition: column '%s' given twice",
+				   t->cols[nd + (size_t)j].name);
+	if (t->cols[nd + (size_t)j].type == SCH_QT_BINARY)
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   "partition: BINARY partition columns are not supported");
+	seen[j] = true;
+	texts[j] = eq + 1;
+	if (sch_tabledata_value_from_text((enum cmn_col_type)t->cols[nd + (size_t)j].type, eq + 1,
+					  strlen(eq + 1), &p->vals[j], NULL, err) < 0)
+		return cmn_err_wrap(err, "partition column '%s'", t->cols[nd + (size_t)j].name);
+	return 0;
+}
+
+static int parse_partition(const struct sch_tabledef *t, const char *spec, struct td_part *p,
+			   struct cmn_err *err)
+{
+	size_t nd = t->ncols - t->npcols, n = 0;
+	cleanup_free bool *seen = calloc(t->npcols + 1, sizeof(*seen));
+	cleanup_free const char **texts = calloc(t->npcols + 1, sizeof(*texts));
+	char *save = NULL;
+
+	memset(p, 0, sizeof(*p));
+	if (!spec && t->npcols == 0)
+		return 0;
+	if (!spec || t->npcols == 0)
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   t->npcols ? "table '%s' is partitioned: a partition is required"
+					     : "table '%s' is not partitioned",
+				   t->name);
+	p->text = strdup(spec);
+	p->vals = calloc(t->npcols, sizeof(*p->vals));
+	if (!p->text || !p->vals || !seen || !texts)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	for (char *seg = strtok_r(p->text, "/", &save); seg; seg = strtok_r(NULL, "/", &save))
+		if (part_segment(t, seg, p, seen, texts, err) < 0)
+			return -1;
+	for (size_t j = 0; j < t->npcols; j++) {
+		if (!seen[j])
+			return cmn_err_set(err, CMN_EINVAL, 0, "partition column '%s' missing",
+					   t->cols[nd + j].name);
+		n += (size_t)snprintf(p->canon + n, n < sizeof(p->canon) ? sizeof(p->canon) - n : 0,
+				      "%s%s=%s", j ? "/" : "", t->cols[nd + j].name, texts[j]);
+		if (n >= sizeof(p->canon))
+			return cmn_err_set(err, CMN_ELIMIT, 0, "partition spec too long");
+	}
+	return 0;
+}
+
+static bool value_equal(enum cmn_col_type t, const struct cmn_value *a, const struct cmn_value *b)
+{
+	if (a->is_null || b->is_null)
+		return a->is_null && b->is_null;
+	switch (t) {
+	case CMN_COL_BIGINT:
+	case CMN_COL_DATETIME:
+		return a->v.i64 == b->v.i64;
+	case CMN_COL_DOUBLE:
+		return a->v.f64 == b->v.f64;
+	case CMN_COL_BOOLEAN:
+		return a->v.b == b->v.b;
+	case CMN_COL_STRING:
+	case CMN_COL_BINARY:
+		return a->v.bytes.len == b->v.bytes.len &&
+		       memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0;
+	}
+	return false;
+}
+
+/* ---- building stored batches ------------------------------------------ */
+
+/* Stored batches of one new version, owned. */
+struct td_out {
+	struct sch_storage_batch *v;
+	size_t n, cap;
+	uint64_t rows;
+	/* the batch being filled */
+	struct cmn_rowbatch_writer *w;
+	const struct sch_tabledef *t;
+};
+
+static void out_free(struct td_out *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free((void *)(uintptr_t)o->v[i].data); /* ours: built by out_flush/keep_cb */
+	free(o->v);
+	if (o->w) {
+		cmn_rowbatch_writer_free(o->w);
+		free(o->w);
+	}
+}
+
+static int out_flush(struct td_out *o, struct cmn_err *err)
+{
+	size_t len;
+	char *data;
+
+	if (!o->w || o->w->ncols == 0 || o->w->nrows == 0)
+		return 0;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 8;
+		struct sch_storage_batch *nv = realloc(o->v, cap * sizeof(*nv));
+		if (!nv)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		o->v = nv;
+		o->cap = cap;
+	}
+	if (cmn_rowbatch_finish(o->w, err) < 0)
+		return -1;
+	data = cmn_buf_steal(&o->w->buf, &len);
+	cmn_rowbatch_writer_free(o->w);
+	o->w->ncols = 0;
+	if (!data)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	o->v[o->n].data = data;
+	o->v[o->n++].len = len;
+	return 0;
+}
+
+static int out_begin(struct td_out *o, struct cmn_err *err)
+{
+	struct cmn_col cols[CMN_ROW_MAX_COLS];
+
+	if (o->t->ncols > CMN_ROW_MAX_COLS)
+		return cmn_err_set(err, CMN_ELIMIT, 0, "too many columns");
+	for (size_t i = 0; i < o->t->ncols; i++)
+		cols[i] = (struct cmn_col){ (enum cmn_col_type)o->t->cols[i].type,
+					    o->t->cols[i].name, strlen(o->t->cols[i].name) };
+	if (!o->w && !(o->w = calloc(1, sizeof(*o->w))))
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	return cmn_rowbatch_begin(o->w, cols, o->t->ncols, TD_BATCH_MAX, err);
+}
+
+/* Adds one whole-table row, starting a new batch when the current is full. */
+static int out_row(struct td_out *o, const struct cmn_value *vals, struct cmn_err *err)
+{
+	struct cmn_err e = CMN_ERR_INIT;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((!o->w || o->w->ncols == 0) && out_begin(o, err) < 0)
+			return -1;
+		cmn_err_clear(&e);
+		if (cmn_rowbatch_add(o->w, vals, &e) == 0)
+			return 0;
+		if (e.code != CMN_ELIMIT) {
+			if (err)
+				*err = e;
+			return -1;
+		}
+		if (o->w->nrows == 0)
+			break;
+		if (out_flush(o, err) < 0)
+			return -1;
+	}
+	return cmn_err_set(err, CMN_EINVAL, 0, "a row is larger than %u bytes", TD_BATCH_MAX);
+}
+
+/* New rows: the caller's batches (data columns, declared types) plus the
+ * partition values. */
+static int add_new_rows(struct td_out *o, const struct td_part *p,
+			const struct sch_storage_batch *batches, size_t nbatches,
+			struct cmn_err *err)
+{
+	const struct sch_tabledef *t = o->t;
+	size_t nd = t->ncols - t->npcols;
+	cleanup_free struct cmn_rowbatch_reader *r = calloc(1, sizeof(*r));
+	cleanup_free struct cmn_value *vals = calloc(t->ncols + 1, sizeof(*vals));
+	int rc;
+
+	if (!r || !vals)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	for (size_t b = 0; b < nbatches; b++) {
+		if (cmn_rowbatch_open(r, batches[b].data, batches[b].len, err) < 0)
+			return cmn_err_wrap(err, "batch %zu", b);
+		if (r->ncols != nd)
+			return cmn_err_set(err, CMN_EINVAL, 0,
+					   "batch %zu has %zu columns, table '%s' has %zu", b,
+					   r->ncols, t->name, nd);
+		for (size_t i = 0; i < nd; i++)
+			if ((int)r->cols[i].type != (int)t->cols[i].type)
+				return cmn_err_set(
+				    err, CMN_EINVAL, 0, "batch %zu column %zu is %s, '%s' is %s", b,
+				    i + 1, cmn_col_type_name(r->cols[i].type), t->cols[i].name,
+				    sch_q_type_name(t->cols[i].type));
+		for (size_t j = 0; j < t->npcols; j++)
+			vals[nd + j] = p->vals[j];
+		while ((rc = cmn_rowbatch_next(r, vals, err)) == 1) {
+			if (out_row(o, vals, err) < 0)
+				return -1;
+			o->rows++;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return out_flush(o, err);
+}
+
+/* Rows of the current version that stay: all (append), or those outside
+ * the overwritten partition. */
+struct keep_ctx {
+	struct td_out *o;
+	const struct td_part *p; /* NULL: keep everything */
+	struct cmn_rowbatch_reader *r;
+	struct cmn_value *vals;
+};
+
+static bool in_partition(const struct keep_ctx *k, const struct cmn_value *vals)
+{
+	const struct sch_tabledef *t = k->o->t;
+	size_t nd = t->ncols - t->npcols;
+	for (size_t j = 0; j < t->npcols; j++)
+		if (!value_equal((enum cmn_col_type)t->cols[nd + j].type, &vals[nd + j],
+				 &k->p->vals[j]))
+			return false;
+	return true;
+}
+
+static int keep_cb(void *ctx, const void *batch, size_t len, struct cmn_err *err)
+{
+	struct keep_ctx *k = ctx;
+	struct td_out *o = k->o;
+	int rc;
+
+	if (cmn_rowbatch_open(k->r, batch, len, err) < 0)
+		return -1;
+	if (k->r->ncols != o->t->ncols)
+		return cmn_err_set(err, CMN_EINTERNAL, 0,
+				   "stored batch has %zu columns, table '%s' has %zu", k->r->ncols,
+				   o->t->name, o->t->ncols);
+	if (!k->p) { /* append: the stored batch as it is */
+		void *copy = malloc(len ? len : 1);
+		if (!copy || out_flush(o, err) < 0) {
+			free(copy);
+			return copy ? -1 : cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		}
+		if (o->n == o->cap) {
+			size_t cap = o->cap ? o->cap * 2 : 8;
+			struct sch_storage_batch *nv = realloc(o->v, cap * sizeof(*nv));
+			if (!nv) {
+				free(copy);
+				return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+			}
+			o->v = nv;
+			o->cap = cap;
+		}
+		memcpy(copy, batch, len);
+		o->v[o->n].data = copy;
+		o->v[o->n++].len = len;
+		return 0;
+	}
+	while ((rc = cmn_rowbatch_next(k->r, k->vals, err)) == 1)
+		if (!in_partition(k, k->vals) && out_row(o, k->vals, err) < 0)
+			return -1;
+	return rc;
+}
+
+static int keep_rows(struct sch_tabledata *td, const struct td_row *row, struct td_out *o,
+		     const struct td_part *p, struct cmn_err *err)
+{
+	struct keep_ctx k = { o, p, calloc(1, sizeof(*k.r)),
+			      calloc(o->t->ncols + 1, sizeof(*k.vals)) };
+	int rc;
+
+	if (!k.r || !k.vals)
+		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	else
+		rc = sch_storage_table_read(td->storage, (uint64_t)row->storage_id,
+					    (uint64_t)row->data_version, keep_cb, &k, err);
+	free(k.r);
+	free(k.vals);
+	if (rc < 0)
+		return cmn_err_wrap(err, "read the current rows of '%s'", o->t->name);
+	return out_flush(o, err);
+}
+
+/* ---- write ---------------------------------------------------------------- */
+
+static void (*before_publish)(void *arg);
+static void *before_publish_arg;
+
+void sch_tabledata_test_hook(void (*fn)(void *arg), void *arg)
+{
+	before_publish = fn;
+	before_publish_arg = arg;
+}
+
+/* Step 5: the one catalog change that makes the new version visible. */
+static int publish(struct sch_tabledata *td, const struct sch_tabledef *t, int64_t storage_id,
+		   int64_t version, const struct td_part *p, struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(td->cat);
+	int rc, n;
+
+	td_lock(td);
+	if (sqlite3_exec(db, "SAVEPOINT td_publish", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+		td_unlock(td);
+		return rc;
+	}
+	rc = sch_tables_commit_version(td->cat, t->project, t->name, t->version, err);
+	if (rc == 0) {
+		n = sch_db_run(
+		    db, err, "UPDATE job_table_storage SET data_version = ?1 WHERE storage_id = ?2",
+		    "ii", version, storage_id);
+		if (n == 0)
+			rc = cmn_err_set(err, CMN_ECONFLICT, 0,
+					 "table '%s.%s' was dropped during the write", t->project,
+					 t->name);
+		else if (n < 0)
+			rc = -1;
+	}
+	if (rc == 0 && p->text &&
+	    sch_db_run(db, err,
+		       "INSERT INTO job_partitions (project, table_name, spec, version, created_at)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (project, table_name, spec)"
+		       " DO UPDATE SET version = excluded.version",
+		       "sssii", t->project, t->name, p->canon, (int64_t)(t->version + 1),
+		       (int64_t)time(NULL)) < 0)
+		rc = -1;
+	if (rc < 0)
+		sqlite3_exec(db, "ROLLBACK TO td_publish", NULL, NULL, NULL);
+	sqlite3_exec(db, "RELEASE td_publish", NULL, NULL, NULL);
+	td_unlock(td);
+	return rc;
+}
+
+static int need_storage(struct sch_tabledata *td, struct cmn_err *err)
+{
+	if (!td->storage || !sch_storage_enabled(td->storage))
+		return cmn_err_set(err, CMN_EUNAVAIL, 0,
+				   "storage is disabled (cordond --chunkservers 0): tables hold "
+				   "no rows");
+	return 0;
+}
+
+/* Steps 3 and 4 once the new rows are built: the key at the first write,
+ * the rows that stay, the storage write. *version: what to publish. */
+static int write_version(struct sch_tabledata *td, const struct td_row *row, struct td_out *o,
+			 const struct td_part *p, enum sch_tabledata_mode mode, int64_t *version,
+			 struct cmn_err *err)
+{
+	struct cmn_err e = CMN_ERR_INIT;
+	cleanup_free struct sch_storage_batch *all = NULL;
+	size_t nnew = o->n;
+
+	if (row->data_version == 0 &&
+	    sch_storage_table_create(td->storage, o->t->project, (uint64_t)row->storage_id, &e) <
+		0 &&
+	    e.code != CMN_EEXIST) {
+		if (err)
+			*err = e;
+		return -1;
+	}
+	if (row->data_version != 0 && (mode == SCH_TD_APPEND || p->text) &&
+	    keep_rows(td, row, o, mode == SCH_TD_APPEND ? NULL : p, err) < 0)
+		return -1;
+	if (o->n == 0) {
+		*version = 0; /* an empty table has no storage version */
+		return 0;
+	}
+	/* the kept rows first, then the new ones */
+	all = calloc(o->n, sizeof(*all));
+	if (!all)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	memcpy(all, o->v + nnew, (o->n - nnew) * sizeof(*all));
+	memcpy(all + (o->n - nnew), o->v, nnew * sizeof(*all));
+	*version = row->new_version;
+	return sch_storage_table_write(td->storage, (uint64_t)row->storage_id,
+				       (uint64_t)row->new_version, all, o->n, err);
+}
+
+int sch_tabledata_write(struct sch_tabledata *td, const char *project, const char *name,
+			enum sch_tabledata_mode mode, const char *partition,
+			const struct sch_storage_batch *batches, size_t nbatches,
+			uint64_t *rows_out, struct cmn_err *err)
+{
+	struct sch_tabledef *t = NULL;
+	struct td_row row;
+	struct td_part p = { 0 };
+	struct td_out o = { 0 };
+	int64_t version = 0;
+	int rc;
+
+	if (rows_out)
+		*rows_out = 0;
+	if (mode != SCH_TD_APPEND && mode != SCH_TD_OVERWRITE)
+		return cmn_err_set(err, CMN_EINVAL, 0, "bad write mode %d", (int)mode);
+	if (need_storage(td, err) < 0)
+		return -1;
+	td_lock(td);
+	rc = load_table(td->cat, project, name, &t, err);
+	td_unlock(td);
+	if (rc < 0)
+		return -1;
+	o.t = t;
+	/* everything the caller sent is checked before storage is touched */
+	rc = parse_partition(t, partition, &p, err);
+	if (rc == 0)
+		rc = add_new_rows(&o, &p, batches, nbatches, err);
+	if (rc == 0) {
+		td_lock(td);
+		rc = get_row(sch_catalog_db(td->cat), t->project, t->name, true, &row, err);
+		td_unlock(td);
+	}
+	if (rc == 0)
+		rc = write_version(td, &row, &o, &p, mode, &version, err);
+	if (rc == 0 && before_publish) {
+		void (*fn)(void *) = before_publish;
+		before_publish = NULL; /* once: the hook may write itself */
+		fn(before_publish_arg);
+	}
+	if (rc == 0)
+		rc = publish(td, t, row.storage_id, version, &p, err);
+	if (rc == 0 && rows_out)
+		*rows_out = o.rows;
+	if (rc < 0)
+		cmn_err_wrap(err, "write '%s.%s'", project, name);
+	out_free(&o);
+	part_free(&p);
+	sch_tabledef_free(t);
+	return rc;
+}
+
+/* ---- read ----------------------------------------------------------------- */
+
+struct proj_ctx {
+	sch_storage_batch_cb cb;
+	void *ctx;
+	unsigned slice, nslices;
+	uint64_t index;
+	const struct sch_tabledef *t;
+	const size_t *tcol; /* table column of each requested one */
+	size_t ncols;
+	bool identity; /* every column, in table order: batches leave as stored */
+	struct cmn_rowbatch_reader *r;
+	struct cmn_value *in, *outv;
+	struct cmn_col *ocols;
+	size_t *src; /* batch column of each requested one */
+};
+
+static int project_batch(struct proj_ctx *pc, const void *batch, size_t len, struct cmn_err *err)
+{
+	struct cmn_rowbatch_writer *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	rc = cmn_rowbatch_begin(w, pc->ocols, pc->ncols, 0, err);
+	while (rc == 0 && (rc = cmn_rowbatch_next(pc->r, pc->in, err)) == 1) {
+		for (size_t k = 0; k < pc->ncols; k++)
+			pc->outv[k] = pc->in[pc->src[k]];
+		rc = cmn_rowbatch_add(w, pc->outv, err);
+	}
+	if (rc == 0)
+		rc = cmn_rowbatch_finish(w, err);
+	if (rc == 0)
+		rc = pc->cb(pc->ctx, w->buf.data, w->buf.len, err);
+	cmn_rowbatch_writer_free(w);
+	free(w);
+	(void)batch;
+	(void)len;
+	return rc < 0 ? -1 : 0;
+}
+
+static int project_cb(void *ctx, const void *batch, size_t len, struct cmn_err *err)
+{
+	struct proj_ctx *pc = ctx;
+	uint64_t i = pc->index++;
+
+	if (i % pc->nslices != pc->slice)
+		return 0;
+	if (pc->identity)
+		return pc->cb(pc->ctx, batch, len, err);
+	if (cmn_rowbatch_open(pc->r, batch, len, err) < 0)
+		return -1;
+	/* stored batches are named as the table: find each column by name */
+	for (size_t k = 0; k < pc->ncols; k++) {
+		const char *want = pc->t->cols[pc->tcol[k]].name;
+		size_t wl = strlen(want), j;
+		for (j = 0; j < pc->r->ncols; j++)
+			if (pc->r->cols[j].name_len == wl &&
+			    strncasecmp(pc->r->cols[j].name, want, wl) == 0)
+				break;
+		if (j == pc->r->ncols || (int)pc->r->cols[j].type != (int)pc->ocols[k].type)
+			return cmn_err_set(err, CMN_EINTERNAL, 0,
+					   "stored batch of '%s' has no column '%s' of type %s",
+					   pc->t->name, want, cmn_col_type_name(pc->ocols[k].type));
+		pc->src[k] = j;
+	}
+	return project_batch(pc, batch, len, err);
+}
+
+static int map_columns(const struct sch_tabledef *t, const char *const *cols, size_t ncols,
+		       size_t *tcol, struct cmn_col *ocols, bool *identity, struct cmn_err *err)
+{
+	*identity = ncols == t->ncols;
+	for (size_t k = 0; k < ncols; k++) {
+		size_t j;
+		for (j = 0; j < t->ncols; j++)
+			if (strcasecmp(cols[k], t->cols[j].name) == 0)
+				break;
+		if (j == t->ncols)
+			return cmn_err_set(err, CMN_EINVAL, 0, "table '%s' has no column '%s'",
+					   t->name, cols[k]);
+		tcol[k] = j;
+		*identity = *identity && j == k;
+		ocols[k] = (struct cmn_col){ (enum cmn_col_type)t->cols[j].type, t->cols[j].name,
+					     strlen(t->cols[j].name) };
+	}
+	return 0;
+}
+
+int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char *name,
+		       const char *const *cols, size_t ncols, unsigned slice, unsigned nslices,
+		       sch_storage_batch_cb cb, void *ctx, struct cmn_err *err)
+{
+	struct sch_tabledef *t = NULL;
+	struct td_row row = { 0 };
+	struct proj_ctx pc = { .cb = cb, .ctx = ctx, .slice = slice, .nslices = nslices };
+	cleanup_free size_t *tcol = NULL, *src = NULL;
+	cleanup_free struct cmn_col *ocols = NULL;
+	int rc;
+
+	if (nslices == 0 || slice >= nslices)
+		return cmn_err_set(err, CMN_EINVAL, 0, "slice %u of %u", slice, nslices);
+	if (ncols == 0 || ncols > CMN_ROW_MAX_COLS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "read: %zu columns (1..%d)", ncols,
+				   CMN_ROW_MAX_COLS);
+	td_lock(td);
+	rc = load_table(td->cat, project, name, &t, err);
+	if (rc == 0)
+		rc = get_row(sch_catalog_db(td->cat), t->project, t->name, false, &row, err);
+	td_unlock(td);
+	tcol = calloc(ncols, sizeof(*tcol));
+	src = calloc(ncols, sizeof(*src));
+	ocols = calloc(ncols, sizeof(*ocols));
+	if (rc == 0 && (!tcol || !src || !ocols))
+		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	if (rc == 0)
+		rc = map_columns(t, cols, ncols, tcol, ocols, &pc.identity, err);
+	if (rc == 0 && row.data_version != 0) {
+		pc.t = t;
+		pc.tcol = tcol;
+		pc.ncols = ncols;
+		pc.ocols = ocols;
+		pc.src = src;
+		pc.r = calloc(1, sizeof(*pc.r));
+		pc.in = calloc(t->ncols + 1, sizeof(*pc.in));
+		pc.outv = calloc(ncols, sizeof(*pc.outv));
+		if (!pc.r || !pc.in || !pc.outv)
+			rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		else if (need_storage(td, err) < 0)
+			rc = -1;
+		else
+			rc = sch_storage_table_read(td->storage, (uint64_t)row.storage_id,
+						    (uint64_t)row.data_version, project_cb, &pc,
+						    err);
+		free(pc.r);
+		free(pc.in);
+		free(pc.outv);
+	}
+	sch_tabledef_free(t);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- drop ----------------------------------------------------------------- */
+
+int sch_tabledata_drop(struct sch_tabledata *td, const char *project, const char *name,
+		       struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(td->cat);
+	struct td_row row = { 0 };
+	int rc;
+
+	td_lock(td);
+	rc = get_row(db, project, name, false, &row, err);
+	td_unlock(td);
+	if (rc < 0 || row.storage_id == 0)
+		return rc;
+	/* keys first: once this returned, no copy of the rows is readable */
+	if (need_storage(td, err) < 0 ||
+	    sch_storage_table_drop(td->storage, (uint64_t)row.storage_id, err) < 0)
+		return cmn_err_wrap(err, "drop the data of '%s.%s'", project, name);
+	td_lock(td);
+	rc = sch_db_run(db, err, "DELETE FROM job_table_storage WHERE storage_id = ?1", "i",
+			row.storage_id);
+	td_unlock(td);
+	return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,188 @@
+"""The job runner through the real API: jobs run on sandboxed cordon-node
+processes joined to the job's own overlay, answers come back synchronously
+(?wait) or through GET .../jobs/{id} and .../result; failures name the stage,
+node and reason; a job is invisible to other tenants; nothing is left behind."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from cordon_api import Cordond
+
+
+@pytest.fixture(scope="module")
+def srv(bin_dir, tmp_path_factory):
+    s = Cordond(bin_dir, tmp_path_factory.mktemp("jobsrun") / "data",
+                extra=["--chunkservers", "0"]).start()
+    s.acme = s.create_account("acme")
+    s.create_project("sales", keys=s.acme)
+    s.evil = s.create_account("evil")
+    s.create_project("evilp", keys=s.evil)
+    yield s
+    s.stop()
+
+
+def descendants(root):
+    """pids of every live descendant of root (other helpers' and tests'
+    processes on this machine are not counted)."""
+    parent = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        parent[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out = []
+    for pid in parent:
+        p = pid
+        while p in parent and p > 1:
+            p = parent[p]
+            if p == root:
+                out.append(pid)
+                break
+    return out
+
+
+def test_constant_query_runs_on_a_node(srv):
+    st, body = srv.job("sales", "SELECT 1 + 2 AS x, 'a' AS s, NULL AS n, 2.5 AS d",
+                       keys=srv.acme)
+    assert st == 200 and body["status"] == "succeeded", body
+    assert body["columns"] == ["x", "s", "n", "d"]
+    assert body["rows"] == [[3, "a", None, 2.5]]
+    final = body["stages"][-1]
+    assert final["kind"] == "FINAL" and final["nodesDone"] == 1 and final["rowsOut"] == 1
+    assert final["cpuMs"] >= 0 and final["peakMemoryBytes"] > 0
+
+
+def test_union_all_runs_three_stages(srv):
+    st, body = srv.job("sales", "SELECT 1 AS a UNION ALL SELECT 2 UNION ALL SELECT 3",
+                       keys=srv.acme)
+    assert st == 200 and body["status"] == "succeeded", body
+    assert sorted(r[0] for r in body["rows"]) == [1, 2, 3]
+    assert len(body["stages"]) >= 2
+
+
+def test_without_wait_the_job_is_accepted_then_polled(srv):
+    st, body = srv.job("sales", "SELECT 42 AS answer", keys=srv.acme, wait=0)
+    assert st == 202 and body["status"] in ("queued", "running"), body
+    jid = body["id"]
+    for _ in range(200):
+        st, status = srv.call("GET", f"/v1/projects/sales/jobs/{jid}", keys=srv.acme)
+        assert st == 200, status
+        if status["status"] == "succeeded":
+            break
+        time.sleep(0.05)
+    assert status["status"] == "succeeded", status
+    assert status["result"]["rows"] == 1
+    assert status["result"]["columns"] == [{"name": "answer", "type": "BIGINT"}]
+    st, rows = srv.call("GET", f"/v1/projects/sales/jobs/{jid}/result", keys=srv.acme)
+    assert st == 200 and rows == [42], rows   # one JSON line
+    st, csv_, _ = srv.send(*srv.signed("GET", f"/v1/projects/sales/jobs/{jid}/result", None,
+                                      srv.acme, {"Accept": "text/csv"}))
+    assert st == 200 and csv_ == "answer\r\n42\r\n", csv_
+
+
+def test_result_pages(srv):
+    sql = " UNION ALL ".join(f"SELECT {i} AS v" for i in range(30))
+    st, body = srv.job("sales", sql, keys=srv.acme)
+    assert st == 200 and body["status"] == "succeeded", body
+    jid = body["id"]
+    st, text, _ = srv.send(*srv.signed(
+        "GET", f"/v1/projects/sales/jobs/{jid}/result?offset=10&limit=5", None, srv.acme))
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert len(lines) == 5
+    allrows = sorted(r[0] for r in body["rows"])
+    assert allrows == list(range(30))
+    st, body = srv.call("GET", f"/v1/projects/sales/jobs/{jid}/result?limit=100001",
+                        keys=srv.acme)
+    assert st == 400, body
+
+
+def test_a_failing_node_fails_the_job_with_its_reason(srv):
+    st, body = srv.job("sales", "SELECT abs(-9223372036854775807 - 1) AS x", keys=srv.acme)
+    assert st == 200 and body["status"] == "failed", body
+    assert body["error"]["code"] == "JobFailed"
+    assert "stage 0 (FINAL) node 0" in body["error"]["message"]
+    assert "integer overflow" in body["error"]["message"]
+    assert "rows" not in body
+    st, res = srv.call("GET", f"/v1/projects/sales/jobs/{body['id']}/result", keys=srv.acme)
+    assert st == 409, res
+    # cordond keeps serving
+    st, body = srv.job("sales", "SELECT 1 AS one", keys=srv.acme)
+    assert st == 200 and body["rows"] == [[1]]
+
+
+def test_jobs_are_invisible_to_other_tenants(srv):
+    st, body = srv.job("sales", "SELECT 'secret' AS s", keys=srv.acme)
+    jid = body["id"]
+    for path in (f"/v1/projects/sales/jobs/{jid}", f"/v1/projects/sales/jobs/{jid}/result",
+                 f"/v1/projects/evilp/jobs/{jid}", f"/v1/projects/evilp/jobs/{jid}/result"):
+        st, res = srv.call("GET", path, keys=srv.evil)
+        assert st in (403, 404), (path, st, res)
+        assert "secret" not in json.dumps(res)
+    st, res = srv.call("DELETE", f"/v1/projects/sales/jobs/{jid}", keys=srv.evil)
+    assert st in (403, 404), res
+    # the operator sees it
+    st, res = srv.call("GET", f"/v1/projects/sales/jobs/{jid}")
+    assert st == 200 and res["owner"] == "ALIYUN$acme"
+
+
+def test_bad_requests(srv):
+    st, body = srv.call("POST", "/v1/projects/sales/jobs?wait=301", {"sql": "SELECT 1"},
+                        keys=srv.acme)
+    assert st == 400, body
+    st, body = srv.call("POST", "/v1/projects/sales/jobs?wait=abc", {"sql": "SELECT 1"},
+                        keys=srv.acme)
+    assert st == 400, body
+    st, body = srv.call("GET", "/v1/projects/sales/jobs/nosuch", keys=srv.acme)
+    assert st == 404 and body["code"] == "NoSuchJob", body
+    st, body = srv.call("PUT", "/v1/projects/sales/jobs/nosuch", keys=srv.acme)
+    assert st == 405, body
+    st, body = srv.call("GET", "/v1/projects/sales/jobs/x/y/z", keys=srv.acme)
+    assert st == 404, body
+    st, body = srv.job("sales", "SELECT FROM", keys=srv.acme)
+    assert st == 400 and body["message"].startswith("1:"), body
+
+
+def test_cancel_of_a_finished_job_is_a_conflict(srv):
+    st, body = srv.job("sales", "SELECT 1 AS x", keys=srv.acme)
+    st, res = srv.call("DELETE", f"/v1/projects/sales/jobs/{body['id']}", keys=srv.acme)
+    assert st == 409 and res["code"] == "JobFinished", res
+
+
+def test_job_end_is_audited(srv):
+    st, body = srv.job("sales", "SELECT 7 AS seven", keys=srv.acme)
+    jid = body["id"]
+    events = [e for e in srv.audit(project="sales", event="JobFinished")
+              if jid in e.get("resource", "")]
+    assert len(events) == 1, events
+    assert events[0]["principal"] == "ALIYUN$acme"
+    assert "succeeded" in events[0]["reason"]
+
+
+def test_cli_sql_and_job(srv):
+    r = srv.cli("sql", "--project", "sales", "--format", "csv",
+                "SELECT 1 AS a, 'x,y' AS b UNION ALL SELECT 2, NULL", keys=srv.acme)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "a,b" and sorted(lines[1:]) == ['1,"x,y"', "2,NULL"], r.stdout
+    r = srv.cli("sql", "--project", "sales", "--async", "SELECT 5 AS five", keys=srv.acme)
+    assert r.returncode == 0, r.stderr
+    jid = r.stdout.strip()
+    r = srv.cli("job", "--project", "sales", "wait", jid, keys=srv.acme)
+    assert r.returncode == 0 and json.loads(r.stdout)["rows"] == [[5]], r
+    r = srv.cli("sql", "--project", "sales", "SELECT abs(-9223372036854775807 - 1)",
+                keys=srv.acme)
+    assert r.returncode != 0 and "integer overflow" in r.stderr, r
+
+
+def test_no_node_is_left_behind(srv):
+    for _ in range(3):
+        srv.job("sales", "SELECT 1 AS a UNION ALL SELECT 2", keys=srv.acme)
+    # cordond started no chunk servers here: every child would be a node
+    assert descendants(srv.proc.pid) == []
