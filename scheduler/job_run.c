@@ -782,10 +782,14 @@ static int make_overlay(struct run *run, struct cmn_err *err)
 		return cmn_err_wrap(err, "overlay");
 	if (!linked)
 		return 0;
-	/* exactly the link's destinations as the catalog holds them now (a
-	 * link dropped since the job was authorized fails it) */
+	/* as the catalog holds it now: a project disallowed or a link dropped
+	 * since the job was authorized (it may have waited in the queue) fails
+	 * it; the grant is exactly the link's destinations */
 	pthread_mutex_lock(jobs->cfg.api_lock);
-	rc = sch_netlinks_apply(run->ov, jobs->cfg.cat, link, jobs->cfg.netlink_gateway, err);
+	rc = sch_netlink_check_allowed(jobs->cfg.cat, link, run->job->project, err);
+	if (rc == 0)
+		rc = sch_netlinks_apply(run->ov, jobs->cfg.cat, link, jobs->cfg.netlink_gateway,
+					err);
 	pthread_mutex_unlock(jobs->cfg.api_lock);
 	return rc;
 }

@@ -402,6 +402,28 @@ int sch_netlink_destinations(struct sch_catalog *cat, const char *link, struct o
 	return rc == SQLITE_DONE ? 0 : db_fail(db, err);
 }
 
+int sch_netlink_check_allowed(struct sch_catalog *cat, const char *link, const char *project,
+			      struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(cat);
+	int rc = exists(db, err, "SELECT 1 FROM netlink_projects WHERE link = ?1 AND project = ?2",
+			link, project);
+
+	if (rc < 0)
+		return -1;
+	if (rc)
+		return 0;
+	rc = exists(db, err, "SELECT 1 FROM netlinks WHERE name = ?1", link, NULL);
+	if (rc < 0)
+		return -1;
+	return cmn_err_set(err, CMN_EDENIED, 0,
+			   rc ? "project '%s' is no longer allowed to use network link '%s'"
+				" (rule: networklink_not_allowed)"
+			      : "project '%s': network link '%s' was dropped (rule: "
+				"networklink_not_found)",
+			   project, link);
+}
+
 int sch_netlinks_apply(struct ovl_overlay *ov, struct sch_catalog *cat, const char *link,
 		       const char *gateway_netns, struct cmn_err *err)
 {

@@ -53,6 +53,13 @@ int sch_netlink_destinations(struct sch_catalog *cat, const char *link, struct o
 int sch_netlinks_apply(struct ovl_overlay *ov, struct sch_catalog *cat, const char *link,
 		       const char *gateway_netns, struct cmn_err *err);
 
+/* Whether project may still use link now (the operator may have run
+ * DISALLOW or DROP since the job was authorized, while it waited in the
+ * queue): 0 when allowed; CMN_EDENIED naming the rule otherwise. The runner
+ * calls it right before sch_netlinks_apply, under the same catalog lock. */
+int sch_netlink_check_allowed(struct sch_catalog *cat, const char *link, const char *project,
+			      struct cmn_err *err);
+
 /* cordond --netlink-gateway PATH: PATH must open as a network namespace
  * (nsfs, NS_GET_NSTYPE == CLONE_NEWNET). */
 int sch_netlinks_check_gateway(const char *path, struct cmn_err *err);

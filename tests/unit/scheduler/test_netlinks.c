@@ -360,6 +360,7 @@ static void grant_use_to_bob(struct fx *f, const char *link)
 static void test_use_decision(void **state)
 {
 	struct fx *f = *state;
+	struct cmn_err err = CMN_ERR_INIT;
 
 	expect_use(f, "ALIYUN$own", "p", "ext", false, "networklink_not_found");
 	expect_use(f, "ALIYUN$root", "p", "ext", false, "networklink_not_found");
@@ -386,7 +387,13 @@ static void test_use_decision(void **state)
 	/* allowing twice keeps the grants */
 	op_ok(f, "ALLOW PROJECT p TO USE NETWORKLINK ext");
 	expect_use(f, "RAM$a:bob", "p", "ext", true, "acl");
+	assert_int_equal(sch_netlink_check_allowed(f->cat, "ext", "p", &err), 0);
+	assert_int_equal(sch_netlink_check_allowed(f->cat, "ext", "q", &err), -1);
+	assert_int_equal(err.code, CMN_EDENIED);
+	assert_non_null(strstr(err.msg, "networklink_not_allowed"));
 	op_ok(f, "DROP NETWORKLINK ext");
+	assert_int_equal(sch_netlink_check_allowed(f->cat, "ext", "p", &err), -1);
+	assert_non_null(strstr(err.msg, "networklink_not_found"));
 	expect_use(f, "RAM$a:bob", "p", "ext", false, "networklink_not_found");
 	expect_use(f, "ALIYUN$own", "p", "ext", false, "networklink_not_found");
 	/* re-created: starts with no project and no grant */
