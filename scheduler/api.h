@@ -45,6 +45,7 @@ struct sch_api_config {
 	unsigned io_timeout_s;          /* read/write inactivity */
 	unsigned max_connections;
 	size_t max_body, max_headers;
+	size_t max_upload;        /* PUT .../tables/{t}/data only (api_tabledata.c) */
 	size_t max_resource_body; /* PUT /v1/projects/{p}/resources/{name} (resources.h) */
 	unsigned audit_checkpoint_every;
 	int clock_skew_s; /* ±window for x-amz-date */
@@ -160,6 +161,11 @@ void sch_api_route_admin_storage(struct sch_api_req *r, char **segs, size_t n);
  * resource PUT); evhttp itself reads up to the largest of them. */
 void sch_api_route_resources(struct sch_api_req *r, const char *project, char **segs, size_t n);
 size_t sch_api_body_cap(const struct sch_api_req *r);
+
+/* api_tabledata.c: PUT/GET /v1/projects/{p}/tables/{t}/data, and
+ * whether r is an upload (its body may reach cfg.max_upload) */
+void sch_api_route_table_data(struct sch_api_req *r, const char *project, const char *table);
+bool sch_api_is_table_upload(const struct sch_api_req *r);
 
 /* stmt_basic.c */
 int sch_stmt_basic_register(struct sch_accounts *acc);

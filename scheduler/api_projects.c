@@ -252,6 +252,8 @@ void sch_api_route_projects(struct sch_api_req *r, char **segs, size_t n)
 			sch_api_route_jobs(r, project, segs + 2, n - 2);
 	} else if (n >= 2 && strcmp(segs[1], "resources") == 0) {
 		sch_api_route_resources(r, project, segs + 1, n - 1); /* api_resources.c */
+	} else if (n == 4 && strcmp(segs[1], "tables") == 0 && strcmp(segs[3], "data") == 0) {
+		sch_api_route_table_data(r, project, segs[2]); /* api_tabledata.c */
 	} else {
 		r->event_name = "ProjectRequest";
 		sch_api_reply_error(r, 404, "NotFound", "no such endpoint");

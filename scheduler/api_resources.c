@@ -47,6 +47,9 @@ size_t sch_api_body_cap(const struct sch_api_req *r)
 {
 	if (is_resource_put(r) && r->api->cfg.max_resource_body > r->api->cfg.max_body)
 		return r->api->cfg.max_resource_body;
+	/* bulk table upload (api_tabledata.c) */
+	if (sch_api_is_table_upload(r) && r->api->cfg.max_upload > r->api->cfg.max_body)
+		return r->api->cfg.max_upload;
 	return r->api->cfg.max_body;
 }
 
@@ -83,23 +86,23 @@ static bool allowed(struct sch_api_req *r, const char *project, const char *acti
 	return ok;
 }
 
-/* The catalog row and the registry entry in one savepoint. */
+/* The catalog row and the registry entry in one transaction. */
 static int store(struct sch_api_req *r, const char *project, const char *name, bool *replaced,
 		 struct cmn_err *err)
 {
-	sqlite3 *db = sch_catalog_db(r->api->cat);
+	bool outer;
 	int rc;
 
-	if (sqlite3_exec(db, "SAVEPOINT resource_put", NULL, NULL, NULL) != SQLITE_OK)
-		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	if (sch_resource_txn_begin(r->api->cat, "resource_put", &outer, err) < 0)
+		return -1;
 	rc = sch_resource_put(r->api->cat, project, name, r->body, r->body_len, r->principal.name,
 			      replaced, err);
 	if (rc == 0 && !*replaced)
 		rc = sch_authz_object_create(r->api->cat, project, SCH_OBJ_RESOURCE, name,
 					     r->principal.name, false, NULL, 0, err);
-	sqlite3_exec(
-	    db, rc == 0 ? "RELEASE resource_put" : "ROLLBACK TO resource_put; RELEASE resource_put",
-	    NULL, NULL, NULL);
+	if (sch_resource_txn_end(r->api->cat, "resource_put", outer, rc == 0,
+				 rc == 0 ? err : NULL) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -184,7 +187,7 @@ static void delete_resource(struct sch_api_req *r, const char *project, const ch
 {
 	struct cmn_err err = CMN_ERR_INIT;
 	struct sch_resource_info info;
-	sqlite3 *db = sch_catalog_db(r->api->cat);
+	bool outer;
 	int exists, rc;
 
 	r->event_name = "DeleteResource";
@@ -200,8 +203,7 @@ static void delete_resource(struct sch_api_req *r, const char *project, const ch
 				    name, project);
 		return;
 	}
-	if (sqlite3_exec(db, "SAVEPOINT resource_drop", NULL, NULL, NULL) != SQLITE_OK) {
-		cmn_err_set(&err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	if (sch_resource_txn_begin(r->api->cat, "resource_drop", &outer, &err) < 0) {
 		sch_api_reply_err(r, &err);
 		return;
 	}
@@ -211,10 +213,9 @@ static void delete_resource(struct sch_api_req *r, const char *project, const ch
 	    sch_authz_object_drop(r->api->cat, project, SCH_OBJ_RESOURCE, info.name, &err) < 0 &&
 	    err.code != CMN_ENOTFOUND)
 		rc = -1;
-	sqlite3_exec(db,
-		     rc == 0 ? "RELEASE resource_drop"
-			     : "ROLLBACK TO resource_drop; RELEASE resource_drop",
-		     NULL, NULL, NULL);
+	if (sch_resource_txn_end(r->api->cat, "resource_drop", outer, rc == 0,
+				 rc == 0 ? &err : NULL) < 0)
+		rc = -1;
 	if (rc < 0)
 		sch_api_reply_err(r, &err);
 	else

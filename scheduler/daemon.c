@@ -20,6 +20,7 @@
 #include "netoverlay/netoverlay.h"
 #include "scheduler/authz.h"
 #include "scheduler/netlinks.h"
+#include "scheduler/functions.h"
 #include "scheduler/tabledata.h"
 #include "scheduler/resources.h"
 #include "scheduler/tables.h"
@@ -137,6 +138,7 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 	uint8_t prefix[8];
 
 	pthread_mutex_init(&api->lock, NULL);
+	sch_functions_set_api_lock(&api->lock); /* CREATE FUNCTION describes unlocked */
 	snprintf(path, sizeof(path), "%s/tls", api->cfg.data_dir);
 	if (make_dir(api->cfg.data_dir, err) < 0 || make_dir(path, err) < 0)
 		return -1;
@@ -181,9 +183,9 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "RAND_bytes failed");
 	for (size_t i = 0; i < sizeof(prefix); i++)
 		snprintf(api->request_prefix + 2 * i, 3, "%02x", prefix[i]);
-	/* DROP TABLE and the download switch, before the API's own and the jobs */
-	if (sch_tabledata_stmt_register(api->cat, api->storage, &api->lock) < 0 ||
-	    sch_stmt_basic_register(api->acc) < 0)
+	/* the table-data statements (registered in main.c) act from now on */
+	sch_tabledata_stmt_use(api->cat, api->storage, &api->lock);
+	if (sch_stmt_basic_register(api->acc) < 0)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "cannot register statement handlers");
 	return 0;
 }

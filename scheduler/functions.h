@@ -14,6 +14,7 @@
 #define SCH_FUNCTIONS_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,13 @@ int sch_function_describe(const char *node_path, const char *script_name, const 
 			  size_t len, const char *entry, const struct sch_fn_resource *res,
 			  size_t nres, uint64_t udf_memory, struct sch_fn_description *out,
 			  struct cmn_err *err);
+
+/* The API's request lock (api.h: held while a request is handled). When
+ * set, CREATE FUNCTION releases it while the script is described — the
+ * catalog is not touched then — so a slow script (bounded by the sandbox's
+ * limits) does not hold every other request back. cordond sets it at
+ * start-up; without it (tests) nothing is released. */
+void sch_functions_set_api_lock(pthread_mutex_t *lock);
 
 /* The sch_stmt handler (stmt.h) of CREATE FUNCTION and DROP FUNCTION (after
  * any SETs); 0 for every other text. Compiled first, so every access is

@@ -12,8 +12,8 @@
  * JSON line back. The node applies the Lua sandbox and its limits; the
  * container's own limits stand behind them.
  *
- * The describe runs under api->lock (like every statement handler), so a
- * slow script holds the API for at most the container's wall-clock limit.
+ * The describe runs with the API's request lock released
+ * (sch_functions_set_api_lock), so a slow script holds only its own request.
  */
 #define _GNU_SOURCE
 #include "scheduler/functions.h"
@@ -43,6 +43,13 @@
 #define DEFAULT_UDF_MEMORY (64ull << 20)
 #define RT_MAX_COLS_CATALOG 64 /* columns a node's table function can declare */
 
+static pthread_mutex_t *api_lock;
+
+void sch_functions_set_api_lock(pthread_mutex_t *lock)
+{
+	api_lock = lock;
+}
+
 /* ---- describing a script in the container ---------------------------------- */
 
 static int node_path_default(char *out, size_t len, struct cmn_err *err)
@@ -60,10 +67,11 @@ static int node_path_default(char *out, size_t len, struct cmn_err *err)
 	return 0;
 }
 
-/* A sealed-size memfd holding data, at offset 0. */
+/* A memfd holding data at offset 0, sealed: the container reads it, and
+ * nothing it does can change what another reader of the fd sees. */
 static int memfd_of(const char *name, const void *data, size_t len, struct cmn_err *err)
 {
-	cleanup_close int fd = memfd_create(name, MFD_CLOEXEC);
+	cleanup_close int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	size_t off = 0;
 
 	if (fd < 0)
@@ -78,6 +86,8 @@ static int memfd_of(const char *name, const void *data, size_t len, struct cmn_e
 	}
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return cmn_err_sys(err, "lseek memfd %s", name);
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return cmn_err_sys(err, "seal memfd %s", name);
 	return steal_fd(&fd);
 }
 
@@ -383,6 +393,23 @@ static int fill_def(struct sch_funcdef *f, const struct sch_fn_description *d, c
 	return 0;
 }
 
+/* The describe runs without the API's lock: it reads nothing of the
+ * catalog (the resources are loaded), and the decisions were made before.
+ * A concurrent CREATE of the same name makes the registration a 409. */
+static int describe_unlocked(const char *script_res, const struct loaded *l, const char *entry,
+			     uint64_t memory, struct sch_fn_description *d, struct cmn_err *err)
+{
+	int rc;
+
+	if (api_lock)
+		pthread_mutex_unlock(api_lock);
+	rc = sch_function_describe(NULL, script_res, l->script.data ? l->script.data : "",
+				   l->script.len, entry, l->data, l->ndata, memory, d, err);
+	if (api_lock)
+		pthread_mutex_lock(api_lock);
+	return rc;
+}
+
 static json_t *created_result(const struct sch_funcdef *f, const char *kind, const char *sig)
 {
 	json_t *cols = json_array();
@@ -410,19 +437,18 @@ static void audit_change(struct sch_stmt_ctx *ctx, const char *event, const char
 static int register_function(struct sch_stmt_ctx *ctx, const struct sch_funcdef *f, const char *sig,
 			     struct cmn_err *err)
 {
-	sqlite3 *db = sch_catalog_db(ctx->cat);
+	bool outer;
 	int rc;
 
-	if (sqlite3_exec(db, "SAVEPOINT function_create", NULL, NULL, NULL) != SQLITE_OK)
-		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	if (sch_resource_txn_begin(ctx->cat, "function_create", &outer, err) < 0)
+		return -1;
 	rc = sch_functions_put(ctx->cat, f, sig[0] ? sig : NULL, ctx->principal->name, err);
 	if (rc == 0)
 		rc = sch_authz_object_create(ctx->cat, f->project, SCH_OBJ_FUNCTION, f->name,
 					     ctx->principal->name, false, NULL, 0, err);
-	sqlite3_exec(db,
-		     rc == 0 ? "RELEASE function_create"
-			     : "ROLLBACK TO function_create; RELEASE function_create",
-		     NULL, NULL, NULL);
+	if (sch_resource_txn_end(ctx->cat, "function_create", outer, rc == 0,
+				 rc == 0 ? err : NULL) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -454,9 +480,8 @@ static int create_function(struct sch_stmt_ctx *ctx, const struct sch_job_compil
 	if (load_using(ctx->cat, project, s, script_res, l, err) < 0)
 		goto out;
 	if (sch_resource_check(script_res, l->script.data, l->script.len, err) < 0 ||
-	    sch_function_describe(NULL, script_res, l->script.data ? l->script.data : "",
-				  l->script.len, dot + 1, l->data, l->ndata,
-				  (uint64_t)c->settings.udf_memory, &d, err) < 0) {
+	    describe_unlocked(script_res, l, dot + 1, (uint64_t)c->settings.udf_memory, &d, err) <
+		0) {
 		cmn_err_wrap(err, "%d:%d: CREATE FUNCTION %s: %s.%s", s->line, s->col, s->name.name,
 			     script_res, dot + 1);
 		goto out;
@@ -483,27 +508,26 @@ static int drop_function(struct sch_stmt_ctx *ctx, const struct sch_job_compiled
 {
 	const struct sch_q_stmt *s = c->stmt;
 	const char *project = s->name.project ? s->name.project : ctx->project;
-	sqlite3 *db = sch_catalog_db(ctx->cat);
 	struct sch_funcdef *f = NULL;
+	bool outer;
 	int rc;
 
 	if (sch_functions_get(ctx->cat, project, s->name.name, &f, err) < 0)
 		return -1;
 	if (!f)
 		return 0; /* IF EXISTS: the resolver refused the rest */
-	if (sqlite3_exec(db, "SAVEPOINT function_drop", NULL, NULL, NULL) != SQLITE_OK) {
+	if (sch_resource_txn_begin(ctx->cat, "function_drop", &outer, err) < 0) {
 		sch_funcdef_free(f);
-		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+		return -1;
 	}
 	rc = sch_functions_drop(ctx->cat, f->project, f->name, err);
 	/* the registry entry takes the function's ACLs with it */
 	if (rc == 0 &&
 	    sch_authz_object_drop(ctx->cat, f->project, SCH_OBJ_FUNCTION, f->name, err) < 0)
 		rc = err->code == CMN_ENOTFOUND ? 0 : -1;
-	sqlite3_exec(db,
-		     rc == 0 ? "RELEASE function_drop"
-			     : "ROLLBACK TO function_drop; RELEASE function_drop",
-		     NULL, NULL, NULL);
+	if (sch_resource_txn_end(ctx->cat, "function_drop", outer, rc == 0, rc == 0 ? err : NULL) <
+	    0)
+		rc = -1;
 	sch_funcdef_free(f);
 	return rc;
 }

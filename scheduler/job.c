@@ -411,11 +411,10 @@ int sch_job_submit(struct sch_jobs *jobs, struct sch_job_compiled *c, const char
 		 o->request_id ? o->request_id : "");
 	snprintf(job->source_ip, sizeof(job->source_ip), "%s", o->source_ip ? o->source_ip : "");
 	job->c = *c;
+	/* the plan refers to the resolved statement it was built from (plan.h):
+	 * point it at the copy, not at the caller's struct it was moved out of */
+	job->c.plan.res = &job->c.res;
 	memset(c, 0, sizeof(*c));
-	/* the plan points at the resolved statement it was made from (its
-	 * function definitions); that moved with the copy */
-	if (job->c.plan.res)
-		job->c.plan.res = &job->c.res;
 	for (size_t i = 0; i < job->nstages; i++)
 		job->stages[i].nodes = (unsigned)job->c.plan.v[i].nodes;
 	job->created_ms = sch_job_now_ms();

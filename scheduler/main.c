@@ -17,6 +17,7 @@
 #include "scheduler/netlinks.h"
 #include "scheduler/plan.h"
 #include "scheduler/resources.h"
+#include "scheduler/tabledata.h"
 #include "scheduler/tables.h"
 #include "scheduler/stmt.h"
 #include "scheduler/scheduler.h"
@@ -28,8 +29,8 @@ static void usage(FILE *out)
 		"               [--chunkservers N --racks R] [--tls-cert F --tls-key F]\n"
 		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
 		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
+		"               [--max-jobs N] [--overlay-run-dir DIR] [--max-upload SIZE]\n"
 		"               [--netlink-gateway NETNS]\n"
-		"               [--max-jobs N] [--overlay-run-dir DIR]\n"
 		"       cordond --help | --version\n\n"
 		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
 		"them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
@@ -43,6 +44,8 @@ static void usage(FILE *out)
 		"(default /run/cordon/overlay).\n"
 		"--chunkservers N --racks R: local cordon-chunkd processes cordond starts\n"
 		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n"
+		"--max-upload: largest body of PUT .../tables/T/data (default 256M; other\n"
+		"requests stay at 1 MiB).\n"
 		"--netlink-gateway NETNS: the network namespace (a path such as\n"
 		"/run/netns/X or /proc/PID/ns/net) through which jobs that set\n"
 		"odps.session.networklink reach their link's destinations; without it\n"
@@ -113,6 +116,8 @@ static int serve(struct sch_api *api)
 	 * parser and runs every security statement (and WHOAMI); what it does
 	 * not recognise falls through to the API's handler. */
 	if (sch_stmt_register("authz", sch_authz_stmt_handler) < 0 ||
+	    /* DROP TABLE / DROP PARTITION with their rows: before "tables" */
+	    sch_stmt_register("tabledata", sch_tabledata_stmt_handler) < 0 ||
 	    sch_stmt_register("tables", sch_tables_stmt_handler) < 0 ||
 	    sch_stmt_register("explain", sch_plan_explain_handler) < 0 ||
 	    sch_stmt_register("netlinks", sch_netlinks_stmt_handler) < 0 ||
@@ -153,6 +158,7 @@ static const struct option opts[] = {
 	{ "netlink-gateway", required_argument, NULL, 'N' },
 	{ "max-jobs", required_argument, NULL, 'J' },
 	{ "overlay-run-dir", required_argument, NULL, 'O' },
+	{ "max-upload", required_argument, NULL, 'U' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -208,6 +214,13 @@ static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 		cfg->netlink_gateway = arg;
 		return 0;
 	}
+	case 'U': { /* bulk table upload (api_tabledata.c): 1 MiB .. 4 GiB */
+		uint64_t v;
+		if (cmn_parse_size(arg, &v, NULL) < 0 || v < (1u << 20) || v > ((uint64_t)4 << 30))
+			return -1;
+		cfg->max_upload = (size_t)v;
+		return 0;
+	}
 	default:
 		return -1;
 	}
@@ -228,6 +241,7 @@ int main(int argc, char **argv)
 		.max_connections = 2048,
 		.max_body = 1 << 20,
 		.max_resource_body = SCH_RESOURCE_MAX_BYTES,
+		.max_upload = (size_t)256 << 20,
 		.max_headers = 16384,
 		.audit_checkpoint_every = 1000,
 		.clock_skew_s = 15 * 60,

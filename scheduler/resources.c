@@ -217,3 +217,35 @@ json_t *sch_resource_list(struct sch_catalog *cat, const char *project, struct c
 				 " FROM resources WHERE project = ?1 ORDER BY name",
 				 "s", project);
 }
+
+int sch_resource_txn_begin(struct sch_catalog *cat, const char *sp, bool *outer,
+			   struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(cat);
+	char sql[96];
+
+	*outer = sqlite3_get_autocommit(db) != 0;
+	snprintf(sql, sizeof(sql), *outer ? "BEGIN IMMEDIATE" : "SAVEPOINT %s", sp);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s: %s", sql, sqlite3_errmsg(db));
+	return 0;
+}
+
+int sch_resource_txn_end(struct sch_catalog *cat, const char *sp, bool outer, bool ok,
+			 struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(cat);
+	char sql[128];
+
+	if (outer)
+		snprintf(sql, sizeof(sql), "%s", ok ? "COMMIT" : "ROLLBACK");
+	else
+		snprintf(sql, sizeof(sql), ok ? "RELEASE %s" : "ROLLBACK TO %s; RELEASE %s", sp,
+			 sp);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	cmn_err_set(err, CMN_EIO, 0, "catalog: %s: %s", sql, sqlite3_errmsg(db));
+	if (outer && ok)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}

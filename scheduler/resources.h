@@ -61,6 +61,18 @@ int sch_resource_stat(struct sch_catalog *cat, const char *project, const char *
 /* CMN_ENOTFOUND when absent. */
 int sch_resource_delete(struct sch_catalog *cat, const char *project, const char *name,
 			struct cmn_err *err);
+/* A write section over the catalog for a change of several rows (the
+ * resource or function row and its authorization registry entry): BEGIN
+ * IMMEDIATE when no transaction is open, else a savepoint named sp. The
+ * write lock is taken first because a deferred transaction that read and
+ * then writes fails at once with SQLITE_BUSY (no busy wait) when another
+ * connection (the storage master's) wrote meanwhile. end commits when ok,
+ * else rolls back. */
+int sch_resource_txn_begin(struct sch_catalog *cat, const char *sp, bool *outer,
+			   struct cmn_err *err);
+int sch_resource_txn_end(struct sch_catalog *cat, const char *sp, bool outer, bool ok,
+			 struct cmn_err *err);
+
 /* [{"name","size","sha256","owner","created"}, ...] by name; NULL on error. */
 json_t *sch_resource_list(struct sch_catalog *cat, const char *project, struct cmn_err *err);
 

@@ -211,11 +211,14 @@ static int setup_worker(struct sch_api *api, struct sch_worker *w, int listen_fd
 	evhttp_set_bevcb(w->http, bev_cb, w);
 	evhttp_set_gencb(w->http, sch_api_handle, api);
 	evhttp_set_max_headers_size(w->http, (ev_ssize_t)api->cfg.max_headers);
-	/* the largest route cap: api.c holds every other route to its own */
-	evhttp_set_max_body_size(w->http,
-				 (ev_ssize_t)(api->cfg.max_resource_body > api->cfg.max_body
-						  ? api->cfg.max_resource_body
-						  : api->cfg.max_body));
+	/* the largest route cap: api.c holds every other route to its own
+	 * (sch_api_body_cap) */
+	size_t cap = api->cfg.max_body;
+	if (api->cfg.max_resource_body > cap)
+		cap = api->cfg.max_resource_body;
+	if (api->cfg.max_upload > cap)
+		cap = api->cfg.max_upload;
+	evhttp_set_max_body_size(w->http, (ev_ssize_t)cap);
 	evhttp_set_timeout(w->http, (int)api->cfg.io_timeout_s);
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);

@@ -137,218 +137,6 @@ static int get_row(sqlite3 *db, const char *project, const char *name, bool allo
 	return 0;
 }
 
-/* ---- text values (partition specs here, bulk data in api_tabledata.c) -- */
-
-static int b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-static int b64_decode(const char *s, size_t len, struct cmn_buf *out, struct cmn_err *err)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t pad = 0;
-
-	if (len % 4 != 0)
-		return cmn_err_set(err, CMN_EINVAL, 0, "base64 length is not a multiple of 4");
-	if (cmn_buf_reserve(out, len / 4 * 3, err) < 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int v = s[i] == '=' ? 0 : b64_value((unsigned char)s[i]);
-		if (s[i] == '=') {
-			if (i + 2 < len || (pad == 0 && i + 1 < len && s[i + 1] != '='))
-				return cmn_err_set(err, CMN_EINVAL, 0, "misplaced '=' in base64");
-			pad++;
-		} else if (v < 0 || pad) {
-			return cmn_err_set(err, CMN_EINVAL, 0, "invalid base64");
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out->data[out->len++] = (char)(acc >> bits & 0xff);
-		}
-	}
-	out->len -= pad;
-	out->data[out->len] = '\0';
-	return 0;
-}
-
-static int b64_encode(const uint8_t *p, size_t len, struct cmn_buf *out, struct cmn_err *err)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-	if (len > (SIZE_MAX - 3) / 4 * 3 || cmn_buf_reserve(out, (len + 2) / 3 * 4, err) < 0)
-		return cmn_err_set(err, CMN_ELIMIT, 0, "value too large");
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		size_t n = len - i < 3 ? len - i : 3;
-		char q[4];
-		if (n > 1)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (n > 2)
-			v |= p[i + 2];
-		q[0] = tab[v >> 18 & 63];
-		q[1] = tab[v >> 12 & 63];
-		q[2] = n > 1 ? tab[v >> 6 & 63] : '=';
-		q[3] = n > 2 ? tab[v & 63] : '=';
-		if (cmn_buf_append(out, q, 4, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* 'YYYY-MM-DD[( |T)HH:MM:SS[.mmm]]', UTC, to ms since the epoch. */
-static int parse_datetime(const char *s, size_t len, int64_t *ms)
-{
-	char text[32];
-	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, n = 0, fn = 0;
-	struct tm tm = { 0 };
-
-	if (len >= sizeof(text))
-		return -1;
-	memcpy(text, s, len);
-	text[len] = '\0';
-	if (len == 10) {
-		if (sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-			return -1;
-	} else if (len >= 19 && (text[10] == ' ' || text[10] == 'T')) {
-		if (sscanf(text, "%4d-%2d-%2d%*c%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) !=
-			6 ||
-		    n != 19)
-			return -1;
-		if (len > 19) {
-			if (text[19] != '.' || len > 23 || len == 20)
-				return -1;
-			for (size_t i = 20; i < len; i++, fn++) {
-				if (text[i] < '0' || text[i] > '9')
-					return -1;
-				frac = frac * 10 + (text[i] - '0');
-			}
-			for (; fn < 3; fn++)
-				frac *= 10;
-		}
-	} else {
-		return -1;
-	}
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	time_t t = timegm(&tm);
-	/* timegm normalizes 2023-02-30 to March: refuse dates that moved */
-	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
-		return -1;
-	*ms = (int64_t)t * 1000 + frac;
-	return 0;
-}
-
-int sch_tabledata_value_from_text(enum cmn_col_type type, const char *s, size_t len,
-				  struct cmn_value *out, struct cmn_buf *scratch,
-				  struct cmn_err *err)
-{
-	char num[400];
-	char *end;
-
-	memset(out, 0, sizeof(*out));
-	switch (type) {
-	case CMN_COL_BIGINT:
-	case CMN_COL_DOUBLE:
-		if (len == 0 || len >= sizeof(num))
-			break;
-		memcpy(num, s, len);
-		num[len] = '\0';
-		if (type == CMN_COL_BIGINT)
-			return cmn_parse_i64(num, &out->v.i64, NULL) < 0
-				   ? cmn_err_set(err, CMN_EINVAL, 0, "'%s' is not a BIGINT", num)
-				   : 0;
-		if (num[0] == ' ' || num[0] == '\t')
-			break;
-		out->v.f64 = strtod(num, &end);
-		if (*end || !isfinite(out->v.f64))
-			break;
-		return 0;
-	case CMN_COL_BOOLEAN:
-		if (len == 4 && strncasecmp(s, "true", 4) == 0)
-			out->v.b = true;
-		else if (!(len == 5 && strncasecmp(s, "false", 5) == 0))
-			break;
-		return 0;
-	case CMN_COL_STRING:
-		if (!cmn_utf8_valid(s, len))
-			return cmn_err_set(err, CMN_EINVAL, 0, "STRING is not valid UTF-8");
-		out->v.bytes.ptr = s;
-		out->v.bytes.len = len;
-		return 0;
-	case CMN_COL_BINARY:
-		cmn_buf_reset(scratch);
-		if (b64_decode(s, len, scratch, err) < 0)
-			return cmn_err_wrap(err, "BINARY (base64)");
-		out->v.bytes.ptr = scratch->data ? scratch->data : "";
-		out->v.bytes.len = scratch->len;
-		return 0;
-	case CMN_COL_DATETIME:
-		if (parse_datetime(s, len, &out->v.i64) == 0)
-			return 0;
-		break;
-	}
-	/* quote at most 64 bytes, cut on a character boundary */
-	size_t shown = len > 64 ? 64 : len;
-	while (shown < len && shown > 0 && ((unsigned char)s[shown] & 0xc0) == 0x80)
-		shown--;
-	if (!cmn_utf8_valid(s, shown))
-		return cmn_err_set(err, CMN_EINVAL, 0, "value is not a %s",
-				   cmn_col_type_name(type));
-	return cmn_err_set(err, CMN_EINVAL, 0, "'%.*s'%s is not a %s", (int)shown, s,
-			   shown < len ? "..." : "", cmn_col_type_name(type));
-}
-
-int sch_tabledata_value_to_text(enum cmn_col_type type, const struct cmn_value *v,
-				struct cmn_buf *out, struct cmn_err *err)
-{
-	switch (type) {
-	case CMN_COL_BIGINT:
-		return cmn_buf_printf(out, err, "%lld", (long long)v->v.i64);
-	case CMN_COL_DOUBLE:
-		return cmn_buf_printf(out, err, "%.17g", v->v.f64);
-	case CMN_COL_BOOLEAN:
-		return cmn_buf_append_str(out, v->v.b ? "true" : "false", err);
-	case CMN_COL_STRING:
-		return cmn_buf_append(out, v->v.bytes.ptr, v->v.bytes.len, err);
-	case CMN_COL_BINARY:
-		return b64_encode((const uint8_t *)v->v.bytes.ptr, v->v.bytes.len, out, err);
-	case CMN_COL_DATETIME: {
-		int64_t ms = v->v.i64, q = ms / 1000, r = ms % 1000;
-		time_t t;
-		struct tm tm;
-		if (r < 0) {
-			r += 1000;
-			q--;
-		}
-		t = (time_t)q;
-		if (!gmtime_r(&t, &tm))
-			return cmn_err_set(err, CMN_EINVAL, 0, "DATETIME %lld out of range",
-					   (long long)ms);
-		return cmn_buf_printf(out, err, "%04d-%02d-%02d %02d:%02d:%02d.%03d",
-				      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-				      tm.tm_min, tm.tm_sec, (int)r);
-	}
-	}
-	return cmn_err_set(err, CMN_EINVAL, 0, "bad column type %d", (int)type);
-}
-
 /* ---- partitions --------------------------------------------------------- */
 
 /* The partition of new rows: values typed as the partition columns, and the
@@ -357,6 +145,7 @@ struct td_part {
 	char *text;             /* owned; STRING values point into it */
 	struct cmn_value *vals; /* npcols */
 	char canon[2048];
+	bool unregister; /* DROP PARTITION: the commit removes it from job_partitions */
 };
 
 static void part_free(struct td_part *p)
@@ -699,7 +488,13 @@ static int publish(struct sch_tabledata *td, const struct sch_tabledef *t, int64
 		else if (n < 0)
 			rc = -1;
 	}
-	if (rc == 0 && p->text &&
+	if (rc == 0 && p->text && p->unregister &&
+	    sch_db_run(db, err,
+		       "DELETE FROM job_partitions WHERE project = ?1 AND table_name = ?2"
+		       " AND spec = ?3",
+		       "sss", t->project, t->name, p->canon) < 0)
+		rc = -1;
+	if (rc == 0 && p->text && !p->unregister &&
 	    sch_db_run(db, err,
 		       "INSERT INTO job_partitions (project, table_name, spec, version, created_at)"
 		       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (project, table_name, spec)"
@@ -806,6 +601,66 @@ int sch_tabledata_write(struct sch_tabledata *td, const char *project, const cha
 	if (rc < 0)
 		cmn_err_wrap(err, "write '%s.%s'", project, name);
 	out_free(&o);
+	part_free(&p);
+	sch_tabledef_free(t);
+	return rc;
+}
+
+/* The rows of the other partitions as a new version, published with the
+ * partition unregistered. */
+static int drop_partition_rows(struct sch_tabledata *td, const struct sch_tabledef *t,
+			       struct td_part *p, struct cmn_err *err)
+{
+	struct td_out o = { .t = t };
+	struct td_row row;
+	int64_t version = 0;
+	int rc;
+
+	p->unregister = true;
+	if (need_storage(td, err) < 0)
+		return -1;
+	td_lock(td);
+	rc = get_row(sch_catalog_db(td->cat), t->project, t->name, true, &row, err);
+	td_unlock(td);
+	if (rc == 0)
+		rc = write_version(td, &row, &o, p, SCH_TD_OVERWRITE, &version, err);
+	if (rc == 0)
+		rc = publish(td, t, row.storage_id, version, p, err);
+	out_free(&o);
+	return rc;
+}
+
+int sch_tabledata_drop_partition(struct sch_tabledata *td, const char *project, const char *name,
+				 const char *partition, struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(td->cat);
+	struct sch_tabledef *t = NULL;
+	struct td_row row = { 0 };
+	struct td_part p = { 0 };
+	int rc;
+
+	td_lock(td);
+	rc = load_table(td->cat, project, name, &t, err);
+	if (rc == 0)
+		rc = get_row(db, t->project, t->name, false, &row, err);
+	td_unlock(td);
+	if (rc == 0)
+		rc = parse_partition(t, partition, &p, err);
+	if (rc == 0 && row.data_version == 0) {
+		/* no rows anywhere: only the registration goes */
+		td_lock(td);
+		rc = sch_db_run(db, err,
+				"DELETE FROM job_partitions WHERE project = ?1 AND table_name = ?2"
+				" AND spec = ?3",
+				"sss", t->project, t->name, p.canon) < 0
+			 ? -1
+			 : 0;
+		td_unlock(td);
+	} else if (rc == 0) {
+		rc = drop_partition_rows(td, t, &p, err);
+	}
+	if (rc < 0)
+		cmn_err_wrap(err, "drop partition %s of '%s.%s'", partition, project, name);
 	part_free(&p);
 	sch_tabledef_free(t);
 	return rc;

@@ -39,6 +39,7 @@
 #include "common/err.h"
 #include "common/rowfmt.h"
 #include "scheduler/catalog.h"
+#include "scheduler/stmt.h"
 #include "scheduler/storage_glue.h"
 
 struct sch_tabledata {
@@ -87,6 +88,14 @@ int sch_tabledata_drop(struct sch_tabledata *td, const char *project, const char
 
 /* ---- added with the implementation (tabledata.c, tabledata_stmt.c) ------ */
 
+/* ALTER TABLE DROP PARTITION: a new version without the rows of
+ * `partition` (canonical spec, as sch_tables_partition_spec writes it),
+ * published by one commit that also removes it from job_partitions (like a
+ * write: CMN_ECONFLICT when another commit came first). A table without
+ * rows only loses the registration. Callers must not hold the lock. */
+int sch_tabledata_drop_partition(struct sch_tabledata *td, const char *project, const char *name,
+				 const char *partition, struct cmn_err *err);
+
 /* Text form of one value, as bulk upload/download (api_tabledata.c) and
  * partition specs use it: BIGINT decimal; DOUBLE as strtod reads it (finite
  * only) and "%.17g" on output; BOOLEAN true/false; STRING as is (valid
@@ -99,6 +108,26 @@ int sch_tabledata_value_from_text(enum cmn_col_type type, const char *s, size_t 
 int sch_tabledata_value_to_text(enum cmn_col_type type, const struct cmn_value *v,
 				struct cmn_buf *out, struct cmn_err *err);
 
+/* A bulk-upload body (tabledata_text.c) as row batches of t's DATA columns
+ * (the input of sch_tabledata_write): CSV with a header line naming the
+ * data columns in any order (an unquoted empty field is NULL, "" is an
+ * empty string), or JSON lines (one object per line, a missing key is
+ * NULL). Rows of at most 1 MiB. CMN_EINVAL "line L, column 'c': ..." on
+ * the first bad value or structure; out is then empty. */
+struct sch_tabledef;
+struct sch_tabledata_rows {
+	struct sch_storage_batch *v; /* owned */
+	size_t n;
+	uint64_t rows;
+};
+int sch_tabledata_parse_body(const struct sch_tabledef *t, bool jsonl, const char *body, size_t len,
+			     struct sch_tabledata_rows *out, struct cmn_err *err);
+void sch_tabledata_rows_free(struct sch_tabledata_rows *rows);
+/* Index of column name[0..len) (case-insensitive) among t->cols[from..to),
+ * or -1. */
+int sch_tabledata_column(const struct sch_tabledef *t, const char *name, size_t len, size_t from,
+			 size_t to);
+
 /* SETPROJECT odps.security.enabledownloadprivilege=true|false (off unless
  * set): whether bulk download also needs odps:Download. Catalog access
  * only; the caller holds the API lock. */
@@ -107,13 +136,19 @@ int sch_tabledata_download_privilege(struct sch_catalog *cat, const char *projec
 int sch_tabledata_set_download_privilege(struct sch_catalog *cat, const char *project, bool on,
 					 struct cmn_err *err);
 
-/* Registers the statement handler "tabledata" (stmt.h): DROP TABLE [IF
- * EXISTS] (odps:Drop decided by sch_job_compile; rows crypto-shredded with
- * sch_tabledata_drop, then the metadata and the authorization object go)
- * and the SETPROJECT above (owner or operator). It must come before the
- * job handler; lock is the API lock its handlers are called under. */
-int sch_tabledata_stmt_register(struct sch_catalog *cat, struct sch_storage *storage,
-				pthread_mutex_t *lock);
+/* The statement handler "tabledata" (stmt.h): DROP TABLE [IF EXISTS]
+ * (odps:Drop decided by sch_job_compile; rows crypto-shredded with
+ * sch_tabledata_drop, then the metadata and the authorization object go),
+ * ALTER TABLE t DROP [IF EXISTS] PARTITION (odps:Alter; the rows go with
+ * the registration) and the SETPROJECT above (owner or operator). It is
+ * registered before "tables" (which would drop a partition's metadata
+ * only) and before the job handler; it answers 0 (not mine) until
+ * sch_tabledata_stmt_use() gave it the catalog, storage and the API lock
+ * its handlers are called under. */
+int sch_tabledata_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len,
+			       json_t **result, struct cmn_err *err);
+void sch_tabledata_stmt_use(struct sch_catalog *cat, struct sch_storage *storage,
+			    pthread_mutex_t *lock);
 
 /* Tests only: fn runs once, without the lock, between a write's storage
  * write and its catalog commit (how a unit test makes a second writer

@@ -1,10 +1,11 @@
 /* scheduler/tabledata_stmt.c — the statements that touch table data without
  * a job: `DROP TABLE [IF EXISTS] t` (crypto-shreds the rows, then removes
- * the metadata and the authorization object) and
- * `SETPROJECT odps.security.enabledownloadprivilege=true|false` (MaxCompute's
- * switch that makes bulk download need odps:Download on top of
- * odps:Select). Registered before the job handler; every other text is
- * left to the next handler (0).
+ * the metadata and the authorization object), `ALTER TABLE t DROP [IF
+ * EXISTS] PARTITION (...)` (the partition's rows go with its registration)
+ * and `SETPROJECT odps.security.enabledownloadprivilege=true|false`
+ * (MaxCompute's switch that makes bulk download need odps:Download on top
+ * of odps:Select). Registered before "tables" and the job handler; every
+ * other text is left to the next handler (0).
  *
  * Statement handlers run under the API lock; sch_tabledata_drop() takes that
  * lock itself around its catalog statements and must not be called with it
@@ -115,7 +116,6 @@ static int drop_table(struct sch_stmt_ctx *ctx, const char *sql, size_t len, jso
 		sch_authz_resource_name(&r, res, sizeof(res));
 		/* the rows first: a crash after this leaves an empty table that a
 		 * second DROP removes, never rows without their table */
-		td.cat = ctx->cat;
 		if (td.lock)
 			pthread_mutex_unlock(td.lock);
 		rc = sch_tabledata_drop(&td, t->project, t->name, err);
@@ -125,6 +125,77 @@ static int drop_table(struct sch_stmt_ctx *ctx, const char *sql, size_t len, jso
 			rc = drop_metadata(ctx, t, err);
 		if (rc == 0)
 			audit(ctx, "DropTable", res, NULL, NULL, NULL);
+	}
+	sch_job_compiled_free(&c);
+	if (rc < 0)
+		return -1;
+	*result = ok_result();
+	return *result ? 1 : cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+}
+
+/* ---- ALTER TABLE t DROP [IF EXISTS] PARTITION (...) ------------------------- */
+
+static int partition_registered(struct sch_catalog *cat, const struct sch_tabledef *t,
+				const char *spec, bool *found, struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(cat);
+	sqlite3_stmt *st = sch_db_prepare(db, err,
+					  "SELECT 1 FROM job_partitions WHERE project = ?1 AND"
+					  " table_name = ?2 AND spec = ?3",
+					  "sss", t->project, t->name, spec);
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	*found = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+static int drop_partition(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
+			  struct cmn_err *err)
+{
+	struct sch_job_request req = { .cat = ctx->cat,
+				       .who = ctx->principal,
+				       .project = ctx->project,
+				       .source_ip = ctx->source_ip,
+				       .default_nodes = 1,
+				       .audit = ctx->audit,
+				       .audit_arg = ctx->audit_arg };
+	struct sch_tabledata td = stmt_td;
+	struct sch_job_compiled c;
+	const struct sch_tabledef *t;
+	char spec[2048], res[SCH_AUTHZ_RESOURCE_MAX];
+	bool found = false;
+	int rc = 0;
+
+	/* resolves table and partition spec, decides odps:Alter (audited) */
+	if (sch_job_compile(&req, sql, len, &c, err) < 0)
+		return -1;
+	t = c.res.target;
+	if (t) {
+		rc = sch_tables_partition_spec(t, c.stmt, spec, sizeof(spec), err);
+		if (rc == 0)
+			rc = partition_registered(ctx->cat, t, spec, &found, err);
+		if (rc == 0 && !found && !c.stmt->if_exists)
+			rc =
+			    cmn_err_set(err, CMN_ENOTFOUND, 0, "%d:%d: partition %s does not exist",
+					c.stmt->line, c.stmt->col, spec);
+	}
+	if (t && rc == 0 && found) {
+		struct sch_authz_resource r = { t->project, SCH_OBJ_TABLE, t->name, NULL };
+		sch_authz_resource_name(&r, res, sizeof(res));
+		/* storage I/O: not under the API lock (tabledata.h takes it) */
+		if (td.lock)
+			pthread_mutex_unlock(td.lock);
+		rc = sch_tabledata_drop_partition(&td, t->project, t->name, spec, err);
+		if (td.lock)
+			pthread_mutex_lock(td.lock);
+		if (rc == 0)
+			audit(ctx, "DropPartition", res, NULL, spec, NULL);
 	}
 	sch_job_compiled_free(&c);
 	if (rc < 0)
@@ -218,14 +289,16 @@ static int setproject_download(const char *s, size_t len, const char **value, si
 	return 1;
 }
 
-static int tabledata_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
-			     struct cmn_err *err)
+int sch_tabledata_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len,
+			       json_t **result, struct cmn_err *err)
 {
 	struct sch_q_script sc;
 	const char *s = sql, *value;
 	size_t n = len, vlen;
-	bool drop = false;
+	enum sch_q_kind kind = SCH_Q_SET;
 
+	if (!stmt_td.cat || stmt_td.cat != ctx->cat)
+		return 0; /* not configured for this catalog (sch_tabledata_stmt_use) */
 	if (trim(&s, &n) && !memchr(s, ';', n) && setproject_download(s, n, &value, &vlen))
 		return set_download(ctx, value, vlen, result, err);
 	if (sch_q_parse(sql, len, &sc, err) < 0) {
@@ -234,14 +307,17 @@ static int tabledata_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t l
 	}
 	for (size_t i = 0; i < sc.n; i++)
 		if (sc.v[i]->kind != SCH_Q_SET)
-			drop = sc.v[i]->kind == SCH_Q_DROP_TABLE;
+			kind = sc.v[i]->kind;
 	sch_q_script_free(&sc);
-	return drop ? drop_table(ctx, sql, len, result, err) : 0;
+	if (kind == SCH_Q_DROP_TABLE)
+		return drop_table(ctx, sql, len, result, err);
+	if (kind == SCH_Q_DROP_PARTITION)
+		return drop_partition(ctx, sql, len, result, err);
+	return 0;
 }
 
-int sch_tabledata_stmt_register(struct sch_catalog *cat, struct sch_storage *storage,
-				pthread_mutex_t *lock)
+void sch_tabledata_stmt_use(struct sch_catalog *cat, struct sch_storage *storage,
+			    pthread_mutex_t *lock)
 {
 	stmt_td = (struct sch_tabledata){ cat, storage, lock };
-	return sch_stmt_register("tabledata", tabledata_handler);
 }

@@ -96,7 +96,11 @@ printf '$ cordon job status %s   # the INSERT into a new table (CTAS), per stage
 "$BIN/cordon" job status "$JOB" | json '"\n".join(["status %s, wrote %s rows into %s; timings %s" % (d["status"], d["written"]["rows"], d["written"]["table"], d["timings"])] + ["stage %d %-6s x%d: rows in %d, rows out %d, cpu %d ms, peak memory %.1f MiB, wall %d ms" % (s["index"], s["kind"], s["nodes"], s["rowsIn"], s["rowsOut"], s["cpuMs"], s["peakMemoryBytes"] / 1048576.0, s["wallMs"]) for s in d["stages"]])'
 run "$BIN/cordon" sql "SELECT country, SUM(n) AS users_x_interests, ROUND(AVG(gm), 3) AS avg_gm FROM country_words GROUP BY country ORDER BY country;"
 printf '$ cordon audit list --project sales --event JobFinished   # the job trail\n'
-"$BIN/cordon" audit list --project sales --event JobFinished | json '"\n".join("%s %s %s: %s" % (e["eventTime"] if "eventTime" in e else "", e["principal"], e["resource"].split("/")[-1], e["reason"]) for e in d["events"][-3:])'
+"$BIN/cordon" audit list --project sales --event JobFinished | tail -n 3 |
+	$PY -c 'import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    print(e.get("eventTime", ""), e.get("principal"), e.get("resource", "").split("/")[-1] + ":", e.get("reason"))'
 "$BIN/cordon" admin user create bob >/dev/null
 bob=$("$BIN/cordon" admin key create --user bob)
 run "$BIN/cordon" sql 'ADD USER RAM$acme:bob; GRANT Select ON TABLE users (country) TO USER RAM$acme:bob;'

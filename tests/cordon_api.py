@@ -207,6 +207,38 @@ class Cordond:
         return self.call("POST", f"/v1/projects/{project}/jobs{q}", {"sql": sql}, keys=keys,
                          source=source)
 
+    # -- resources and functions (scheduler/api_resources.c, functions_stmt.c)
+    def put_resource(self, project, name, data, keys=None):
+        """PUT /v1/projects/{project}/resources/{name} with data (bytes or
+        str) as the body; returns (status, parsed body)."""
+        if isinstance(data, str):
+            data = data.encode()
+        m, p, h, b = self.signed("PUT", f"/v1/projects/{project}/resources/{name}", data,
+                                 keys=keys)
+        return self.send(m, p, h, b)[:2]
+
+    def install_udfs(self, project, keys=None, udfs_dir=None):
+        """Uploads every udfs/*.lua of the repository as a resource of project
+        and creates one function per UDF each script returns (the entry's
+        own name: CREATE FUNCTION median AS 'agg.median' USING 'agg.lua').
+        Returns {function: row of the CREATE FUNCTION result} (name, kind,
+        script, signature, columns)."""
+        import re
+        udfs = pathlib.Path(udfs_dir or pathlib.Path(__file__).resolve().parent.parent / "udfs")
+        created = {}
+        for script in sorted(udfs.glob("*.lua")):
+            st, body = self.put_resource(project, script.name, script.read_bytes(), keys=keys)
+            assert st in (200, 201), (script.name, body)
+            text = script.read_text()
+            entries = re.findall(r"^(?:M\.(\w+)\s*=|function M\.(\w+)\s*\()", text, re.M)
+            for name in sorted({a or b for a, b in entries}):
+                st, body = self.job(project, f"CREATE FUNCTION {name} AS "
+                                             f"'{script.stem}.{name}' USING '{script.name}';",
+                                    keys=keys)
+                assert st == 200, (name, body)
+                created[name] = body["rows"][0]
+        return created
+
     def audit(self, **query):
         q = urllib.parse.urlencode(query)
         st, body = self.call("GET", "/v1/audit" + (f"?{q}" if q else ""))

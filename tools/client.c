@@ -214,14 +214,17 @@ fail:
 	return NULL;
 }
 
+/* The request head; the body (o->body) is sent after it as is. */
 static int build_request(const struct cli_config *cfg, const char *method, const char *host_hdr,
-			 const char *path, const void *body, size_t blen, const char *ctype,
-			 struct cmn_buf *out, struct cmn_err *err)
+			 const char *path, const struct cli_request_opts *o, struct cmn_buf *out,
+			 struct cmn_err *err)
 {
 	char amz_date[17], payload[65];
 	const char *q = strchr(path, '?');
 	char path_only[2048];
 	cleanup_buf struct cmn_buf authz;
+	const char *body = o->body;
+	size_t blen = body ? o->body_len : 0;
 	struct sch_http_header h[2] = { { "host", host_hdr }, { "x-amz-date", amz_date } };
 	struct sch_sigv4_request req = { method, path_only, q ? q + 1 : NULL, h, 2, payload };
 
@@ -236,10 +239,11 @@ static int build_request(const struct cli_config *cfg, const char *method, const
 	if (cmn_buf_printf(out, err,
 			   "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nAuthorization: %s\r\n"
 			   "User-Agent: cordon-cli/%s\r\nConnection: close\r\n"
-			   "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-			   method, path, host_hdr, amz_date, authz.data, CORDON_VERSION, ctype,
-			   blen) < 0 ||
-	    (blen && cmn_buf_append(out, body, blen, err) < 0))
+			   "Content-Type: %s\r\n%s%s%sContent-Length: %zu\r\n\r\n",
+			   method, path, host_hdr, amz_date, authz.data, CORDON_VERSION,
+			   o->content_type ? o->content_type : "application/json",
+			   o->accept ? "Accept: " : "", o->accept ? o->accept : "",
+			   o->accept ? "\r\n" : "", blen) < 0)
 		return -1;
 	return 0;
 }
@@ -256,20 +260,50 @@ static int parse_response(struct cmn_buf *raw, struct cli_response *resp, struct
 	if (cmn_buf_append(&resp->body, hdr_end + 4, raw->len - (size_t)(hdr_end + 4 - raw->data),
 			   err) < 0)
 		return -1;
-	resp->json = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+	/* every JSON answer of the API is an object; anything else (a resource's
+	 * bytes) is not parsed: jansson would scan a long identifier-like run of
+	 * letters byte by byte before failing */
+	resp->json = resp->body.len && resp->body.data[0] == '{'
+			 ? json_loadb(resp->body.data, resp->body.len, 0, NULL)
+			 : NULL;
 	return 0;
 }
 
 int cli_request(const struct cli_config *cfg, const char *method, const char *path,
 		const char *body, struct cli_response *resp, struct cmn_err *err)
 {
-	return cli_request_bytes(cfg, method, path, body, body ? strlen(body) : 0,
-				 "application/json", resp, err);
+	struct cli_request_opts o = { .body = body, .body_len = body ? strlen(body) : 0 };
+	return cli_request_ex(cfg, method, path, &o, resp, err);
 }
 
 int cli_request_bytes(const struct cli_config *cfg, const char *method, const char *path,
 		      const void *body, size_t body_len, const char *content_type,
 		      struct cli_response *resp, struct cmn_err *err)
+{
+	struct cli_request_opts o = { .content_type = content_type,
+				      .body = body,
+				      .body_len = body_len };
+	return cli_request_ex(cfg, method, path, &o, resp, err);
+}
+
+/* Writes all of p (the body in 1 MiB pieces, reporting progress). */
+static int send_all(SSL *ssl, const char *p, size_t len, const struct cli_request_opts *o,
+		    struct cmn_err *err)
+{
+	size_t off = 0;
+	while (off < len) {
+		int n = (int)(len - off > (1u << 20) ? (1u << 20) : len - off);
+		if (SSL_write(ssl, p + off, n) != n)
+			return cmn_err_set(err, CMN_EIO, 0, "send request");
+		off += (size_t)n;
+		if (o && o->progress)
+			o->progress(o->progress_arg, off, len);
+	}
+	return 0;
+}
+
+int cli_request_ex(const struct cli_config *cfg, const char *method, const char *path,
+		   const struct cli_request_opts *o, struct cli_response *resp, struct cmn_err *err)
 {
 	char host[256], port[16], prefix[256], host_hdr[300], full[2300];
 	cleanup_buf struct cmn_buf req, raw;
@@ -282,7 +316,7 @@ int cli_request_bytes(const struct cli_config *cfg, const char *method, const ch
 
 	memset(resp, 0, sizeof(*resp));
 	cmn_buf_init(&req, 0);
-	cmn_buf_init(&raw, MAX_RESPONSE);
+	cmn_buf_init(&raw, o->max_response ? o->max_response : MAX_RESPONSE);
 	if (split_endpoint(cfg->endpoint, host, sizeof(host), port, sizeof(port), prefix,
 			   sizeof(prefix)) < 0)
 		return cmn_err_set(err, CMN_EINVAL, 0, "malformed endpoint %s", cfg->endpoint);
@@ -290,7 +324,7 @@ int cli_request_bytes(const struct cli_config *cfg, const char *method, const ch
 	snprintf(host_hdr, sizeof(host_hdr), "%s%s%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "",
 		 strcmp(port, "443") ? ":" : "", strcmp(port, "443") ? port : "");
 	snprintf(full, sizeof(full), "%s%s", prefix, path);
-	if (build_request(cfg, method, host_hdr, full, body, body_len, content_type, &req, err) < 0)
+	if (build_request(cfg, method, host_hdr, full, o, &req, err) < 0)
 		return -1;
 	fd = connect_tcp(host, port, err);
 	if (fd < 0)
@@ -298,8 +332,9 @@ int cli_request_bytes(const struct cli_config *cfg, const char *method, const ch
 	ssl = tls_connect(&ctx, fd, cfg, host, err);
 	if (!ssl)
 		goto out;
-	if (SSL_write(ssl, req.data, (int)req.len) != (int)req.len) {
-		cmn_err_set(err, CMN_EIO, 0, "send request to %s", cfg->endpoint);
+	if (send_all(ssl, req.data, req.len, NULL, err) < 0 ||
+	    (o->body && send_all(ssl, o->body, o->body_len, o, err) < 0)) {
+		cmn_err_wrap(err, "%s", cfg->endpoint);
 		goto out;
 	}
 	while ((n = SSL_read(ssl, chunk, sizeof(chunk))) > 0)

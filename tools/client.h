@@ -47,6 +47,22 @@ int cli_request_bytes(const struct cli_config *cfg, const char *method, const ch
 		      const void *body, size_t body_len, const char *content_type,
 		      struct cli_response *resp, struct cmn_err *err);
 void cli_response_free(struct cli_response *resp);
+
+/* A request with a body of any type and length, an optional Accept header,
+ * upload progress and a response cap (cli_request is this with a JSON C
+ * string). */
+struct cli_request_opts {
+	const char *content_type; /* NULL: application/json */
+	const void *body;         /* NULL: none */
+	size_t body_len;
+	const char *accept;                                     /* NULL: no Accept header */
+	void (*progress)(void *arg, size_t sent, size_t total); /* may be NULL */
+	void *progress_arg;
+	size_t max_response; /* 0: 64 MiB */
+};
+int cli_request_ex(const struct cli_config *cfg, const char *method, const char *path,
+		   const struct cli_request_opts *o, struct cli_response *resp,
+		   struct cmn_err *err);
 /* Prints the server's error (code, message, request id) to stderr and
  * returns the CLI exit code for it; 0 for 2xx. */
 int cli_report(const char *prog, const struct cli_response *resp);

@@ -59,6 +59,16 @@ static char *cell_text(json_t *v)
 		return strdup(json_string_value(v));
 	if (json_is_null(v) || !v)
 		return strdup("NULL");
+	if (json_is_real(v)) { /* the shortest text that reads back the same double */
+		double d = json_real_value(v);
+		char buf[40];
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(buf, sizeof(buf), "%.*g", prec, d);
+			if (strtod(buf, NULL) == d)
+				break;
+		}
+		return strdup(buf);
+	}
 	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 

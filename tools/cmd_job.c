@@ -32,13 +32,24 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* One line per stage: "stage 0 MAP     3/4 nodes done, 120000 rows out". */
+/* One line per stage: "stage 0 MAP     3/4 nodes done, 120000 rows out".
+ * On a terminal the lines are redrawn in place; elsewhere (a log) they are
+ * printed again only when a stage's figures changed. */
 static void progress(json_t *st, double elapsed, int *lines)
 {
+	static char last[4096];
 	json_t *stages = json_object_get(st, "stages"), *s;
 	bool tty = isatty(2);
+	char *now = json_dumps(stages, JSON_COMPACT);
 	size_t i;
 
+	if (!tty && now && strcmp(now, last) == 0) {
+		free(now);
+		return;
+	}
+	if (now)
+		snprintf(last, sizeof(last), "%s", now);
+	free(now);
 	if (tty && *lines)
 		fprintf(stderr, "\033[%dA", *lines);
 	json_array_foreach(stages, i, s)

@@ -20,5 +20,6 @@ struct cli_config;
 struct cli_response;
 int follow_job(struct cli_config *cfg, const char *id, struct cli_response *resp);
 int cmd_resource(int argc, char **argv); /* cmd_resource.c */
+int cmd_table(int argc, char **argv);    /* cmd_table.c: upload/download table data */
 
 #endif

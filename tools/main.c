@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "job", "follow, fetch or cancel a job (cordon job status|result|cancel|wait ID)",
 	  cmd_job },
 	{ "resource", "a project's resources: resource put|get|rm|ls", cmd_resource },
+	{ "table", "bulk table data: table upload|download PROJECT TABLE ...", cmd_table },
 	{ "whoami", "show who the configured credentials authenticate as", cmd_whoami },
 	{ "admin", "operator commands: account, user, role, key, project, storage", cmd_admin },
 	{ "audit", "verify or query the audit log", cmd_audit },

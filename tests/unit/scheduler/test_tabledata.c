@@ -307,6 +307,24 @@ static void test_partition_overwrite(void **state)
 	free_batch(b);
 	g = read_all("pt", all, 3);
 	assert_int_equal(g.rows, 23);
+
+	/* DROP PARTITION: its rows and its registration go in one commit */
+	assert_int_equal(sch_tabledata_drop_partition(&td, "p", "pt", "ds=a", &err), 0);
+	g = read_all("pt", all, 3);
+	assert_int_equal(g.ds_a, 0);
+	assert_int_equal(g.ds_b, 20);
+	assert_int_equal(
+	    sqlite3_prepare_v2(sch_catalog_db(cat),
+			       "SELECT count(*) FROM job_partitions WHERE project = 'p'"
+			       " AND table_name = 'pt'",
+			       -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	assert_int_equal(sch_tabledata_drop_partition(&td, "p", "pt", "ds=b", &err), 0);
+	g = read_all("pt", all, 3);
+	assert_int_equal(g.batches, 0);
 }
 
 static void test_schema_mismatch_refused(void **state)
