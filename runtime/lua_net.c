@@ -135,7 +135,11 @@ static int net_connect(lua_State *L)
 		close(fd);
 		c->fd = -1;
 		lua_pushnil(L);
-		lua_pushfstring(L, "net.connect %s:%d: %s", host, (int)port, strerror(e));
+		/* SO_SNDTIMEO ends a blocking connect with EINPROGRESS: a
+		 * destination outside the grant is dropped, never refused */
+		lua_pushfstring(L, "net.connect %s:%d: %s", host, (int)port,
+				e == EINPROGRESS || e == EAGAIN ? "connection timed out"
+								: strerror(e));
 		return 2;
 	}
 	return 1;

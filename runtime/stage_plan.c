@@ -347,8 +347,10 @@ static int parse_functions(json_t *root, struct rt_plan *p, struct cmn_err *err)
 
 static int parse_limits(json_t *root, struct rt_plan *p, struct cmn_err *err)
 {
-	static const char *const keys[] = { "udf_memory",   "udf_instructions", "udf_cpu_ms",
-					    "output_bytes", "hello_timeout_ms", NULL };
+	static const char *const keys[] = {
+		"udf_memory",       "udf_instructions", "udf_cpu_ms", "output_bytes",
+		"hello_timeout_ms", "network",          NULL
+	};
 	json_t *l = json_object_get(root, "limits");
 	uint64_t cpu_ms = 0;
 
@@ -365,6 +367,11 @@ static int parse_limits(json_t *root, struct rt_plan *p, struct cmn_err *err)
 	    get_uint(l, "hello_timeout_ms", "limits", 3600000ull, false, &p->hello_timeout_ms,
 		     err) < 0)
 		return -1;
+	/* the job holds a network link grant: the UDFs get net.connect (what it
+	 * reaches is decided by the overlay's rules, not here) */
+	if (json_object_get(l, "network") && !json_is_boolean(json_object_get(l, "network")))
+		return cmn_err_set(err, CMN_EINVAL, 0, "limits.network must be true or false");
+	p->limits.net_grant = json_is_true(json_object_get(l, "network"));
 fill:
 	p->limits.cpu_ns = cpu_ms * 1000000ull;
 	rt_limits_fill(&p->limits);

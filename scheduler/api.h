@@ -52,6 +52,9 @@ struct sch_api_config {
 	unsigned threads; /* worker event loops */
 	/* storage glue (storage_glue.h): local chunk servers, 0 = none */
 	unsigned chunkservers, racks;
+	/* network links (netlinks.h): the netns path a job's overlay grant goes
+	 * through (--netlink-gateway), NULL = links are not configured */
+	const char *netlink_gateway;
 	/* jobs (job.h) */
 	unsigned max_jobs;           /* running at once, 0 = 4 */
 	const char *overlay_run_dir; /* NULL = the overlay library's default */

@@ -591,6 +591,41 @@ static int install_allowed(struct decider *d, bool *ok)
 			    "sss", src, dot + 1, d->res->project);
 }
 
+/* A network link in a project exists for the model only while an operator
+ * has allowed that project to use it (ALLOW PROJECT p TO USE NETWORKLINK l
+ * registers it there; DISALLOW and DROP NETWORKLINK remove it). Like
+ * INSTALL's precondition this is the operator's decision, not the
+ * project's, so it binds owners and super administrators too; it names
+ * which half is missing (the link, or the project's permission). */
+static int networklink_allowed(struct decider *d, bool *ok)
+{
+	int64_t v;
+	bool table = false, link = false;
+
+	*ok = false;
+	if (authz_object_id(d->db, d->res->project, SCH_OBJ_NETWORKLINK, d->res->name,
+			    &d->object_id, d->err) < 0)
+		return -1;
+	if (d->object_id) {
+		*ok = true;
+		return 0;
+	}
+	if (authz_db_int(d->db, d->err, 0, &v, &table,
+			 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'netlinks'",
+			 "") < 0 ||
+	    (table &&
+	     authz_db_int(d->db, d->err, 0, &v, &link, "SELECT 1 FROM netlinks WHERE name = ?1",
+			  "s", d->res->name) < 0))
+		return -1;
+	if (!link)
+		return deny(d, "networklink_not_found", 4000, "network link '%s' does not exist",
+			    d->res->name);
+	return deny(d, "networklink_not_allowed", 4041,
+		    "project '%s' is not allowed to use network link '%s' (ALLOW PROJECT %s TO USE"
+		    " NETWORKLINK %s)",
+		    d->res->project, d->res->name, d->res->project, d->res->name);
+}
+
 static int decide_inner(struct decider *d)
 {
 	enum act_class cls = action_class(d->action);
@@ -606,6 +641,13 @@ static int decide_inner(struct decider *d)
 			return deny(d, "install_not_allowed", 4041,
 				    "project '%s' is not allowed to install package '%s'",
 				    d->res->project, d->res->name ? d->res->name : "");
+	}
+	if (d->res->type == SCH_OBJ_NETWORKLINK && d->res->project && d->res->name) {
+		bool ok;
+		if (networklink_allowed(d, &ok) < 0)
+			return -1;
+		if (!ok)
+			return 0;
 	}
 	if (d->who->super_admin)
 		return allow(d, "super_admin");

@@ -11,6 +11,7 @@
 
 #include "common/cleanup.h"
 #include "scheduler/authz_exec.h"
+#include "scheduler/netlinks.h"
 #include "scheduler/policy.h"
 #include "scheduler/resolve.h"
 
@@ -752,6 +753,25 @@ static int x_whoami(struct exec *ex)
 			    (unsigned)p->type < 3 ? types[p->type] : "unknown");
 }
 
+/* The operator statements on network links run in their own handler
+ * (netlinks_stmt.c); here only EXPLAIN PERMISSION of one, which shows the
+ * same decision that handler makes. */
+static int x_networklink(struct exec *ex, const struct sch_sql_stmt *s)
+{
+	const char *link =
+	    s->kind == SCH_SQL_ALLOW_NETWORKLINK || s->kind == SCH_SQL_DISALLOW_NETWORKLINK
+		? s->obj.name
+	    : s->kind == SCH_SQL_SHOW_NETWORKLINKS ? "*"
+						   : s->name;
+	struct sch_authz_resource r = { NULL, SCH_OBJ_NETWORKLINK, link, NULL };
+
+	if (!ex->explain)
+		return authz_ex_fail(ex, CMN_EINVAL,
+				     "network link statements cannot be mixed with security "
+				     "statements");
+	return authz_ex_check(ex, sch_netlinks_stmt_action(s->kind), &r, NULL);
+}
+
 int authz_run_stmt(struct exec *ex, const struct sch_sql_stmt *s)
 {
 	bool handled = false;
@@ -805,6 +825,12 @@ int authz_run_stmt(struct exec *ex, const struct sch_sql_stmt *s)
 	case SCH_SQL_DROP_TABLE:
 	case SCH_SQL_QUERY:
 		return x_query(ex, s);
+	case SCH_SQL_CREATE_NETWORKLINK:
+	case SCH_SQL_DROP_NETWORKLINK:
+	case SCH_SQL_ALLOW_NETWORKLINK:
+	case SCH_SQL_DISALLOW_NETWORKLINK:
+	case SCH_SQL_SHOW_NETWORKLINKS:
+		return x_networklink(ex, s);
 	default:
 		break;
 	}

@@ -19,6 +19,7 @@
 #include "scheduler/api.h"
 #include "netoverlay/netoverlay.h"
 #include "scheduler/authz.h"
+#include "scheduler/netlinks.h"
 #include "scheduler/functions.h"
 #include "scheduler/tabledata.h"
 #include "scheduler/resources.h"
@@ -117,9 +118,10 @@ static int start_jobs(struct sch_api *api, struct cmn_err *err)
 		.api_lock = &api->lock,
 		.overlay_run_dir = api->cfg.overlay_run_dir,
 		.max_running = api->cfg.max_jobs,
+		.netlink_gateway = api->cfg.netlink_gateway,
 	};
 
-	if (ovl_gc(api->cfg.overlay_run_dir, NULL, &rep, err) < 0)
+	if (ovl_gc(api->cfg.overlay_run_dir, api->cfg.netlink_gateway, &rep, err) < 0)
 		cmn_warn("overlay clean-up: %s", err->msg);
 	else if (rep.overlays || rep.processes)
 		cmn_info("removed %u overlays and %u node processes of an earlier run",
@@ -151,7 +153,7 @@ int sch_daemon_init(struct sch_api *api, struct cmn_err *err)
 		return -1;
 	/* every component's tables exist before the first request */
 	if (sch_authz_migrate(api->cat, err) < 0 || sch_tables_migrate(api->cat, err) < 0 ||
-	    sch_tabledata_migrate(api->cat, err) < 0)
+	    sch_netlinks_migrate(api->cat, err) < 0 || sch_tabledata_migrate(api->cat, err) < 0)
 		return -1;
 	if (sch_resources_migrate(api->cat, err) < 0)
 		return -1;

@@ -28,6 +28,7 @@
 #include "sandbox/sandbox.h"
 #include "scheduler/audit.h"
 #include "scheduler/job_int.h"
+#include "scheduler/netlinks.h"
 #include "scheduler/resources.h"
 #include "scheduler/tabledata.h"
 
@@ -197,6 +198,10 @@ static void limits_json(const struct sch_job_settings *s, json_t *node)
 		json_object_set_new(l, "udf_instructions", json_integer(s->udf_instructions));
 	if (s->udf_cpu_ms > 0)
 		json_object_set_new(l, "udf_cpu_ms", json_integer(s->udf_cpu_ms));
+	/* the job's overlay holds its network link's grant (make_overlay): the
+	 * UDFs get net.connect (docs/stage-plan.md limits.network) */
+	if (s->networklink && s->networklink[0])
+		json_object_set_new(l, "network", json_true());
 }
 
 static void addr_port(const struct run *run, size_t stage, int i, char *out, size_t len)
@@ -765,17 +770,34 @@ static int make_overlay(struct run *run, struct cmn_err *err)
 	struct sch_jobs *jobs = run->job->jobs;
 	struct ovl_options o;
 	const char *link = run->job->c.settings.networklink;
+	bool linked = link && link[0];
+	cleanup_close int gw = -1;
+	int rc;
 
 	ovl_options_init(&o);
 	o.job = run->job->id;
 	o.node_count = (unsigned)run->nnodes;
 	o.run_dir = jobs->cfg.overlay_run_dir;
-	if (ovl_create(&o, &run->ov, err) < 0)
-		return cmn_err_wrap(err, "overlay");
-	if (link && link[0]) /* network links land with scheduler/netlinks.c */
+	if (linked && !jobs->cfg.netlink_gateway)
 		return cmn_err_set(err, CMN_EUNAVAIL, 0,
 				   "network links are not configured on this server");
-	return 0;
+	/* the job's /24 must not collide with the gateway's routes either */
+	if (linked && (gw = open(jobs->cfg.netlink_gateway, O_RDONLY | O_CLOEXEC)) >= 0)
+		o.route_netns_fd = gw;
+	if (ovl_create(&o, &run->ov, err) < 0)
+		return cmn_err_wrap(err, "overlay");
+	if (!linked)
+		return 0;
+	/* as the catalog holds it now: a project disallowed or a link dropped
+	 * since the job was authorized (it may have waited in the queue) fails
+	 * it; the grant is exactly the link's destinations */
+	pthread_mutex_lock(jobs->cfg.api_lock);
+	rc = sch_netlink_check_allowed(jobs->cfg.cat, link, run->job->project, err);
+	if (rc == 0)
+		rc = sch_netlinks_apply(run->ov, jobs->cfg.cat, link, jobs->cfg.netlink_gateway,
+					err);
+	pthread_mutex_unlock(jobs->cfg.api_lock);
+	return rc;
 }
 
 static int64_t mono_ms(void)

@@ -14,6 +14,7 @@
 #include "scheduler/authz.h"
 #include "scheduler/job.h"
 #include "scheduler/functions.h"
+#include "scheduler/netlinks.h"
 #include "scheduler/plan.h"
 #include "scheduler/resources.h"
 #include "scheduler/tabledata.h"
@@ -29,6 +30,7 @@ static void usage(FILE *out)
 		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
 		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
 		"               [--max-jobs N] [--overlay-run-dir DIR] [--max-upload SIZE]\n"
+		"               [--netlink-gateway NETNS]\n"
 		"       cordond --help | --version\n\n"
 		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
 		"them on sandboxed nodes. Defaults: --listen 127.0.0.1:8443, --region local.\n"
@@ -43,7 +45,11 @@ static void usage(FILE *out)
 		"--chunkservers N --racks R: local cordon-chunkd processes cordond starts\n"
 		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n"
 		"--max-upload: largest body of PUT .../tables/T/data (default 256M; other\n"
-		"requests stay at 1 MiB).\n");
+		"requests stay at 1 MiB).\n"
+		"--netlink-gateway NETNS: the network namespace (a path such as\n"
+		"/run/netns/X or /proc/PID/ns/net) through which jobs that set\n"
+		"odps.session.networklink reach their link's destinations; without it\n"
+		"such jobs fail (network links are not configured on this server).\n");
 }
 
 /* "host:port", "[v6]:port" or ":port". */
@@ -114,6 +120,7 @@ static int serve(struct sch_api *api)
 	    sch_stmt_register("tabledata", sch_tabledata_stmt_handler) < 0 ||
 	    sch_stmt_register("tables", sch_tables_stmt_handler) < 0 ||
 	    sch_stmt_register("explain", sch_plan_explain_handler) < 0 ||
+	    sch_stmt_register("netlinks", sch_netlinks_stmt_handler) < 0 ||
 	    sch_stmt_register("functions", sch_functions_stmt_handler) < 0) {
 		cmn_error("cannot register the statement handlers");
 		return CMN_EXIT_FAIL;
@@ -148,6 +155,7 @@ static const struct option opts[] = {
 	{ "audit-checkpoint-every", required_argument, NULL, 'A' },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "threads", required_argument, NULL, 't' },
+	{ "netlink-gateway", required_argument, NULL, 'N' },
 	{ "max-jobs", required_argument, NULL, 'J' },
 	{ "overlay-run-dir", required_argument, NULL, 'O' },
 	{ "max-upload", required_argument, NULL, 'U' },
@@ -197,6 +205,15 @@ static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 		return cmn_log_level_parse(arg, level);
 	case 't':
 		return parse_uint(arg, &cfg->threads) < 0 || cfg->threads > 64 ? -1 : 0;
+	case 'N': {
+		struct cmn_err err = CMN_ERR_INIT;
+		if (sch_netlinks_check_gateway(arg, &err) < 0) {
+			fprintf(stderr, "cordond: --netlink-gateway: %s\n", err.msg);
+			return -1;
+		}
+		cfg->netlink_gateway = arg;
+		return 0;
+	}
 	case 'U': { /* bulk table upload (api_tabledata.c): 1 MiB .. 4 GiB */
 		uint64_t v;
 		if (cmn_parse_size(arg, &v, NULL) < 0 || v < (1u << 20) || v > ((uint64_t)4 << 30))

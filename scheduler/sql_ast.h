@@ -66,6 +66,12 @@ enum sch_sql_kind {
 	SCH_SQL_DESC_TABLE,
 	SCH_SQL_DROP_TABLE,
 	SCH_SQL_QUERY, /* EXPLAIN PERMISSION <query/DDL/DML outside the subset>: see q */
+	/* operator statements (network links; scheduler/netlinks.h) */
+	SCH_SQL_CREATE_NETWORKLINK, /* name, dests */
+	SCH_SQL_DROP_NETWORKLINK,   /* name */
+	SCH_SQL_ALLOW_NETWORKLINK,  /* ALLOW PROJECT name TO USE NETWORKLINK obj.name */
+	SCH_SQL_DISALLOW_NETWORKLINK,
+	SCH_SQL_SHOW_NETWORKLINKS,
 };
 
 enum sch_sql_objtype {
@@ -111,7 +117,8 @@ struct sch_sql_stmt {
 
 	char *flag; /* SET <flag>=... as written */
 	bool flag_value;
-	char *text; /* policy JSON (PUT POLICY, WITH EXCEPTION) */
+	char *text;                /* policy JSON (PUT POLICY, WITH EXCEPTION) */
+	struct sch_sql_list dests; /* CREATE NETWORKLINK ... ALLOW 'cidr:port', ... (as written) */
 
 	struct sch_sql_stmt *inner; /* EXPLAIN PERMISSION <inner> */
 	/* EXPLAIN PERMISSION of a query/DDL/DML statement: its full tree in the

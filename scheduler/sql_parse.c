@@ -210,6 +210,7 @@ void sch_sql_stmt_free(struct sch_sql_stmt *s)
 	sch_sql_list_free(&s->columns);
 	free(s->flag);
 	free(s->text);
+	sch_sql_list_free(&s->dests);
 	sch_sql_stmt_free(s->inner);
 	sch_q_stmt_free(s->q);
 	sch_sql_list_free(&s->select_cols);

@@ -12,6 +12,23 @@
 
 /* ---- statements ---------------------------------------------------------- */
 
+/* CREATE NETWORKLINK l ALLOW '<cidr>:<port>[-<port>]'[, ...] (an operator
+ * statement, scheduler/netlinks.c runs it and validates the destinations) */
+static int parse_create_networklink(struct sqlp *p, struct sch_sql_stmt *s)
+{
+	s->kind = SCH_SQL_CREATE_NETWORKLINK;
+	s->obj_type = SCH_OBJ_NETWORKLINK;
+	if (sqlp_ident(p, "network link name", &s->name) < 0 || sqlp_expect_kw(p, "ALLOW") < 0)
+		return -1;
+	do {
+		char *d = NULL;
+		if (sqlp_string_lit(p, "a quoted destination '<cidr>:<port>[-<port>]'", &d) < 0 ||
+		    sqlp_list_push(p, &s->dests, d) < 0)
+			return -1;
+	} while (sqlp_accept_punct(p, ","));
+	return 0;
+}
+
 /* GRANT LABEL n ON TABLE t[(cols)] TO {USER|ROLE} x [WITH EXP days] */
 static int parse_grant_label(struct sqlp *p, struct sch_sql_stmt *s)
 {
@@ -188,7 +205,11 @@ int sqlp_show(struct sqlp *p, struct sch_sql_stmt *s)
 		s->kind = SCH_SQL_SHOW_SECURITY_CONFIG;
 		return 0;
 	}
-	return sqlp_fail(p, "GRANTS, ACL, LABEL, PACKAGES or SecurityConfiguration");
+	if (sqlp_accept_kw(p, "NETWORKLINKS")) {
+		s->kind = SCH_SQL_SHOW_NETWORKLINKS;
+		return 0;
+	}
+	return sqlp_fail(p, "GRANTS, ACL, LABEL, PACKAGES, SecurityConfiguration or NETWORKLINKS");
 }
 
 static int parse_bool(struct sqlp *p, bool *out)
@@ -244,9 +265,16 @@ int sqlp_set(struct sqlp *p, struct sch_sql_stmt *s)
 	return sqlp_fail(p, "LABEL or a project security flag");
 }
 
-/* CREATE ROLE r | CREATE PACKAGE pkg ; DROP likewise */
+/* CREATE ROLE r | CREATE PACKAGE pkg | CREATE NETWORKLINK ... ; DROP likewise */
 int sqlp_create_drop(struct sqlp *p, struct sch_sql_stmt *s, bool create)
 {
+	if (sqlp_accept_kw(p, "NETWORKLINK")) {
+		if (create)
+			return parse_create_networklink(p, s);
+		s->kind = SCH_SQL_DROP_NETWORKLINK;
+		s->obj_type = SCH_OBJ_NETWORKLINK;
+		return sqlp_ident(p, "network link name", &s->name);
+	}
 	if (sqlp_accept_kw(p, "ROLE")) {
 		s->kind = create ? SCH_SQL_CREATE_ROLE : SCH_SQL_DROP_ROLE;
 		return sqlp_principal_name(p, "role name", &s->name);
@@ -264,7 +292,8 @@ int sqlp_create_drop(struct sqlp *p, struct sch_sql_stmt *s, bool create)
 		}
 		return sqlp_qualified(p, "table name", &s->target);
 	}
-	return sqlp_fail(p, create ? "ROLE or PACKAGE" : "ROLE, PACKAGE or TABLE");
+	return sqlp_fail(p, create ? "ROLE, PACKAGE or NETWORKLINK"
+				   : "ROLE, PACKAGE, NETWORKLINK or TABLE");
 }
 
 /* ADD USER u | ADD TRUSTEDPROJECT p | ADD <type> name TO PACKAGE pkg [WITH PRIVILEGES ...]
@@ -303,13 +332,24 @@ int sqlp_add_remove(struct sqlp *p, struct sch_sql_stmt *s, bool add)
 	return 0;
 }
 
-/* ALLOW|DISALLOW PROJECT p TO INSTALL PACKAGE pkg [USING LABEL n] */
+/* ALLOW|DISALLOW PROJECT p TO INSTALL PACKAGE pkg [USING LABEL n]
+ * ALLOW|DISALLOW PROJECT p TO USE NETWORKLINK l (an operator statement) */
 int sqlp_allow(struct sqlp *p, struct sch_sql_stmt *s, bool allow)
 {
 	s->kind = allow ? SCH_SQL_ALLOW_INSTALL : SCH_SQL_DISALLOW_INSTALL;
 	if (sqlp_expect_kw(p, "PROJECT") < 0 || sqlp_ident(p, "project name", &s->name) < 0 ||
-	    sqlp_expect_kw(p, "TO") < 0 || sqlp_expect_kw(p, "INSTALL") < 0 ||
-	    sqlp_expect_kw(p, "PACKAGE") < 0 || sqlp_ident(p, "package name", &s->obj.name) < 0)
+	    sqlp_expect_kw(p, "TO") < 0)
+		return -1;
+	if (sqlp_accept_kw(p, "USE")) {
+		s->kind = allow ? SCH_SQL_ALLOW_NETWORKLINK : SCH_SQL_DISALLOW_NETWORKLINK;
+		s->obj_type = SCH_OBJ_NETWORKLINK;
+		if (sqlp_expect_kw(p, "NETWORKLINK") < 0)
+			return -1;
+		return sqlp_ident(p, "network link name", &s->obj.name);
+	}
+	if (!sqlp_accept_kw(p, "INSTALL"))
+		return sqlp_fail(p, "INSTALL or USE");
+	if (sqlp_expect_kw(p, "PACKAGE") < 0 || sqlp_ident(p, "package name", &s->obj.name) < 0)
 		return -1;
 	s->obj_type = SCH_OBJ_PACKAGE;
 	if (allow && sqlp_accept_kw(p, "USING")) {

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "scheduler/authz.h"
+#include "scheduler/netlinks.h"
 #include "scheduler/stmt.h"
 
 static void on_audit(void *arg, const struct sch_audit_event *ev)
@@ -219,11 +220,13 @@ int main(int argc, char **argv)
 			 "CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY,"
 			 " owner TEXT NOT NULL, created_at INTEGER NOT NULL)",
 			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sch_authz_migrate(cat, &err) < 0) {
+	    sch_authz_migrate(cat, &err) < 0 || sch_netlinks_migrate(cat, &err) < 0) {
 		fprintf(stderr, "catalog: %s\n", err.msg);
 		return 1;
 	}
 	sch_stmt_register("authz", sch_authz_stmt_handler);
+	/* operator statements on network links, as cordond registers them */
+	sch_stmt_register("netlinks", sch_netlinks_stmt_handler);
 	results = json_array();
 	json_array_foreach(steps, i, st) json_array_append_new(results, run_step(cat, st));
 	json_dumpf(results, stdout, JSON_INDENT(1));
