@@ -92,13 +92,6 @@ static void transmit(struct sch_api_req *r)
 		evbuffer_free(buf);
 }
 
-void sch_api_reply_raw(struct sch_api_req *r, int status, const char *ctype, const char *data,
-		       size_t len)
-{
-	audit_request(r, status, NULL, NULL);
-	send_reply(r, status, ctype, data, len);
-}
-
 /* Outside api->lock (no audit: the request was audited when handled). */
 void sch_api_replace_reply(struct sch_api_req *r, int status, json_t *body)
 {

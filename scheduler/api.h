@@ -57,6 +57,7 @@ struct sch_api_config {
 	const char *netlink_gateway;
 	/* jobs (job.h) */
 	unsigned max_jobs;           /* running at once, 0 = 4 */
+	uint64_t results_memory;     /* finished jobs' results together, 0 = 1 GiB */
 	const char *overlay_run_dir; /* NULL = the overlay library's default */
 };
 
@@ -119,8 +120,6 @@ void sch_server_request_seen(struct evhttp_request *req);
 /* api.c */
 void sch_api_handle(struct evhttp_request *req, void *arg);
 void sch_api_reply_json(struct sch_api_req *r, int status, json_t *body);
-void sch_api_reply_raw(struct sch_api_req *r, int status, const char *ctype, const char *data,
-		       size_t len);
 void sch_api_replace_reply(struct sch_api_req *r, int status, json_t *body);
 void sch_api_reply_error(struct sch_api_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

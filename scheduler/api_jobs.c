@@ -81,8 +81,12 @@ static void result(struct sch_api_req *r, struct sch_job *job)
 			sch_api_reply_err(r, &err);
 		return;
 	}
-	sch_api_reply_raw(r, 200, csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
-			  out.data ? out.data : "", out.len);
+	{
+		size_t len = 0;
+		char *data = cmn_buf_steal(&out, &len); /* the reply takes the page, no copy */
+		sch_api_reply_bytes(
+		    r, 200, csv ? "text/csv; charset=utf-8" : "application/x-ndjson", data, len);
+	}
 }
 
 void sch_api_route_jobs(struct sch_api_req *r, const char *project, char **segs, size_t n)

@@ -118,6 +118,7 @@ static int start_jobs(struct sch_api *api, struct cmn_err *err)
 		.api_lock = &api->lock,
 		.overlay_run_dir = api->cfg.overlay_run_dir,
 		.max_running = api->cfg.max_jobs,
+		.results_memory = api->cfg.results_memory,
 		.netlink_gateway = api->cfg.netlink_gateway,
 	};
 

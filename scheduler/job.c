@@ -73,6 +73,8 @@ int sch_jobs_open(struct sch_jobs **out, const struct sch_jobs_cfg *cfg, struct 
 		j->cfg.keep_finished = 200;
 	if (!j->cfg.max_result_bytes)
 		j->cfg.max_result_bytes = 256ULL << 20;
+	if (!j->cfg.results_memory)
+		j->cfg.results_memory = 1ULL << 30;
 	if (cfg->node_path)
 		snprintf(j->node_path, sizeof(j->node_path), "%s", cfg->node_path);
 	else if (node_path(j->node_path, sizeof(j->node_path), err) < 0) {
@@ -347,6 +349,7 @@ static void *job_main(void *arg)
 	pthread_mutex_lock(&jobs->mu);
 	jobs->running--;
 	jobs->finished++;
+	jobs->kept_bytes += job->result_bytes;
 	/* the next queued job, then eviction of the oldest finished ones */
 	if (!jobs->closing) {
 		struct sch_job *q;
@@ -354,7 +357,8 @@ static void *job_main(void *arg)
 		if (q->state == JOB_QUEUED && jobs->running < jobs->cfg.max_running)
 			start_locked(q);
 	}
-	while (jobs->finished > jobs->cfg.keep_finished) {
+	while (jobs->finished > jobs->cfg.keep_finished ||
+	       jobs->kept_bytes > jobs->cfg.results_memory) {
 		struct sch_job *old;
 		TAILQ_FOREACH(old, &jobs->all, link)
 		if (old->state > JOB_RUNNING)
@@ -363,6 +367,7 @@ static void *job_main(void *arg)
 			break;
 		TAILQ_REMOVE(&jobs->all, old, link);
 		jobs->finished--;
+		jobs->kept_bytes -= old->result_bytes;
 		unref_locked(old);
 	}
 	pthread_cond_broadcast(&jobs->cv);

@@ -16,8 +16,10 @@
  * overlay down -> audits (JobFinished with the usage). Cancel and the
  * job's timeout kill every node and remove everything the same way.
  *
- * Results live in memory (bounded by max_result_bytes) until the job is
- * evicted: the last keep_finished finished jobs are kept.
+ * Results live in memory (each bounded by max_result_bytes) until the job
+ * is evicted: the oldest finished job goes once more than keep_finished
+ * are kept or their results together pass results_memory, so no tenant
+ * can make cordond hold more than that.
  *
  * Threading: every function is safe from any thread; the registry has its
  * own mutex and never takes api->lock while holding it.
@@ -51,6 +53,7 @@ struct sch_jobs_cfg {
 	unsigned max_running;        /* 0: 4 */
 	unsigned keep_finished;      /* 0: 200 */
 	uint64_t max_result_bytes;   /* 0: 256 MiB */
+	uint64_t results_memory;     /* 0: 1 GiB, every kept result together */
 };
 
 int sch_jobs_open(struct sch_jobs **out, const struct sch_jobs_cfg *cfg, struct cmn_err *err);

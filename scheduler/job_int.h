@@ -29,6 +29,7 @@ struct sch_jobs {
 	pthread_cond_t cv; /* a job finished or a slot freed */
 	TAILQ_HEAD(, sch_job) all;
 	unsigned running, finished;
+	uint64_t kept_bytes; /* result bytes of the finished jobs listed */
 	unsigned long long counter;
 	bool closing;
 };

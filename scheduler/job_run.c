@@ -1,7 +1,7 @@
 /* scheduler/job_run.c — one job's execution (job.h): overlay, sandboxed
  * nodes, scan feeders, the watch loop, the FINAL stream, teardown.
  *
- * fds a node gets (docs/stage-plan.md): 1 and 2 one pipe (its log: error
+ * The fds of a node (docs/stage-plan.md): 1 and 2 one pipe (its log: error
  * lines and the JSON summary), 3 its stage plan (a memfd), then one fd per
  * scan input (a pipe the feeder writes), the FINAL sink (a pipe this thread
  * reads), and a memfd per script and resource. Everything else is closed

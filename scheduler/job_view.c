@@ -232,32 +232,21 @@ static int value_csv(struct cmn_buf *out, const struct cmn_col *c, const struct 
 	}
 }
 
-static int row_out(struct cmn_buf *out, const struct cmn_rowbatch_reader *rd,
-		   const struct cmn_value *vals, bool csv, struct cmn_err *err)
+static json_t *row_json(const struct cmn_rowbatch_reader *rd, const struct cmn_value *vals)
 {
-	if (csv) {
-		for (size_t c = 0; c < rd->ncols; c++)
-			if ((c && cmn_buf_append(out, ",", 1, err) < 0) ||
-			    value_csv(out, &rd->cols[c], &vals[c], err) < 0)
-				return -1;
-		return cmn_buf_append(out, "\r\n", 2, err);
-	}
 	json_t *a = json_array();
-	char *text;
-	int rc;
 	for (size_t c = 0; a && c < rd->ncols; c++)
 		json_array_append_new(a, value_json(&rd->cols[c], &vals[c]));
-	text = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	json_decref(a);
-	if (!text)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	rc = cmn_buf_append_str(out, text, err);
-	free(text);
-	return rc < 0 ? -1 : cmn_buf_append(out, "\n", 1, err);
+	return a;
 }
 
-int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool csv,
-		   struct cmn_buf *out, uint64_t *rows, struct cmn_err *err)
+/* Calls fn for rows [offset, offset+limit) of a succeeded job's result;
+ * *rows counts them. CMN_ECONFLICT when the job has not succeeded. */
+typedef int (*row_fn)(void *ctx, const struct cmn_rowbatch_reader *rd, const struct cmn_value *vals,
+		      struct cmn_err *err);
+
+static int each_row(struct sch_job *job, uint64_t offset, uint64_t limit, row_fn fn, void *ctx,
+		    uint64_t *rows, struct cmn_err *err)
 {
 	struct cmn_rowbatch_reader *rd = NULL;
 	struct cmn_value *vals = NULL;
@@ -279,17 +268,7 @@ int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool cs
 		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 		goto out;
 	}
-	if (csv && job->c.has_plan) {
-		const struct sch_plan_cols *c = &job->c.plan.v[job->c.plan.n - 1].out;
-		for (size_t i = 0; rc == 0 && i < c->n; i++)
-			if ((i && cmn_buf_append(out, ",", 1, err) < 0) ||
-			    csv_field(out, c->v[i].name, strlen(c->v[i].name), err) < 0)
-				rc = -1;
-		if (rc == 0 && cmn_buf_append(out, "\r\n", 2, err) < 0)
-			rc = -1;
-	}
 	for (size_t b = 0; b < job->nbatches && *rows < limit && rc == 0; b++) {
-		int r;
 		if (cmn_rowbatch_open(rd, job->batches[b].data, job->batches[b].len, err) < 0) {
 			rc = -1;
 			break;
@@ -298,15 +277,17 @@ int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool cs
 			skip -= rd->nrows;
 			continue;
 		}
-		while (*rows < limit && (r = cmn_rowbatch_next(rd, vals, err)) == 1) {
+		while (*rows < limit && rc == 0) {
+			int r = cmn_rowbatch_next(rd, vals, err);
+			if (r <= 0) {
+				rc = r;
+				break;
+			}
 			if (skip) {
 				skip--;
 				continue;
 			}
-			if (row_out(out, rd, vals, csv, err) < 0) {
-				rc = -1;
-				break;
-			}
+			rc = fn(ctx, rd, vals, err);
 			(*rows)++;
 		}
 	}
@@ -316,15 +297,68 @@ out:
 	return rc;
 }
 
+struct text_out {
+	struct cmn_buf *out;
+	bool csv;
+};
+
+static int row_text(void *ctx, const struct cmn_rowbatch_reader *rd, const struct cmn_value *vals,
+		    struct cmn_err *err)
+{
+	struct text_out *t = ctx;
+	json_t *a;
+	char *text;
+	int rc;
+
+	if (t->csv) {
+		for (size_t c = 0; c < rd->ncols; c++)
+			if ((c && cmn_buf_append(t->out, ",", 1, err) < 0) ||
+			    value_csv(t->out, &rd->cols[c], &vals[c], err) < 0)
+				return -1;
+		return cmn_buf_append(t->out, "\r\n", 2, err);
+	}
+	a = row_json(rd, vals);
+	text = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	json_decref(a);
+	if (!text)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	rc = cmn_buf_append_str(t->out, text, err);
+	free(text);
+	return rc < 0 ? -1 : cmn_buf_append(t->out, "\n", 1, err);
+}
+
+int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool csv,
+		   struct cmn_buf *out, uint64_t *rows, struct cmn_err *err)
+{
+	struct text_out t = { out, csv };
+
+	if (csv && job->c.has_plan) {
+		const struct sch_plan_cols *c = &job->c.plan.v[job->c.plan.n - 1].out;
+		for (size_t i = 0; i < c->n; i++)
+			if ((i && cmn_buf_append(out, ",", 1, err) < 0) ||
+			    csv_field(out, c->v[i].name, strlen(c->v[i].name), err) < 0)
+				return -1;
+		if (cmn_buf_append(out, "\r\n", 2, err) < 0)
+			return -1;
+	}
+	return each_row(job, offset, limit, row_text, &t, rows, err);
+}
+
+static int row_array(void *ctx, const struct cmn_rowbatch_reader *rd, const struct cmn_value *vals,
+		     struct cmn_err *err)
+{
+	json_t *a = row_json(rd, vals);
+	if (!a || json_array_append_new(ctx, a) < 0)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	return 0;
+}
+
 json_t *sch_job_answer(struct sch_job *job, uint64_t max_rows)
 {
 	json_t *j = sch_job_status(job), *names, *rows, *cols;
-	cleanup_buf struct cmn_buf b;
 	struct cmn_err err = CMN_ERR_INIT;
 	uint64_t n = 0;
-	char *line, *save = NULL;
 
-	cmn_buf_init(&b, 0);
 	if (!j || strcmp(json_string_value(json_object_get(j, "status")), "succeeded") != 0)
 		return j;
 	if (is_write(job)) {
@@ -332,18 +366,16 @@ json_t *sch_job_answer(struct sch_job *job, uint64_t max_rows)
 		json_object_set_new(j, "rows", json_pack("[[s]]", "OK"));
 		return j;
 	}
-	if (sch_job_result(job, 0, max_rows, false, &b, &n, &err) < 0 ||
-	    cmn_buf_append(&b, "", 1, &err) < 0) {
+	rows = json_array();
+	if (!rows || each_row(job, 0, max_rows, row_array, rows, &n, &err) < 0) {
+		json_decref(rows);
 		json_object_set_new(j, "error", json_pack("{s:s}", "message", err.msg));
 		return j;
 	}
 	names = json_array();
-	rows = json_array();
 	cols = json_object_get(json_object_get(j, "result"), "columns");
 	for (size_t i = 0; i < json_array_size(cols); i++)
 		json_array_append(names, json_object_get(json_array_get(cols, i), "name"));
-	for (line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		json_array_append_new(rows, json_loads(line, JSON_DECODE_ANY, NULL));
 	json_object_set_new(j, "columns", names);
 	json_object_set_new(j, "rows", rows);
 	json_object_set_new(j, "truncated", json_boolean(job->result_rows > n));

@@ -30,6 +30,7 @@ static void usage(FILE *out)
 		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
 		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
 		"               [--max-jobs N] [--overlay-run-dir DIR] [--max-upload SIZE]\n"
+		"               [--results-memory SIZE]\n"
 		"               [--netlink-gateway NETNS]\n"
 		"       cordond --help | --version\n\n"
 		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
@@ -44,6 +45,8 @@ static void usage(FILE *out)
 		"(default /run/cordon/overlay).\n"
 		"--chunkservers N --racks R: local cordon-chunkd processes cordond starts\n"
 		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n"
+		"--results-memory: the finished jobs' results cordond keeps, all together\n"
+		"(default 1G); past it the oldest finished job is forgotten.\n"
 		"--max-upload: largest body of PUT .../tables/T/data (default 256M; other\n"
 		"requests stay at 1 MiB).\n"
 		"--netlink-gateway NETNS: the network namespace (a path such as\n"
@@ -159,6 +162,7 @@ static const struct option opts[] = {
 	{ "max-jobs", required_argument, NULL, 'J' },
 	{ "overlay-run-dir", required_argument, NULL, 'O' },
 	{ "max-upload", required_argument, NULL, 'U' },
+	{ "results-memory", required_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -212,6 +216,14 @@ static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 			return -1;
 		}
 		cfg->netlink_gateway = arg;
+		return 0;
+	}
+	case 'M': { /* job results kept in memory, all together: 64 KiB .. 64 GiB */
+		uint64_t v;
+		if (cmn_parse_size(arg, &v, NULL) < 0 || v < (64u << 10) ||
+		    v > ((uint64_t)64 << 30))
+			return -1;
+		cfg->results_memory = v;
 		return 0;
 	}
 	case 'U': { /* bulk table upload (api_tabledata.c): 1 MiB .. 4 GiB */

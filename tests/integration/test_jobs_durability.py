@@ -19,6 +19,7 @@ import time
 import pytest
 
 from cordon_api import Cordond
+from procs import stat_of, descendants, cmdline
 
 OLD_ROWS = 500
 SRC_ROWS = 4000
@@ -34,42 +35,6 @@ sys.stdout.write("".join(rows))
 
 
 # ---- processes, namespaces, cgroups seen from the host ----------------------
-def stat_of(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return None
-    rest = s.rsplit(")", 1)[1].split()
-    return int(rest[1]), int(rest[19])   # ppid, start time
-
-
-def descendants(root):
-    parent = {}
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            st = stat_of(int(pid))
-            if st:
-                parent[int(pid)] = st[0]
-    out = []
-    for pid in parent:
-        p = pid
-        while p in parent and p > 1:
-            p = parent[p]
-            if p == root:
-                out.append(pid)
-                break
-    return out
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-
-
 def netns(pid):
     try:
         return os.readlink(f"/proc/{pid}/ns/net")

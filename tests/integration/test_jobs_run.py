@@ -3,13 +3,12 @@ processes joined to the job's own overlay, answers come back synchronously
 (?wait) or through GET .../jobs/{id} and .../result; failures name the stage,
 node and reason; a job is invisible to other tenants; nothing is left behind."""
 import json
-import os
-import subprocess
 import time
 
 import pytest
 
 from cordon_api import Cordond
+from procs import descendants
 
 
 @pytest.fixture(scope="module")
@@ -22,30 +21,6 @@ def srv(bin_dir, tmp_path_factory):
     s.create_project("evilp", keys=s.evil)
     yield s
     s.stop()
-
-
-def descendants(root):
-    """pids of every live descendant of root (other helpers' and tests'
-    processes on this machine are not counted)."""
-    parent = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        parent[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])
-    out = []
-    for pid in parent:
-        p = pid
-        while p in parent and p > 1:
-            p = parent[p]
-            if p == root:
-                out.append(pid)
-                break
-    return out
 
 
 def test_constant_query_runs_on_a_node(srv):
@@ -235,3 +210,27 @@ def test_node_timeout_fails_the_job(srv):
     assert st == 200 and body["status"] == "failed", body
     assert body["error"]["code"] == "Timeout", body
     assert "wall" in body["error"]["message"], body
+
+
+def test_kept_results_are_bounded_all_together(bin_dir, tmp_path):
+    """A tenant cannot make cordond hold more results than --results-memory:
+    past it the oldest finished job is forgotten (its id is 404)."""
+    s = Cordond(bin_dir, tmp_path / "data",
+                extra=["--chunkservers", "0", "--results-memory", "150K"]).start()
+    try:
+        s.create_project("p")
+        big = "'xxxxxxxxxx'"
+        for _ in range(4):  # 10^5 characters, made on the node
+            big = f"replace({big}, 'x', 'xxxxxxxxxx')"
+        ids = []
+        for _ in range(2):
+            st, body = s.job("p", f"SELECT {big} AS s")
+            assert st == 200 and body["status"] == "succeeded", body
+            assert len(body["rows"][0][0]) == 100000
+            ids.append(body["id"])
+        st, body = s.call("GET", f"/v1/projects/p/jobs/{ids[0]}")
+        assert st == 404 and body["code"] == "NoSuchJob", body
+        st, body = s.call("GET", f"/v1/projects/p/jobs/{ids[1]}/result")
+        assert st == 200 and len(body[0]) == 100000
+    finally:
+        s.stop()

@@ -17,13 +17,13 @@ tries to escape, and each attempt fails the intended way:
   other's processes.
 
 After each, cordond keeps serving and no node is left behind."""
-import os
 import socket
 import time
 
 import pytest
 
 from cordon_api import Cordond
+from procs import descendants, cmdline
 
 
 NODE_PORT = 7000
@@ -124,36 +124,6 @@ sys.stdout.write("".join(rows))
 
 
 # ---- helpers -----------------------------------------------------------------
-def descendants(root):
-    parent = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        parent[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])
-    out = []
-    for pid in parent:
-        p = pid
-        while p in parent and p > 1:
-            p = parent[p]
-            if p == root:
-                out.append(pid)
-                break
-    return out
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-
-
 def node_addresses(pid):
     """The IPv4 addresses local to the netns of pid (from the host's /proc)."""
     try:
