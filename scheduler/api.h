@@ -52,6 +52,7 @@ struct sch_api_config {
 	unsigned threads; /* worker event loops */
 	/* storage glue (storage_glue.h): local chunk servers, 0 = none */
 	unsigned chunkservers, racks;
+	unsigned scrub_rate; /* background scrub, chunks per minute (--scrub-rate) */
 	/* network links (netlinks.h): the netns path a job's overlay grant goes
 	 * through (--netlink-gateway), NULL = links are not configured */
 	const char *netlink_gateway;

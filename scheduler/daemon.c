@@ -88,6 +88,7 @@ static int start_storage(struct sch_api *api, struct cmn_err *err)
 		.root_key_file = sch_keywrap_root_key_path(api->kw),
 		.servers = api->cfg.chunkservers,
 		.racks = api->cfg.racks,
+		.scrub_per_min = api->cfg.scrub_rate,
 	};
 	if (sch_storage_open(&api->storage, &cfg, err) < 0)
 		return -1;

@@ -30,7 +30,7 @@ static void usage(FILE *out)
 		"               [--trusted-proxies LIST] [--header-timeout SECONDS]\n"
 		"               [--audit-checkpoint-every N] [--threads N] [--log-level LEVEL]\n"
 		"               [--max-jobs N] [--overlay-run-dir DIR] [--max-upload SIZE]\n"
-		"               [--results-memory SIZE]\n"
+		"               [--results-memory SIZE] [--scrub-rate N]\n"
 		"               [--netlink-gateway NETNS]\n"
 		"       cordond --help | --version\n\n"
 		"Serves Cordon's HTTPS API: authenticates and authorizes SQL jobs and runs\n"
@@ -45,6 +45,8 @@ static void usage(FILE *out)
 		"(default /run/cordon/overlay).\n"
 		"--chunkservers N --racks R: local cordon-chunkd processes cordond starts\n"
 		"and supervises, on R rack labels (default 4 and 3; --chunkservers 0: none).\n"
+		"--scrub-rate N: replicas' chunks verified in the background per minute\n"
+		"(default 60, one 4 MiB chunk a second; 0: off).\n"
 		"--results-memory: the finished jobs' results cordond keeps, all together\n"
 		"(default 1G); past it the oldest finished job is forgotten.\n"
 		"--max-upload: largest body of PUT .../tables/T/data (default 256M; other\n"
@@ -163,6 +165,7 @@ static const struct option opts[] = {
 	{ "overlay-run-dir", required_argument, NULL, 'O' },
 	{ "max-upload", required_argument, NULL, 'U' },
 	{ "results-memory", required_argument, NULL, 'M' },
+	{ "scrub-rate", required_argument, NULL, 'S' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -186,6 +189,8 @@ static int take_option(int c, const char *arg, struct sch_api_config *cfg,
 		return 0;
 	case 'C': /* storage glue: local chunk servers, 0 = none */
 		return parse_count(arg, &cfg->chunkservers, 64);
+	case 'S': /* storage glue: background scrub, chunks per minute */
+		return parse_count(arg, &cfg->scrub_rate, 60000);
 	case 'R':
 		return parse_count(arg, &cfg->racks, 64) < 0 || cfg->racks == 0 ? -1 : 0;
 	case 'c':
@@ -260,6 +265,7 @@ int main(int argc, char **argv)
 		.threads = default_threads(),
 		.chunkservers = 4,
 		.racks = 3,
+		.scrub_rate = 60,
 	};
 	while ((c = getopt_long(argc, argv, "h", opts, &index)) != -1) {
 		if (c == 'h') {

@@ -260,8 +260,7 @@ static int start_servers(struct sch_storage *s, struct cmn_err *err)
 					  .keyring = s->kr,
 					  .cluster_key_file = s->key_path,
 					  .lost_timeout_ms = s->cfg.lost_timeout_ms,
-					  /* storage's documented default; 0 would be off */
-					  .scrub_chunks_per_sec = 20,
+					  .scrub_chunks_per_sec = s->cfg.scrub_per_min / 60.0,
 					  .audit = audit_hook,
 					  .audit_ctx = s };
 	if (stor_cluster_open(&s->c, &ccfg, err) < 0)

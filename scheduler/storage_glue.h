@@ -45,6 +45,7 @@ struct sch_storage_cfg {
 	unsigned racks;
 	const char *chunkd_path;  /* NULL: cordon-chunkd next to this executable */
 	uint64_t lost_timeout_ms; /* 0: storage's default (10 s) */
+	unsigned scrub_per_min;   /* background scrub, chunks per minute; 0 = off */
 };
 
 int sch_storage_open(struct sch_storage **out, const struct sch_storage_cfg *cfg,

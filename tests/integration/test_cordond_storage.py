@@ -66,7 +66,10 @@ def chunk_files(data_dir):
 
 @pytest.fixture(scope="module")
 def cd(bin_dir, tmp_path_factory):
-    c = Cordond(bin_dir, tmp_path_factory.mktemp("cdstor") / "data")
+    # the background scrub at 20 chunks/s (cordond's default is 1/s), so
+    # that the background repair tests see it within their bounded waits
+    c = Cordond(bin_dir, tmp_path_factory.mktemp("cdstor") / "data",
+                extra=("--scrub-rate", "1200"))
     c.start()
     yield c
     c.stop()
@@ -343,3 +346,25 @@ def test_project_delete_crypto_shreds_its_data(cd, bin_dir, tenant):
         db.execute("DELETE FROM stor_chunks WHERE table_id IN (61, 62)")
     for f in shred_files:
         f.unlink()
+
+
+@pytest.mark.parametrize("bad", ["-1", "x", "60001", ""])
+def test_scrub_rate_rejects_bad_values(bin_dir, tmp_path, bad):
+    r = subprocess.run([bin_dir / "cordond", "--data-dir", tmp_path / "x", "--scrub-rate", bad],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "--scrub-rate" in r.stderr, r.stderr
+
+
+def test_scrub_rate_zero_turns_the_background_scrub_off(bin_dir, tmp_path):
+    """--scrub-rate 0: nothing is verified in the background; an API scrub
+    still verifies every replica."""
+    c = Cordond(bin_dir, tmp_path / "d", extra=("--scrub-rate", "0")).start()
+    try:
+        storage_cli(bin_dir, c.data_dir, "put", "--project", "p0", "--table", "7",
+                    "--version", "1", data=os.urandom(50_000))
+        time.sleep(2)  # what a background scrub at any rate would have used
+        assert status(c)["metrics"]["scrubbed_replicas"] == 0
+        st, s = c.call("POST", "/v1/admin/storage/scrub")
+        assert st == 200 and s["metrics"]["scrubbed_replicas"] >= 3, s
+    finally:
+        c.stop()
