@@ -30,6 +30,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "common/cleanup.h"
+#include "common/jsontext.h"
 #include "common/parse.h"
 #include "scheduler/api.h"
 #include "scheduler/authz.h"
@@ -226,56 +227,44 @@ static int csv_row(struct dl *d, struct cmn_err *err)
 	return cmn_buf_append(&d->out, "\n", 1, err);
 }
 
-static json_t *json_of(struct dl *d, size_t k, struct cmn_err *err)
+/* One value as JSON text (jsontext.h: what json_dumps wrote for it). */
+static int json_of(struct dl *d, size_t k, struct cmn_err *err)
 {
 	const struct cmn_value *v = &d->vals[k];
 
 	if (v->is_null)
-		return json_null();
+		return cmn_buf_append(&d->out, "null", 4, err);
 	switch (d->types[k]) {
 	case CMN_COL_BIGINT:
-		return json_integer((json_int_t)v->v.i64);
+		return cmn_json_int(&d->out, v->v.i64, err);
 	case CMN_COL_DOUBLE:
 		if (isfinite(v->v.f64))
-			return json_real(v->v.f64);
+			return cmn_json_double(&d->out, v->v.f64, err);
 		break; /* JSON has no inf/nan: as text */
 	case CMN_COL_BOOLEAN:
-		return json_boolean(v->v.b);
+		return cmn_buf_append_str(&d->out, v->v.b ? "true" : "false", err);
 	case CMN_COL_STRING:
-		return json_stringn_nocheck(v->v.bytes.ptr, v->v.bytes.len); /* UTF-8 checked */
+		return cmn_json_string(&d->out, v->v.bytes.ptr, v->v.bytes.len, err);
 	default:
 		break;
 	}
 	cmn_buf_reset(&d->tmp);
 	if (sch_tabledata_value_to_text(d->types[k], v, &d->tmp, err) < 0)
-		return NULL;
-	return json_stringn_nocheck(d->tmp.data ? d->tmp.data : "", d->tmp.len);
+		return -1;
+	return cmn_json_string(&d->out, d->tmp.data ? d->tmp.data : "", d->tmp.len, err);
 }
 
+/* {"column":value,...} in the table's column order, one line. */
 static int json_row(struct dl *d, struct cmn_err *err)
 {
-	json_t *o = json_object();
-	char *text;
-	int rc;
-
-	for (size_t k = 0; o && k < d->nout; k++) {
-		json_t *v = json_of(d, k, err);
-		if (!v) {
-			json_decref(o);
+	if (cmn_buf_append(&d->out, "{", 1, err) < 0)
+		return -1;
+	for (size_t k = 0; k < d->nout; k++)
+		if ((k && cmn_buf_append(&d->out, ",", 1, err) < 0) ||
+		    cmn_json_string(&d->out, d->names[k], strlen(d->names[k]), err) < 0 ||
+		    cmn_buf_append(&d->out, ":", 1, err) < 0 || json_of(d, k, err) < 0)
 			return -1;
-		}
-		if (json_object_set_new_nocheck(o, d->names[k], v) < 0) {
-			json_decref(o);
-			o = NULL;
-		}
-	}
-	text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(o);
-	if (!text)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	rc = cmn_buf_append_str(&d->out, text, err);
-	free(text);
-	return rc < 0 ? -1 : cmn_buf_append(&d->out, "\n", 1, err);
+	return cmn_buf_append(&d->out, "}\n", 2, err);
 }
 
 static bool row_in_partition(struct dl *d, struct cmn_err *err)
@@ -336,6 +325,11 @@ static int out_columns(const struct td_req *q, const char *list, size_t *idx, si
 			return cmn_err_set(err, CMN_EINVAL, 0,
 					   "columns: '%.*s' is not a column of '%s'",
 					   (int)(len > 64 ? 64 : len), list, q->t->name);
+		for (size_t k = 0; k < *n; k++)
+			if (idx[k] == (size_t)j) /* a JSON object cannot hold it twice */
+				return cmn_err_set(err, CMN_EINVAL, 0,
+						   "columns: '%.*s' is named twice",
+						   (int)(len > 64 ? 64 : len), list);
 		idx[(*n)++] = (size_t)j;
 		list = comma ? comma + 1 : list + len;
 	}

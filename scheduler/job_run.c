@@ -3,7 +3,7 @@
  *
  * The fds of a node (docs/stage-plan.md): 1 and 2 one pipe (its log: error
  * lines and the JSON summary), 3 its stage plan (a memfd), then one fd per
- * scan input (a pipe the feeder writes), the FINAL sink (a pipe this thread
+ * scan input (a pipe the feeder writes), the result sink (a pipe this thread
  * reads), and a memfd per script and resource. Everything else is closed
  * by the sandbox. Each node gets its own memfds: a shared file offset would
  * let one node's read starve the next.
@@ -66,6 +66,14 @@ struct feeder {
 	struct cmn_err err;
 };
 
+/* A result stream: the FINAL node's, or with the FINAL elided each node's
+ * of the stage before it. */
+struct sink {
+	int fd;
+	struct cmn_buf buf;
+	bool done;
+};
+
 struct run {
 	struct sch_job *job;
 	const struct sch_plan *p;
@@ -75,9 +83,12 @@ struct run {
 	size_t nnodes, live;
 	struct feeder *feeders;
 	size_t nfeeders;
-	int sink_fd;
-	struct cmn_buf sink;
-	bool sink_done;
+	/* stages that run nodes: all, or all but a FINAL that only renames its
+	 * one input's columns (final_elided()); then cordond itself is FINAL */
+	size_t nstages;
+	bool elided;
+	struct sink sinks[SCH_PLAN_MAX_NODES];
+	unsigned nsinks;
 	bool failed;
 	struct cmn_err fail;
 	int fail_rank;
@@ -243,14 +254,16 @@ static int wire_node(struct run *run, size_t s, int i, json_t *plan, struct sbx_
 		addr_port(run, s, i, addr, sizeof(addr));
 		json_object_set_new(plan, "listen", json_string(addr));
 	}
-	if (st->to_stage < 0) {
+	if (st->to_stage < 0 || (run->elided && (size_t)st->to_stage == run->nstages)) {
 		int pfd[2];
 		if (pipe2(pfd, O_CLOEXEC) < 0)
 			return cmn_err_sys(err, "pipe2");
 		(void)fcntl(pfd[0], F_SETPIPE_SZ, PIPE_BYTES);
 		(void)fcntl(pfd[0], F_SETFL, O_NONBLOCK);
-		run->sink_fd = pfd[0];
+		/* nodes start in parallel: each has its own slot (index i) */
+		run->sinks[i].fd = pfd[0];
 		fds[(*nfd)++] = (struct sbx_fd){ pfd[1], *next_child };
+		json_object_clear(sink);
 		json_object_set_new(sink, "fd", json_integer(*next_child));
 		(*next_child)++;
 	} else {
@@ -592,29 +605,29 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Takes whole frames out of run->sink into the job's result. */
-static int take_frames(struct run *run, struct cmn_err *err)
+/* Takes whole frames out of a sink's buffer into the job's result. */
+static int take_frames(struct run *run, struct sink *sk, struct cmn_err *err)
 {
 	struct sch_job *job = run->job;
 	uint64_t max = job->jobs->cfg.max_result_bytes;
 
-	while (run->sink.len >= 4) {
-		const uint8_t *d = (const uint8_t *)run->sink.data;
+	while (sk->buf.len >= 4) {
+		const uint8_t *d = (const uint8_t *)sk->buf.data;
 		uint32_t len = le32(d);
 		struct cmn_rowbatch_reader rd;
 		struct cmn_buf *b;
 
 		if (len == 0) {
-			if (run->sink.len != 4)
+			if (sk->buf.len != 4)
 				return cmn_err_set(err, CMN_EPROTO, 0,
-						   "FINAL wrote bytes after its end frame");
-			run->sink_done = true;
-			cmn_buf_consume(&run->sink, 4);
+						   "a result stream has bytes after its end frame");
+			sk->done = true;
+			cmn_buf_consume(&sk->buf, 4);
 			return 0;
 		}
 		if (len > FRAME_MAX)
-			return cmn_err_set(err, CMN_EPROTO, 0, "FINAL frame of %u bytes", len);
-		if (run->sink.len < 4 + (size_t)len)
+			return cmn_err_set(err, CMN_EPROTO, 0, "result frame of %u bytes", len);
+		if (sk->buf.len < 4 + (size_t)len)
 			return 0;
 		if (job->result_bytes + len > max)
 			return cmn_err_set(err, CMN_ELIMIT, 0,
@@ -622,7 +635,10 @@ static int take_frames(struct run *run, struct cmn_err *err)
 					   "table with INSERT instead",
 					   (unsigned long long)max);
 		if (cmn_rowbatch_open(&rd, d + 4, len, err) < 0)
-			return cmn_err_wrap(err, "FINAL result batch");
+			return cmn_err_wrap(err, "result batch");
+		if (rd.ncols != job->c.plan.v[job->c.plan.n - 1].out.n)
+			return cmn_err_set(err, CMN_EPROTO, 0, "result batch of %zu columns",
+					   rd.ncols);
 		b = realloc(job->batches, (job->nbatches + 1) * sizeof(*b));
 		if (!b)
 			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
@@ -633,55 +649,82 @@ static int take_frames(struct run *run, struct cmn_err *err)
 		job->nbatches++;
 		job->result_rows += rd.nrows;
 		job->result_bytes += len;
-		cmn_buf_consume(&run->sink, 4 + (size_t)len);
+		cmn_buf_consume(&sk->buf, 4 + (size_t)len);
 	}
 	return 0;
 }
 
-static void read_sink(struct run *run)
+static void close_sink(struct sink *sk)
+{
+	if (sk->fd >= 0)
+		close(sk->fd);
+	sk->fd = -1;
+}
+
+static void read_sink(struct run *run, struct sink *sk)
 {
 	struct cmn_err err = CMN_ERR_INIT;
 	char buf[65536];
 
 	for (;;) {
-		ssize_t n = read(run->sink_fd, buf, sizeof(buf));
+		ssize_t n = read(sk->fd, buf, sizeof(buf));
 		if (n > 0) {
-			if (cmn_buf_append(&run->sink, buf, (size_t)n, &err) < 0 ||
-			    take_frames(run, &err) < 0) {
+			if (cmn_buf_append(&sk->buf, buf, (size_t)n, &err) < 0 ||
+			    take_frames(run, sk, &err) < 0) {
 				fail(run, 2, err.code, err.msg);
 				kill_all(run);
-				close(run->sink_fd);
-				run->sink_fd = -1;
+				close_sink(sk);
 				return;
 			}
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		close(run->sink_fd);
-		run->sink_fd = -1;
-		if (!run->sink_done) /* an echo: the FINAL node's own end says why */
-			fail(run, 0, CMN_EPROTO, "the FINAL stream closed without its end frame");
+		close_sink(sk);
+		if (!sk->done) /* an echo: the writing node's own end says why */
+			fail(run, 0, CMN_EPROTO, "a result stream closed without its end frame");
 		return;
 	}
 }
 
+static bool sinks_open(const struct run *run)
+{
+	for (unsigned i = 0; i < run->nsinks; i++)
+		if (run->sinks[i].fd >= 0)
+			return true;
+	return false;
+}
+
+static bool sinks_done(const struct run *run)
+{
+	for (unsigned i = 0; i < run->nsinks; i++)
+		if (!run->sinks[i].done)
+			return false;
+	return run->nsinks > 0;
+}
+
 static int watch(struct run *run, struct cmn_err *err)
 {
-	struct pollfd *pfd = calloc(run->nnodes + 2, sizeof(*pfd));
-	struct node **who = calloc(run->nnodes + 2, sizeof(*who));
+	size_t max = run->nnodes + run->nsinks + 1;
+	struct pollfd *pfd = calloc(max, sizeof(*pfd));
+	struct node **who = calloc(max, sizeof(*who));
+	struct sink **sk = calloc(max, sizeof(*sk));
 	int rc = 0;
 
-	if (!pfd || !who) {
+	if (!pfd || !who || !sk) {
 		free(pfd);
 		free(who);
+		free(sk);
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	}
-	while (run->live > 0 || run->sink_fd >= 0) {
+	while (run->live > 0 || sinks_open(run)) {
 		nfds_t n = 0;
 		pfd[n++] = (struct pollfd){ run->job->cancel_fd, POLLIN, 0 };
-		if (run->sink_fd >= 0)
-			pfd[n++] = (struct pollfd){ run->sink_fd, POLLIN, 0 };
+		for (unsigned i = 0; i < run->nsinks; i++)
+			if (run->sinks[i].fd >= 0) {
+				sk[n] = &run->sinks[i];
+				pfd[n++] = (struct pollfd){ run->sinks[i].fd, POLLIN, 0 };
+			}
 		for (size_t i = 0; i < run->nnodes; i++)
 			if (!run->nodes[i].ended && run->nodes[i].log_fd >= 0) {
 				who[n] = &run->nodes[i];
@@ -703,20 +746,22 @@ static int watch(struct run *run, struct cmn_err *err)
 		for (nfds_t k = 1; k < n; k++) {
 			if (!pfd[k].revents)
 				continue;
-			if (pfd[k].fd == run->sink_fd && !who[k])
-				read_sink(run);
+			if (sk[k])
+				read_sink(run, sk[k]);
 			else if (who[k])
 				read_log(run, who[k]);
 		}
-		for (nfds_t k = 0; k < n; k++)
+		for (nfds_t k = 0; k < n; k++) {
 			who[k] = NULL;
-		if (run->failed && run->sink_fd >= 0) {
-			close(run->sink_fd);
-			run->sink_fd = -1;
+			sk[k] = NULL;
 		}
+		if (run->failed)
+			for (unsigned i = 0; i < run->nsinks; i++)
+				close_sink(&run->sinks[i]);
 	}
 	free(pfd);
 	free(who);
+	free(sk);
 	return rc;
 }
 
@@ -756,9 +801,10 @@ static void teardown(struct run *run)
 	pthread_mutex_unlock(&run->mu);
 	for (unsigned i = 0; i < run->nspawners; i++)
 		pthread_join(run->spawners[i], NULL);
-	if (run->sink_fd >= 0)
-		close(run->sink_fd);
-	cmn_buf_free(&run->sink);
+	for (size_t i = 0; i < CMN_ARRAY_SIZE(run->sinks); i++) {
+		close_sink(&run->sinks[i]);
+		cmn_buf_free(&run->sinks[i].buf);
+	}
 	free(run->nodes);
 	free(run->feeders);
 	if (run->ov)
@@ -861,12 +907,65 @@ static int start_nodes(struct run *run, struct cmn_err *err)
 	return 0;
 }
 
+static int quoted(struct cmn_buf *b, const char *name, struct cmn_err *err)
+{
+	if (cmn_buf_append(b, "\"", 1, err) < 0)
+		return -1;
+	for (const char *c = name; *c; c++)
+		if ((*c == '"' && cmn_buf_append(b, "\"", 1, err) < 0) ||
+		    cmn_buf_append(b, c, 1, err) < 0)
+			return -1;
+	return cmn_buf_append(b, "\"", 1, err);
+}
+
+/* A FINAL that only renames the columns of its one input — the planner
+ * writes exactly SELECT "c0" AS "x", ... FROM "f0" when the query has no
+ * ORDER BY, LIMIT, DISTINCT or aggregate left for it — is not worth a node
+ * and a hop: the stage before it writes the result to cordond directly,
+ * each node its own stream. Results only: an INSERT's batches must carry
+ * the table's column names, which that FINAL gives them. */
+static bool final_elided(const struct sch_job *job)
+{
+	const struct sch_plan *p = &job->c.plan;
+	const struct sch_plan_stage *f = p->n >= 2 ? &p->v[p->n - 1] : NULL;
+	const struct sch_plan_cols *in;
+	struct cmn_buf want;
+	bool same = true;
+
+	if (!f || f->kind != SCH_STAGE_FINAL || !job->c.stmt || job->c.stmt->kind != SCH_Q_SELECT ||
+	    f->ninputs != 1 || f->argc || f->inputs[0].upstream != (int)p->n - 2 ||
+	    p->v[p->n - 2].to_stage != (int)p->n - 1 || f->inputs[0].cols.n != f->out.n ||
+	    f->out.n == 0)
+		return false;
+	in = &f->inputs[0].cols;
+	cmn_buf_init(&want, 0);
+	same = cmn_buf_append_str(&want, "SELECT ", NULL) == 0;
+	for (size_t i = 0; same && i < f->out.n; i++)
+		same = in->v[i].type == f->out.v[i].type &&
+		       (!i || cmn_buf_append_str(&want, ", ", NULL) == 0) &&
+		       quoted(&want, in->v[i].name, NULL) == 0 &&
+		       cmn_buf_append_str(&want, " AS ", NULL) == 0 &&
+		       quoted(&want, f->out.v[i].name, NULL) == 0;
+	same = same && cmn_buf_append_str(&want, " FROM ", NULL) == 0 &&
+	       quoted(&want, f->inputs[0].table, NULL) == 0 && strcmp(want.data, f->sql) == 0;
+	cmn_buf_free(&want);
+	return same;
+}
+
 static int launch(struct run *run, struct cmn_err *err)
 {
 	int64_t t0, t1;
 	size_t g = 0;
 
-	for (size_t s = 0; s < run->p->n; s++) {
+	run->elided = final_elided(run->job);
+	run->nstages = run->p->n - (run->elided ? 1 : 0);
+	run->nsinks = (unsigned)run->p->v[run->elided ? run->p->n - 2 : run->p->n - 1].nodes;
+	if (run->elided) {
+		pthread_mutex_lock(&run->job->jobs->mu);
+		run->job->stages[run->p->n - 1].nodes = 0; /* cordond is the FINAL */
+		pthread_mutex_unlock(&run->job->jobs->mu);
+	}
+	for (size_t s = 0; s < run->nstages; s++) {
 		run->first[s] = g;
 		g += (size_t)run->p->v[s].nodes;
 	}
@@ -874,7 +973,7 @@ static int launch(struct run *run, struct cmn_err *err)
 	run->nodes = calloc(g, sizeof(*run->nodes));
 	if (!run->nodes)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	for (size_t s = 0, k = 0; s < run->p->n; s++)
+	for (size_t s = 0, k = 0; s < run->nstages; s++)
 		for (int i = 0; i < run->p->v[s].nodes; i++, k++) {
 			run->nodes[k].stage = s;
 			run->nodes[k].index = i;
@@ -902,7 +1001,7 @@ static int launch(struct run *run, struct cmn_err *err)
 
 int sch_job_execute(struct sch_job *job, struct cmn_err *err)
 {
-	struct run run = { .job = job, .p = &job->c.plan, .sink_fd = -1, .fail = CMN_ERR_INIT };
+	struct run run = { .job = job, .p = &job->c.plan, .fail = CMN_ERR_INIT };
 	int64_t t;
 	int rc;
 
@@ -917,7 +1016,10 @@ int sch_job_execute(struct sch_job *job, struct cmn_err *err)
 					   "stage %zu has %zu inputs (at most %d): split the "
 					   "UNION ALL into several jobs",
 					   s, job->c.plan.v[s].ninputs, STAGE_MAX_INPUTS);
-	cmn_buf_init(&run.sink, 0);
+	for (size_t i = 0; i < CMN_ARRAY_SIZE(run.sinks); i++) {
+		run.sinks[i].fd = -1;
+		cmn_buf_init(&run.sinks[i].buf, 0);
+	}
 	pthread_mutex_init(&run.mu, NULL);
 	pthread_cond_init(&run.cv, NULL);
 	rc = launch(&run, err);
@@ -938,7 +1040,14 @@ int sch_job_execute(struct sch_job *job, struct cmn_err *err)
 		*err = run.fail;
 		return -1;
 	}
-	if (!run.sink_done)
+	if (!sinks_done(&run))
 		return cmn_err_set(err, CMN_EPROTO, 0, "the job ended without a result stream");
+	if (run.elided) { /* what the FINAL node would have counted */
+		struct job_stage_stat *f = &job->stages[job->nstages - 1];
+		pthread_mutex_lock(&job->jobs->mu);
+		f->rows_in = f->rows_out = job->result_rows;
+		f->bytes_out = job->result_bytes;
+		pthread_mutex_unlock(&job->jobs->mu);
+	}
 	return 0;
 }

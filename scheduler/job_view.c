@@ -12,6 +12,7 @@
 
 #include "common/cleanup.h"
 #include "common/rowfmt.h"
+#include "common/jsontext.h"
 #include "scheduler/job_int.h"
 
 static const char *state_name(enum job_state s)
@@ -189,6 +190,42 @@ static json_t *value_json(const struct cmn_col *c, const struct cmn_value *v)
 	}
 }
 
+/* JSON text of one value, the same as json_dumps of value_json's answer
+ * (jsontext.h), without a tree per row. */
+static int value_text(struct cmn_buf *out, const struct cmn_col *c, const struct cmn_value *v,
+		      struct cmn_err *err)
+{
+	char tmp[64];
+	switch (v->is_null ? 0 : c->type) {
+	case 0:
+		return cmn_buf_append(out, "null", 4, err);
+	case CMN_COL_BIGINT:
+		return cmn_json_int(out, v->v.i64, err);
+	case CMN_COL_DOUBLE:
+		if (isfinite(v->v.f64))
+			return cmn_json_double(out, v->v.f64, err);
+		return cmn_buf_append_str(out,
+					  isnan(v->v.f64) ? "\"NaN\""
+					  : v->v.f64 > 0  ? "\"Infinity\""
+							  : "\"-Infinity\"",
+					  err);
+	case CMN_COL_BOOLEAN:
+		return cmn_buf_append_str(out, v->v.b ? "true" : "false", err);
+	case CMN_COL_STRING:
+		return cmn_json_string(out, v->v.bytes.ptr, v->v.bytes.len, err);
+	case CMN_COL_DATETIME:
+		datetime_text(v->v.i64, tmp, sizeof(tmp));
+		return cmn_json_string(out, tmp, strlen(tmp), err);
+	default: {
+		char *b = base64(v->v.bytes.ptr, v->v.bytes.len);
+		int rc = b ? cmn_json_string(out, b, strlen(b), err)
+			   : cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		free(b);
+		return rc;
+	}
+	}
+}
+
 static int csv_field(struct cmn_buf *out, const char *p, size_t n, struct cmn_err *err)
 {
 	bool quote = n == 0 || strcspn(p, ",\"\r\n") < n || p[0] == ' ' || p[n - 1] == ' ';
@@ -306,9 +343,6 @@ static int row_text(void *ctx, const struct cmn_rowbatch_reader *rd, const struc
 		    struct cmn_err *err)
 {
 	struct text_out *t = ctx;
-	json_t *a;
-	char *text;
-	int rc;
 
 	if (t->csv) {
 		for (size_t c = 0; c < rd->ncols; c++)
@@ -317,14 +351,13 @@ static int row_text(void *ctx, const struct cmn_rowbatch_reader *rd, const struc
 				return -1;
 		return cmn_buf_append(t->out, "\r\n", 2, err);
 	}
-	a = row_json(rd, vals);
-	text = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	json_decref(a);
-	if (!text)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	rc = cmn_buf_append_str(t->out, text, err);
-	free(text);
-	return rc < 0 ? -1 : cmn_buf_append(t->out, "\n", 1, err);
+	if (cmn_buf_append(t->out, "[", 1, err) < 0)
+		return -1;
+	for (size_t c = 0; c < rd->ncols; c++)
+		if ((c && cmn_buf_append(t->out, ",", 1, err) < 0) ||
+		    value_text(t->out, &rd->cols[c], &vals[c], err) < 0)
+			return -1;
+	return cmn_buf_append(t->out, "]\n", 2, err);
 }
 
 int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool csv,

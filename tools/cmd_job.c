@@ -54,6 +54,13 @@ static void progress(json_t *st, double elapsed, int *lines)
 		fprintf(stderr, "\033[%dA", *lines);
 	json_array_foreach(stages, i, s)
 	{
+		if (json_integer_value(json_object_get(s, "nodes")) == 0) { /* FINAL in cordond */
+			fprintf(stderr, "%sstage %zu %-6s in cordond, %lld rows out (%.1f s)\n",
+				tty ? "\r\033[K" : "", i,
+				json_string_value(json_object_get(s, "kind")),
+				json_integer_value(json_object_get(s, "rowsOut")), elapsed);
+			continue;
+		}
 		fprintf(stderr, "%sstage %zu %-6s %lld/%lld nodes done, %lld rows out (%.1f s)%s\n",
 			tty ? "\r\033[K" : "", i, json_string_value(json_object_get(s, "kind")),
 			json_integer_value(json_object_get(s, "nodesDone")),

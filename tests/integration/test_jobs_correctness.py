@@ -644,3 +644,65 @@ def test_query_matches_sqlite(env, query, nodes):
     else:
         want = db.execute(query.ref).fetchall()
     assert_rows_equal(body["rows"], want, query.ordered)
+
+
+# ---- a FINAL with nothing to do runs in cordond -----------------------------
+def _stages(srv, body):
+    st, status = srv.call("GET", f"/v1/projects/corr/jobs/{body['id']}", keys=srv.acme)
+    assert st == 200, status
+    return status["stages"]
+
+
+def test_a_final_that_only_renames_runs_in_cordond(env):
+    """Each MAP node streams its rows to cordond: no FINAL node, the same
+    rows (against sqlite3), the query's column names, FINAL's counts."""
+    srv, db = env
+    sql = "SELECT id AS ident, email FROM users WHERE id % 3 = 0"
+    body = _ok(srv, "SET cordon.nodes=4; " + sql)
+    assert body["columns"] == ["ident", "email"]
+    assert_rows_equal(body["rows"], db.execute(sql).fetchall(), False)
+    stages = _stages(srv, body)
+    assert [(s["kind"], s["nodes"]) for s in stages] == [("MAP", 4), ("FINAL", 0)]
+    assert stages[-1]["rowsOut"] == len(body["rows"]) == stages[0]["rowsOut"]
+    st, text, _ = srv.send(*srv.signed("GET", f"/v1/projects/corr/jobs/{body['id']}/result",
+                                       None, srv.acme, {"Accept": "text/csv"}))
+    assert st == 200 and text.splitlines()[0] == "ident,email", text[:100]
+
+
+@pytest.mark.parametrize("sql, final_nodes", [
+    ("SELECT id FROM users ORDER BY id LIMIT 5", 1),
+    ("SELECT id FROM users LIMIT 5", 1),
+    ("SELECT id + 1 AS x FROM users UNION ALL SELECT order_id FROM orders", 1),
+    # the REDUCE nodes do the work and stream the result
+    ("SELECT DISTINCT country FROM users", 0),
+    ("SELECT country, count(*) AS n FROM users GROUP BY country", 0),
+])
+def test_a_final_keeps_its_node_only_with_work(env, sql, final_nodes):
+    srv, db = env
+    body = _ok(srv, "SET cordon.nodes=2; " + sql)
+    assert _stages(srv, body)[-1]["nodes"] == final_nodes
+    if "LIMIT 5" in sql and "ORDER" not in sql:
+        assert len(body["rows"]) == 5
+    else:
+        assert_rows_equal(body["rows"], db.execute(sql).fetchall(), "ORDER BY" in sql)
+
+
+def test_an_insert_keeps_its_final_node(env):
+    """The FINAL gives the batches the table's column names."""
+    srv, db = env
+    body = _ok(srv, "SET cordon.nodes=2; CREATE TABLE elided_ctas AS SELECT id, email FROM users")
+    assert _stages(srv, body)[-1]["nodes"] == 1
+    body = _ok(srv, "SELECT count(*) AS n, count(email) AS e FROM elided_ctas")
+    assert body["rows"] == [list(db.execute("SELECT count(*), count(email) FROM users")
+                                 .fetchone())]
+
+
+def test_a_failing_node_without_a_final_names_itself(env):
+    """A node that fails while the others stream to cordond: the job's
+    error is that node's, not the broken stream's."""
+    srv, _ = env
+    st, body = srv.job("corr", "SET cordon.nodes=4; SELECT id, abs(-9223372036854775807 - 1 "
+                       "+ (id - id)) AS x FROM users", keys=srv.acme)
+    assert st == 200 and body["status"] == "failed", body
+    assert "stage 0 (MAP) node" in body["error"]["message"], body
+    assert "integer overflow" in body["error"]["message"], body

@@ -114,6 +114,8 @@ def test_jsonl_round_trip(srv):
     assert rows_of(srv, "rj") == EXPECTED
     assert rows_of(srv, "rj", limit=2) == EXPECTED[:2]
     assert rows_of(srv, "rj", columns="name,id", limit=1) == [{"name": "plain", "id": 1}]
+    st, body, _ = download(srv, "rj", columns="id,name,ID")
+    assert st == 400 and "named twice" in body["message"], body
 
 
 def test_append_and_overwrite(srv):
