@@ -64,7 +64,15 @@ bool cmn_utf8_valid(const char *s, size_t len)
 		uint32_t cp;
 
 		if (c < 0x80) {
+			/* ASCII, the common case, 8 bytes at a time */
+			uint64_t w;
 			i++;
+			while (len - i >= 8) {
+				memcpy(&w, p + i, 8);
+				if (w & 0x8080808080808080ull)
+					break;
+				i += 8;
+			}
 			continue;
 		}
 		if (c >= 0xc2 && c <= 0xdf) {

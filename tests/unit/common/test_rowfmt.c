@@ -255,9 +255,39 @@ static void test_decoder_bad_string(void **state)
 	assert_false(cmn_utf8_valid("\xc3", 1));
 }
 
+/* The 8-bytes-at-a-time ASCII path must see a bad or a multi-byte sequence
+ * at every offset and alignment: each case is placed after 0..17 ASCII
+ * bytes and followed by 0..9 more. */
+static void test_utf8_every_offset(void **state)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+		{ "\xc3\xa9", true },	     { "\xe4\xb8\xad", true }, { "\xf0\x9f\x98\x80", true },
+		{ "\xc3", false },	     { "\x80", false },	    { "\xed\xa0\x80", false },
+		{ "\xf4\x90\x80\x80", false }, { "\xff", false },	    { "\xc0\xaf", false },
+	};
+	char buf[64];
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (size_t pre = 0; pre < 18; pre++)
+			for (size_t post = 0; post < 10; post++) {
+				size_t n = strlen(cases[c].s), len = pre + n + post;
+				memset(buf, 'a', sizeof(buf));
+				memcpy(buf + pre, cases[c].s, n);
+				assert_int_equal(cmn_utf8_valid(buf, len), cases[c].ok);
+				/* a truncated multi-byte sequence at the very end */
+				if (cases[c].ok && n > 1)
+					assert_false(cmn_utf8_valid(buf, pre + n - 1));
+			}
+	assert_true(cmn_utf8_valid("", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_utf8_every_offset),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_double_specials_and_empty),
 		cmocka_unit_test(test_writer_refusals),
