@@ -136,7 +136,7 @@ int cmn_rowbatch_begin(struct cmn_rowbatch_writer *w, const struct cmn_col *cols
 	return cmn_buf_append(&w->buf, hdr, 4, err);
 }
 
-static int add_value(struct cmn_buf *b, enum cmn_col_type t, const struct cmn_value *v,
+static int add_value(struct cmn_buf *b, enum cmn_col_type t, const struct cmn_value *v, bool check,
 		     struct cmn_err *err)
 {
 	uint8_t tmp[8];
@@ -159,7 +159,7 @@ static int add_value(struct cmn_buf *b, enum cmn_col_type t, const struct cmn_va
 	case CMN_COL_BINARY:
 		if (v->v.bytes.len > UINT32_MAX)
 			return cmn_err_set(err, CMN_ELIMIT, 0, "row batch: value over 4 GiB");
-		if (t == CMN_COL_STRING && !cmn_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
+		if (check && t == CMN_COL_STRING && !cmn_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
 			return cmn_err_set(err, CMN_EINVAL, 0, "row batch: STRING is not UTF-8");
 		put_u32(tmp, (uint32_t)v->v.bytes.len);
 		if (cmn_buf_append(b, tmp, 4, err) < 0)
@@ -169,8 +169,8 @@ static int add_value(struct cmn_buf *b, enum cmn_col_type t, const struct cmn_va
 	return cmn_err_set(err, CMN_EINVAL, 0, "row batch: bad column type");
 }
 
-int cmn_rowbatch_add(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
-		     struct cmn_err *err)
+static int add_row(struct cmn_rowbatch_writer *w, const struct cmn_value *vals, bool check,
+		   struct cmn_err *err)
 {
 	uint8_t bitmap[CMN_ROW_MAX_COLS / 8];
 	size_t nb = (w->ncols + 7) / 8;
@@ -187,7 +187,7 @@ int cmn_rowbatch_add(struct cmn_rowbatch_writer *w, const struct cmn_value *vals
 	if (cmn_buf_append(&w->buf, bitmap, nb, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < w->ncols; i++)
-		if (!vals[i].is_null && add_value(&w->buf, w->types[i], &vals[i], err) < 0)
+		if (!vals[i].is_null && add_value(&w->buf, w->types[i], &vals[i], check, err) < 0)
 			goto fail;
 	w->nrows++;
 	return 0;
@@ -197,6 +197,18 @@ fail:
 	if (w->buf.data)
 		w->buf.data[saved] = '\0';
 	return cmn_err_wrap(err, "row %u", w->nrows);
+}
+
+int cmn_rowbatch_add(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
+		     struct cmn_err *err)
+{
+	return add_row(w, vals, true, err);
+}
+
+int cmn_rowbatch_add_valid(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
+			   struct cmn_err *err)
+{
+	return add_row(w, vals, false, err);
 }
 
 int cmn_rowbatch_finish(struct cmn_rowbatch_writer *w, struct cmn_err *err)
@@ -214,8 +226,12 @@ void cmn_rowbatch_writer_free(struct cmn_rowbatch_writer *w)
 	w->ncols = 0;
 }
 
-/* Reads one row at r->pos into vals (may be NULL to only validate). */
-static int read_row(struct cmn_rowbatch_reader *r, struct cmn_value *vals, struct cmn_err *err)
+/* Reads one row at r->pos into vals (may be NULL to only validate). Every
+ * length is checked against the bytes left, always; check also validates
+ * the contents (padding bits, booleans, UTF-8), which a row that open()
+ * validated does not need again. */
+static int read_row(struct cmn_rowbatch_reader *r, struct cmn_value *vals, bool check,
+		    struct cmn_err *err)
 {
 	size_t nb = (r->ncols + 7) / 8;
 	const uint8_t *bm;
@@ -223,7 +239,7 @@ static int read_row(struct cmn_rowbatch_reader *r, struct cmn_value *vals, struc
 	if (r->len - r->pos < nb)
 		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: row %u truncated", r->row);
 	bm = r->data + r->pos;
-	if (r->ncols % 8 && (bm[nb - 1] >> (r->ncols % 8)))
+	if (check && r->ncols % 8 && (bm[nb - 1] >> (r->ncols % 8)))
 		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: row %u: padding bits set",
 				   r->row);
 	r->pos += nb;
@@ -255,7 +271,7 @@ static int read_row(struct cmn_rowbatch_reader *r, struct cmn_value *vals, struc
 		case CMN_COL_BOOLEAN:
 			if (left < 1)
 				goto trunc;
-			if (p[0] > 1)
+			if (check && p[0] > 1)
 				return cmn_err_set(err, CMN_EINVAL, 0,
 						   "row batch: row %u col %zu: bad BOOLEAN", r->row,
 						   i);
@@ -272,7 +288,8 @@ static int read_row(struct cmn_rowbatch_reader *r, struct cmn_value *vals, struc
 				goto trunc;
 			v->v.bytes.ptr = (const char *)p + 4;
 			v->v.bytes.len = n;
-			if (r->cols[i].type == CMN_COL_STRING && !cmn_utf8_valid(v->v.bytes.ptr, n))
+			if (check && r->cols[i].type == CMN_COL_STRING &&
+			    !cmn_utf8_valid(v->v.bytes.ptr, n))
 				return cmn_err_set(err, CMN_EINVAL, 0,
 						   "row batch: row %u col %zu: STRING not UTF-8",
 						   r->row, i);
@@ -333,11 +350,25 @@ int cmn_rowbatch_open(struct cmn_rowbatch_reader *r, const void *data, size_t le
 		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: %u rows cannot fit", r->nrows);
 	r->pos = r->rows_start;
 	for (r->row = 0; r->row < r->nrows; r->row++)
-		if (read_row(r, NULL, err) < 0)
+		if (read_row(r, NULL, true, err) < 0)
 			return -1;
 	if (r->pos != r->len)
 		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: %zu trailing bytes",
 				   r->len - r->pos);
+	cmn_rowbatch_rewind(r);
+	return 0;
+}
+
+int cmn_rowbatch_open_validated(struct cmn_rowbatch_reader *r, const void *data, size_t len,
+				struct cmn_err *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->data = data;
+	r->len = len;
+	if (read_header(r, err) < 0)
+		return -1;
+	if ((uint64_t)r->nrows * ((r->ncols + 7) / 8) > r->len - r->rows_start)
+		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: %u rows cannot fit", r->nrows);
 	cmn_rowbatch_rewind(r);
 	return 0;
 }
@@ -352,7 +383,7 @@ int cmn_rowbatch_next(struct cmn_rowbatch_reader *r, struct cmn_value *vals, str
 {
 	if (r->row >= r->nrows)
 		return 0;
-	if (read_row(r, vals, err) < 0)
+	if (read_row(r, vals, false, err) < 0)
 		return -1;
 	r->row++;
 	return 1;

@@ -73,6 +73,10 @@ int cmn_rowbatch_begin(struct cmn_rowbatch_writer *w, const struct cmn_col *cols
 		       size_t max_bytes, struct cmn_err *err);
 int cmn_rowbatch_add(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
 		     struct cmn_err *err);
+/* As cmn_rowbatch_add for values read from a batch that cmn_rowbatch_open
+ * validated (a projection): STRINGs are not checked for UTF-8 again. */
+int cmn_rowbatch_add_valid(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
+			   struct cmn_err *err);
 int cmn_rowbatch_finish(struct cmn_rowbatch_writer *w, struct cmn_err *err);
 void cmn_rowbatch_writer_free(struct cmn_rowbatch_writer *w);
 
@@ -91,7 +95,15 @@ struct cmn_rowbatch_reader {
 
 int cmn_rowbatch_open(struct cmn_rowbatch_reader *r, const void *data, size_t len,
 		      struct cmn_err *err);
-/* Fills vals[0..ncols-1]. Returns 1 with a row, 0 at the end, -1 on error. */
+/* The header only, for bytes this process already opened with
+ * cmn_rowbatch_open and has not changed since (a result kept in memory, a
+ * stored batch that the storage read validated): no pass over the rows.
+ * Lengths are still checked row by row in next(); contents are not. */
+int cmn_rowbatch_open_validated(struct cmn_rowbatch_reader *r, const void *data, size_t len,
+				struct cmn_err *err);
+/* Fills vals[0..ncols-1]. Returns 1 with a row, 0 at the end, -1 on error.
+ * Lengths are checked; contents (UTF-8, booleans, padding) were checked
+ * by open. */
 int cmn_rowbatch_next(struct cmn_rowbatch_reader *r, struct cmn_value *vals, struct cmn_err *err);
 void cmn_rowbatch_rewind(struct cmn_rowbatch_reader *r);
 

@@ -231,8 +231,9 @@ static int in_next(sqlite3_vtab_cursor *cur)
 				return SQLITE_OK;
 			}
 		}
-		if (cmn_rowbatch_open(&c->r, c->in->frames[c->frame].data,
-				      c->in->frames[c->frame].len, &err) < 0)
+		/* rt_input_add_frame validated it */
+		if (cmn_rowbatch_open_validated(&c->r, c->in->frames[c->frame].data,
+						c->in->frames[c->frame].len, &err) < 0)
 			return fail(c, &err);
 		c->have_frame = true;
 	}

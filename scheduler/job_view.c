@@ -306,7 +306,9 @@ static int each_row(struct sch_job *job, uint64_t offset, uint64_t limit, row_fn
 		goto out;
 	}
 	for (size_t b = 0; b < job->nbatches && *rows < limit && rc == 0; b++) {
-		if (cmn_rowbatch_open(rd, job->batches[b].data, job->batches[b].len, err) < 0) {
+		/* take_frames validated every kept batch */
+		if (cmn_rowbatch_open_validated(rd, job->batches[b].data, job->batches[b].len,
+						err) < 0) {
 			rc = -1;
 			break;
 		}

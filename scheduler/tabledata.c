@@ -400,7 +400,7 @@ static int keep_cb(void *ctx, const void *batch, size_t len, struct cmn_err *err
 	struct td_out *o = k->o;
 	int rc;
 
-	if (cmn_rowbatch_open(k->r, batch, len, err) < 0)
+	if (cmn_rowbatch_open_validated(k->r, batch, len, err) < 0) /* see project_cb */
 		return -1;
 	if (k->r->ncols != o->t->ncols)
 		return cmn_err_set(err, CMN_EINTERNAL, 0,
@@ -694,7 +694,7 @@ static int project_batch(struct proj_ctx *pc, const void *batch, size_t len, str
 	while (rc == 0 && (rc = cmn_rowbatch_next(pc->r, pc->in, err)) == 1) {
 		for (size_t k = 0; k < pc->ncols; k++)
 			pc->outv[k] = pc->in[pc->src[k]];
-		rc = cmn_rowbatch_add(w, pc->outv, err);
+		rc = cmn_rowbatch_add_valid(w, pc->outv, err); /* values of an opened batch */
 	}
 	if (rc == 0)
 		rc = cmn_rowbatch_finish(w, err);
@@ -716,7 +716,8 @@ static int project_cb(void *ctx, const void *batch, size_t len, struct cmn_err *
 		return 0;
 	if (pc->identity)
 		return pc->cb(pc->ctx, batch, len, err);
-	if (cmn_rowbatch_open(pc->r, batch, len, err) < 0)
+	/* sch_storage_table_read's callback gets batches it opened (validated) */
+	if (cmn_rowbatch_open_validated(pc->r, batch, len, err) < 0)
 		return -1;
 	/* stored batches are named as the table: find each column by name */
 	for (size_t k = 0; k < pc->ncols; k++) {
