@@ -136,7 +136,7 @@ int cmn_rowbatch_begin(struct cmn_rowbatch_writer *w, const struct cmn_col *cols
 	return cmn_buf_append(&w->buf, hdr, 4, err);
 }
 
-static int add_value(struct cmn_buf *b, enum cmn_col_type t, const struct cmn_value *v, bool check,
+static int add_value(struct cmn_buf *b, enum cmn_col_type t, const struct cmn_value *v,
 		     struct cmn_err *err)
 {
 	uint8_t tmp[8];
@@ -159,7 +159,7 @@ static int add_value(struct cmn_buf *b, enum cmn_col_type t, const struct cmn_va
 	case CMN_COL_BINARY:
 		if (v->v.bytes.len > UINT32_MAX)
 			return cmn_err_set(err, CMN_ELIMIT, 0, "row batch: value over 4 GiB");
-		if (check && t == CMN_COL_STRING && !cmn_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
+		if (t == CMN_COL_STRING && !cmn_utf8_valid(v->v.bytes.ptr, v->v.bytes.len))
 			return cmn_err_set(err, CMN_EINVAL, 0, "row batch: STRING is not UTF-8");
 		put_u32(tmp, (uint32_t)v->v.bytes.len);
 		if (cmn_buf_append(b, tmp, 4, err) < 0)
@@ -169,8 +169,8 @@ static int add_value(struct cmn_buf *b, enum cmn_col_type t, const struct cmn_va
 	return cmn_err_set(err, CMN_EINVAL, 0, "row batch: bad column type");
 }
 
-static int add_row(struct cmn_rowbatch_writer *w, const struct cmn_value *vals, bool check,
-		   struct cmn_err *err)
+int cmn_rowbatch_add(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
+		     struct cmn_err *err)
 {
 	uint8_t bitmap[CMN_ROW_MAX_COLS / 8];
 	size_t nb = (w->ncols + 7) / 8;
@@ -187,7 +187,7 @@ static int add_row(struct cmn_rowbatch_writer *w, const struct cmn_value *vals, 
 	if (cmn_buf_append(&w->buf, bitmap, nb, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < w->ncols; i++)
-		if (!vals[i].is_null && add_value(&w->buf, w->types[i], &vals[i], check, err) < 0)
+		if (!vals[i].is_null && add_value(&w->buf, w->types[i], &vals[i], err) < 0)
 			goto fail;
 	w->nrows++;
 	return 0;
@@ -197,18 +197,6 @@ fail:
 	if (w->buf.data)
 		w->buf.data[saved] = '\0';
 	return cmn_err_wrap(err, "row %u", w->nrows);
-}
-
-int cmn_rowbatch_add(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
-		     struct cmn_err *err)
-{
-	return add_row(w, vals, true, err);
-}
-
-int cmn_rowbatch_add_valid(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
-			   struct cmn_err *err)
-{
-	return add_row(w, vals, false, err);
 }
 
 int cmn_rowbatch_finish(struct cmn_rowbatch_writer *w, struct cmn_err *err)
@@ -371,6 +359,71 @@ int cmn_rowbatch_open_validated(struct cmn_rowbatch_reader *r, const void *data,
 		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: %u rows cannot fit", r->nrows);
 	cmn_rowbatch_rewind(r);
 	return 0;
+}
+
+int cmn_rowbatch_next_projected(struct cmn_rowbatch_reader *r, struct cmn_rowbatch_writer *w,
+				const size_t *src, struct cmn_err *err)
+{
+	size_t nb = (r->ncols + 7) / 8, onb = (w->ncols + 7) / 8, need = onb;
+	size_t off[CMN_ROW_MAX_COLS], len[CMN_ROW_MAX_COLS];
+	const uint8_t *bm;
+	uint8_t *o;
+
+	if (r->row >= r->nrows)
+		return 0;
+	if (w->finished || w->ncols == 0)
+		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: not open");
+	if (w->nrows == UINT32_MAX)
+		return cmn_err_set(err, CMN_ELIMIT, 0, "row batch: too many rows");
+	if (r->len - r->pos < nb)
+		goto trunc;
+	bm = r->data + r->pos;
+	off[0] = r->pos + nb;
+	/* where each value of the row is (lengths checked, contents were) */
+	for (size_t i = 0; i < r->ncols; i++) {
+		size_t at = i ? off[i - 1] + len[i - 1] : off[0], left = r->len - at;
+		off[i] = at;
+		len[i] = 0;
+		if (bm[i / 8] & (1u << (i % 8)))
+			continue;
+		switch (r->cols[i].type) {
+		case CMN_COL_BOOLEAN:
+			len[i] = 1;
+			break;
+		case CMN_COL_STRING:
+		case CMN_COL_BINARY:
+			if (left < 4 || left - 4 < get_u32(r->data + at))
+				goto trunc;
+			len[i] = 4 + (size_t)get_u32(r->data + at);
+			break;
+		default:
+			len[i] = 8;
+		}
+		if (left < len[i])
+			goto trunc;
+	}
+	for (size_t k = 0; k < w->ncols; k++)
+		need += len[src[k]];
+	if (cmn_buf_reserve(&w->buf, need, err) < 0)
+		return -1;
+	o = (uint8_t *)w->buf.data + w->buf.len;
+	memset(o, 0, onb);
+	for (size_t k = 0; k < w->ncols; k++)
+		if (bm[src[k] / 8] & (1u << (src[k] % 8)))
+			o[k / 8] |= (uint8_t)(1u << (k % 8));
+	o += onb;
+	for (size_t k = 0; k < w->ncols; k++) {
+		memcpy(o, r->data + off[src[k]], len[src[k]]);
+		o += len[src[k]];
+	}
+	w->buf.len += need;
+	w->buf.data[w->buf.len] = '\0';
+	w->nrows++;
+	r->pos = off[r->ncols - 1] + len[r->ncols - 1];
+	r->row++;
+	return 1;
+trunc:
+	return cmn_err_set(err, CMN_EINVAL, 0, "row batch: row %u truncated", r->row);
 }
 
 void cmn_rowbatch_rewind(struct cmn_rowbatch_reader *r)

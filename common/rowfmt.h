@@ -73,10 +73,6 @@ int cmn_rowbatch_begin(struct cmn_rowbatch_writer *w, const struct cmn_col *cols
 		       size_t max_bytes, struct cmn_err *err);
 int cmn_rowbatch_add(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
 		     struct cmn_err *err);
-/* As cmn_rowbatch_add for values read from a batch that cmn_rowbatch_open
- * validated (a projection): STRINGs are not checked for UTF-8 again. */
-int cmn_rowbatch_add_valid(struct cmn_rowbatch_writer *w, const struct cmn_value *vals,
-			   struct cmn_err *err);
 int cmn_rowbatch_finish(struct cmn_rowbatch_writer *w, struct cmn_err *err);
 void cmn_rowbatch_writer_free(struct cmn_rowbatch_writer *w);
 
@@ -105,6 +101,13 @@ int cmn_rowbatch_open_validated(struct cmn_rowbatch_reader *r, const void *data,
  * Lengths are checked; contents (UTF-8, booleans, padding) were checked
  * by open. */
 int cmn_rowbatch_next(struct cmn_rowbatch_reader *r, struct cmn_value *vals, struct cmn_err *err);
+/* Moves the next row of r into w with only the columns src[0..w->ncols)
+ * of r, in that order, copying their bytes as they are: a projection that
+ * decodes nothing. The caller checked that each src column has w's type,
+ * and r was opened (validated). Returns 1 with a row, 0 at the end, -1 on
+ * error (the row is then not added). */
+int cmn_rowbatch_next_projected(struct cmn_rowbatch_reader *r, struct cmn_rowbatch_writer *w,
+				const size_t *src, struct cmn_err *err);
 void cmn_rowbatch_rewind(struct cmn_rowbatch_reader *r);
 
 const char *cmn_col_type_name(enum cmn_col_type t);

@@ -678,7 +678,6 @@ struct proj_ctx {
 	size_t ncols;
 	bool identity; /* every column, in table order: batches leave as stored */
 	struct cmn_rowbatch_reader *r;
-	struct cmn_value *in, *outv;
 	struct cmn_col *ocols;
 	size_t *src; /* batch column of each requested one */
 };
@@ -691,11 +690,9 @@ static int project_batch(struct proj_ctx *pc, const void *batch, size_t len, str
 	if (!w)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	rc = cmn_rowbatch_begin(w, pc->ocols, pc->ncols, 0, err);
-	while (rc == 0 && (rc = cmn_rowbatch_next(pc->r, pc->in, err)) == 1) {
-		for (size_t k = 0; k < pc->ncols; k++)
-			pc->outv[k] = pc->in[pc->src[k]];
-		rc = cmn_rowbatch_add_valid(w, pc->outv, err); /* values of an opened batch */
-	}
+	/* the values' bytes as stored (project_cb checked the types) */
+	while (rc == 0 && (rc = cmn_rowbatch_next_projected(pc->r, w, pc->src, err)) == 1)
+		rc = 0;
 	if (rc == 0)
 		rc = cmn_rowbatch_finish(w, err);
 	if (rc == 0)
@@ -791,9 +788,7 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 		pc.ocols = ocols;
 		pc.src = src;
 		pc.r = calloc(1, sizeof(*pc.r));
-		pc.in = calloc(t->ncols + 1, sizeof(*pc.in));
-		pc.outv = calloc(ncols, sizeof(*pc.outv));
-		if (!pc.r || !pc.in || !pc.outv)
+		if (!pc.r)
 			rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 		else if (need_storage(td, err) < 0)
 			rc = -1;
@@ -802,8 +797,6 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 						    (uint64_t)row.data_version, project_cb, &pc,
 						    err);
 		free(pc.r);
-		free(pc.in);
-		free(pc.outv);
 	}
 	sch_tabledef_free(t);
 	return rc < 0 ? -1 : 0;
