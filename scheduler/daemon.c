@@ -123,11 +123,20 @@ static int start_jobs(struct sch_api *api, struct cmn_err *err)
 		.netlink_gateway = api->cfg.netlink_gateway,
 	};
 
+	struct sch_tabledata td = { api->cat, api->storage, &api->lock };
+	size_t dropped = 0;
+
 	if (ovl_gc(api->cfg.overlay_run_dir, api->cfg.netlink_gateway, &rep, err) < 0)
 		cmn_warn("overlay clean-up: %s", err->msg);
 	else if (rep.overlays || rep.processes)
 		cmn_info("removed %u overlays and %u node processes of an earlier run",
 			 rep.overlays, rep.processes);
+	/* nothing reads a table yet: every stored version but the published
+	 * ones is what a crash left */
+	if (sch_tabledata_sweep(&td, &dropped, err) < 0)
+		cmn_warn("storage sweep of old table versions: %s", err->msg);
+	else if (dropped)
+		cmn_info("dropped %zu table versions an earlier run left", dropped);
 	if (sch_jobs_open(&api->jobs, &cfg, err) < 0)
 		return cmn_err_wrap(err, "jobs");
 	sch_jobs_set_default(api->jobs);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
+#include "common/log.h"
 #include "common/rowfmt.h"
 #include "scheduler/storage_int.h"
 
@@ -234,4 +236,116 @@ int sch_storage_table_drop(struct sch_storage *s, uint64_t table_id, struct cmn_
 	if (need_cluster(s, err) < 0)
 		return -1;
 	return stor_drop_table(s->c, table_id, err);
+}
+
+/* ---- Old versions ---------------------------------------------------------
+ * A write publishes a whole new version; the one it replaced is garbage as
+ * soon as nobody reads it. Holds are counted per (table, version) in this
+ * process, which is the only reader (jobs' feeders, downloads, the rows an
+ * append keeps). A crash loses the list: the start-up sweep then drops every
+ * version but the published one. */
+struct sch_storage_hold {
+	uint64_t table_id, version;
+	unsigned readers;
+	bool retired;
+	struct sch_storage_hold *next;
+};
+
+static struct sch_storage_hold **hold_find(struct sch_storage *s, uint64_t table_id,
+					   uint64_t version)
+{
+	struct sch_storage_hold **h = &s->holds;
+	while (*h && ((*h)->table_id != table_id || (*h)->version != version))
+		h = &(*h)->next;
+	return h;
+}
+
+static void drop_version(struct sch_storage *s, uint64_t table_id, uint64_t version)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	if (sch_storage_enabled(s) && stor_drop_version(s->c, table_id, version, &err) < 0)
+		cmn_warn("storage: drop table %llu version %llu: %s (the start-up sweep "
+			 "retries)",
+			 (unsigned long long)table_id, (unsigned long long)version, err.msg);
+}
+
+void sch_storage_version_hold(struct sch_storage *s, uint64_t table_id, uint64_t version)
+{
+	struct sch_storage_hold **h;
+
+	if (!s || version == 0)
+		return;
+	pthread_mutex_lock(&s->hold_mu);
+	h = hold_find(s, table_id, version);
+	if (!*h && (*h = calloc(1, sizeof(**h))) != NULL) {
+		(*h)->table_id = table_id;
+		(*h)->version = version;
+	}
+	if (*h)
+		(*h)->readers++;
+	/* out of memory: no hold, and the read may lose its version to a
+	 * concurrent replace; it then fails cleanly (version not found) */
+	pthread_mutex_unlock(&s->hold_mu);
+}
+
+void sch_storage_version_release(struct sch_storage *s, uint64_t table_id, uint64_t version)
+{
+	struct sch_storage_hold **h, *gone = NULL;
+
+	if (!s || version == 0)
+		return;
+	pthread_mutex_lock(&s->hold_mu);
+	h = hold_find(s, table_id, version);
+	if (*h && --(*h)->readers == 0) {
+		gone = *h;
+		*h = gone->next;
+	}
+	pthread_mutex_unlock(&s->hold_mu);
+	if (gone && gone->retired)
+		drop_version(s, table_id, version);
+	free(gone);
+}
+
+void sch_storage_version_retire(struct sch_storage *s, uint64_t table_id, uint64_t version)
+{
+	struct sch_storage_hold **h;
+	bool now;
+
+	if (!s || version == 0)
+		return;
+	pthread_mutex_lock(&s->hold_mu);
+	h = hold_find(s, table_id, version);
+	now = !*h;
+	if (*h)
+		(*h)->retired = true; /* the last release drops it */
+	pthread_mutex_unlock(&s->hold_mu);
+	if (now)
+		drop_version(s, table_id, version);
+}
+
+void sch_storage_holds_free(struct sch_storage *s)
+{
+	while (s->holds) {
+		struct sch_storage_hold *h = s->holds;
+		s->holds = h->next;
+		free(h);
+	}
+}
+
+int sch_storage_table_sweep(struct sch_storage *s, uint64_t table_id, uint64_t keep,
+			    size_t *dropped, struct cmn_err *err)
+{
+	cleanup_free uint64_t *v = NULL;
+	size_t n;
+
+	*dropped = 0;
+	if (need_cluster(s, err) < 0 || stor_table_versions(s->c, table_id, &v, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != keep) {
+			if (stor_drop_version(s->c, table_id, v[i], err) < 0)
+				return -1;
+			(*dropped)++;
+		}
+	return 0;
 }

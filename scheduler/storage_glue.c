@@ -300,6 +300,7 @@ int sch_storage_open(struct sch_storage **out, const struct sch_storage_cfg *cfg
 	pthread_mutex_init(&s->stop_mu, NULL);
 	pthread_mutex_init(&s->sup_mu, NULL);
 	pthread_mutex_init(&s->op_mu, NULL);
+	pthread_mutex_init(&s->hold_mu, NULL);
 	{
 		pthread_condattr_t ca;
 		pthread_condattr_init(&ca);
@@ -338,6 +339,8 @@ void sch_storage_close(struct sch_storage *s)
 	pthread_mutex_destroy(&s->stop_mu);
 	pthread_mutex_destroy(&s->sup_mu);
 	pthread_mutex_destroy(&s->op_mu);
+	sch_storage_holds_free(s);
+	pthread_mutex_destroy(&s->hold_mu);
 	free(s);
 }
 

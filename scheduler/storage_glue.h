@@ -123,5 +123,20 @@ typedef int (*sch_storage_batch_cb)(void *ctx, const void *batch, size_t len, st
 int sch_storage_table_read(struct sch_storage *s, uint64_t table_id, uint64_t version,
 			   sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);
 int sch_storage_table_drop(struct sch_storage *s, uint64_t table_id, struct cmn_err *err);
+/* Old versions. A reader holds the version it reads (take the hold where
+ * the catalog said which version is current, under the same lock as the
+ * publish that replaces it, so a replaced version is never dropped under
+ * a reader) and releases it after the read. A writer that published a new
+ * version retires the one it replaced — or the one it wrote, when its
+ * publish failed: the version's chunks are deleted now, or when its last
+ * reader releases it. Never fails the caller: a version that cannot be
+ * dropped now is left for sch_storage_table_sweep. */
+void sch_storage_version_hold(struct sch_storage *s, uint64_t table_id, uint64_t version);
+void sch_storage_version_release(struct sch_storage *s, uint64_t table_id, uint64_t version);
+void sch_storage_version_retire(struct sch_storage *s, uint64_t table_id, uint64_t version);
+/* At start-up, before any job or request: drops every version of the table
+ * but keep (0: the table has no rows, every version goes). */
+int sch_storage_table_sweep(struct sch_storage *s, uint64_t table_id, uint64_t keep,
+			    size_t *dropped, struct cmn_err *err);
 
 #endif

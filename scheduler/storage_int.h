@@ -22,6 +22,10 @@ struct sch_storage {
 	struct stor_supervisor *sup; /* owned */
 	pthread_mutex_t sup_mu;      /* the supervisor is not thread-safe */
 	pthread_mutex_t op_mu;       /* one operator scrub/repair at a time */
+	/* versions being read, and replaced ones waiting for their last reader
+	 * (storage_facade.c "Old versions") */
+	pthread_mutex_t hold_mu;
+	struct sch_storage_hold *holds;
 	char addrs[SCH_STORAGE_MAX][96];
 	int pids[SCH_STORAGE_MAX];
 	/* the supervision thread */
@@ -33,5 +37,7 @@ struct sch_storage {
 	bool metrics_seen;
 	unsigned polls;
 };
+
+void sch_storage_holds_free(struct sch_storage *s);
 
 #endif

@@ -554,6 +554,21 @@ static int write_version(struct sch_tabledata *td, const struct td_row *row, str
 				       (uint64_t)row->new_version, all, o->n, err);
 }
 
+/* After a write: the version it replaced goes once nobody reads it, or,
+ * when the publish failed, the one it wrote (nobody can ever read it). Then
+ * the writer's own hold on the version it started from is released. */
+static void settle_versions(struct sch_tabledata *td, const struct td_row *row, int64_t written,
+			    bool published)
+{
+	uint64_t id = (uint64_t)row->storage_id, old = (uint64_t)row->data_version;
+
+	if (published && old != (uint64_t)written)
+		sch_storage_version_retire(td->storage, id, old);
+	if (!published && written != 0 && (uint64_t)written != old)
+		sch_storage_version_retire(td->storage, id, (uint64_t)written);
+	sch_storage_version_release(td->storage, id, old);
+}
+
 int sch_tabledata_write(struct sch_tabledata *td, const char *project, const char *name,
 			enum sch_tabledata_mode mode, const char *partition,
 			const struct sch_storage_batch *batches, size_t nbatches,
@@ -564,6 +579,7 @@ int sch_tabledata_write(struct sch_tabledata *td, const char *project, const cha
 	struct td_part p = { 0 };
 	struct td_out o = { 0 };
 	int64_t version = 0;
+	bool held = false;
 	int rc;
 
 	if (rows_out)
@@ -585,6 +601,10 @@ int sch_tabledata_write(struct sch_tabledata *td, const char *project, const cha
 	if (rc == 0) {
 		td_lock(td);
 		rc = get_row(sch_catalog_db(td->cat), t->project, t->name, true, &row, err);
+		held = rc == 0; /* the rows an append keeps are read from it */
+		if (held)
+			sch_storage_version_hold(td->storage, (uint64_t)row.storage_id,
+						 (uint64_t)row.data_version);
 		td_unlock(td);
 	}
 	if (rc == 0)
@@ -596,6 +616,8 @@ int sch_tabledata_write(struct sch_tabledata *td, const char *project, const cha
 	}
 	if (rc == 0)
 		rc = publish(td, t, row.storage_id, version, &p, err);
+	if (held)
+		settle_versions(td, &row, version, rc == 0);
 	if (rc == 0 && rows_out)
 		*rows_out = o.rows;
 	if (rc < 0)
@@ -621,11 +643,16 @@ static int drop_partition_rows(struct sch_tabledata *td, const struct sch_tabled
 		return -1;
 	td_lock(td);
 	rc = get_row(sch_catalog_db(td->cat), t->project, t->name, true, &row, err);
-	td_unlock(td);
 	if (rc == 0)
-		rc = write_version(td, &row, &o, p, SCH_TD_OVERWRITE, &version, err);
+		sch_storage_version_hold(td->storage, (uint64_t)row.storage_id,
+					 (uint64_t)row.data_version);
+	td_unlock(td);
+	if (rc < 0)
+		return -1;
+	rc = write_version(td, &row, &o, p, SCH_TD_OVERWRITE, &version, err);
 	if (rc == 0)
 		rc = publish(td, t, row.storage_id, version, p, err);
+	settle_versions(td, &row, version, rc == 0);
 	out_free(&o);
 	return rc;
 }
@@ -762,6 +789,7 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 	struct proj_ctx pc = { .cb = cb, .ctx = ctx, .slice = slice, .nslices = nslices };
 	cleanup_free size_t *tcol = NULL, *src = NULL;
 	cleanup_free struct cmn_col *ocols = NULL;
+	bool held;
 	int rc;
 
 	if (nslices == 0 || slice >= nslices)
@@ -773,6 +801,10 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 	rc = load_table(td->cat, project, name, &t, err);
 	if (rc == 0)
 		rc = get_row(sch_catalog_db(td->cat), t->project, t->name, false, &row, err);
+	held = rc == 0;
+	if (held) /* under the lock a publish takes: see sch_storage_version_hold */
+		sch_storage_version_hold(td->storage, (uint64_t)row.storage_id,
+					 (uint64_t)row.data_version);
 	td_unlock(td);
 	tcol = calloc(ncols, sizeof(*tcol));
 	src = calloc(ncols, sizeof(*src));
@@ -798,6 +830,9 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 						    err);
 		free(pc.r);
 	}
+	if (held)
+		sch_storage_version_release(td->storage, (uint64_t)row.storage_id,
+					    (uint64_t)row.data_version);
 	sch_tabledef_free(t);
 	return rc < 0 ? -1 : 0;
 }
@@ -825,4 +860,50 @@ int sch_tabledata_drop(struct sch_tabledata *td, const char *project, const char
 			row.storage_id);
 	td_unlock(td);
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- start-up sweep ------------------------------------------------------- */
+
+int sch_tabledata_sweep(struct sch_tabledata *td, size_t *dropped, struct cmn_err *err)
+{
+	sqlite3 *db = sch_catalog_db(td->cat);
+	sqlite3_stmt *st;
+	struct {
+		int64_t id, keep;
+	} *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	*dropped = 0;
+	if (!td->storage || !sch_storage_enabled(td->storage))
+		return 0;
+	td_lock(td);
+	if (sqlite3_prepare_v2(db, "SELECT storage_id, data_version FROM job_table_storage", -1,
+			       &st, NULL) != SQLITE_OK) {
+		rc = cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+		td_unlock(td);
+		return rc;
+	}
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			void *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv) {
+				rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+				break;
+			}
+			v = nv;
+		}
+		v[n].id = sqlite3_column_int64(st, 0);
+		v[n++].keep = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	td_unlock(td);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t d;
+		rc = sch_storage_table_sweep(td->storage, (uint64_t)v[i].id, (uint64_t)v[i].keep,
+					     &d, err);
+		*dropped += d;
+	}
+	free(v);
+	return rc;
 }

@@ -81,6 +81,13 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 		       const char *const *cols, size_t ncols, unsigned slice, unsigned nslices,
 		       sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);
 
+/* Old versions: a write retires the version it replaced (its chunks are
+ * deleted when its last reader is done, storage_glue.h). At start-up,
+ * before any request, this drops what a crash left: every stored version
+ * of every table but its published one (a replaced version whose readers
+ * were running, a write that never got published). *dropped counts them. */
+int sch_tabledata_sweep(struct sch_tabledata *td, size_t *dropped, struct cmn_err *err);
+
 /* DROP TABLE: crypto-shreds the data (sch_storage_table_drop) and removes
  * the storage row. The catalog entry itself is the caller's (tables.h). A
  * table never written is fine. */

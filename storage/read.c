@@ -367,8 +367,10 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 		      : 0;
 }
 
-/* Every replica and catalog row of a table whose keys are already gone. */
-static void drop_replicas(struct stor_cluster *c, uint64_t table_id)
+/* Every replica and catalog row of a table whose keys are already gone,
+ * or (version != 0) of that one version of it. */
+static size_t drop_replicas(struct stor_cluster *c, uint64_t table_id, uint64_t version,
+			    size_t *nreplicas)
 {
 	sqlite3_stmt *st;
 	struct {
@@ -382,9 +384,10 @@ static void drop_replicas(struct stor_cluster *c, uint64_t table_id)
 		c->cfg.db,
 		"SELECT r.chunk_id, s.addr FROM stor_chunks c JOIN stor_replicas r "
 		"ON r.chunk_id = c.chunk_id JOIN stor_servers s ON s.id = r.server_id "
-		"WHERE c.table_id = ?",
+		"WHERE c.table_id = ?1 AND (?2 = 0 OR c.version = ?2)",
 		-1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			if (n == cap) {
 				void *na =
@@ -403,15 +406,19 @@ static void drop_replicas(struct stor_cluster *c, uint64_t table_id)
 	}
 	if (sqlite3_prepare_v2(c->cfg.db,
 			       "DELETE FROM stor_replicas WHERE chunk_id IN (SELECT chunk_id FROM "
-			       "stor_chunks WHERE table_id = ?1)",
+			       "stor_chunks WHERE table_id = ?1 AND (?2 = 0 OR version = ?2))",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
-	if (sqlite3_prepare_v2(c->cfg.db, "DELETE FROM stor_chunks WHERE table_id = ?", -1, &st,
-			       NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c->cfg.db,
+		"DELETE FROM stor_chunks WHERE table_id = ?1 AND (?2 = 0 OR version = ?2)", -1, &st,
+		NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
@@ -424,10 +431,8 @@ static void drop_replicas(struct stor_cluster *c, uint64_t table_id)
 		stor_conn_close(&conn);
 	}
 	free(todo);
-	stor_audit(c, "storage.table_dropped",
-		   "table %llu: data key destroyed, %zu of %zu replicas "
-		   "deleted",
-		   (unsigned long long)table_id, removed, n);
+	*nreplicas = n;
+	return removed;
 }
 
 int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err)
@@ -435,7 +440,64 @@ int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *e
 	/* crypto-shred first: whatever copy survives is unreadable from here on */
 	if (stor_keyring_table_drop(c->cfg.keyring, table_id, err) < 0)
 		return cmn_err_wrap(err, "drop table %llu", (unsigned long long)table_id);
-	drop_replicas(c, table_id);
+	size_t n, removed = drop_replicas(c, table_id, 0, &n);
+	stor_audit(c, "storage.table_dropped",
+		   "table %llu: data key destroyed, %zu of %zu replicas deleted",
+		   (unsigned long long)table_id, removed, n);
+	return 0;
+}
+
+int stor_drop_version(struct stor_cluster *c, uint64_t table_id, uint64_t version,
+		      struct cmn_err *err)
+{
+	size_t n, removed;
+
+	if (version == 0)
+		return cmn_err_set(err, CMN_EINVAL, 0, "drop version 0 of table %llu",
+				   (unsigned long long)table_id);
+	removed = drop_replicas(c, table_id, version, &n);
+	if (n)
+		stor_audit(c, "storage.version_dropped",
+			   "table %llu version %llu: %zu of %zu replicas deleted",
+			   (unsigned long long)table_id, (unsigned long long)version, removed, n);
+	return 0;
+}
+
+int stor_table_versions(struct stor_cluster *c, uint64_t table_id, uint64_t **out, size_t *n,
+			struct cmn_err *err)
+{
+	sqlite3_stmt *st;
+	uint64_t *v = NULL;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(c->mu);
+	if (sqlite3_prepare_v2(c->cfg.db,
+			       "SELECT DISTINCT version FROM stor_chunks WHERE table_id = ?"
+			       " ORDER BY version",
+			       -1, &st, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(c->mu);
+		return stor_db_err(c->cfg.db, err, "prepare");
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)table_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (*n == cap) {
+			uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+			if (!nv) {
+				sqlite3_finalize(st);
+				pthread_mutex_unlock(c->mu);
+				free(v);
+				*n = 0;
+				return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+			}
+			v = nv;
+		}
+		v[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(c->mu);
+	*out = v;
 	return 0;
 }
 
@@ -449,8 +511,10 @@ int stor_drop_project(struct stor_cluster *c, const char *project, size_t *ntabl
 		*ntables = 0;
 	if (stor_keyring_project_destroy(c->cfg.keyring, project, &tables, &n, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		drop_replicas(c, tables[i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t nr;
+		drop_replicas(c, tables[i], 0, &nr);
+	}
 	free(tables);
 	stor_audit(c, "storage.project_dropped", "project %s: keys destroyed, %zu tables dropped",
 		   project, n);

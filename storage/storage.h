@@ -118,6 +118,14 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 		      void *ctx, struct cmn_err *err);
 /* Deletes every replica of the table and destroys its data keys. */
 int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err);
+/* Deletes one version's chunks (every replica and catalog row); the
+ * table's key and other versions stay. For a version nobody reads any
+ * more: a replaced one, or one whose write never got published. */
+int stor_drop_version(struct stor_cluster *c, uint64_t table_id, uint64_t version,
+		      struct cmn_err *err);
+/* The versions that have chunks, ascending (caller frees *out). */
+int stor_table_versions(struct stor_cluster *c, uint64_t table_id, uint64_t **out, size_t *n,
+			struct cmn_err *err);
 /* Deletes a project's data: its keys first (stor_keyring_project_destroy:
  * whatever copy survives is unreadable from then on), then every replica
  * and catalog row of its tables. *ntables (may be NULL) = tables dropped. */
