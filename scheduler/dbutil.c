@@ -137,3 +137,28 @@ void sch_db_rollback(sqlite3 *db)
 {
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
+
+int sch_db_on_project_delete(sqlite3 *db, const char *name, const char *body, struct cmn_err *err)
+{
+	sqlite3_stmt *st = sch_db_prepare(
+	    db, err, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'projects'", "");
+	char *sql;
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE
+			   ? 0
+			   : cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
+	sql = sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w\" AFTER DELETE ON projects"
+			      " BEGIN %s END",
+			      name, body);
+	if (!sql)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	rc = sch_db_run(db, err, sql, "");
+	sqlite3_free(sql);
+	return rc < 0 ? -1 : 0;
+}

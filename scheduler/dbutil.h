@@ -22,6 +22,11 @@ json_t *sch_db_query_json(sqlite3 *db, struct cmn_err *err, const char *sql, con
 sqlite3_stmt *sch_db_prepare(sqlite3 *db, struct cmn_err *err, const char *sql, const char *types,
 			     ...);
 int sch_db_begin(sqlite3 *db, struct cmn_err *err);
+/* CREATE TRIGGER IF NOT EXISTS name AFTER DELETE ON projects running body
+ * (statements using OLD.name): what a component keeps per project goes with
+ * it. The projects table belongs to the accounts component and may not
+ * exist yet (unit tests migrate components alone): then nothing is done. */
+int sch_db_on_project_delete(sqlite3 *db, const char *name, const char *body, struct cmn_err *err);
 int sch_db_commit(sqlite3 *db, struct cmn_err *err);
 void sch_db_rollback(sqlite3 *db);
 

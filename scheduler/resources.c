@@ -28,35 +28,12 @@ static const struct sch_migration migrations[] = {
 	     " PRIMARY KEY (project, name));" },
 };
 
-/* The projects table belongs to the API component and may not exist yet
- * (unit tests migrate components alone): the trigger comes with it. */
-static int project_trigger(sqlite3 *db, struct cmn_err *err)
-{
-	sqlite3_stmt *st = sch_db_prepare(
-	    db, err, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'projects'", "");
-	int rc;
-
-	if (!st)
-		return -1;
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE
-			   ? 0
-			   : cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
-	return sch_db_run(db, err,
-			  "CREATE TRIGGER IF NOT EXISTS resources_project_deleted AFTER DELETE"
-			  " ON projects BEGIN DELETE FROM resources WHERE project = OLD.name; END",
-			  "") < 0
-		   ? -1
-		   : 0;
-}
-
 int sch_resources_migrate(struct sch_catalog *cat, struct cmn_err *err)
 {
 	if (sch_catalog_migrate(cat, "resources", migrations,
 				sizeof(migrations) / sizeof(migrations[0]), err) < 0 ||
-	    project_trigger(sch_catalog_db(cat), err) < 0)
+	    sch_db_on_project_delete(sch_catalog_db(cat), "resources_project_deleted",
+				     "DELETE FROM resources WHERE project = OLD.name;", err) < 0)
 		return cmn_err_wrap(err, "resources");
 	return 0;
 }

@@ -49,7 +49,14 @@ static const struct sch_migration migrations[] = {
 
 int sch_tabledata_migrate(struct sch_catalog *cat, struct cmn_err *err)
 {
-	return sch_catalog_migrate(cat, "tabledata", migrations, CMN_ARRAY_SIZE(migrations), err);
+	/* job_table_storage rows go with their job_tables rows (tables.c) */
+	return sch_catalog_migrate(cat, "tabledata", migrations, CMN_ARRAY_SIZE(migrations), err) <
+			   0 ||
+		       sch_db_on_project_delete(
+			   sch_catalog_db(cat), "tabledata_project_deleted",
+			   "DELETE FROM tabledata_project_flags WHERE project = OLD.name;", err) < 0
+		   ? -1
+		   : 0;
 }
 
 static void td_lock(struct sch_tabledata *td)

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "scheduler/dbutil.h"
 #include "scheduler/resolve.h"
 
 static const struct sch_migration migrations[] = {
@@ -40,8 +41,19 @@ static const struct sch_migration migrations[] = {
 
 int sch_tables_migrate(struct sch_catalog *cat, struct cmn_err *err)
 {
-	return sch_catalog_migrate(cat, "tables", migrations,
-				   sizeof(migrations) / sizeof(migrations[0]), err);
+	/* A deleted project's tables, views and functions go with it: a tenant
+	 * who creates a project of the same name later must not see them
+	 * (their rows were crypto-shredded with the project's keys). */
+	if (sch_catalog_migrate(cat, "tables", migrations,
+				sizeof(migrations) / sizeof(migrations[0]), err) < 0 ||
+	    sch_db_on_project_delete(sch_catalog_db(cat), "tables_project_deleted",
+				     "DELETE FROM job_partitions WHERE project = OLD.name;"
+				     " DELETE FROM job_columns WHERE project = OLD.name;"
+				     " DELETE FROM job_tables WHERE project = OLD.name;"
+				     " DELETE FROM job_functions WHERE project = OLD.name;",
+				     err) < 0)
+		return cmn_err_wrap(err, "tables");
+	return 0;
 }
 
 void sch_tabledef_free(struct sch_tabledef *t)

@@ -127,3 +127,33 @@ def test_a_restart_sweeps_versions_a_crash_left(srv, bin_dir):
     srv.start()
     assert stored_versions(srv, "c") == keep
     assert ok(srv, "SELECT count(*) AS n FROM c")["rows"] == [[500]]
+
+
+def test_a_reused_project_name_starts_empty(srv):
+    """DELETE /v1/projects/P removes P's tables, views and functions from
+    the catalog: a tenant who later creates a project of the same name sees
+    none of them (names, columns, labels) and can create its own."""
+    srv.create_project("gone", keys=srv.acme)
+    for sql in ("CREATE TABLE secret_tbl (ssn STRING, salary DOUBLE)",
+                "CREATE VIEW secret_view AS SELECT ssn FROM secret_tbl"):
+        st, body = srv.job("gone", sql, keys=srv.acme)
+        assert st == 200, body
+    st, body = srv.call("PUT", "/v1/projects/gone/resources/f.lua",
+                        b"return {scalar = {f = function(x) return x end}}", keys=srv.acme)
+    assert st in (200, 201), body
+    st, body = srv.job("gone", "CREATE FUNCTION secret_fn AS 'f.f' USING 'f.lua'",
+                       keys=srv.acme)
+    st, body = srv.call("DELETE", "/v1/projects/gone", keys=srv.acme)
+    assert st in (200, 204), body
+    other = srv.create_account("newcomer")
+    srv.create_project("gone", keys=other)
+    st, body = srv.job("gone", "SHOW TABLES", keys=other)
+    assert st == 200 and body["rows"] == [], body
+    st, body = srv.job("gone", "SHOW FUNCTIONS", keys=other)
+    assert st == 200 and body["rows"] == [], body
+    st, body = srv.job("gone", "DESC secret_tbl", keys=other)
+    assert st in (400, 404), body
+    st, body = srv.job("gone", "CREATE TABLE secret_tbl (id BIGINT)", keys=other)
+    assert st == 200, body
+    st, body = srv.job("gone", "DESC secret_tbl", keys=other)
+    assert st == 200 and "ssn" not in str(body), body
