@@ -146,11 +146,16 @@ static int fetch(struct run *run, const char *project, const char *name, struct 
 	return 0;
 }
 
+/* The function whose script the plan names `script` (sch_plan_script_name). */
 static const struct sch_funcdef *fn_by_script(const struct run *run, const char *script)
 {
 	const struct sch_q_resolved *res = &run->job->c.res;
+	char name[300];
 	for (size_t i = 0; i < res->nfns; i++)
-		if (res->fns[i].def && strcmp(res->fns[i].def->script, script) == 0)
+		if (res->fns[i].def &&
+		    sch_plan_script_name(res->fns[i].def, run->job->project, name, sizeof(name)) ==
+			0 &&
+		    strcmp(name, script) == 0)
 			return res->fns[i].def;
 	return NULL;
 }
@@ -180,13 +185,17 @@ static int attach_files(struct run *run, json_t *list, bool scripts, struct sbx_
 	json_array_foreach(list, i, e)
 	{
 		const char *name = json_string_value(json_object_get(e, "name"));
-		const struct sch_funcdef *d = scripts ? fn_by_script(run, name) : NULL;
-		const char *project = d ? d->project : resource_project(run, name);
+		const struct sch_funcdef *d;
 		cleanup_buf struct cmn_buf content;
 		int fd;
 
 		cmn_buf_init(&content, SCH_RESOURCE_MAX_BYTES);
-		if (!name || fetch(run, project, name, &content, err) < 0)
+		if (!name)
+			return cmn_err_set(err, CMN_EINTERNAL, 0, "plan: a file without a name");
+		d = scripts ? fn_by_script(run, name) : NULL;
+		/* a script under its name in its own project (not the plan's) */
+		if (fetch(run, d ? d->project : resource_project(run, name), d ? d->script : name,
+			  &content, err) < 0)
 			return -1;
 		fd = memfd_with(name, content.data, content.len, err);
 		if (fd < 0)

@@ -129,6 +129,14 @@ static bool in_list(json_t *a, const char *name)
 	return false;
 }
 
+int sch_plan_script_name(const struct sch_funcdef *d, const char *project, char *out, size_t outlen)
+{
+	int n = strcmp(d->project, project) == 0
+		    ? snprintf(out, outlen, "%s", d->script)
+		    : snprintf(out, outlen, "%s__%s", d->project, d->script);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 /* functions, scripts and resources of one stage */
 static int fn_json(const struct sch_plan *p, const struct sch_plan_stage *st, json_t *node)
 {
@@ -142,12 +150,13 @@ static int fn_json(const struct sch_plan *p, const struct sch_plan_stage *st, js
 		return -1;
 	for (size_t i = 0; i < st->nfns; i++) {
 		const struct sch_funcdef *d = fn_def(p, st->fn_refs[i]);
-		char name[300];
+		char name[300], script[300];
 		json_t *f;
-		if (!d || sch_plan_fn_name(st->fn_refs[i], p->project, name, sizeof(name)) < 0)
+		if (!d || sch_plan_fn_name(st->fn_refs[i], p->project, name, sizeof(name)) < 0 ||
+		    sch_plan_script_name(d, p->project, script, sizeof(script)) < 0)
 			return -1;
 		f = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "kind", kinds[d->kind],
-			      "script", d->script, "entry", d->entry);
+			      "script", script, "entry", d->entry);
 		if (!f)
 			return -1;
 		if (d->kind == SCH_FN_TABLE) {
@@ -157,9 +166,9 @@ static int fn_json(const struct sch_plan *p, const struct sch_plan_stage *st, js
 			json_object_set_new(f, "columns", c);
 		}
 		json_array_append_new(fns, f);
-		if (!in_list(scripts, d->script))
+		if (!in_list(scripts, script))
 			json_array_append_new(scripts,
-					      json_pack("{s:s, s:n}", "name", d->script, "fd"));
+					      json_pack("{s:s, s:n}", "name", script, "fd"));
 		for (size_t k = 0; k < d->resources.n; k++)
 			if (strcmp(d->resources.v[k], d->script) != 0 &&
 			    !in_list(res, d->resources.v[k]))

@@ -103,6 +103,11 @@ char *sch_plan_explain(const struct sch_plan *p, struct cmn_err *err);
 /* The SQL name of a function in generated SQL: `f` for the job's project,
  * `<project>__f` for another project's (SQLite names cannot hold ':'). */
 int sch_plan_fn_name(const char *ref, const char *project, char *out, size_t outlen);
+/* The name of a function's script in a stage plan: its own for the job's
+ * project, `<project>__<script>` for another project's, so that two
+ * projects' scripts of the same name are two scripts in one job. */
+int sch_plan_script_name(const struct sch_funcdef *d, const char *project, char *out,
+			 size_t outlen);
 
 /* Partition hash of docs/stage-plan.md over one value (FNV-1a 64 state in,
  * out). type is the column's declared type, is_null for NULL. */

@@ -488,3 +488,21 @@ def test_created_functions_run_in_jobs(srv):
                      " evaluate = function(w) return stop[w] == true end } }\n", keys=srv.acme)
     ok(srv, "runp", "CREATE FUNCTION is_stop AS 'stops.is_stop' USING 'stops.lua, stop.txt';")
     assert rows("SELECT is_stop('of') AS a, is_stop('cat') AS b") == [[True, False]]
+
+
+def test_two_projects_scripts_of_the_same_name_in_one_job(srv):
+    """sales' mask.lua and lib's mask.lua are different scripts: a job
+    calling a function of each runs each project's own code."""
+    srv.put_resource("lib", "mask.lua", (UDFS / "mask.lua").read_bytes(), keys=srv.acme)
+    srv.job("lib", "CREATE FUNCTION mask_email AS 'mask.mask_email' USING 'mask.lua';",
+            keys=srv.acme)  # an earlier test may have made it
+    srv.put_resource("sales", "mask.lua",
+                     b"local M = {}\nfunction M.mask_email(s) return 'SALES:' .. s end\n"
+                     b"return M\n", keys=srv.acme)
+    ok(srv, "sales", "CREATE FUNCTION my_mask AS 'mask.mask_email' USING 'mask.lua';")
+    st, body = srv.job("sales", "SELECT my_mask('a@b.c') AS mine, "
+                       "lib:mask_email('alice@example.com') AS theirs", keys=srv.acme)
+    assert st == 200 and body["status"] == "succeeded", body
+    mine, theirs = body["rows"][0]
+    assert mine == "SALES:a@b.c"
+    assert theirs != mine and not theirs.startswith("SALES:") and "@" in theirs, theirs
