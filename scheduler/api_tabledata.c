@@ -290,7 +290,7 @@ static int dl_batch(void *ctx, const void *batch, size_t len, struct cmn_err *er
 
 	if (d->done)
 		return cmn_err_set(err, CMN_ELIMIT, 0, DL_STOP);
-	/* sch_tabledata_read gives batches that were opened (validated) */
+	/* sch_tabledata_read gives authenticated batches (tabledata.h) */
 	if (cmn_rowbatch_open_validated(d->r, batch, len, err) < 0)
 		return -1;
 	while ((rc = cmn_rowbatch_next(d->r, d->vals, err)) == 1) {

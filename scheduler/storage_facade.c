@@ -196,7 +196,11 @@ struct read_ctx {
 	void *ctx;
 };
 
-/* A chunk holds whole batches framed as u32 (big-endian) length + batch. */
+/* A chunk holds whole batches framed as u32 (big-endian) length + batch.
+ * Its bytes passed AES-GCM under the table's key: they are what this
+ * cordond wrote, and it wrote only batches it had validated. So only the
+ * header is read here (cmn_rowbatch_open_validated); every reader's next()
+ * still checks every length, and a node validates each frame in full. */
 static int split_chunk(void *arg, const uint8_t *data, size_t len, struct cmn_err *err)
 {
 	struct read_ctx *rc = arg;
@@ -213,7 +217,7 @@ static int split_chunk(void *arg, const uint8_t *data, size_t len, struct cmn_er
 		if (blen > len - off)
 			return cmn_err_set(err, CMN_EPROTO, 0,
 					   "batch of %zu bytes overruns its chunk", blen);
-		if (cmn_rowbatch_open(&r, data + off, blen, err) < 0 ||
+		if (cmn_rowbatch_open_validated(&r, data + off, blen, err) < 0 ||
 		    rc->cb(rc->ctx, data + off, blen, err) < 0)
 			return -1;
 		off += blen;

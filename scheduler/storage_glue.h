@@ -117,8 +117,9 @@ struct sch_storage_batch {
 int sch_storage_table_write(struct sch_storage *s, uint64_t table_id, uint64_t version,
 			    const struct sch_storage_batch *batches, size_t nbatches,
 			    struct cmn_err *err);
-/* The batches given to cb were validated (cmn_rowbatch_open) just before:
- * cb may open them with cmn_rowbatch_open_validated. */
+/* The batches given to cb are authenticated (AES-GCM): what this cordond
+ * wrote after validating them; cb may open them with
+ * cmn_rowbatch_open_validated (lengths are still checked row by row). */
 typedef int (*sch_storage_batch_cb)(void *ctx, const void *batch, size_t len, struct cmn_err *err);
 int sch_storage_table_read(struct sch_storage *s, uint64_t table_id, uint64_t version,
 			   sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);

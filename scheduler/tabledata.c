@@ -747,7 +747,7 @@ static int project_cb(void *ctx, const void *batch, size_t len, struct cmn_err *
 		return 0;
 	if (pc->identity)
 		return pc->cb(pc->ctx, batch, len, err);
-	/* sch_storage_table_read's callback gets batches it opened (validated) */
+	/* sch_storage_table_read gives authenticated batches (storage_glue.h) */
 	if (cmn_rowbatch_open_validated(pc->r, batch, len, err) < 0)
 		return -1;
 	/* stored batches are named as the table: find each column by name */

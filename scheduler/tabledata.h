@@ -76,7 +76,7 @@ int sch_tabledata_write(struct sch_tabledata *td, const char *project, const cha
  * `cols` (names, case-insensitive, any order, each a column of the table)
  * — only those columns leave this function. A table never written calls cb
  * zero times. The batch passed to cb is valid during the call only, and
- * validated (cb may use cmn_rowbatch_open_validated). */
+ * authenticated (cb may use cmn_rowbatch_open_validated). */
 int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char *name,
 		       const char *const *cols, size_t ncols, unsigned slice, unsigned nslices,
 		       sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);
