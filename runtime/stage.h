@@ -164,7 +164,33 @@ struct rt_input {
 	/* one scan only (rt_vtab_plan_streaming): frames are freed once read */
 	bool streaming;
 	unsigned scans;
+	struct rt_index *indexes; /* equality lookups (vtab_index.c), built lazily */
 };
+
+/* ---- equality lookups (vtab_index.c) ------------------------------------- */
+
+struct rt_index;
+struct rt_lookup {
+	struct rt_index *ix;
+	uint32_t cur; /* next candidate row */
+	uint64_t hash;
+	bool numeric;
+	double num;
+	const void *bytes;
+	size_t len;
+};
+
+/* Starts a lookup of col = v: 1 with lk ready (possibly empty: v NULL), 0
+ * when v's kind differs from the column's (scan everything instead), -1 on
+ * error. The first lookup of a column reads the whole input and indexes it. */
+int rt_lookup_start(struct rt_input *in, size_t col, sqlite3_value *v, struct rt_lookup *lk,
+		    struct cmn_err *err);
+/* The next row of the lookup into vals (r and *open_frame: the frame the
+ * reader has open, SIZE_MAX for none): 1, 0 at the end, -1 on error. */
+int rt_lookup_next(struct rt_input *in, struct rt_lookup *lk, struct cmn_rowbatch_reader *r,
+		   size_t *open_frame, struct cmn_value *vals, sqlite3_int64 *rowid,
+		   struct cmn_err *err);
+void rt_index_free_all(struct rt_input *in);
 
 int rt_input_add_frame(struct rt_input *in, struct cmn_buf *frame, struct cmn_err *err);
 /* Reads the next frame of a lazily read input: 1 read, 0 end, -1 error. */

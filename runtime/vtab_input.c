@@ -87,6 +87,7 @@ int rt_input_pull(struct rt_input *in, struct cmn_err *err)
 
 void rt_input_free(struct rt_input *in)
 {
+	rt_index_free_all(in);
 	for (size_t i = 0; i < in->nframes; i++)
 		cmn_buf_free(&in->frames[i]);
 	free(in->frames);
@@ -111,6 +112,9 @@ struct in_cursor {
 	bool have_frame, eof;
 	struct cmn_value vals[RT_MAX_COLS];
 	sqlite3_int64 rowid;
+	/* an equality lookup (vtab_index.c) instead of a scan */
+	bool lookup;
+	struct rt_lookup lk;
 };
 
 static const char *sql_type(enum cmn_col_type t)
@@ -168,12 +172,33 @@ static int in_disconnect(sqlite3_vtab *vt)
 	return SQLITE_OK;
 }
 
+/* A scan, or (idxNum = column + 1) the rows where that column equals the
+ * constraint's value (vtab_index.c): SQLite still checks the constraint on
+ * every row, so a lookup may return more rows, never fewer. */
 static int in_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 {
 	struct in_vtab *v = (struct in_vtab *)vt;
+	const struct rt_plan_cols *cols = &v->in->plan->cols;
 
 	info->estimatedCost = 1e6;
 	info->estimatedRows = v->in->rows ? (sqlite3_int64)v->in->rows : 1000000;
+	for (int i = 0; i < info->nConstraint; i++) {
+		const struct sqlite3_index_constraint *k = &info->aConstraint[i];
+		const char *coll;
+		if (!k->usable || k->op != SQLITE_INDEX_CONSTRAINT_EQ || k->iColumn < 0 ||
+		    (size_t)k->iColumn >= cols->n)
+			continue;
+		coll = sqlite3_vtab_collation(info, i);
+		if (cols->v[k->iColumn].type == CMN_COL_STRING && coll &&
+		    sqlite3_stricmp(coll, "BINARY") != 0)
+			continue; /* bytes are not NOCASE or RTRIM */
+		info->idxNum = k->iColumn + 1;
+		info->aConstraintUsage[i].argvIndex = 1;
+		info->aConstraintUsage[i].omit = 0;
+		info->estimatedCost = 20;
+		info->estimatedRows = 10;
+		break;
+	}
 	return SQLITE_OK;
 }
 
@@ -208,6 +233,13 @@ static int in_next(sqlite3_vtab_cursor *cur)
 	struct in_cursor *c = (struct in_cursor *)cur;
 	struct cmn_err err = CMN_ERR_INIT;
 
+	if (c->lookup) {
+		int rc = rt_lookup_next(c->in, &c->lk, &c->r, &c->frame, c->vals, &c->rowid, &err);
+		if (rc < 0)
+			return fail(c, &err);
+		c->eof = rc == 0;
+		return SQLITE_OK;
+	}
 	for (;;) {
 		if (c->have_frame) {
 			int rc = cmn_rowbatch_next(&c->r, c->vals, &err);
@@ -244,10 +276,20 @@ static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
 {
 	struct in_cursor *c = (struct in_cursor *)cur;
 
-	(void)idx;
 	(void)idxstr;
-	(void)argc;
-	(void)argv;
+	c->lookup = false;
+	if (idx > 0 && argc == 1 && (size_t)idx <= c->in->plan->cols.n && !c->in->streaming) {
+		struct cmn_err err = CMN_ERR_INIT;
+		int rc = rt_lookup_start(c->in, (size_t)idx - 1, argv[0], &c->lk, &err);
+		if (rc < 0)
+			return fail(c, &err);
+		if (rc == 1) {
+			c->lookup = true;
+			c->frame = SIZE_MAX; /* no frame open in c->r */
+			c->eof = false;
+			return in_next(cur);
+		}
+	}
 	if (c->in->streaming && ++c->in->scans > 1) {
 		struct cmn_err err = CMN_ERR_INIT;
 		cmn_err_set(&err, CMN_EINTERNAL, 0,

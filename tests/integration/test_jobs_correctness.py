@@ -416,6 +416,21 @@ QUERIES = [
                            "JOIN countries c ON u.country = c.code WHERE o.qty >= 4"),
     q("join_same_column_names", "SELECT a.code, b.code FROM countries a JOIN countries b "
                                 "ON a.region = b.region"),
+    # equality lookups on a REDUCE input (runtime/vtab_index.c): numbers of
+    # two types, NULL keys, computed keys, booleans, duplicates on both sides
+    # (the dialect has no COLLATE and no STRING = BIGINT: the node's fallbacks
+    # for those are in tests/integration/test_node_stage.py)
+    q("join_bigint_double_keys", "SELECT u.id, o.order_id FROM users u JOIN orders o "
+                                 "ON u.score = o.qty"),
+    q("join_null_keys", "SELECT a.id, b.id FROM users a JOIN users b ON a.email = b.email "
+                        "WHERE a.id <= b.id"),
+    q("join_computed_key", "SELECT u.id, c.region FROM users u JOIN countries c "
+                           "ON upper(u.country) = upper(c.code)"),
+    q("join_boolean_keys", "SELECT COUNT(*) AS n FROM users a JOIN users b "
+                           "ON a.active = b.active AND a.age = b.age"),
+    q("left_join_duplicates", "SELECT u.country, COUNT(o.order_id) AS n FROM users u "
+                              "LEFT JOIN orders o ON u.id = o.user_id AND o.qty > 2 "
+                              "GROUP BY u.country"),
     # -- subqueries in FROM, UNION ALL
     q("subquery_rows", "SELECT t.id, t.s2 FROM (SELECT id, score * 2 AS s2 FROM users "
                        "WHERE active) t WHERE t.s2 > 50"),
