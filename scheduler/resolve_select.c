@@ -446,6 +446,36 @@ out:
 	return rc;
 }
 
+/* Column c of every branch as type t (UNION ALL of BIGINT and DOUBLE is
+ * DOUBLE in every row): a branch whose item has another type gets it
+ * wrapped in CAST(... AS t). A TRANSFORM or UDTF branch keeps its type. */
+static int widen_column(struct rs *r, struct sch_q_query *q, size_t c, enum sch_q_type t)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		struct sch_q_select *s = q->v[i];
+		struct sch_q_expr *cast;
+		if (s->transform || s->udtf_cols.n || c >= s->nitems || !s->items[c].e ||
+		    s->items[c].e->ty == t)
+			continue;
+		cast = calloc(1, sizeof(*cast));
+		if (cast)
+			cast->args = calloc(1, sizeof(*cast->args));
+		if (!cast || !cast->args) {
+			free(cast);
+			return rs_oom(r);
+		}
+		cast->kind = SCH_QE_CAST;
+		cast->line = s->items[c].e->line;
+		cast->col = s->items[c].e->col;
+		cast->cast_type = cast->ty = t;
+		cast->args[0] = s->items[c].e;
+		cast->nargs = 1;
+		cast->src = -1;
+		s->items[c].e = cast;
+	}
+	return 0;
+}
+
 int rs_query(struct rs *r, struct sch_q_query *q)
 {
 	size_t w;
@@ -475,6 +505,19 @@ int rs_query(struct rs *r, struct sch_q_query *q)
 					       "another",
 					       c + 1, sch_q_type_name(rs_item_type(q->v[0], c)),
 					       sch_q_type_name(rs_item_type(s, c)));
+	}
+	for (size_t c = 0; q->n > 1 && c < w; c++) {
+		enum sch_q_type t = rs_item_type(q->v[0], c);
+		bool differ = false;
+		for (size_t i = 1; i < q->n; i++)
+			if (rs_item_type(q->v[i], c) != t) {
+				int k = rs_common(t, rs_item_type(q->v[i], c));
+				differ = true;
+				if (k >= 0)
+					t = (enum sch_q_type)k;
+			}
+		if (differ && t != SCH_QT_NULL && widen_column(r, q, c, t) < 0)
+			return -1;
 	}
 	return 0;
 }

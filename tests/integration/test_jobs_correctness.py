@@ -462,11 +462,11 @@ QUERIES = [
                               "ORDER BY created DESC, id LIMIT 15", ordered=True),
     q("odd_strings", "SELECT id, s, d, length(s) AS n FROM odd"),
     q("odd_strings_group", "SELECT s, COUNT(*) AS n, SUM(d) AS t FROM odd GROUP BY s"),
-    q("union_all_widening", "SELECT age AS v FROM users UNION ALL SELECT amount FROM orders",
-      marks=[pytest.mark.xfail(strict=True, reason=(
-          "UNION ALL of a BIGINT and a DOUBLE column resolves, then fails at FINAL 'column "
-          "v: a REAL value is not BIGINT' (the first branch's type wins instead of the "
-          "wider one, or a resolve error). Repro: SELECT 1 AS a UNION ALL SELECT 2.5"))]),
+    # BIGINT and DOUBLE branches: DOUBLE in every row (each narrower branch CAST)
+    q("union_all_widening", "SELECT age AS v FROM users UNION ALL SELECT amount FROM orders"),
+    q("union_all_widening_later_column", "SELECT id, 'u' AS k FROM users WHERE id < 30 "
+                                         "UNION ALL SELECT amount, status FROM orders "
+                                         "UNION ALL SELECT NULL, 'n'"),
     # -- scalar UDFs
     q("udf_scalar", "SELECT id, mask_email(email) AS m FROM users"),
     q("udf_scalar_signature", "SELECT id, tokens(name) AS t, token_count(name) AS n "

@@ -234,3 +234,14 @@ def test_kept_results_are_bounded_all_together(bin_dir, tmp_path):
         assert st == 200 and len(body[0]) == 100000
     finally:
         s.stop()
+
+
+def test_union_all_of_bigint_and_double_is_double(srv):
+    st, body = srv.job("sales", "SELECT 1 AS a UNION ALL SELECT 2.5 UNION ALL SELECT NULL",
+                       keys=srv.acme)
+    assert st == 200 and body["status"] == "succeeded", body
+    assert sorted(body["rows"], key=repr) == sorted([[1.0], [2.5], [None]], key=repr)
+    assert body["result"]["columns"] == [{"name": "a", "type": "DOUBLE"}]
+    st, body = srv.job("sales", "SELECT 'x' AS a UNION ALL SELECT 1", keys=srv.acme)
+    assert st == 400 and "UNION ALL column 1 is STRING in one branch and BIGINT" in \
+        body["message"], body
