@@ -50,6 +50,13 @@ int rt_input_add_frame(struct rt_input *in, struct cmn_buf *frame, struct cmn_er
 		if (!nf)
 			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 		in->frames = nf;
+		if (in->plan->ncomputed) {
+			struct rt_ucols *nu = reallocarray(in->ucols, cap, sizeof(*nu));
+			if (!nu)
+				return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+			memset(nu + in->cap, 0, (cap - in->cap) * sizeof(*nu));
+			in->ucols = nu;
+		}
 		in->cap = cap;
 	}
 	in->bytes += frame->len;
@@ -87,6 +94,7 @@ int rt_input_pull(struct rt_input *in, struct cmn_err *err)
 
 void rt_input_free(struct rt_input *in)
 {
+	rt_udfcols_free(in);
 	for (size_t i = 0; i < in->nframes; i++)
 		cmn_buf_free(&in->frames[i]);
 	free(in->frames);
@@ -142,6 +150,10 @@ static int in_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 	for (size_t i = 0; i < in->plan->cols.n; i++)
 		sqlite3_str_appendf(s, "%s\"%w\" %s", i ? ", " : "", in->plan->cols.v[i].name,
 				    sql_type(in->plan->cols.v[i].type));
+	/* computed columns have no declared type: no affinity, exactly like
+	 * the value of the function call they stand for */
+	for (size_t k = 0; k < in->plan->ncomputed; k++)
+		sqlite3_str_appendf(s, ", \"%w\"", in->plan->computed[k].name);
 	sqlite3_str_appendall(s, ")");
 	ddl = sqlite3_str_finish(s);
 	if (!ddl)
@@ -218,8 +230,10 @@ static int in_next(sqlite3_vtab_cursor *cur)
 				return SQLITE_OK;
 			}
 			c->have_frame = false;
-			if (c->in->streaming) /* scanned once: this frame is done with */
+			if (c->in->streaming) { /* scanned once: this frame is done with */
 				cmn_buf_free(&c->in->frames[c->frame]);
+				rt_udfcols_free_frame(c->in, c->frame);
+			}
 			c->frame++;
 		}
 		if (c->frame == c->in->nframes) {
@@ -299,9 +313,23 @@ static int in_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 {
 	struct in_cursor *c = (struct in_cursor *)cur;
 
-	if (i < 0 || (size_t)i >= c->in->plan->cols.n)
+	const struct rt_plan_input *p = c->in->plan;
+
+	if (i < 0 || (size_t)i >= p->cols.n + p->ncomputed)
 		return SQLITE_RANGE;
-	rt_sqlite_result_value(ctx, &c->vals[i], c->in->plan->cols.v[i].type);
+	if ((size_t)i < p->cols.n) {
+		rt_sqlite_result_value(ctx, &c->vals[i], p->cols.v[i].type);
+		return SQLITE_OK;
+	}
+	/* a computed column: the frame's values are made on its first read */
+	if (!c->in->ucols[c->frame].done) {
+		struct cmn_err err = CMN_ERR_INIT;
+		if (rt_udfcols_eval(c->in, c->frame, &err) < 0) {
+			sqlite3_result_error(ctx, err.msg, -1);
+			return SQLITE_ERROR;
+		}
+	}
+	rt_udfcols_result(c->in, c->frame, c->r.row - 1, (size_t)i - p->cols.n, ctx);
 	return SQLITE_OK;
 }
 
@@ -330,7 +358,7 @@ static const sqlite3_module input_module = {
 int rt_vtab_register(sqlite3 *db, struct rt_input *inputs, size_t n, struct cmn_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (inputs[i].plan->cols.n > RT_MAX_COLS)
+		if (inputs[i].plan->cols.n + inputs[i].plan->ncomputed > RT_MAX_COLS)
 			return cmn_err_set(err, CMN_EINVAL, 0, "input %s: too many columns",
 					   inputs[i].plan->table);
 		if (sqlite3_create_module(db, inputs[i].plan->table, &input_module, &inputs[i]) !=
