@@ -220,12 +220,15 @@ int rt_vtab_plan_streaming(sqlite3 *db, const char *sql, struct rt_input *inputs
 
 /* ---- computed columns (stage_udfcols.c) ---------------------------------------- */
 
-/* Evaluates every computed column of frame f (once): rt_udf_call_batch over
+/* Evaluates every computed column of frame f (once; `opened` is a reader
+ * cmn_rowbatch_open made of it, copied and rewound, so the frame is not
+ * validated again): rt_udf_call_batch over
  * the frame's rows in batches; a batch that fails is run again row by row,
  * so each row keeps its own value or error (a UDF error, a wrong type) and
  * only the rows SQLite reads can fail the statement. A limit is fatal: it is
  * recorded in the stage (rt_stage_udf_fail) and -1 returned. */
-int rt_udfcols_eval(struct rt_input *in, size_t f, struct cmn_err *err);
+int rt_udfcols_eval(struct rt_input *in, size_t f, const struct cmn_rowbatch_reader *opened,
+		    struct cmn_err *err);
 /* Frees frame f's values (a streamed frame, or the end). */
 void rt_udfcols_free_frame(struct rt_input *in, size_t f);
 void rt_udfcols_free(struct rt_input *in);

@@ -228,7 +228,8 @@ static size_t fill_args(struct rt_input *in, struct rt_ucols_scratch *s,
 	return n;
 }
 
-int rt_udfcols_eval(struct rt_input *in, size_t f, struct cmn_err *err)
+int rt_udfcols_eval(struct rt_input *in, size_t f, const struct cmn_rowbatch_reader *opened,
+		    struct cmn_err *err)
 {
 	const struct rt_plan_input *p = in->plan;
 	struct rt_ucols *uc = &in->ucols[f];
@@ -241,13 +242,12 @@ int rt_udfcols_eval(struct rt_input *in, size_t f, struct cmn_err *err)
 		return 0;
 	if (scratch_get(in, &s, err) < 0)
 		return -1;
+	/* a copy of the scan's reader, rewound: the frame was validated once */
 	r = malloc(sizeof(*r));
 	if (!r)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	if (cmn_rowbatch_open(r, in->frames[f].data, in->frames[f].len, err) < 0) {
-		free(r);
-		return -1;
-	}
+	*r = *opened;
+	cmn_rowbatch_rewind(r);
 	rt_udfcols_free_frame(in, f);
 	if (__builtin_mul_overflow((size_t)r->nrows, p->ncomputed, &ncells) ||
 	    !(uc->cells = calloc(ncells ? ncells : 1, sizeof(*uc->cells)))) {

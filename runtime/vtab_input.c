@@ -324,7 +324,7 @@ static int in_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 	/* a computed column: the frame's values are made on its first read */
 	if (!c->in->ucols[c->frame].done) {
 		struct cmn_err err = CMN_ERR_INIT;
-		if (rt_udfcols_eval(c->in, c->frame, &err) < 0) {
+		if (rt_udfcols_eval(c->in, c->frame, &c->r, &err) < 0) {
 			sqlite3_result_error(ctx, err.msg, -1);
 			return SQLITE_ERROR;
 		}
