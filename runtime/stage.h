@@ -171,18 +171,22 @@ void rt_batch_out_free(struct rt_batch_out *o);
 
 /* ---- inputs (vtab_input.c) ------------------------------------------------- */
 
-/* The computed columns of one frame: cells[row * ncomputed + k]. A cell's
- * string (or, when failed, its error message) lives in arena at off. */
+/* A scan's block of decoded rows (only for an input with computed
+ * columns): up to RT_BATCH_ROWS rows of one frame, vals[row * ncols + c],
+ * and their computed columns, cells[row * ncomputed + k], made the first
+ * time the SQL reads one. A cell's string (or, when failed, its error
+ * message) lives in arena at off. */
 struct rt_ucell {
 	struct rt_value v;
 	bool failed;
 	size_t off;
 };
-struct rt_ucols {
+struct rt_ublock {
+	struct cmn_value *vals;
+	size_t n, pos;
+	bool evaluated;
 	struct rt_ucell *cells;
-	size_t nrows;
 	struct cmn_buf arena;
-	bool done;
 };
 struct rt_ucols_scratch;
 
@@ -200,9 +204,7 @@ struct rt_input {
 	/* one scan only (rt_vtab_plan_streaming): frames are freed once read */
 	bool streaming;
 	unsigned scans;
-	/* computed columns (stage_udfcols.c): parallel to frames, evaluated
-	 * when a scan first opens the frame, freed with it */
-	struct rt_ucols *ucols;
+	/* computed columns (stage_udfcols.c): the batch arguments */
 	struct rt_ucols_scratch *scratch;
 };
 
@@ -220,21 +222,19 @@ int rt_vtab_plan_streaming(sqlite3 *db, const char *sql, struct rt_input *inputs
 
 /* ---- computed columns (stage_udfcols.c) ---------------------------------------- */
 
-/* Evaluates every computed column of frame f (once; `opened` is a reader
- * cmn_rowbatch_open made of it, copied and rewound, so the frame is not
- * validated again): rt_udf_call_batch over
- * the frame's rows in batches; a batch that fails is run again row by row,
+int rt_ublock_init(struct rt_ublock *b, const struct rt_input *in, struct cmn_err *err);
+void rt_ublock_free(struct rt_ublock *b);
+/* Evaluates every computed column of the block's rows (once per block):
+ * rt_udf_call_batch over them; a batch that fails is run again row by row,
  * so each row keeps its own value or error (a UDF error, a wrong type) and
  * only the rows SQLite reads can fail the statement. A limit is fatal: it is
  * recorded in the stage (rt_stage_udf_fail) and -1 returned. */
-int rt_udfcols_eval(struct rt_input *in, size_t f, const struct cmn_rowbatch_reader *opened,
-		    struct cmn_err *err);
-/* Frees frame f's values (a streamed frame, or the end). */
-void rt_udfcols_free_frame(struct rt_input *in, size_t f);
+int rt_udfcols_eval(struct rt_input *in, struct rt_ublock *b, struct cmn_err *err);
+/* Pushes computed column k of the block's current row; a failed row reports
+ * its error (and records it in the stage as the UDF failure). */
+void rt_udfcols_result(struct rt_input *in, const struct rt_ublock *b, size_t k,
+		       sqlite3_context *ctx);
 void rt_udfcols_free(struct rt_input *in);
-/* Pushes computed column k of row `row` of frame f; a failed row reports its
- * error (and records it in the stage as the UDF failure). */
-void rt_udfcols_result(struct rt_input *in, size_t f, size_t row, size_t k, sqlite3_context *ctx);
 
 /* ---- shuffle (shuffle.c) --------------------------------------------------- */
 

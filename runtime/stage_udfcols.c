@@ -5,8 +5,10 @@
  * each; rt_udf_call_batch runs up to 128 rows per protected call, close to
  * what a plain Lua loop costs. The planner turns the calls it can prove are
  * evaluated for every row anyway into columns of the input; the vtab
- * (vtab_input.c) asks for a frame's values the first time the SQL reads one
- * of them, and gets them from here.
+ * (vtab_input.c) decodes such an input in blocks of up to RT_BATCH_ROWS rows
+ * and asks for a block's values the first time the SQL reads one of them.
+ * A block is evaluated once per scan (a rescanned input, the inner side of a
+ * join, calls again, as SQLite's per-row calls would).
  *
  * Semantics kept from the per-row path:
  *   - errors are per row: a batch that fails is run again row by row, and
@@ -24,8 +26,8 @@
  *     by one, each with the per-call budget;
  *   - print() output goes to the job log once per row (a failed batch's
  *     output is dropped; its rows print again when re-run).
- * Ownership: the cells and their strings (the arena) belong to the frame's
- * struct rt_ucols and are freed with the frame.
+ * Ownership: the cells and their strings (the arena) belong to the scan's
+ * block and are reused block after block.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -36,7 +38,6 @@
 struct rt_ucols_scratch {
 	struct rt_value *args[RT_PLAN_MAX_COMPUTED]; /* RT_BATCH_ROWS rows of nargs */
 	struct rt_value out[RT_BATCH_ROWS];
-	struct cmn_value vals[RT_MAX_COLS];
 	size_t batch; /* rows per batch call */
 };
 
@@ -60,6 +61,30 @@ static int scratch_get(struct rt_input *in, struct rt_ucols_scratch **out, struc
 	}
 	*out = s;
 	return 0;
+}
+
+int rt_ublock_init(struct rt_ublock *b, const struct rt_input *in, struct cmn_err *err)
+{
+	size_t ncols = in->plan->cols.n ? in->plan->cols.n : 1;
+	size_t ncomp = in->plan->ncomputed ? in->plan->ncomputed : 1;
+
+	memset(b, 0, sizeof(*b));
+	cmn_buf_init(&b->arena, 0);
+	b->vals = calloc(RT_BATCH_ROWS * ncols, sizeof(*b->vals));
+	b->cells = calloc(RT_BATCH_ROWS * ncomp, sizeof(*b->cells));
+	if (!b->vals || !b->cells) {
+		rt_ublock_free(b);
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	}
+	return 0;
+}
+
+void rt_ublock_free(struct rt_ublock *b)
+{
+	free(b->vals);
+	free(b->cells);
+	cmn_buf_free(&b->arena);
+	memset(b, 0, sizeof(*b));
 }
 
 /* The value as SQLite would hand it to a scalar function: BOOLEAN and
@@ -92,22 +117,22 @@ static void to_rt(const struct cmn_value *v, enum cmn_col_type t, struct rt_valu
 	}
 }
 
-/* Stores v (its string copied into the arena) as the cell. */
-static int cell_set(struct rt_ucols *uc, struct rt_ucell *c, const struct rt_value *v,
+/* Stores v (a string copied into the arena) as the cell. */
+static int cell_set(struct rt_ublock *b, struct rt_ucell *c, const struct rt_value *v,
 		    struct cmn_err *err)
 {
 	c->v = *v;
 	c->failed = false;
 	if (v->type == RT_T_STRING || v->type == RT_T_BINARY) {
-		c->off = uc->arena.len;
+		c->off = b->arena.len;
 		c->v.v.s.p = NULL; /* fixed up once the arena stops moving */
-		if (v->v.s.len && cmn_buf_append(&uc->arena, v->v.s.p, v->v.s.len, err) < 0)
+		if (v->v.s.len && cmn_buf_append(&b->arena, v->v.s.p, v->v.s.len, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int cell_fail(struct rt_ucols *uc, struct rt_ucell *c, const struct cmn_err *e,
+static int cell_fail(struct rt_ublock *b, struct rt_ucell *c, const struct cmn_err *e,
 		     struct cmn_err *err)
 {
 	size_t len = strnlen(e->msg, sizeof(e->msg));
@@ -116,8 +141,8 @@ static int cell_fail(struct rt_ucols *uc, struct rt_ucell *c, const struct cmn_e
 	c->v.type = RT_T_STRING;
 	c->v.v.s.p = NULL;
 	c->v.v.s.len = len;
-	c->off = uc->arena.len;
-	return cmn_buf_append(&uc->arena, e->msg, len, err);
+	c->off = b->arena.len;
+	return cmn_buf_append(&b->arena, e->msg, len, err);
 }
 
 /* A limit ends the stage: recorded (named) for the node's exit. */
@@ -130,9 +155,9 @@ static int limit_fail(struct rt_stage *st, struct rt_udf *u, const struct cmn_er
 	return -1;
 }
 
-/* Rows first..first+m-1 of the batch one by one, each its own call. */
+/* Rows first..first+m-1 of the block one by one, each its own call. */
 static int per_row(struct rt_input *in, size_t k, struct rt_udf *u, const struct rt_value *args,
-		   size_t m, struct rt_ucols *uc, size_t first, struct cmn_err *err)
+		   size_t m, struct rt_ublock *b, size_t first, struct cmn_err *err)
 {
 	const struct rt_plan_computed *pc = &in->plan->computed[k];
 	size_t ncomp = in->plan->ncomputed;
@@ -140,7 +165,7 @@ static int per_row(struct rt_input *in, size_t k, struct rt_udf *u, const struct
 	struct cmn_err e;
 
 	for (size_t i = 0; i < m; i++) {
-		struct rt_ucell *c = &uc->cells[(first + i) * ncomp + k];
+		struct rt_ucell *c = &b->cells[(first + i) * ncomp + k];
 		struct rt_value out;
 		int rc;
 		cmn_err_clear(&e);
@@ -150,15 +175,15 @@ static int per_row(struct rt_input *in, size_t k, struct rt_udf *u, const struct
 		if (rc < 0 && rt_udf_limit_hit(u) != RT_LIMIT_NONE)
 			return limit_fail(st, u, &e, err);
 		rt_udf_drain_log(u);
-		if ((rc < 0 ? cell_fail(uc, c, &e, err) : cell_set(uc, c, &out, err)) < 0)
+		if ((rc < 0 ? cell_fail(b, c, &e, err) : cell_set(b, c, &out, err)) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* Computed column k over rows first..first+n-1 of the frame (args ready). */
-static int eval_col(struct rt_input *in, size_t k, struct rt_ucols_scratch *s, size_t n,
-		    struct rt_ucols *uc, size_t first, struct cmn_err *err)
+/* Computed column k over the block's rows (args ready). */
+static int eval_col(struct rt_input *in, size_t k, struct rt_ucols_scratch *s, struct rt_ublock *b,
+		    struct cmn_err *err)
 {
 	const struct rt_plan_computed *pc = &in->plan->computed[k];
 	size_t ncomp = in->plan->ncomputed, nargs = (size_t)pc->nargs;
@@ -169,8 +194,8 @@ static int eval_col(struct rt_input *in, size_t k, struct rt_ucols_scratch *s, s
 	if (!u)
 		return cmn_err_set(err, CMN_EINTERNAL, 0, "computed %s: function not open",
 				   pc->name);
-	for (size_t off = 0; off < n;) {
-		size_t m = n - off < s->batch ? n - off : s->batch;
+	for (size_t off = 0; off < b->n;) {
+		size_t m = b->n - off < s->batch ? b->n - off : s->batch;
 		const struct rt_value *args = s->args[k] + off * nargs;
 		int rc;
 		cmn_err_clear(&e);
@@ -181,14 +206,14 @@ static int eval_col(struct rt_input *in, size_t k, struct rt_ucols_scratch *s, s
 		if (rc == 0) {
 			rt_udf_drain_log(u);
 			for (size_t i = 0; i < m; i++)
-				if (cell_set(uc, &uc->cells[(first + off + i) * ncomp + k],
-					     &s->out[i], err) < 0)
+				if (cell_set(b, &b->cells[(off + i) * ncomp + k], &s->out[i], err) <
+				    0)
 					return -1;
 		} else {
 			if (rt_udf_limit_hit(u) == RT_LIMIT_CPU && s->batch > 1)
 				s->batch /= 2;
 			cmn_buf_reset(rt_lua_log(rt_udf_lua(u)));
-			if (per_row(in, k, u, args, m, uc, first + off, err) < 0)
+			if (per_row(in, k, u, args, m, b, off, err) < 0)
 				return -1;
 		}
 		off += m;
@@ -196,118 +221,66 @@ static int eval_col(struct rt_input *in, size_t k, struct rt_ucols_scratch *s, s
 	return 0;
 }
 
-/* Decodes up to RT_BATCH_ROWS rows into every computed column's arguments. */
-static size_t fill_args(struct rt_input *in, struct rt_ucols_scratch *s,
-			struct cmn_rowbatch_reader *r, struct cmn_err *err, int *rc)
+/* Every computed column's arguments from the block's decoded rows. */
+static void fill_args(const struct rt_input *in, struct rt_ucols_scratch *s,
+		      const struct rt_ublock *b)
 {
 	const struct rt_plan_input *p = in->plan;
-	size_t n = 0;
 
-	*rc = 0;
-	while (n < RT_BATCH_ROWS) {
-		int got = cmn_rowbatch_next(r, s->vals, err);
-		if (got < 0) {
-			*rc = -1;
-			return n;
-		}
-		if (got == 0)
-			break;
-		for (size_t k = 0; k < p->ncomputed; k++) {
-			const struct rt_plan_computed *pc = &p->computed[k];
-			struct rt_value *row = s->args[k] + n * (size_t)pc->nargs;
+	for (size_t k = 0; k < p->ncomputed; k++) {
+		const struct rt_plan_computed *pc = &p->computed[k];
+		for (size_t r = 0; r < b->n; r++) {
+			const struct cmn_value *vals = b->vals + r * p->cols.n;
+			struct rt_value *row = s->args[k] + r * (size_t)pc->nargs;
 			for (int j = 0; j < pc->nargs; j++) {
 				const struct rt_plan_carg *a = &pc->args[j];
 				if (a->col < 0)
 					row[j] = a->lit;
 				else
-					to_rt(&s->vals[a->col], p->cols.v[a->col].type, &row[j]);
+					to_rt(&vals[a->col], p->cols.v[a->col].type, &row[j]);
 			}
 		}
-		n++;
 	}
-	return n;
 }
 
-int rt_udfcols_eval(struct rt_input *in, size_t f, const struct cmn_rowbatch_reader *opened,
-		    struct cmn_err *err)
+int rt_udfcols_eval(struct rt_input *in, struct rt_ublock *b, struct cmn_err *err)
 {
 	const struct rt_plan_input *p = in->plan;
-	struct rt_ucols *uc = &in->ucols[f];
 	struct rt_ucols_scratch *s;
-	struct cmn_rowbatch_reader *r;
-	size_t row = 0, ncells;
-	int rc = 0;
+	size_t ncells = b->n * p->ncomputed;
 
-	if (uc->done)
+	if (b->evaluated)
 		return 0;
 	if (scratch_get(in, &s, err) < 0)
 		return -1;
-	/* a copy of the scan's reader, rewound: the frame was validated once */
-	r = malloc(sizeof(*r));
-	if (!r)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	*r = *opened;
-	cmn_rowbatch_rewind(r);
-	rt_udfcols_free_frame(in, f);
-	if (__builtin_mul_overflow((size_t)r->nrows, p->ncomputed, &ncells) ||
-	    !(uc->cells = calloc(ncells ? ncells : 1, sizeof(*uc->cells)))) {
-		free(r);
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	}
-	uc->nrows = r->nrows;
-	cmn_buf_init(&uc->arena, 0);
-	while (rc == 0 && row < uc->nrows) {
-		size_t n = fill_args(in, s, r, err, &rc);
-		for (size_t k = 0; rc == 0 && k < p->ncomputed; k++)
-			rc = eval_col(in, k, s, n, uc, row, err);
-		if (n == 0)
-			break;
-		row += n;
-	}
-	free(r);
-	if (rc < 0) {
-		rt_udfcols_free_frame(in, f);
-		return cmn_err_wrap(err, "input %s", p->table);
-	}
+	cmn_buf_reset(&b->arena);
+	fill_args(in, s, b);
+	for (size_t k = 0; k < p->ncomputed; k++)
+		if (eval_col(in, k, s, b, err) < 0)
+			return cmn_err_wrap(err, "input %s", p->table);
 	for (size_t i = 0; i < ncells; i++) {
-		struct rt_ucell *c = &uc->cells[i];
+		struct rt_ucell *c = &b->cells[i];
 		if (c->failed || c->v.type == RT_T_STRING || c->v.type == RT_T_BINARY)
-			c->v.v.s.p = c->v.v.s.len ? (const char *)uc->arena.data + c->off : "";
+			c->v.v.s.p = c->v.v.s.len ? (const char *)b->arena.data + c->off : "";
 	}
-	uc->done = true;
+	b->evaluated = true;
 	return 0;
-}
-
-void rt_udfcols_free_frame(struct rt_input *in, size_t f)
-{
-	struct rt_ucols *uc;
-
-	if (!in->ucols)
-		return;
-	uc = &in->ucols[f];
-	free(uc->cells);
-	cmn_buf_free(&uc->arena);
-	memset(uc, 0, sizeof(*uc));
 }
 
 void rt_udfcols_free(struct rt_input *in)
 {
-	for (size_t f = 0; in->ucols && f < in->nframes; f++)
-		rt_udfcols_free_frame(in, f);
-	free(in->ucols);
-	in->ucols = NULL;
-	if (in->scratch) {
-		for (size_t k = 0; k < RT_PLAN_MAX_COMPUTED; k++)
-			free(in->scratch->args[k]);
-		free(in->scratch);
-		in->scratch = NULL;
-	}
+	if (!in->scratch)
+		return;
+	for (size_t k = 0; k < RT_PLAN_MAX_COMPUTED; k++)
+		free(in->scratch->args[k]);
+	free(in->scratch);
+	in->scratch = NULL;
 }
 
-void rt_udfcols_result(struct rt_input *in, size_t f, size_t row, size_t k, sqlite3_context *ctx)
+void rt_udfcols_result(struct rt_input *in, const struct rt_ublock *b, size_t k,
+		       sqlite3_context *ctx)
 {
-	const struct rt_ucols *uc = &in->ucols[f];
-	const struct rt_ucell *c = &uc->cells[row * in->plan->ncomputed + k];
+	const struct rt_ucell *c = &b->cells[b->pos * in->plan->ncomputed + k];
 	const struct rt_value *v = &c->v;
 
 	if (c->failed) {

@@ -50,13 +50,6 @@ int rt_input_add_frame(struct rt_input *in, struct cmn_buf *frame, struct cmn_er
 		if (!nf)
 			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 		in->frames = nf;
-		if (in->plan->ncomputed) {
-			struct rt_ucols *nu = reallocarray(in->ucols, cap, sizeof(*nu));
-			if (!nu)
-				return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-			memset(nu + in->cap, 0, (cap - in->cap) * sizeof(*nu));
-			in->ucols = nu;
-		}
 		in->cap = cap;
 	}
 	in->bytes += frame->len;
@@ -119,6 +112,9 @@ struct in_cursor {
 	bool have_frame, eof;
 	struct cmn_value vals[RT_MAX_COLS];
 	sqlite3_int64 rowid;
+	/* an input with computed columns is read in blocks (stage_udfcols.c) */
+	bool blocks;
+	struct rt_ublock blk;
 };
 
 static const char *sql_type(enum cmn_col_type t)
@@ -197,12 +193,24 @@ static int in_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 		return SQLITE_NOMEM;
 	memset(c, 0, sizeof(*c));
 	c->in = ((struct in_vtab *)vt)->in;
+	if (c->in->plan->ncomputed) {
+		struct cmn_err err = CMN_ERR_INIT;
+		if (rt_ublock_init(&c->blk, c->in, &err) < 0) {
+			sqlite3_free(c);
+			return SQLITE_NOMEM;
+		}
+		c->blocks = true;
+	}
 	*out = &c->base;
 	return SQLITE_OK;
 }
 
 static int in_close(sqlite3_vtab_cursor *cur)
 {
+	struct in_cursor *c = (struct in_cursor *)cur;
+
+	if (c->blocks)
+		rt_ublock_free(&c->blk);
 	sqlite3_free(cur);
 	return SQLITE_OK;
 }
@@ -214,6 +222,33 @@ static int fail(struct in_cursor *c, const struct cmn_err *err)
 	return SQLITE_ERROR;
 }
 
+/* The next row of the open frame: 1, 0 at its end, -1 on error. In block
+ * mode rows come from the block, which is refilled from the frame (never
+ * across frames: its values point into the frame). */
+static int next_row(struct in_cursor *c, struct cmn_err *err)
+{
+	struct rt_ublock *b = &c->blk;
+	size_t ncols = c->in->plan->cols.n;
+
+	if (!c->blocks)
+		return cmn_rowbatch_next(&c->r, c->vals, err);
+	if (b->pos + 1 < b->n) {
+		b->pos++;
+		return 1;
+	}
+	b->n = b->pos = 0;
+	b->evaluated = false;
+	while (b->n < RT_BATCH_ROWS) {
+		int rc = cmn_rowbatch_next(&c->r, b->vals + b->n * ncols, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			break;
+		b->n++;
+	}
+	return b->n ? 1 : 0;
+}
+
 /* Moves to the next row, opening frames (and reading them) as needed. */
 static int in_next(sqlite3_vtab_cursor *cur)
 {
@@ -222,7 +257,7 @@ static int in_next(sqlite3_vtab_cursor *cur)
 
 	for (;;) {
 		if (c->have_frame) {
-			int rc = cmn_rowbatch_next(&c->r, c->vals, &err);
+			int rc = next_row(c, &err);
 			if (rc < 0)
 				return fail(c, &err);
 			if (rc == 1) {
@@ -230,10 +265,8 @@ static int in_next(sqlite3_vtab_cursor *cur)
 				return SQLITE_OK;
 			}
 			c->have_frame = false;
-			if (c->in->streaming) { /* scanned once: this frame is done with */
+			if (c->in->streaming) /* scanned once: this frame is done with */
 				cmn_buf_free(&c->in->frames[c->frame]);
-				rt_udfcols_free_frame(c->in, c->frame);
-			}
 			c->frame++;
 		}
 		if (c->frame == c->in->nframes) {
@@ -272,6 +305,7 @@ static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
 	c->have_frame = false;
 	c->eof = false;
 	c->rowid = 0;
+	c->blk.n = c->blk.pos = 0;
 	return in_next(cur);
 }
 
@@ -318,18 +352,20 @@ static int in_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 	if (i < 0 || (size_t)i >= p->cols.n + p->ncomputed)
 		return SQLITE_RANGE;
 	if ((size_t)i < p->cols.n) {
-		rt_sqlite_result_value(ctx, &c->vals[i], p->cols.v[i].type);
+		const struct cmn_value *v =
+		    c->blocks ? &c->blk.vals[c->blk.pos * p->cols.n + (size_t)i] : &c->vals[i];
+		rt_sqlite_result_value(ctx, v, p->cols.v[i].type);
 		return SQLITE_OK;
 	}
-	/* a computed column: the frame's values are made on its first read */
-	if (!c->in->ucols[c->frame].done) {
+	/* a computed column: the block's values are made on its first read */
+	if (!c->blk.evaluated) {
 		struct cmn_err err = CMN_ERR_INIT;
-		if (rt_udfcols_eval(c->in, c->frame, &c->r, &err) < 0) {
+		if (rt_udfcols_eval(c->in, &c->blk, &err) < 0) {
 			sqlite3_result_error(ctx, err.msg, -1);
 			return SQLITE_ERROR;
 		}
 	}
-	rt_udfcols_result(c->in, c->frame, c->r.row - 1, (size_t)i - p->cols.n, ctx);
+	rt_udfcols_result(c->in, &c->blk, (size_t)i - p->cols.n, ctx);
 	return SQLITE_OK;
 }
 
