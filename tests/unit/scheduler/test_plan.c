@@ -348,8 +348,42 @@ static const char *affinity(enum sch_q_type t)
 				    : "INTEGER";
 }
 
-static void load_input(sqlite3 *db, const struct sch_plan_input *in, struct rows *rows, size_t from,
-		       size_t to)
+/* A computed column (plan.h) as the node makes it: the call over the row. */
+static void add_computed(sqlite3 *db, const char *project, const struct sch_plan_input *in,
+			 const struct sch_plan_computed *c)
+{
+	char fname[300], sql[4096];
+	size_t n;
+
+	assert_int_equal(sch_plan_fn_name(c->fn_ref, project, fname, sizeof(fname)), 0);
+	sqlite3_snprintf(sizeof(sql), sql, "ALTER TABLE \"%w\" ADD COLUMN \"%w\"", in->table,
+			 c->name);
+	exec(db, sql);
+	n = strlen(sqlite3_snprintf(sizeof(sql), sql, "UPDATE \"%w\" SET \"%w\" = \"%w\"(",
+				    in->table, c->name, fname));
+	for (size_t i = 0; i < c->call->nargs; i++) {
+		const struct sch_q_expr *a = c->call->args[i];
+		const char *sep = i ? ", " : "";
+		if (a->kind == SCH_QE_COLUMN)
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s\"%w\"", sep,
+					 c->def->cols[a->colidx].name);
+		else if (a->kind == SCH_QE_STRING)
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s%Q", sep, a->sval);
+		else if (a->kind == SCH_QE_DOUBLE)
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s%.17g", sep, a->dval);
+		else if (a->kind == SCH_QE_NULL)
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%sNULL", sep);
+		else
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s%lld", sep,
+					 (long long)a->ival);
+		n += strlen(sql + n);
+	}
+	sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, ")");
+	exec(db, sql);
+}
+
+static void load_input(sqlite3 *db, const char *project, const struct sch_plan_input *in,
+		       struct rows *rows, size_t from, size_t to)
 {
 	char sql[4096];
 	size_t n = 0;
@@ -374,6 +408,8 @@ static void load_input(sqlite3 *db, const struct sch_plan_input *in, struct rows
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
+	for (size_t k = 0; k < in->ncomputed; k++)
+		add_computed(db, project, in, &in->computed[k]);
 }
 
 /* Rows of a base table, the scanned columns, in storage order. */
@@ -415,12 +451,13 @@ static void run_node(const struct sch_plan *p, size_t si, int node, struct rows 
 		if (in->upstream < 0) {
 			struct rows all = { 0 };
 			scan(in, &all);
-			load_input(db, in, &all, all.n * (size_t)node / (size_t)st->nodes,
+			load_input(db, p->project, in, &all,
+				   all.n * (size_t)node / (size_t)st->nodes,
 				   all.n * (size_t)(node + 1) / (size_t)st->nodes);
 			rows_free(&all);
 		} else {
 			struct rows *r = &bufs[si][node][i];
-			load_input(db, in, r, 0, r->n);
+			load_input(db, p->project, in, r, 0, r->n);
 		}
 	}
 	if (sqlite3_prepare_v2(db, st->sql, -1, &q, NULL) != SQLITE_OK)
