@@ -253,7 +253,9 @@ static int next_row(struct in_cursor *c, struct cmn_err *err)
 static int in_next(sqlite3_vtab_cursor *cur)
 {
 	struct in_cursor *c = (struct in_cursor *)cur;
-	struct cmn_err err = CMN_ERR_INIT;
+	struct cmn_err err; /* per row: cmn_err_clear, not the 520-byte CMN_ERR_INIT */
+
+	cmn_err_clear(&err);
 
 	for (;;) {
 		if (c->have_frame) {
