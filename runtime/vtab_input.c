@@ -7,6 +7,9 @@
  * inner side of a join); the container's memory limit bounds them.
  * Every frame is validated in full (rowfmt's strict decoder) and its schema
  * must be the declared one, before any of its rows is seen.
+ * An input with computed columns (scalar UDFs the plan evaluates in batches,
+ * stage_udfcols.c) is read in blocks of up to RT_BATCH_ROWS decoded rows of
+ * one frame; its computed columns follow the declared ones in the table.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
