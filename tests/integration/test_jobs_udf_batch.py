@@ -41,6 +41,11 @@ M.spin = function(x)
   return x
 end
 M.big = function(x) return string.rep("b", 200000) .. tostring(x) end
+M.burn = function(x)
+  local t = os.clock()
+  while os.clock() - t < 0.001 do end
+  return x
+end
 return M
 """
 
@@ -98,7 +103,7 @@ def env(bin_dir, tmp_path_factory):
         st, body = srv.call("PUT", "/v1/projects/ub/resources/bt.lua", BT_LUA.encode(),
                             keys=srv.acme)
         assert st in (200, 201), body
-        for fn in ("chk", "tag", "absent", "half", "spin", "big"):
+        for fn in ("chk", "tag", "absent", "half", "spin", "big", "burn"):
             ok(srv, f"CREATE FUNCTION {fn} AS 'bt.{fn}' USING 'bt.lua';")
         ok(srv, "CREATE TABLE t (id BIGINT, cat STRING, s STRING, d DOUBLE);")
         rows = gen_rows()
@@ -223,3 +228,14 @@ def test_big_results_do_not_trip_memory_in_a_batch(env):
     body = ok(srv, "SET cordon.udf.memory=16M; SELECT SUM(length(big(id))) FROM t "
                    "WHERE id >= 0;")
     assert body["rows"][0][0] > 200000
+
+
+def test_cpu_budget_bounds_a_row_not_a_whole_batch(env):
+    srv, db = env
+    # 1 ms of CPU per row (every row of the input: a computed column), 100 ms
+    # per call: a batch of hundreds of rows passes the budget, its rows one
+    # by one never do; the job succeeds
+    sql = "SELECT COUNT(burn(id)) FROM t WHERE id >= 0 AND id < 300"
+    body = ok(srv, f"SET cordon.nodes=2; SET cordon.udf.cpu=100ms; {sql};")
+    want = db.execute(sql.replace("burn(id)", "id")).fetchone()[0]
+    assert body["rows"][0][0] == want > 200
