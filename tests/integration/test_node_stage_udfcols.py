@@ -49,6 +49,12 @@ def test_literals_nulls_and_a_column_read_twice(bin_dir):
     assert ok(r) == want
 
 
+def test_no_arguments(bin_dir):
+    r = run(bin_dir, 'SELECT id, "_u0" FROM in0 ORDER BY id', [("id", "BIGINT"), ("m", "STRING")],
+            [{"name": "_u0", "function": "mask_email", "args": []}])
+    assert ok(r) == [(row[0], None) for row in ROWS]
+
+
 def test_error_on_a_dropped_row_is_not_an_error(bin_dir):
     # boom(13) raises; the WHERE drops row 13 before the column is read
     r = run(bin_dir, 'SELECT id, "_u0" FROM in0 WHERE id <> 13 ORDER BY id',
