@@ -625,12 +625,63 @@ static void test_equivalence(void **state)
 
 #include "test_plan_json.h"
 
+/* Scalar UDF calls over bare columns and literals become computed columns
+ * of the MAP's input (one per distinct call); calls under CASE stay in the
+ * SQL, per row. */
+static void test_computed_json(void **state)
+{
+	struct sch_q_script sc;
+	struct sch_q_resolved r;
+	struct sch_plan p;
+	struct cmn_err err = CMN_ERR_INIT;
+	json_t *n, *in, *comp, *args, *cols;
+	const char *sql;
+	(void)state;
+
+	plan_query("SELECT id, mask_email(email) AS a, mask_email(email) AS b, "
+		   "mask_email('x@y.z') AS c FROM users "
+		   "WHERE CASE WHEN id > 1 THEN mask_email(country) END IS NOT NULL",
+		   2, &sc, &r, &p);
+	assert_int_equal(p.v[0].inputs[0].ncomputed, 2);
+	assert_int_equal(sch_plan_node_json(&p, 0, 0, "j-1", &n, &err), 0);
+	in = json_array_get(json_object_get(n, "inputs"), 0);
+	comp = json_object_get(in, "computed");
+	cols = json_object_get(in, "columns");
+	assert_int_equal(json_array_size(comp), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(comp, 0), "name")),
+			    "_u0");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(comp, 0), "function")),
+			    "mask_email");
+	args = json_object_get(json_array_get(comp, 0), "args");
+	assert_int_equal(json_array_size(args), 1);
+	{
+		json_int_t c = json_integer_value(json_object_get(json_array_get(args, 0), "col"));
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(cols, (size_t)c), "name")),
+		    "email");
+	}
+	args = json_object_get(json_array_get(comp, 1), "args");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(args, 0), "lit")),
+			    "x@y.z");
+	sql = json_string_value(json_object_get(n, "sql"));
+	assert_non_null(strstr(sql, "\"_u0\" AS \"c1\""));
+	assert_non_null(strstr(sql, "\"_u0\" AS \"c2\""));
+	assert_non_null(strstr(sql, "\"_u1\" AS \"c3\""));
+	assert_non_null(strstr(sql, "\"mask_email\"(")); /* under CASE: per row */
+	assert_int_equal(json_array_size(json_object_get(n, "functions")), 1);
+	json_decref(n);
+	sch_plan_free(&p);
+	sch_q_resolved_free(&r);
+	sch_q_script_free(&sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_equivalence),    cmocka_unit_test(test_node_json),
 		cmocka_unit_test(test_transform_json), cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_hash),           cmocka_unit_test(test_plan_errors),
+		cmocka_unit_test(test_computed_json),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
