@@ -42,15 +42,27 @@ struct rt_udf_set {
 	size_t n;
 };
 
-static void drain_log(struct udf_entry *e)
+void rt_udf_drain_log(struct rt_udf *u)
 {
-	struct cmn_buf *log = rt_lua_log(rt_udf_lua(e->u));
+	struct cmn_buf *log = rt_lua_log(rt_udf_lua(u));
 
 	if (log->len) {
 		ssize_t w = write(STDERR_FILENO, log->data, log->len);
 		(void)w;
 		cmn_buf_reset(log);
 	}
+}
+
+static void drain_log(struct udf_entry *e)
+{
+	rt_udf_drain_log(e->u);
+}
+
+struct rt_udf *rt_udfs_get(struct rt_stage *st, size_t i)
+{
+	if (!st->udfs || i >= st->udfs->n)
+		return NULL;
+	return st->udfs->v[i].u;
 }
 
 static void fail(sqlite3_context *ctx, struct udf_entry *e, struct cmn_err *err)

@@ -40,6 +40,15 @@ void rt_stage_cpu_rearm(struct rt_stage *st)
 		rt_cpu_arm(st->plan.limits.cpu_ns, 0, true, RT_NODE_EXIT_LIMIT, NULL);
 }
 
+void rt_stage_cpu_arm_batch(struct rt_stage *st)
+{
+	uint64_t grace = st ? st->plan.limits.cpu_ns : 0;
+
+	if (st && st->cpu_armed)
+		rt_cpu_arm(st->plan.limits.cpu_ns, grace > 500000000ull ? grace : 500000000ull,
+			   true, RT_NODE_EXIT_LIMIT, NULL);
+}
+
 void rt_stage_cpu_disarm(struct rt_stage *st)
 {
 	if (st && st->cpu_armed)

@@ -32,6 +32,8 @@
 #define RT_FRAME_MAX (16u << 20)
 #define RT_HELLO_MAX 512
 #define RT_FD_MAX 1023
+#define RT_PLAN_MAX_COMPUTED 32 /* computed columns per input */
+#define RT_COMPUTED_MAX_ARGS 16 /* arguments of one (rt_udf_call_batch's bound) */
 
 struct rt_plan_col {
 	char *name;
@@ -43,11 +45,30 @@ struct rt_plan_cols {
 	size_t n;
 };
 
+/* One argument of a computed column: an input column or a literal. */
+struct rt_plan_carg {
+	int col;             /* >= 0: the input column; -1: lit */
+	struct rt_value lit; /* a string points into lit_str (owned) */
+	char *lit_str;
+};
+
+/* A scalar UDF evaluated batch by batch over an input's rows, read by the
+ * SQL as an extra column `name` of the input's table (docs/stage-plan.md
+ * "Computed columns"). */
+struct rt_plan_computed {
+	char *name;
+	size_t function; /* index in plan.functions, a scalar */
+	struct rt_plan_carg *args;
+	int nargs;
+};
+
 struct rt_plan_input {
 	char *table;
 	struct rt_plan_cols cols;
 	int fd;            /* >= 0: rows from cordond */
 	unsigned upstream; /* fd < 0: this many TCP senders */
+	struct rt_plan_computed *computed;
+	size_t ncomputed;
 };
 
 struct rt_plan_function {
@@ -150,6 +171,25 @@ void rt_batch_out_free(struct rt_batch_out *o);
 
 /* ---- inputs (vtab_input.c) ------------------------------------------------- */
 
+/* A scan's block of decoded rows (only for an input with computed
+ * columns): up to RT_BATCH_ROWS rows of one frame, vals[row * ncols + c],
+ * and their computed columns, cells[row * ncomputed + k], made the first
+ * time the SQL reads one. A cell's string (or, when failed, its error
+ * message) lives in arena at off. */
+struct rt_ucell {
+	struct rt_value v;
+	bool failed;
+	size_t off;
+};
+struct rt_ublock {
+	struct cmn_value *vals;
+	size_t n, pos;
+	bool evaluated;
+	struct rt_ucell *cells;
+	struct cmn_buf arena;
+};
+struct rt_ucols_scratch;
+
 /* The frames of one input, kept so SQLite may scan a table more than once. */
 struct rt_input {
 	const struct rt_plan_input *plan;
@@ -165,6 +205,8 @@ struct rt_input {
 	bool streaming;
 	unsigned scans;
 	struct rt_index *indexes; /* equality lookups (vtab_index.c), built lazily */
+	/* computed columns (stage_udfcols.c): the batch arguments */
+	struct rt_ucols_scratch *scratch;
 };
 
 /* ---- equality lookups (vtab_index.c) ------------------------------------- */
@@ -204,6 +246,22 @@ int rt_vtab_register(sqlite3 *db, struct rt_input *inputs, size_t n, struct cmn_
 int rt_vtab_plan_streaming(sqlite3 *db, const char *sql, struct rt_input *inputs, size_t n,
 			   struct cmn_err *err);
 
+/* ---- computed columns (stage_udfcols.c) ---------------------------------------- */
+
+int rt_ublock_init(struct rt_ublock *b, const struct rt_input *in, struct cmn_err *err);
+void rt_ublock_free(struct rt_ublock *b);
+/* Evaluates every computed column of the block's rows (once per block):
+ * rt_udf_call_batch over them; a batch that fails is run again row by row,
+ * so each row keeps its own value or error (a UDF error, a wrong type) and
+ * only the rows SQLite reads can fail the statement. A limit is fatal: it is
+ * recorded in the stage (rt_stage_udf_fail) and -1 returned. */
+int rt_udfcols_eval(struct rt_input *in, struct rt_ublock *b, struct cmn_err *err);
+/* Pushes computed column k of the block's current row; a failed row reports
+ * its error (and records it in the stage as the UDF failure). */
+void rt_udfcols_result(struct rt_input *in, const struct rt_ublock *b, size_t k,
+		       sqlite3_context *ctx);
+void rt_udfcols_free(struct rt_input *in);
+
 /* ---- shuffle (shuffle.c) --------------------------------------------------- */
 
 uint64_t rt_partition_hash(const struct cmn_value *vals, const struct cmn_col *cols,
@@ -242,6 +300,10 @@ void rt_sink_free(struct rt_sink *s);
 struct rt_udf_set;
 int rt_udfs_register(struct rt_stage *st, sqlite3 *db, struct cmn_err *err);
 void rt_udfs_free(struct rt_stage *st);
+/* The opened UDF of plan function i (NULL before registration). */
+struct rt_udf *rt_udfs_get(struct rt_stage *st, size_t i);
+/* Writes and clears the print() output a UDF captured (the job log). */
+void rt_udf_drain_log(struct rt_udf *u);
 
 /* ---- transform (transform.c) ----------------------------------------------- */
 
@@ -286,6 +348,10 @@ void rt_stage_udf_fail(struct rt_stage *st, const struct cmn_err *err, enum rt_l
  * after: the budget bounds each call, never the stage's own SQL work. */
 void rt_stage_cpu_rearm(struct rt_stage *st);
 void rt_stage_cpu_disarm(struct rt_stage *st);
+/* Arms the CPU budget for one batch of calls: the per-call budget, with at
+ * least as much again as grace for a C call running when it ends (a batch
+ * that trips it is run again row by row, each row with its own budget). */
+void rt_stage_cpu_arm_batch(struct rt_stage *st);
 
 /* `cordon-node stage ...` (argv[0] = "stage"). Returns the exit status. */
 int rt_node_stage_main(int argc, char **argv);

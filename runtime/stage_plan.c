@@ -195,7 +195,7 @@ static int parse_cols(json_t *arr, const char *what, struct rt_plan_cols *cols, 
 
 static int parse_inputs(json_t *root, struct rt_plan *p, struct cmn_err *err)
 {
-	static const char *const keys[] = { "table", "columns", "source", NULL };
+	static const char *const keys[] = { "table", "columns", "source", "computed", NULL };
 	static const char *const src_keys[] = { "fd", "upstream", NULL };
 	json_t *arr, *in;
 	size_t i;
@@ -341,6 +341,132 @@ static int parse_functions(json_t *root, struct rt_plan *p, struct cmn_err *err)
 			if (strcasecmp(p->functions[j].name, p->functions[i].name) == 0)
 				return cmn_err_set(err, CMN_EINVAL, 0, "duplicate function '%s'",
 						   p->functions[i].name);
+	}
+	return 0;
+}
+
+/* ---- computed columns ---- */
+
+static int parse_carg(json_t *a, const struct rt_plan_input *in, struct rt_plan_carg *x,
+		      struct cmn_err *err)
+{
+	static const char *const keys[] = { "col", "lit", NULL };
+	json_t *col = json_object_get(a, "col"), *lit = json_object_get(a, "lit");
+	uint64_t c = 0;
+
+	x->col = -1;
+	if (check_keys(a, "argument", keys, err) < 0)
+		return -1;
+	if ((col != NULL) == (lit != NULL))
+		return cmn_err_set(err, CMN_EINVAL, 0, "argument: exactly one of col and lit");
+	if (col) {
+		if (get_uint(a, "col", "argument", in->cols.n ? in->cols.n - 1 : 0, true, &c, err) <
+			0 ||
+		    c >= in->cols.n)
+			return cmn_err_set(err, CMN_EINVAL, 0,
+					   "argument: col must be a column index in 0..%zu",
+					   in->cols.n - 1);
+		x->col = (int)c;
+		return 0;
+	}
+	if (json_is_null(lit)) {
+		x->lit.type = RT_T_NULL;
+	} else if (json_is_integer(lit)) {
+		x->lit.type = RT_T_BIGINT;
+		x->lit.v.i = (int64_t)json_integer_value(lit);
+	} else if (json_is_real(lit)) {
+		x->lit.type = RT_T_DOUBLE;
+		x->lit.v.d = json_real_value(lit);
+	} else if (json_is_string(lit)) {
+		if (json_string_length(lit) > RT_PLAN_MAX_BYTES)
+			return cmn_err_set(err, CMN_EINVAL, 0, "argument: literal too long");
+		x->lit_str = malloc(json_string_length(lit) + 1);
+		if (!x->lit_str)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		memcpy(x->lit_str, json_string_value(lit), json_string_length(lit) + 1);
+		x->lit.type = RT_T_STRING;
+		x->lit.v.s.p = x->lit_str;
+		x->lit.v.s.len = json_string_length(lit);
+	} else {
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   "argument: lit must be null, a number or a string");
+	}
+	return 0;
+}
+
+static int parse_one_computed(json_t *c, const struct rt_plan *p, const struct rt_plan_input *in,
+			      struct rt_plan_computed *x, struct cmn_err *err)
+{
+	static const char *const keys[] = { "name", "function", "args", NULL };
+	cleanup_free char *fn = NULL;
+	json_t *args, *a;
+	size_t i;
+
+	if (check_keys(c, "computed", keys, err) < 0 ||
+	    get_name(c, "name", "computed", false, &x->name, err) < 0 ||
+	    get_name(c, "function", "computed", false, &fn, err) < 0 ||
+	    get_array(c, "args", "computed", RT_COMPUTED_MAX_ARGS, true, &args, err) < 0)
+		return -1;
+	for (i = 0; i < in->cols.n; i++)
+		if (strcasecmp(in->cols.v[i].name, x->name) == 0)
+			return cmn_err_set(err, CMN_EINVAL, 0,
+					   "computed '%s': the input has a column of that name",
+					   x->name);
+	for (i = 0; i < p->nfunctions; i++)
+		if (strcmp(p->functions[i].name, fn) == 0)
+			break;
+	if (i == p->nfunctions)
+		return cmn_err_set(err, CMN_EINVAL, 0, "computed '%s': unknown function '%s'",
+				   x->name, fn);
+	if (p->functions[i].kind != RT_UDF_SCALAR)
+		return cmn_err_set(err, CMN_EINVAL, 0,
+				   "computed '%s': function '%s' is not a scalar", x->name, fn);
+	x->function = i;
+	x->args = calloc(json_array_size(args) + 1, sizeof(*x->args));
+	if (!x->args)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	json_array_foreach(args, i, a)
+	{
+		x->nargs = (int)i + 1;
+		if (parse_carg(a, in, &x->args[i], err) < 0)
+			return cmn_err_wrap(err, "computed '%s': args[%zu]", x->name, i);
+	}
+	return 0;
+}
+
+/* After functions: each computed column names a scalar function of the plan. */
+static int parse_computed(json_t *root, struct rt_plan *p, struct cmn_err *err)
+{
+	json_t *inputs = json_object_get(root, "inputs");
+
+	for (size_t i = 0; i < p->ninputs; i++) {
+		struct rt_plan_input *in = &p->inputs[i];
+		json_t *arr, *c;
+		size_t k;
+		if (get_array(json_array_get(inputs, i), "computed", "input", RT_PLAN_MAX_COMPUTED,
+			      false, &arr, err) < 0)
+			return cmn_err_wrap(err, "inputs[%zu]", i);
+		if (!arr)
+			continue;
+		if (in->cols.n + json_array_size(arr) > RT_MAX_COLS)
+			return cmn_err_set(
+			    err, CMN_EINVAL, 0,
+			    "inputs[%zu]: more than %d columns with the computed ones", i,
+			    RT_MAX_COLS);
+		in->computed = calloc(json_array_size(arr) + 1, sizeof(*in->computed));
+		if (!in->computed)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		json_array_foreach(arr, k, c)
+		{
+			in->ncomputed = k + 1;
+			if (parse_one_computed(c, p, in, &in->computed[k], err) < 0)
+				return cmn_err_wrap(err, "inputs[%zu].computed[%zu]", i, k);
+			for (size_t j = 0; j < k; j++)
+				if (strcasecmp(in->computed[j].name, in->computed[k].name) == 0)
+					return cmn_err_set(err, CMN_EINVAL, 0,
+							   "inputs[%zu]: duplicate computed '%s'",
+							   i, in->computed[k].name);
+		}
 	}
 	return 0;
 }
@@ -570,7 +696,8 @@ static int parse_root(json_t *root, struct rt_plan *p, struct cmn_err *err)
 	if (parse_head(root, p, err) < 0 || parse_inputs(root, p, err) < 0 ||
 	    parse_files(root, "scripts", &p->scripts, &p->nscripts, err) < 0 ||
 	    parse_files(root, "resources", &p->resources, &p->nresources, err) < 0 ||
-	    parse_functions(root, p, err) < 0 || parse_limits(root, p, err) < 0 ||
+	    parse_functions(root, p, err) < 0 || parse_computed(root, p, err) < 0 ||
+	    parse_limits(root, p, err) < 0 ||
 	    get_str(root, "sql", "top level", 1u << 20, true, &p->sql, err) < 0 ||
 	    parse_transform(root, p, err) < 0 || parse_output(root, p, err) < 0 ||
 	    check_fds(p, err) < 0)
@@ -638,6 +765,14 @@ void rt_plan_free(struct rt_plan *p)
 	for (size_t i = 0; p->inputs && i < p->ninputs; i++) {
 		free(p->inputs[i].table);
 		free_cols(&p->inputs[i].cols);
+		for (size_t k = 0; p->inputs[i].computed && k < p->inputs[i].ncomputed; k++) {
+			struct rt_plan_computed *c = &p->inputs[i].computed[k];
+			free(c->name);
+			for (int j = 0; c->args && j < c->nargs; j++)
+				free(c->args[j].lit_str);
+			free(c->args);
+		}
+		free(p->inputs[i].computed);
 	}
 	free(p->inputs);
 	for (size_t i = 0; p->functions && i < p->nfunctions; i++) {

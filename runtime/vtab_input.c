@@ -7,6 +7,9 @@
  * inner side of a join); the container's memory limit bounds them.
  * Every frame is validated in full (rowfmt's strict decoder) and its schema
  * must be the declared one, before any of its rows is seen.
+ * An input with computed columns (scalar UDFs the plan evaluates in batches,
+ * stage_udfcols.c) is read in blocks of up to RT_BATCH_ROWS decoded rows of
+ * one frame; its computed columns follow the declared ones in the table.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -88,6 +91,7 @@ int rt_input_pull(struct rt_input *in, struct cmn_err *err)
 void rt_input_free(struct rt_input *in)
 {
 	rt_index_free_all(in);
+	rt_udfcols_free(in);
 	for (size_t i = 0; i < in->nframes; i++)
 		cmn_buf_free(&in->frames[i]);
 	free(in->frames);
@@ -115,6 +119,9 @@ struct in_cursor {
 	/* an equality lookup (vtab_index.c) instead of a scan */
 	bool lookup;
 	struct rt_lookup lk;
+	/* an input with computed columns is read in blocks (stage_udfcols.c) */
+	bool blocks;
+	struct rt_ublock blk;
 };
 
 static const char *sql_type(enum cmn_col_type t)
@@ -146,6 +153,10 @@ static int in_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 	for (size_t i = 0; i < in->plan->cols.n; i++)
 		sqlite3_str_appendf(s, "%s\"%w\" %s", i ? ", " : "", in->plan->cols.v[i].name,
 				    sql_type(in->plan->cols.v[i].type));
+	/* computed columns have no declared type: no affinity, exactly like
+	 * the value of the function call they stand for */
+	for (size_t k = 0; k < in->plan->ncomputed; k++)
+		sqlite3_str_appendf(s, ", \"%w\"", in->plan->computed[k].name);
 	sqlite3_str_appendall(s, ")");
 	ddl = sqlite3_str_finish(s);
 	if (!ddl)
@@ -182,7 +193,8 @@ static int in_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 
 	info->estimatedCost = 1e6;
 	info->estimatedRows = v->in->rows ? (sqlite3_int64)v->in->rows : 1000000;
-	for (int i = 0; i < info->nConstraint; i++) {
+	/* an input with computed columns is read in blocks only */
+	for (int i = 0; !v->in->plan->ncomputed && i < info->nConstraint; i++) {
 		const struct sqlite3_index_constraint *k = &info->aConstraint[i];
 		const char *coll;
 		if (!k->usable || k->op != SQLITE_INDEX_CONSTRAINT_EQ || k->iColumn < 0 ||
@@ -210,12 +222,24 @@ static int in_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 		return SQLITE_NOMEM;
 	memset(c, 0, sizeof(*c));
 	c->in = ((struct in_vtab *)vt)->in;
+	if (c->in->plan->ncomputed) {
+		struct cmn_err err = CMN_ERR_INIT;
+		if (rt_ublock_init(&c->blk, c->in, &err) < 0) {
+			sqlite3_free(c);
+			return SQLITE_NOMEM;
+		}
+		c->blocks = true;
+	}
 	*out = &c->base;
 	return SQLITE_OK;
 }
 
 static int in_close(sqlite3_vtab_cursor *cur)
 {
+	struct in_cursor *c = (struct in_cursor *)cur;
+
+	if (c->blocks)
+		rt_ublock_free(&c->blk);
 	sqlite3_free(cur);
 	return SQLITE_OK;
 }
@@ -227,11 +251,40 @@ static int fail(struct in_cursor *c, const struct cmn_err *err)
 	return SQLITE_ERROR;
 }
 
+/* The next row of the open frame: 1, 0 at its end, -1 on error. In block
+ * mode rows come from the block, which is refilled from the frame (never
+ * across frames: its values point into the frame). */
+static int next_row(struct in_cursor *c, struct cmn_err *err)
+{
+	struct rt_ublock *b = &c->blk;
+	size_t ncols = c->in->plan->cols.n;
+
+	if (!c->blocks)
+		return cmn_rowbatch_next(&c->r, c->vals, err);
+	if (b->pos + 1 < b->n) {
+		b->pos++;
+		return 1;
+	}
+	b->n = b->pos = 0;
+	b->evaluated = false;
+	while (b->n < RT_BATCH_ROWS) {
+		int rc = cmn_rowbatch_next(&c->r, b->vals + b->n * ncols, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			break;
+		b->n++;
+	}
+	return b->n ? 1 : 0;
+}
+
 /* Moves to the next row, opening frames (and reading them) as needed. */
 static int in_next(sqlite3_vtab_cursor *cur)
 {
 	struct in_cursor *c = (struct in_cursor *)cur;
-	struct cmn_err err = CMN_ERR_INIT;
+	struct cmn_err err; /* per row: cmn_err_clear, not the 520-byte CMN_ERR_INIT */
+
+	cmn_err_clear(&err);
 
 	if (c->lookup) {
 		int rc = rt_lookup_next(c->in, &c->lk, &c->r, &c->frame, c->vals, &c->rowid, &err);
@@ -242,7 +295,7 @@ static int in_next(sqlite3_vtab_cursor *cur)
 	}
 	for (;;) {
 		if (c->have_frame) {
-			int rc = cmn_rowbatch_next(&c->r, c->vals, &err);
+			int rc = next_row(c, &err);
 			if (rc < 0)
 				return fail(c, &err);
 			if (rc == 1) {
@@ -278,7 +331,8 @@ static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
 
 	(void)idxstr;
 	c->lookup = false;
-	if (idx > 0 && argc == 1 && (size_t)idx <= c->in->plan->cols.n && !c->in->streaming) {
+	if (idx > 0 && argc == 1 && (size_t)idx <= c->in->plan->cols.n && !c->in->streaming &&
+	    !c->blocks) {
 		struct cmn_err err = CMN_ERR_INIT;
 		int rc = rt_lookup_start(c->in, (size_t)idx - 1, argv[0], &c->lk, &err);
 		if (rc < 0)
@@ -301,6 +355,7 @@ static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
 	c->have_frame = false;
 	c->eof = false;
 	c->rowid = 0;
+	c->blk.n = c->blk.pos = 0;
 	return in_next(cur);
 }
 
@@ -342,9 +397,25 @@ static int in_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 {
 	struct in_cursor *c = (struct in_cursor *)cur;
 
-	if (i < 0 || (size_t)i >= c->in->plan->cols.n)
+	const struct rt_plan_input *p = c->in->plan;
+
+	if (i < 0 || (size_t)i >= p->cols.n + p->ncomputed)
 		return SQLITE_RANGE;
-	rt_sqlite_result_value(ctx, &c->vals[i], c->in->plan->cols.v[i].type);
+	if ((size_t)i < p->cols.n) {
+		const struct cmn_value *v =
+		    c->blocks ? &c->blk.vals[c->blk.pos * p->cols.n + (size_t)i] : &c->vals[i];
+		rt_sqlite_result_value(ctx, v, p->cols.v[i].type);
+		return SQLITE_OK;
+	}
+	/* a computed column: the block's values are made on its first read */
+	if (!c->blk.evaluated) {
+		struct cmn_err err = CMN_ERR_INIT;
+		if (rt_udfcols_eval(c->in, &c->blk, &err) < 0) {
+			sqlite3_result_error(ctx, err.msg, -1);
+			return SQLITE_ERROR;
+		}
+	}
+	rt_udfcols_result(c->in, &c->blk, (size_t)i - p->cols.n, ctx);
 	return SQLITE_OK;
 }
 
@@ -373,7 +444,7 @@ static const sqlite3_module input_module = {
 int rt_vtab_register(sqlite3 *db, struct rt_input *inputs, size_t n, struct cmn_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (inputs[i].plan->cols.n > RT_MAX_COLS)
+		if (inputs[i].plan->cols.n + inputs[i].plan->ncomputed > RT_MAX_COLS)
 			return cmn_err_set(err, CMN_EINVAL, 0, "input %s: too many columns",
 					   inputs[i].plan->table);
 		if (sqlite3_create_module(db, inputs[i].plan->table, &input_module, &inputs[i]) !=

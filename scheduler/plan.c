@@ -25,6 +25,7 @@ void sch_plan_free(struct sch_plan *p)
 			free(st->inputs[j].scan_project);
 			free(st->inputs[j].scan_table);
 			cols_free(&st->inputs[j].cols);
+			pb_udfcols_free(&st->inputs[j]);
 		}
 		free(st->inputs);
 		free(st->sql);
@@ -216,9 +217,18 @@ int sch_plan_node_json(const struct sch_plan *p, size_t stage, int node, const c
 		json_t *src = in->upstream < 0
 				  ? json_pack("{s:n}", "fd")
 				  : json_pack("{s:i}", "upstream", p->v[in->upstream].nodes);
-		json_array_append_new(inputs,
-				      json_pack("{s:s, s:o, s:o}", "table", in->table, "columns",
-						cols_json(&in->cols), "source", src));
+		json_t *o = json_pack("{s:s, s:o, s:o}", "table", in->table, "columns",
+				      cols_json(&in->cols), "source", src);
+		if (!o || json_array_append_new(inputs, o) < 0)
+			goto oom;
+		if (in->ncomputed) {
+			json_t *c = pb_udfcols_json(p, in, err);
+			if (!c) {
+				json_decref(n);
+				return -1;
+			}
+			json_object_set_new(o, "computed", c);
+		}
 	}
 	if (fn_json(p, st, n) < 0)
 		goto oom;
@@ -311,6 +321,9 @@ char *sch_plan_explain(const struct sch_plan *p, struct cmn_err *err)
 				goto fail;
 			}
 		}
+		for (size_t j = 0; j < st->ninputs; j++)
+			if (pb_udfcols_explain(p, &st->inputs[j], &b, err) < 0)
+				goto fail;
 		if (cmn_buf_printf(&b, err, "  sql: %s\n", st->sql) < 0)
 			goto fail;
 		for (size_t j = 0; j < st->argc; j++)

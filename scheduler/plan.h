@@ -42,11 +42,27 @@ struct sch_plan_cols {
 	size_t n;
 };
 
+/* A scalar UDF call over bare input columns and literals that the node
+ * evaluates batch by batch as an extra column of the input (docs/stage-plan.md
+ * "Computed columns"); the stage SQL reads `name` instead of calling it. */
+struct sch_plan_computed {
+	char *name;                     /* _u0, _u1, ... (never an input column's name) */
+	char *fn_ref;                   /* "project:name" */
+	const struct sch_q_expr *call;  /* the call (args: columns of this input, literals);
+					   not owned: the resolved statement's */
+	int src;                        /* the FROM source the input stands for */
+	const struct sch_tabledef *def; /* its table: column names by colidx */
+};
+
+#define SCH_PLAN_MAX_COMPUTED 32 /* per input; further calls stay per row */
+
 struct sch_plan_input {
 	char *table; /* the SQLite table name in the node: in0, r0, f0, g0 ... */
 	struct sch_plan_cols cols;
 	int upstream;                    /* stage index feeding it, or -1: a scan */
 	char *scan_project, *scan_table; /* scan: what cordond reads (cols = the columns) */
+	struct sch_plan_computed *computed;
+	size_t ncomputed;
 };
 
 struct sch_plan_stage {

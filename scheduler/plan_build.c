@@ -646,13 +646,31 @@ static int lateral_chain(struct pb *b, struct pl_render *r, const struct sch_q_f
 	return pl_ident(q, f->alias, b->err);
 }
 
+static int plan_single_sql(struct pb *b, struct prod *pr, const struct sch_q_from *leaf, int map);
+
 static int plan_single(struct pb *b, struct prod *pr, const struct sch_q_from *leaf)
 {
-	struct cmn_buf q;
-	int map = pb_add_stage(b, SCH_STAGE_MAP, b->opts->nodes);
+	struct pb_udfcols uc;
+	int map = pb_add_stage(b, SCH_STAGE_MAP, b->opts->nodes), rc;
 
 	if (map < 0 || pb_scan_input(b, map, "in0", pr->s, leaf) < 0)
 		return -1;
+	/* scalar UDFs over in0's columns: evaluated by the node in batches */
+	if (pb_udfcols_begin(b, &uc, map, 0, pr->s, leaf, &pr->r) < 0) {
+		pb_udfcols_end(&uc);
+		return -1;
+	}
+	rc = plan_single_sql(b, pr, leaf, map);
+	pr->r.hook = NULL;
+	pr->r.hook_arg = NULL;
+	pb_udfcols_end(&uc);
+	return rc;
+}
+
+static int plan_single_sql(struct pb *b, struct prod *pr, const struct sch_q_from *leaf, int map)
+{
+	struct cmn_buf q;
+
 	cmn_buf_init(&q, 0);
 	if (cmn_buf_append_str(&q, "\"in0\" AS ", b->err) < 0 ||
 	    pl_ident(&q, leaf->alias ? leaf->alias : leaf->table.name, b->err) < 0 ||
@@ -686,6 +704,10 @@ static int stage_functions(struct pb *b, const struct sch_q_resolved *res)
 			used = used || strstr(st->sql, pat);
 			snprintf(pat, sizeof(pat), "\"%s__final\"(", name);
 			used = used || strstr(st->sql, pat);
+			for (size_t i = 0; i < st->ninputs; i++)
+				for (size_t k = 0; k < st->inputs[i].ncomputed; k++)
+					used = used || strcmp(st->inputs[i].computed[k].fn_ref,
+							      res->fns[f].ref) == 0;
 			if (!used)
 				continue;
 			char **nv = realloc(st->fn_refs, (st->nfns + 1) * sizeof(*nv));

@@ -80,6 +80,37 @@ int pb_derived(struct pb *b, const struct sch_q_from *f, const struct sch_q_from
 	       const struct sch_q_select **owner, char **from_text);
 /* INSERT ... VALUES as a FINAL-only plan. */
 int pb_values(struct pb *b, const struct sch_q_stmt *s);
+/* ---- computed columns (plan_udfcols.c) ----
+ * Scalar UDF calls of a MAP's SELECT over its one scanned input that the
+ * node evaluates batch by batch: pb_udfcols_begin finds the eligible calls
+ * (arguments only bare columns of that input and literals, not under CASE,
+ * AND, OR, IN, BETWEEN or a short-circuiting built-in) and installs a render
+ * hook on r; each eligible call the MAP's SQL renders becomes a computed
+ * column of the input (one per distinct call) and is rendered as a
+ * reference to it. Calls the SQL never renders (e.g. evaluated in REDUCE)
+ * cost nothing. pb_udfcols_end releases the scratch (not the columns). */
+struct pb_udfcols {
+	struct pb *b;
+	int stage;
+	size_t input;
+	int src;
+	const struct sch_tabledef *def;
+	const char *alias;
+	const struct sch_q_expr **elig;
+	size_t nelig, cap;
+};
+int pb_udfcols_begin(struct pb *b, struct pb_udfcols *u, int stage, size_t input,
+		     const struct sch_q_select *s, const struct sch_q_from *leaf,
+		     struct pl_render *r);
+void pb_udfcols_end(struct pb_udfcols *u);
+/* The input's "computed" JSON array (docs/stage-plan.md). */
+json_t *pb_udfcols_json(const struct sch_plan *p, const struct sch_plan_input *in,
+			struct cmn_err *err);
+/* EXPLAIN lines of an input's computed columns. */
+int pb_udfcols_explain(const struct sch_plan *p, const struct sch_plan_input *in,
+		       struct cmn_buf *out, struct cmn_err *err);
+void pb_udfcols_free(struct sch_plan_input *in);
+
 /* INSERT: FINAL's output becomes the target's data columns (plan_gather.c). */
 int pb_insert_target(struct pb *b, const struct sch_q_stmt *s, const struct sch_q_resolved *res);
 

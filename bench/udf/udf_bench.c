@@ -13,6 +13,14 @@
  *                               in SQLite, SELECT sum(f(col)) over N rows
  *       int-sqlbase | email-sqlbase  the same scan with no UDF (x*2+1 in
  *                               SQL; the email itself): SQLite's own cost
+ *       int-vtab | email-vtab   THE SQL JOB PATH: a stage's input (row
+ *                               frames of ~1 MiB, as cordond sends them) as
+ *                               the stage's virtual table, the UDF a
+ *                               computed column evaluated with
+ *                               rt_udf_call_batch (stage_udfcols.c), as the
+ *                               planner plans SELECT sum(f(col)) FROM t
+ *       int-vtabbase | email-vtabbase  the same vtab scan without the UDF
+ *                               (the computed column declared, never read)
  * prints "<calls> <seconds> <checksum>" for N calls; args are i (int) or a
  * generated email "userI@example.com" (email). */
 #define _GNU_SOURCE
@@ -232,6 +240,115 @@ out:
 	return rc;
 }
 
+/* n rows (x BIGINT, e STRING) as row frames of about RT_BATCH_BYTES, added
+ * to the input as if read from its fd. */
+static int vtab_fill(struct rt_input *in, const struct cmn_col *cols, uint64_t n,
+		     struct cmn_err *err)
+{
+	struct cmn_rowbatch_writer w;
+	char text[64];
+	bool open = false;
+
+	for (uint64_t i = 0; i <= n; i++) {
+		if (open && (i == n || w.buf.len >= RT_BATCH_BYTES)) {
+			struct cmn_buf frame;
+			if (cmn_rowbatch_finish(&w, err) < 0)
+				return -1;
+			frame = w.buf;
+			open = false;
+			if (rt_input_add_frame(in, &frame, err) < 0)
+				return -1;
+		}
+		if (i == n)
+			break;
+		if (!open && cmn_rowbatch_begin(&w, cols, 2, RT_FRAME_MAX, err) < 0)
+			return -1;
+		open = true;
+		struct rt_value e = arg_of(true, i, text, sizeof(text));
+		struct cmn_value vals[2] = { { .is_null = false, .v.i64 = (int64_t)i },
+					     { .is_null = false,
+					       .v.bytes = { e.v.s.p, e.v.s.len } } };
+		if (cmn_rowbatch_add(&w, vals, err) < 0)
+			return -1;
+	}
+	in->done = true;
+	in->fd = -1;
+	return 0;
+}
+
+/* The SQL job's path: one stage input as its vtab, the UDF as a computed
+ * column of it (what the planner makes of f(col)), CPU budget armed per
+ * batch as cordon-node does. base: the same scan without the UDF. */
+static int run_vtab(const struct cmn_buf *src, const char *script, const char *fn, bool email,
+		    bool base, uint64_t n, long long *check, double *secs)
+{
+	char fname[RT_PLAN_MAX_NAME], sname[RT_PLAN_MAX_NAME];
+	char cx[] = "x", ce[] = "e", cu[] = "_u0", tin[] = "in0";
+	struct rt_plan_function f = { fname, RT_UDF_SCALAR, sname, fname, NULL, 0 };
+	struct rt_plan_file sf = { sname, -1 };
+	struct rt_plan_col pcols[2] = { { cx, CMN_COL_BIGINT }, { ce, CMN_COL_STRING } };
+	struct rt_plan_carg arg = { email ? 1 : 0, { RT_T_NULL, { 0 } }, NULL };
+	struct rt_plan_computed comp = { cu, 0, &arg, 1 };
+	/* base keeps the computed column (the same block-wise scan), unread */
+	struct rt_plan_input pin = { tin, { pcols, 2 }, -1, 0, &comp, 1 };
+	struct cmn_col cols[2] = { { CMN_COL_BIGINT, "x", 1 }, { CMN_COL_STRING, "e", 1 } };
+	struct cmn_buf text = *src; /* borrowed: never freed through st */
+	struct rt_stage *st = calloc(1, sizeof(*st));
+	struct cmn_err err = CMN_ERR_INIT;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	const char *sql;
+	double t0;
+	int rc = -1;
+
+	if (!st)
+		return -1;
+	snprintf(fname, sizeof(fname), "%s", fn);
+	snprintf(sname, sizeof(sname), "%s", script);
+	st->plan.functions = &f;
+	st->plan.nfunctions = 1;
+	st->plan.scripts = &sf;
+	st->plan.nscripts = 1;
+	st->plan.inputs = &pin;
+	st->plan.ninputs = 1;
+	st->plan.limits.cpu_ns = RT_DEFAULT_CPU_NS;
+	st->script_src = &text;
+	st->cpu_armed = true;
+	st->inputs[0].plan = &pin;
+	st->inputs[0].stage = st;
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
+	    vtab_fill(&st->inputs[0], cols, n, &err) < 0 ||
+	    rt_vtab_register(db, st->inputs, 1, &err) < 0 || rt_udfs_register(st, db, &err) < 0) {
+		fprintf(stderr, "udf_bench: vtab setup: %s %s\n", err.msg, sqlite3_errmsg(db));
+		goto out;
+	}
+	/* what the planner renders for SELECT sum(f(x)) / sum(length(f(e))) */
+	if (email)
+		sql = base ? "SELECT sum(length(\"t\".\"e\")) FROM \"in0\" AS \"t\""
+			   : "SELECT sum(length(\"t\".\"_u0\")) FROM \"in0\" AS \"t\"";
+	else
+		sql = base ? "SELECT sum(\"t\".\"x\" * 2 + 1) FROM \"in0\" AS \"t\""
+			   : "SELECT sum(\"t\".\"_u0\") FROM \"in0\" AS \"t\"";
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		goto out;
+	t0 = now();
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		fprintf(stderr, "udf_bench: vtab: %s %s\n", sqlite3_errmsg(db), st->udf_err.msg);
+		goto out;
+	}
+	*secs = now() - t0;
+	*check = (long long)sqlite3_column_int64(q, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	rt_input_free(&st->inputs[0]);
+	st->script_src = NULL;
+	rt_udfs_free(st);
+	free(st);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -252,6 +369,14 @@ int main(int argc, char **argv)
 	email = strncmp(argv[4], "email", 5) == 0;
 	if (strstr(argv[4], "-bare")) {
 		if (run_bare(&src, argv[2], email, n, &check, &secs) < 0)
+			return 1;
+		printf("%llu %.6f %lld\n", (unsigned long long)n, secs, check);
+		cmn_buf_free(&src);
+		return 0;
+	}
+	if (strstr(argv[4], "-vtab")) {
+		if (run_vtab(&src, argv[1], argv[2], email, strstr(argv[4], "-vtabbase") != NULL, n,
+			     &check, &secs) < 0)
 			return 1;
 		printf("%llu %.6f %lld\n", (unsigned long long)n, secs, check);
 		cmn_buf_free(&src);

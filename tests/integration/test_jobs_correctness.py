@@ -476,6 +476,22 @@ QUERIES = [
                        "GROUP BY mask_email(email) HAVING COUNT(*) > 1"),
     q("udf_in_join", "SELECT mask_email(u.email) AS m, o.amount FROM users u "
                      "JOIN orders o ON u.id = o.user_id WHERE o.qty = 2"),
+    # scalar UDFs over bare columns and literals run as batched computed
+    # columns of the MAP's input (docs/stage-plan.md "Computed columns")
+    q("udf_batch_same_call_twice", "SELECT id, mask_email(email) AS a, mask_email(email) AS b "
+                                   "FROM users"),
+    q("udf_batch_where_other_column", "SELECT id, token_count(name) AS n FROM users "
+                                      "WHERE age > 50"),
+    q("udf_batch_in_aggregate", "SELECT country, SUM(token_count(name)) AS s, COUNT(*) AS n "
+                                "FROM users GROUP BY country"),
+    q("udf_batch_order_by", "SELECT id, mask_email(email) AS m FROM users WHERE id IS NOT NULL "
+                            "ORDER BY token_count(name) DESC, id LIMIT 20", ordered=True),
+    q("udf_batch_literal_arg", "SELECT id, mask_email('abc@example.com') AS k, "
+                               "mask_email(email) AS m FROM users WHERE id < 100"),
+    q("udf_batch_with_lateral_view", "SELECT u.id, mask_email(u.email) AS m, w.word FROM users u "
+                                     "LATERAL VIEW words(u.name) w AS word WHERE u.id < 300",
+      "SELECT u.id, mask_email(u.email) AS m, w.value AS word FROM users u, "
+      "json_each(words_json(u.name)) w WHERE u.id < 300"),
     # -- UDAFs (partial on the MAP nodes, merged on REDUCE)
     q("udaf_geomean", "SELECT country, geomean(score) AS g FROM users GROUP BY country"),
     q("udaf_global", "SELECT median(age) AS m, stddev_pop(score) AS p, "

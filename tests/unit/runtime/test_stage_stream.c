@@ -15,8 +15,8 @@
 static char name_a[] = "a", name_b[] = "b", name_in0[] = "in0", name_in1[] = "in1";
 static struct rt_plan_col cols[] = { { name_a, CMN_COL_BIGINT }, { name_b, CMN_COL_STRING } };
 static struct rt_plan_input plan_in[2] = {
-	{ name_in0, { cols, 2 }, 3, 0 },
-	{ name_in1, { cols, 2 }, 4, 0 },
+	{ name_in0, { cols, 2 }, 3, 0, NULL, 0 },
+	{ name_in1, { cols, 2 }, 4, 0, NULL, 0 },
 };
 
 /* Returns a bitmask: bit i set when input i streams. */

@@ -348,8 +348,42 @@ static const char *affinity(enum sch_q_type t)
 				    : "INTEGER";
 }
 
-static void load_input(sqlite3 *db, const struct sch_plan_input *in, struct rows *rows, size_t from,
-		       size_t to)
+/* A computed column (plan.h) as the node makes it: the call over the row. */
+static void add_computed(sqlite3 *db, const char *project, const struct sch_plan_input *in,
+			 const struct sch_plan_computed *c)
+{
+	char fname[300], sql[4096];
+	size_t n;
+
+	assert_int_equal(sch_plan_fn_name(c->fn_ref, project, fname, sizeof(fname)), 0);
+	sqlite3_snprintf(sizeof(sql), sql, "ALTER TABLE \"%w\" ADD COLUMN \"%w\"", in->table,
+			 c->name);
+	exec(db, sql);
+	n = strlen(sqlite3_snprintf(sizeof(sql), sql, "UPDATE \"%w\" SET \"%w\" = \"%w\"(",
+				    in->table, c->name, fname));
+	for (size_t i = 0; i < c->call->nargs; i++) {
+		const struct sch_q_expr *a = c->call->args[i];
+		const char *sep = i ? ", " : "";
+		if (a->kind == SCH_QE_COLUMN)
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s\"%w\"", sep,
+					 c->def->cols[a->colidx].name);
+		else if (a->kind == SCH_QE_STRING)
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s%Q", sep, a->sval);
+		else if (a->kind == SCH_QE_DOUBLE)
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s%.17g", sep, a->dval);
+		else if (a->kind == SCH_QE_NULL)
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%sNULL", sep);
+		else
+			sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, "%s%lld", sep,
+					 (long long)a->ival);
+		n += strlen(sql + n);
+	}
+	sqlite3_snprintf((int)(sizeof(sql) - n), sql + n, ")");
+	exec(db, sql);
+}
+
+static void load_input(sqlite3 *db, const char *project, const struct sch_plan_input *in,
+		       struct rows *rows, size_t from, size_t to)
 {
 	char sql[4096];
 	size_t n = 0;
@@ -374,6 +408,8 @@ static void load_input(sqlite3 *db, const struct sch_plan_input *in, struct rows
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
+	for (size_t k = 0; k < in->ncomputed; k++)
+		add_computed(db, project, in, &in->computed[k]);
 }
 
 /* Rows of a base table, the scanned columns, in storage order. */
@@ -415,12 +451,13 @@ static void run_node(const struct sch_plan *p, size_t si, int node, struct rows 
 		if (in->upstream < 0) {
 			struct rows all = { 0 };
 			scan(in, &all);
-			load_input(db, in, &all, all.n * (size_t)node / (size_t)st->nodes,
+			load_input(db, p->project, in, &all,
+				   all.n * (size_t)node / (size_t)st->nodes,
 				   all.n * (size_t)(node + 1) / (size_t)st->nodes);
 			rows_free(&all);
 		} else {
 			struct rows *r = &bufs[si][node][i];
-			load_input(db, in, r, 0, r->n);
+			load_input(db, p->project, in, r, 0, r->n);
 		}
 	}
 	if (sqlite3_prepare_v2(db, st->sql, -1, &q, NULL) != SQLITE_OK)
@@ -588,12 +625,63 @@ static void test_equivalence(void **state)
 
 #include "test_plan_json.h"
 
+/* Scalar UDF calls over bare columns and literals become computed columns
+ * of the MAP's input (one per distinct call); calls under CASE stay in the
+ * SQL, per row. */
+static void test_computed_json(void **state)
+{
+	struct sch_q_script sc;
+	struct sch_q_resolved r;
+	struct sch_plan p;
+	struct cmn_err err = CMN_ERR_INIT;
+	json_t *n, *in, *comp, *args, *cols;
+	const char *sql;
+	(void)state;
+
+	plan_query("SELECT id, mask_email(email) AS a, mask_email(email) AS b, "
+		   "mask_email('x@y.z') AS c FROM users "
+		   "WHERE CASE WHEN id > 1 THEN mask_email(country) END IS NOT NULL",
+		   2, &sc, &r, &p);
+	assert_int_equal(p.v[0].inputs[0].ncomputed, 2);
+	assert_int_equal(sch_plan_node_json(&p, 0, 0, "j-1", &n, &err), 0);
+	in = json_array_get(json_object_get(n, "inputs"), 0);
+	comp = json_object_get(in, "computed");
+	cols = json_object_get(in, "columns");
+	assert_int_equal(json_array_size(comp), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(comp, 0), "name")),
+			    "_u0");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(comp, 0), "function")),
+			    "mask_email");
+	args = json_object_get(json_array_get(comp, 0), "args");
+	assert_int_equal(json_array_size(args), 1);
+	{
+		json_int_t c = json_integer_value(json_object_get(json_array_get(args, 0), "col"));
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(cols, (size_t)c), "name")),
+		    "email");
+	}
+	args = json_object_get(json_array_get(comp, 1), "args");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(args, 0), "lit")),
+			    "x@y.z");
+	sql = json_string_value(json_object_get(n, "sql"));
+	assert_non_null(strstr(sql, "\"_u0\" AS \"c1\""));
+	assert_non_null(strstr(sql, "\"_u0\" AS \"c2\""));
+	assert_non_null(strstr(sql, "\"_u1\" AS \"c3\""));
+	assert_non_null(strstr(sql, "\"mask_email\"(")); /* under CASE: per row */
+	assert_int_equal(json_array_size(json_object_get(n, "functions")), 1);
+	json_decref(n);
+	sch_plan_free(&p);
+	sch_q_resolved_free(&r);
+	sch_q_script_free(&sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_equivalence),    cmocka_unit_test(test_node_json),
 		cmocka_unit_test(test_transform_json), cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_hash),           cmocka_unit_test(test_plan_errors),
+		cmocka_unit_test(test_computed_json),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
