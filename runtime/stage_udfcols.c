@@ -246,7 +246,7 @@ static void fill_args(const struct rt_input *in, struct rt_ucols_scratch *s,
 int rt_udfcols_eval(struct rt_input *in, struct rt_ublock *b, struct cmn_err *err)
 {
 	const struct rt_plan_input *p = in->plan;
-	struct rt_ucols_scratch *s;
+	struct rt_ucols_scratch *s = NULL;
 	size_t ncells = b->n * p->ncomputed;
 
 	if (b->evaluated)
