@@ -215,6 +215,13 @@ static void test_par(void **state)
 	par_start(&t, par_probe_fn, &q);
 	assert_int_equal(par_wait(&t, 1), 0);
 	assert_int_equal(par_wait(&t, 2), -1); /* returns: the helper ended */
+	/* A caller sleeping on shared state is woken by the helper's end and
+	 * does not sleep again once it has ended. */
+	par_lock(&t);
+	while (!par_ended(&t))
+		par_sleep(&t);
+	par_sleep(&t);
+	par_unlock(&t);
 	assert_int_equal(par_join(&t, &err), -1);
 	assert_int_equal(err.code, CMN_ELIMIT);
 }
