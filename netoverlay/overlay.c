@@ -137,13 +137,15 @@ static int hub_ns(struct ovl_overlay *ov, int origin_fd, struct nl_sock **sk, st
 }
 
 /* build()'s schedule. Nearly all of it is the kernel making namespaces
- * (~1 ms each) and veths (~0.5 ms each), so the two threads share the work
- * (par.c): the helper makes the hub netns, installs the hub's guard, then
- * makes node namespaces; the caller makes node namespaces too, adds the
- * bridge once the hub exists, and wires every node as soon as its netns
- * exists (wiring always goes through the caller's single socket in the
- * hub). Whoever is free takes the next node, so neither thread idles while
- * the other has a queue. State below is shared under the task's lock. */
+ * (~1 ms each) and veths (~0.5 ms each), so two threads share the work
+ * (par.c). The caller makes the hub netns and the bridge first (every wire
+ * needs them, and the caller is surely running while the helper may not be
+ * scheduled yet), then wires each node as soon as its netns exists (always
+ * through its own socket in the hub); when no node is ready to wire it
+ * makes the next node netns itself, and the guard last. The helper makes
+ * node namespaces, then the guard if nobody took it. Neither idles while
+ * work is left that it may do. State below is shared under the task's
+ * lock. */
 enum { NODE_UNCLAIMED, NODE_MAKING, NODE_MADE, NODE_WIRED };
 
 struct sched {
@@ -152,11 +154,12 @@ struct sched {
 	struct nl_sock **node_sk;
 	uint64_t rate;
 	struct par_task task;
-	struct nl_sock *hub;  /* made by the helper; the caller's once hub_ready */
+	struct nl_sock *hub;  /* the caller's */
 	unsigned char *state; /* NODE_* per node */
 	size_t next;          /* lowest node that may still be NODE_UNCLAIMED */
-	bool hub_ready;
-	bool stop; /* the caller failed: the helper takes no more nodes */
+	bool hub_ready;       /* the hub netns exists (the guard may go in) */
+	bool guard_claimed, guard_done;
+	bool stop; /* the caller failed: the helper takes nothing more */
 };
 
 /* Lock held. SIZE_MAX if every node is claimed. */
@@ -168,6 +171,15 @@ static size_t claim_node(struct sched *s)
 		return SIZE_MAX;
 	s->state[s->next] = NODE_MAKING;
 	return s->next++;
+}
+
+/* Lock held. */
+static bool claim_guard(struct sched *s)
+{
+	if (s->guard_claimed || !s->hub_ready)
+		return false;
+	s->guard_claimed = true;
+	return true;
 }
 
 /* Makes node i's netns and publishes it; the thread that failed publishes
@@ -182,20 +194,29 @@ static int make_node(struct sched *s, size_t i, struct cmn_err *err)
 	return 0;
 }
 
+static int make_guard(struct sched *s, struct cmn_err *err)
+{
+	if (guard_install(s->ov, s->origin_fd, s->rate, err) < 0)
+		return -1;
+	par_lock(&s->task);
+	s->guard_done = true;
+	par_unlock_notify(&s->task);
+	return 0;
+}
+
 static int helper_main(void *p, struct cmn_err *err)
 {
 	struct sched *s = p;
-	if (hub_ns(s->ov, s->origin_fd, &s->hub, err) < 0)
-		return -1;
-	par_lock(&s->task);
-	s->hub_ready = true;
-	par_unlock_notify(&s->task);
-	if (guard_install(s->ov, s->origin_fd, s->rate, err) < 0)
-		return -1;
 	for (;;) {
 		par_lock(&s->task);
-		size_t i = s->stop ? SIZE_MAX : claim_node(s);
+		bool guard = !s->stop && claim_guard(s);
+		size_t i = s->stop || guard ? SIZE_MAX : claim_node(s);
 		par_unlock(&s->task);
+		if (guard) {
+			if (make_guard(s, err) < 0)
+				return -1;
+			continue;
+		}
 		if (i == SIZE_MAX)
 			return 0;
 		if (make_node(s, i, err) < 0)
@@ -220,30 +241,30 @@ static int wire_node(struct sched *s, size_t i, struct cmn_err *err)
 }
 
 /* What the caller does next, decided under the lock. */
-enum step { STEP_DONE, STEP_BRIDGE, STEP_WIRE, STEP_MAKE, STEP_HELPER_FAILED };
+enum step { STEP_DONE, STEP_WIRE, STEP_MAKE, STEP_GUARD, STEP_HELPER_FAILED };
 
-static enum step next_step(struct sched *s, bool bridged, size_t *node)
+static enum step next_step(struct sched *s, size_t *node)
 {
 	for (;;) {
+		if (par_failed(&s->task))
+			return STEP_HELPER_FAILED;
 		size_t wired = 0;
 		for (size_t i = 0; i < s->ov->node_count; i++) {
 			if (s->state[i] == NODE_WIRED)
 				wired++;
-			else if (s->state[i] == NODE_MADE && bridged) {
+			else if (s->state[i] == NODE_MADE) {
+				s->state[i] = NODE_WIRED; /* claimed: only the caller wires */
 				*node = i;
 				return STEP_WIRE;
 			}
 		}
-		if (wired == s->ov->node_count)
+		if (wired == s->ov->node_count && s->guard_done)
 			return STEP_DONE;
-		if (!bridged && s->hub_ready)
-			return STEP_BRIDGE;
 		if ((*node = claim_node(s)) != SIZE_MAX)
 			return STEP_MAKE;
-		/* Everything left is the helper's: it is on its way, or it
-		 * failed (it has ended with a claimed node not made). */
-		if (par_ended(&s->task))
-			return STEP_HELPER_FAILED;
+		if (claim_guard(s))
+			return STEP_GUARD;
+		/* What is left is the helper's, on its way. */
 		par_sleep(&s->task);
 	}
 }
@@ -251,33 +272,36 @@ static enum step next_step(struct sched *s, bool bridged, size_t *node)
 /* Returns 1 if the helper failed first (par_join says why). */
 static int caller_main(struct sched *s, struct cmn_err *err)
 {
-	bool bridged = false;
+	if (hub_ns(s->ov, s->origin_fd, &s->hub, err) < 0)
+		return -1;
+	par_lock(&s->task);
+	s->hub_ready = true;
+	par_unlock(&s->task);
+	if (lk_bridge_add(s->hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
+		return -1;
 	for (;;) {
 		size_t i = 0;
 		par_lock(&s->task);
-		enum step st = next_step(s, bridged, &i);
-		if (st == STEP_WIRE)
-			s->state[i] = NODE_WIRED; /* claimed; nobody else wires */
+		enum step st = next_step(s, &i);
 		par_unlock(&s->task);
+		int rc = 0;
 		switch (st) {
 		case STEP_DONE:
 			return 0;
 		case STEP_HELPER_FAILED:
 			return 1;
-		case STEP_BRIDGE:
-			if (lk_bridge_add(s->hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
-				return -1;
-			bridged = true;
-			break;
 		case STEP_WIRE:
-			if (wire_node(s, i, err) < 0)
-				return -1;
+			rc = wire_node(s, i, err);
 			break;
 		case STEP_MAKE:
-			if (make_node(s, i, err) < 0)
-				return -1;
+			rc = make_node(s, i, err);
+			break;
+		case STEP_GUARD:
+			rc = make_guard(s, err);
 			break;
 		}
+		if (rc < 0)
+			return -1;
 	}
 }
 

@@ -111,3 +111,8 @@ bool par_ended(const struct par_task *t)
 {
 	return t->ended;
 }
+
+bool par_failed(const struct par_task *t)
+{
+	return t->ended && t->rc < 0;
+}
