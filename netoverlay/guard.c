@@ -6,7 +6,7 @@
  * (IPv6, VLAN tags, other ethertypes) is dropped. Without this a node with
  * CAP_NET_RAW in its netns (there should be none, but the guard does not
  * rely on the container) could impersonate a peer or poison ARP caches.
- * The check is one lookup in a set keyed by (port ifindex, MAC, address)
+ * The check is one lookup in a set keyed by (port name, MAC, address)
  * rather than a chain per port: fewer objects for ovl_create to make, fewer
  * expressions per frame on the bridged path. A per-port rate can be
  * policed here too (then with one small chain per port).
@@ -24,25 +24,25 @@ static void mac_text(const unsigned char *m, char *buf, size_t len)
 	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-/* One element per node in each set: its port's ifindex (fixed at creation,
- * so the guard goes in before the ports exist), its MAC, and its address. */
+/* One element per node in each set: its port's name (so the guard goes in
+ * before the ports exist; by name rather than the fixed ifindex because
+ * libnftables resolves "iif" values through a link dump, one more netlink
+ * socket and round trip), its MAC, and its address. */
 static int guard_sets(struct cmn_buf *b, const struct ovl_overlay *ov, struct cmn_err *err)
 {
 	for (int arp = 0; arp < 2; arp++) {
-		if (cmn_buf_printf(
-			b, err,
-			arp ? "\tset arp4 { type iface_index . ether_addr . ether_addr . "
-			      "ipv4_addr; elements = {"
-			    : "\tset ip4 { type iface_index . ether_addr . ipv4_addr; "
-			      "elements = {") < 0)
+		if (cmn_buf_printf(b, err,
+				   arp ? "\tset arp4 { type ifname . ether_addr . ether_addr . "
+					 "ipv4_addr; elements = {"
+				       : "\tset ip4 { type ifname . ether_addr . ipv4_addr; "
+					 "elements = {") < 0)
 			return -1;
 		for (size_t i = 0; i < ov->node_count; i++) {
 			const struct ovl_node *n = &ov->nodes[i];
 			char mac[18];
 			mac_text(n->mac, mac, sizeof(mac));
-			if (cmn_buf_printf(b, err, "%s %d . %s . %s%s%s", i ? "," : "",
-					   OVL_PORT_IFINDEX_BASE + (int)i, mac, arp ? mac : "",
-					   arp ? " . " : "", n->addr_str) < 0)
+			if (cmn_buf_printf(b, err, "%s \"p%zu\" . %s . %s%s%s", i ? "," : "", i,
+					   mac, arp ? mac : "", arp ? " . " : "", n->addr_str) < 0)
 				return -1;
 		}
 		if (cmn_buf_append_str(b, " } }\n", err) < 0)
@@ -69,11 +69,10 @@ static int rate_dispatch(struct cmn_buf *b, const struct ovl_overlay *ov, uint64
 {
 	if (!rate)
 		return 0;
-	if (cmn_buf_append_str(b, "\t\tmeta iif vmap {", err) < 0)
+	if (cmn_buf_append_str(b, "\t\tiifname vmap {", err) < 0)
 		return -1;
 	for (size_t i = 0; i < ov->node_count; i++) {
-		if (cmn_buf_printf(b, err, "%s %d : jump rate%zu", i ? "," : "",
-				   OVL_PORT_IFINDEX_BASE + (int)i, i) < 0)
+		if (cmn_buf_printf(b, err, "%s \"p%zu\" : jump rate%zu", i ? "," : "", i, i) < 0)
 			return -1;
 	}
 	return cmn_buf_append_str(b, " }\n", err);
@@ -102,9 +101,9 @@ int guard_install(struct ovl_overlay *ov, int origin_fd, uint64_t port_rate_byte
 		return -1;
 	if (cmn_buf_append_str(
 		&b,
-		"\t\tether type ip meta iif . ether saddr . ip saddr @ip4 accept\n"
+		"\t\tether type ip iifname . ether saddr . ip saddr @ip4 accept\n"
 		"\t\tether type arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4 "
-		"meta iif . ether saddr . arp saddr ether . arp saddr ip @arp4 accept\n"
+		"iifname . ether saddr . arp saddr ether . arp saddr ip @arp4 accept\n"
 		"\t}\n}\n"
 		"table ip cordon_hub {\n"
 		"\tchain input { type filter hook input priority 0; policy drop; }\n"
