@@ -145,6 +145,17 @@ int par_wait(struct par_task *t, size_t count);
 /* Waits for fn to end: 0, or -1 with err set to fn's error. Always call it
  * after par_start, also on the caller's own failure paths. */
 int par_join(struct par_task *t, struct cmn_err *err);
+/* For state the caller and fn share beyond a count of items: both change it
+ * between par_lock and par_unlock; par_unlock_notify also wakes a
+ * par_sleep'er; par_sleep (lock held) waits for a notify or fn's end;
+ * par_ended / par_failed (lock held) say whether fn has returned / has
+ * returned an error. */
+void par_lock(struct par_task *t);
+void par_unlock(struct par_task *t);
+void par_unlock_notify(struct par_task *t);
+void par_sleep(struct par_task *t);
+bool par_ended(const struct par_task *t);
+bool par_failed(const struct par_task *t);
 
 /* --- guard.c / grant.c / gc.c ------------------------------------------ */
 int guard_install(struct ovl_overlay *ov, int origin_fd, uint64_t port_rate_bytes,

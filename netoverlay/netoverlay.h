@@ -12,8 +12,9 @@
  *
  * Threads: the calling thread briefly enters the overlay's namespaces
  * (setns) and always returns to the one it started in. ovl_create also runs
- * one short-lived helper thread (signals blocked) that makes the hub and
- * most node namespaces and installs the guard; it is joined before ovl_create returns. Namespaces
+ * one short-lived helper thread (signals blocked) that makes the hub, installs
+ * the guard and makes node namespaces alongside the caller; it is joined before
+ * ovl_create returns. Namespaces
  * are held by file descriptors only (no bind mounts), so a crashed owner's namespaces go away with
  * its fds unless a process still lives in them (ovl_gc kills those).
  */

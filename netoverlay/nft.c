@@ -8,13 +8,32 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
 
 #include <nftables/libnftables.h>
 
 #include "netoverlay/internal.h"
 
+/* libnftables calls exit() when it cannot open its netlink socket (e.g.
+ * EMFILE): a daemon must not die of that. Opening one first turns the
+ * common cause into an error; only a race with another thread taking the
+ * last descriptor in between is left. */
+static int netlink_available(struct cmn_err *err)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	if (fd < 0)
+		return cmn_err_sys(err, "socket AF_NETLINK NETLINK_NETFILTER (before libnftables)");
+	close(fd);
+	return 0;
+}
+
 static int run_here(const char *script, char **out, struct cmn_err *err)
 {
+	if (netlink_available(err) < 0)
+		return -1;
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!ctx)
 		return cmn_err_set(err, CMN_ENOMEM, ENOMEM, "nft_ctx_new");

@@ -8,6 +8,8 @@
  * the owner record (job-<job>) and the subnet lease, both flock'ed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,74 +136,200 @@ static int hub_ns(struct ovl_overlay *ov, int origin_fd, struct nl_sock **sk, st
 	return rc < 0 ? cmn_err_wrap(err, "hub netns") : 0;
 }
 
-/* The helper's part of build(): the hub netns (item 1), every node netns
- * but node 0's (items 2..N), each posted as soon as it exists, then the
- * hub's guard. The calling thread makes node 0's netns meanwhile. */
-struct helper_arg {
+/* build()'s schedule. Nearly all of it is the kernel making namespaces
+ * (~1 ms each) and veths (~0.5 ms each), so two threads share the work
+ * (par.c). The caller makes the hub netns and the bridge first (every wire
+ * needs them, and the caller is surely running while the helper may not be
+ * scheduled yet), then wires each node as soon as its netns exists (always
+ * through its own socket in the hub); when no node is ready to wire it
+ * makes the next node netns itself, and the guard last. The helper makes
+ * node namespaces, then the guard if nobody took it. Neither idles while
+ * work is left that it may do. State below is shared under the task's
+ * lock. */
+enum { NODE_UNCLAIMED, NODE_MAKING, NODE_MADE, NODE_WIRED };
+
+struct sched {
 	struct ovl_overlay *ov;
 	int origin_fd;
 	struct nl_sock **node_sk;
-	struct par_task *task;
 	uint64_t rate;
-	struct nl_sock *hub; /* made here, used by the caller once posted */
+	struct par_task task;
+	struct nl_sock *hub;  /* the caller's */
+	unsigned char *state; /* NODE_* per node */
+	size_t next;          /* lowest node that may still be NODE_UNCLAIMED */
+	bool hub_ready;       /* the hub netns exists (the guard may go in) */
+	bool guard_claimed, guard_done;
+	bool stop; /* the caller failed: the helper takes nothing more */
 };
 
-static int helper_main(void *p, struct cmn_err *err)
+/* Lock held. SIZE_MAX if every node is claimed. */
+static size_t claim_node(struct sched *s)
 {
-	struct helper_arg *h = p;
-	if (hub_ns(h->ov, h->origin_fd, &h->hub, err) < 0)
-		return -1;
-	par_post(h->task);
-	for (size_t i = 1; i < h->ov->node_count; i++) {
-		if (node_ns(h->ov, i, h->origin_fd, &h->node_sk[i], err) < 0)
-			return -1;
-		par_post(h->task);
-	}
-	return guard_install(h->ov, h->origin_fd, h->rate, err);
+	while (s->next < s->ov->node_count && s->state[s->next] != NODE_UNCLAIMED)
+		s->next++;
+	if (s->next == s->ov->node_count)
+		return SIZE_MAX;
+	s->state[s->next] = NODE_MAKING;
+	return s->next++;
 }
 
-/* The calling thread's part: the bridge, then each node's veth (its peer
- * made directly in the node's netns), eth0 up and its address, as soon as
- * the helper has posted that netns. Returns 1 if the helper failed first. */
-static int wire_nodes(struct ovl_overlay *ov, struct helper_arg *h, struct cmn_err *err)
+/* Lock held. */
+static bool claim_guard(struct sched *s)
 {
-	if (par_wait(h->task, 1) < 0)
-		return 1;
-	if (lk_bridge_add(h->hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
+	if (s->guard_claimed || !s->hub_ready)
+		return false;
+	s->guard_claimed = true;
+	return true;
+}
+
+/* Makes node i's netns and publishes it; the thread that failed publishes
+ * nothing and its failure ends the build. */
+static int make_node(struct sched *s, size_t i, struct cmn_err *err)
+{
+	if (node_ns(s->ov, i, s->origin_fd, &s->node_sk[i], err) < 0)
 		return -1;
-	for (size_t i = 0; i < ov->node_count; i++) {
-		char port[24];
-		if (par_wait(h->task, i + 1) < 0)
-			return 1;
-		snprintf(port, sizeof(port), "p%u", (unsigned)i);
-		if (lk_veth_add(h->hub, port, OVL_PORT_IFINDEX_BASE + (int)i, OVL_BRIDGE_IFINDEX,
-				ov->nodes[i].netns_fd, OVL_NODE_IF, OVL_NODE_IFINDEX,
-				ov->nodes[i].mac, err) < 0 ||
-		    lk_up(h->node_sk[i], OVL_NODE_IFINDEX, err) < 0 ||
-		    lk_addr_add(h->node_sk[i], OVL_NODE_IFINDEX, ov->subnet + 2 + (uint32_t)i, 24,
-				err) < 0)
-			return cmn_err_wrap(err, "node %zu", i);
-	}
+	par_lock(&s->task);
+	s->state[i] = NODE_MADE;
+	par_unlock_notify(&s->task);
 	return 0;
 }
 
+static int make_guard(struct sched *s, struct cmn_err *err)
+{
+	if (guard_install(s->ov, s->origin_fd, s->rate, err) < 0)
+		return -1;
+	par_lock(&s->task);
+	s->guard_done = true;
+	par_unlock_notify(&s->task);
+	return 0;
+}
+
+static int helper_main(void *p, struct cmn_err *err)
+{
+	struct sched *s = p;
+	for (;;) {
+		par_lock(&s->task);
+		bool guard = !s->stop && claim_guard(s);
+		size_t i = s->stop || guard ? SIZE_MAX : claim_node(s);
+		par_unlock(&s->task);
+		if (guard) {
+			if (make_guard(s, err) < 0)
+				return -1;
+			continue;
+		}
+		if (i == SIZE_MAX)
+			return 0;
+		if (make_node(s, i, err) < 0)
+			return -1;
+	}
+}
+
+/* The hub end p<i> (ifindex 10+i, in br0, up) with its peer made directly
+ * as eth0 in node i's netns, then eth0 up with its address. */
+static int wire_node(struct sched *s, size_t i, struct cmn_err *err)
+{
+	struct ovl_overlay *ov = s->ov;
+	char port[24];
+	snprintf(port, sizeof(port), "p%u", (unsigned)i);
+	if (lk_veth_add(s->hub, port, OVL_PORT_IFINDEX_BASE + (int)i, OVL_BRIDGE_IFINDEX,
+			ov->nodes[i].netns_fd, OVL_NODE_IF, OVL_NODE_IFINDEX, ov->nodes[i].mac,
+			err) < 0 ||
+	    lk_up(s->node_sk[i], OVL_NODE_IFINDEX, err) < 0 ||
+	    lk_addr_add(s->node_sk[i], OVL_NODE_IFINDEX, ov->subnet + 2 + (uint32_t)i, 24, err) < 0)
+		return cmn_err_wrap(err, "node %zu", i);
+	return 0;
+}
+
+/* What the caller does next, decided under the lock. */
+enum step { STEP_DONE, STEP_WIRE, STEP_MAKE, STEP_GUARD, STEP_HELPER_FAILED };
+
+static enum step next_step(struct sched *s, size_t *node)
+{
+	for (;;) {
+		if (par_failed(&s->task))
+			return STEP_HELPER_FAILED;
+		size_t wired = 0;
+		for (size_t i = 0; i < s->ov->node_count; i++) {
+			if (s->state[i] == NODE_WIRED)
+				wired++;
+			else if (s->state[i] == NODE_MADE) {
+				s->state[i] = NODE_WIRED; /* claimed: only the caller wires */
+				*node = i;
+				return STEP_WIRE;
+			}
+		}
+		if (wired == s->ov->node_count && s->guard_done)
+			return STEP_DONE;
+		if ((*node = claim_node(s)) != SIZE_MAX)
+			return STEP_MAKE;
+		if (claim_guard(s))
+			return STEP_GUARD;
+		/* What is left is the helper's, on its way. */
+		par_sleep(&s->task);
+	}
+}
+
+/* Returns 1 if the helper failed first (par_join says why). */
+static int caller_main(struct sched *s, struct cmn_err *err)
+{
+	if (hub_ns(s->ov, s->origin_fd, &s->hub, err) < 0)
+		return -1;
+	par_lock(&s->task);
+	s->hub_ready = true;
+	par_unlock(&s->task);
+	if (lk_bridge_add(s->hub, OVL_BRIDGE, OVL_BRIDGE_IFINDEX, err) < 0)
+		return -1;
+	for (;;) {
+		size_t i = 0;
+		par_lock(&s->task);
+		enum step st = next_step(s, &i);
+		par_unlock(&s->task);
+		int rc = 0;
+		switch (st) {
+		case STEP_DONE:
+			return 0;
+		case STEP_HELPER_FAILED:
+			return 1;
+		case STEP_WIRE:
+			rc = wire_node(s, i, err);
+			break;
+		case STEP_MAKE:
+			rc = make_node(s, i, err);
+			break;
+		case STEP_GUARD:
+			rc = make_guard(s, err);
+			break;
+		}
+		if (rc < 0)
+			return -1;
+	}
+}
+
 /* Nothing runs in a node before ovl_create returns, so the guard landing
- * after the links are up opens no window. */
+ * while links come up opens no window. */
 static int build(struct ovl_overlay *ov, const struct ovl_options *opt, int origin_fd,
 		 struct nl_sock **node_sk, struct cmn_err *err)
 {
 	if (ipam_acquire(ov, opt->pool, opt->subnet, opt->route_netns_fd, origin_fd, err) < 0)
 		return -1;
 	node_addrs(ov);
-	struct par_task task;
-	struct helper_arg h = { ov, origin_fd, node_sk, &task, opt->port_rate_bytes, NULL };
-	par_start(&task, helper_main, &h);
-	int rc = node_ns(ov, 0, origin_fd, &node_sk[0], err);
-	if (rc == 0)
-		rc = wire_nodes(ov, &h, err);
+	struct sched s = {
+		.ov = ov, .origin_fd = origin_fd, .node_sk = node_sk, .rate = opt->port_rate_bytes
+	};
+	s.state = calloc(ov->node_count, 1);
+	if (!s.state)
+		return cmn_err_set(err, CMN_ENOMEM, ENOMEM, "calloc node states");
+	par_start(&s.task, helper_main, &s);
+	int rc = caller_main(&s, err);
+	if (rc < 0) {
+		par_lock(&s.task);
+		s.stop = true;
+		par_unlock(&s.task);
+	}
 	struct cmn_err herr = CMN_ERR_INIT;
-	int hrc = par_join(&task, &herr);
-	lk_socket_free(h.hub);
+	int hrc = par_join(&s.task, &herr);
+	lk_socket_free(s.hub);
+	free(s.state);
 	/* Our own failure first: one to return to our netns (CMN_EINTERNAL)
 	 * is what the caller must see. */
 	if (rc < 0)

@@ -1,13 +1,12 @@
 /* netoverlay/par.c — a helper thread that works ahead of ovl_create.
  *
  * Nearly all of ovl_create's time is the kernel building namespaces and
- * devices, one syscall after another. Making a netns mostly does not wait
- * for RTNL (its sysctl tables and proc entries), nor does an nftables
- * transaction, while creating links does: so a helper thread makes the hub
- * and node namespaces one after the other (then installs the hub's guard)
- * while the calling thread links each node into the hub as soon as its
- * netns is ready. The helper posts each finished item; the caller waits for the item
- * it needs next.
+ * devices, one syscall after another, and most of it can run on two CPUs
+ * at once (making a netns mostly does not wait for RTNL, nor does an
+ * nftables transaction). So ovl_create runs one helper thread beside the
+ * calling thread and both take the next piece of work as they get free
+ * (overlay.c decides what; par.c gives it a thread, a lock, a condition
+ * variable and a way to hand back the helper's error).
  *
  * Network namespaces are per thread: the helper starts in the caller's netns
  * (it is created while the caller is there) and enters and leaves
@@ -84,4 +83,36 @@ int par_join(struct par_task *t, struct cmn_err *err)
 		return -1;
 	}
 	return 0;
+}
+
+void par_lock(struct par_task *t)
+{
+	pthread_mutex_lock(&t->mu);
+}
+
+void par_unlock(struct par_task *t)
+{
+	pthread_mutex_unlock(&t->mu);
+}
+
+void par_unlock_notify(struct par_task *t)
+{
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void par_sleep(struct par_task *t)
+{
+	if (!t->ended)
+		pthread_cond_wait(&t->cv, &t->mu);
+}
+
+bool par_ended(const struct par_task *t)
+{
+	return t->ended;
+}
+
+bool par_failed(const struct par_task *t)
+{
+	return t->ended && t->rc < 0;
 }

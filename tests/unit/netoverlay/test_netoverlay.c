@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,8 +216,37 @@ static void test_par(void **state)
 	par_start(&t, par_probe_fn, &q);
 	assert_int_equal(par_wait(&t, 1), 0);
 	assert_int_equal(par_wait(&t, 2), -1); /* returns: the helper ended */
+	/* A caller sleeping on shared state is woken by the helper's end and
+	 * does not sleep again once it has ended. */
+	par_lock(&t);
+	while (!par_ended(&t))
+		par_sleep(&t);
+	par_sleep(&t);
+	par_unlock(&t);
 	assert_int_equal(par_join(&t, &err), -1);
 	assert_int_equal(err.code, CMN_ELIMIT);
+}
+
+/* Out of descriptors, an nft script is an error, not the end of the
+ * process: libnftables itself calls exit() when its netlink socket cannot
+ * be opened, so nft_run_in must find out first. */
+static void test_nft_without_fds(void **state)
+{
+	(void)state;
+	if (!have_netns)
+		skip();
+	struct rlimit old;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	int lowest = dup(0);
+	assert_true(lowest >= 0);
+	close(lowest);
+	struct rlimit none = { (rlim_t)lowest, old.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+	struct cmn_err err = CMN_ERR_INIT;
+	int rc = nft_run_in(-1, -1, "list ruleset", NULL, &err);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err.msg, "NETLINK_NETFILTER"));
 }
 
 /* Small overlays through the helper thread: every node gets its address
@@ -292,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_grant_errors),
 		cmocka_unit_test(test_par),
 		cmocka_unit_test(test_create_small),
+		cmocka_unit_test(test_nft_without_fds),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rmdir(run_dir);
