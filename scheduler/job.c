@@ -98,9 +98,7 @@ static void job_free(struct sch_job *job)
 	if (job->cancel_fd >= 0)
 		close(job->cancel_fd);
 	sch_job_compiled_free(&job->c);
-	for (size_t i = 0; i < job->nbatches; i++)
-		cmn_buf_free(&job->batches[i]);
-	free(job->batches);
+	job_result_free(&job->result);
 	free(job->stages);
 	free(job->sql);
 	free(job);
@@ -231,6 +229,7 @@ static int commit(struct sch_job *job, struct cmn_err *err)
 	struct sch_tabledata td = { job->jobs->cfg.cat, job->jobs->cfg.storage,
 				    job->jobs->cfg.api_lock };
 	struct sch_storage_batch *b;
+	const uint8_t *base;
 	const char *project;
 	char spec[1024];
 	const char *part = NULL;
@@ -257,13 +256,19 @@ static int commit(struct sch_job *job, struct cmn_err *err)
 		if (ctas_create(job, project, err) < 0)
 			return -1;
 	}
-	b = calloc(job->nbatches ? job->nbatches : 1, sizeof(*b));
+	b = calloc(job->result.n ? job->result.n : 1, sizeof(*b));
 	if (!b)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	for (size_t i = 0; i < job->nbatches; i++)
-		b[i] = (struct sch_storage_batch){ job->batches[i].data, job->batches[i].len };
-	rc = sch_tabledata_write(&td, project, s->name.name, mode, part, b, job->nbatches,
+	if (job_result_map(&job->result, &base, err) < 0) {
+		free(b);
+		return -1;
+	}
+	for (size_t i = 0; i < job->result.n; i++)
+		b[i] =
+		    (struct sch_storage_batch){ base + job->result.v[i].off, job->result.v[i].len };
+	rc = sch_tabledata_write(&td, project, s->name.name, mode, part, b, job->result.n,
 				 &job->inserted_rows, err);
+	job_result_unmap(&job->result, base);
 	free(b);
 	if (rc < 0 && s->kind == SCH_Q_CTAS)
 		ctas_undo(job, project);
@@ -327,9 +332,7 @@ static void *job_main(void *arg)
 		job->commit_ms = sch_job_now_ms() - t; /* published below under jobs->mu */
 	}
 	if (job->c.stmt && (job->c.stmt->kind == SCH_Q_INSERT || job->c.stmt->kind == SCH_Q_CTAS)) {
-		for (size_t i = 0; i < job->nbatches; i++)
-			cmn_buf_free(&job->batches[i]);
-		job->nbatches = 0;
+		job_result_free(&job->result);
 		job->result_rows = 0;
 	}
 	pthread_mutex_lock(&jobs->mu);
@@ -411,6 +414,7 @@ int sch_job_submit(struct sch_jobs *jobs, struct sch_job_compiled *c, const char
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	}
 	job->jobs = jobs;
+	job->result.fd = -1;
 	job->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	job->sql = strdup(sql);
 	job->nstages = c->has_plan ? c->plan.n : 0;

@@ -22,6 +22,24 @@ struct job_stage_stat {
 	uint64_t cpu_ns, peak_memory, wall_ns;
 };
 
+/* A job's result batches, back to back in a memfd (job_result.c). */
+struct job_rbatch {
+	uint64_t off;
+	uint32_t len, nrows;
+};
+struct job_result {
+	int fd; /* -1 until the first batch */
+	uint64_t len;
+	struct job_rbatch *v;
+	size_t n, cap;
+};
+int job_result_add(struct job_result *r, const void *batch, uint32_t len, uint32_t nrows,
+		   struct cmn_err *err);
+/* Maps the whole result read-only (*base NULL for an empty one). */
+int job_result_map(const struct job_result *r, const uint8_t **base, struct cmn_err *err);
+void job_result_unmap(const struct job_result *r, const uint8_t *base);
+void job_result_free(struct job_result *r); /* leaves it empty, fd -1 */
+
 struct sch_jobs {
 	struct sch_jobs_cfg cfg;
 	char node_path[4096];
@@ -53,8 +71,7 @@ struct sch_job {
 	struct job_stage_stat *stages; /* plan.n, NULL without a plan */
 	size_t nstages;
 	/* the result, written by the job thread before the state is final */
-	struct cmn_buf *batches;
-	size_t nbatches;
+	struct job_result result;
 	uint64_t result_rows, result_bytes;
 	uint64_t rows_read, bytes_read;
 	uint64_t inserted_rows;

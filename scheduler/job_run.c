@@ -624,7 +624,6 @@ static int take_frames(struct run *run, struct sink *sk, struct cmn_err *err)
 		const uint8_t *d = (const uint8_t *)sk->buf.data;
 		uint32_t len = le32(d);
 		struct cmn_rowbatch_reader rd;
-		struct cmn_buf *b;
 
 		if (len == 0) {
 			if (sk->buf.len != 4)
@@ -648,14 +647,8 @@ static int take_frames(struct run *run, struct sink *sk, struct cmn_err *err)
 		if (rd.ncols != job->c.plan.v[job->c.plan.n - 1].out.n)
 			return cmn_err_set(err, CMN_EPROTO, 0, "result batch of %zu columns",
 					   rd.ncols);
-		b = realloc(job->batches, (job->nbatches + 1) * sizeof(*b));
-		if (!b)
-			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-		job->batches = b;
-		cmn_buf_init(&b[job->nbatches], 0);
-		if (cmn_buf_append(&b[job->nbatches], d + 4, len, err) < 0)
+		if (job_result_add(&job->result, d + 4, len, rd.nrows, err) < 0)
 			return -1;
-		job->nbatches++;
 		job->result_rows += rd.nrows;
 		job->result_bytes += len;
 		cmn_buf_consume(&sk->buf, 4 + (size_t)len);

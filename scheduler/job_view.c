@@ -286,6 +286,7 @@ static int each_row(struct sch_job *job, uint64_t offset, uint64_t limit, row_fn
 		    uint64_t *rows, struct cmn_err *err)
 {
 	struct cmn_rowbatch_reader *rd = NULL;
+	const uint8_t *base = NULL;
 	struct cmn_value *vals = NULL;
 	uint64_t skip = offset;
 	enum job_state state;
@@ -305,16 +306,20 @@ static int each_row(struct sch_job *job, uint64_t offset, uint64_t limit, row_fn
 		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 		goto out;
 	}
-	for (size_t b = 0; b < job->nbatches && *rows < limit && rc == 0; b++) {
+	if (job_result_map(&job->result, &base, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t b = 0; b < job->result.n && *rows < limit && rc == 0; b++) {
+		const struct job_rbatch *kb = &job->result.v[b];
+		if (skip >= kb->nrows) { /* a whole batch skipped without a look */
+			skip -= kb->nrows;
+			continue;
+		}
 		/* take_frames validated every kept batch */
-		if (cmn_rowbatch_open_validated(rd, job->batches[b].data, job->batches[b].len,
-						err) < 0) {
+		if (cmn_rowbatch_open_validated(rd, base + kb->off, kb->len, err) < 0) {
 			rc = -1;
 			break;
-		}
-		if (skip >= rd->nrows) {
-			skip -= rd->nrows;
-			continue;
 		}
 		while (*rows < limit && rc == 0) {
 			int r = cmn_rowbatch_next(rd, vals, err);
@@ -331,6 +336,7 @@ static int each_row(struct sch_job *job, uint64_t offset, uint64_t limit, row_fn
 		}
 	}
 out:
+	job_result_unmap(&job->result, base);
 	free(rd);
 	free(vals);
 	return rc;
