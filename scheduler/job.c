@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -376,6 +377,10 @@ static void *job_main(void *arg)
 	pthread_cond_broadcast(&jobs->cv);
 	unref_locked(job); /* the thread's */
 	pthread_mutex_unlock(&jobs->mu);
+	/* A big job's buffers (sink streams, table batches) stay in glibc's
+	 * arenas once freed; every later container start would clone their page
+	 * tables (job_result.c). Give them back. */
+	malloc_trim(0);
 	return NULL;
 }
 
