@@ -327,16 +327,9 @@ static int read_header(struct cmn_rowbatch_reader *r, struct cmn_err *err)
 int cmn_rowbatch_open(struct cmn_rowbatch_reader *r, const void *data, size_t len,
 		      struct cmn_err *err)
 {
-	memset(r, 0, sizeof(*r));
-	r->data = data;
-	r->len = len;
-	if (read_header(r, err) < 0)
+	if (cmn_rowbatch_open_validated(r, data, len, err) < 0)
 		return -1;
-	/* Each row takes at least its bitmap, so a huge count in a small buffer
-	 * is caught here before any per-row work. */
-	if ((uint64_t)r->nrows * ((r->ncols + 7) / 8) > r->len - r->rows_start)
-		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: %u rows cannot fit", r->nrows);
-	r->pos = r->rows_start;
+	/* then every row, in full */
 	for (r->row = 0; r->row < r->nrows; r->row++)
 		if (read_row(r, NULL, true, err) < 0)
 			return -1;
@@ -355,6 +348,8 @@ int cmn_rowbatch_open_validated(struct cmn_rowbatch_reader *r, const void *data,
 	r->len = len;
 	if (read_header(r, err) < 0)
 		return -1;
+	/* Each row takes at least its bitmap, so a huge count in a small buffer
+	 * is caught here before any per-row work. */
 	if ((uint64_t)r->nrows * ((r->ncols + 7) / 8) > r->len - r->rows_start)
 		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: %u rows cannot fit", r->nrows);
 	cmn_rowbatch_rewind(r);

@@ -101,7 +101,7 @@ static void to_rt(sqlite3_value *sv, struct rt_value *v)
 	}
 }
 
-static void result_rt(sqlite3_context *ctx, const struct rt_value *v)
+void rt_sqlite_result_rt(sqlite3_context *ctx, const struct rt_value *v)
 {
 	switch (v->type) {
 	case RT_T_BIGINT:
@@ -159,7 +159,7 @@ static void scalar_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		return;
 	}
 	drain_log(e);
-	result_rt(ctx, &out);
+	rt_sqlite_result_rt(ctx, &out);
 }
 
 /* The aggregate context holds the buffer handle (0 = none yet). */
@@ -250,7 +250,7 @@ static void agg_final_armed(sqlite3_context *ctx)
 	} else if (rt_udf_agg_terminate(e->u, *b, &out, &err) < 0) {
 		fail(ctx, e, &err);
 	} else {
-		result_rt(ctx, &out);
+		rt_sqlite_result_rt(ctx, &out);
 	}
 	drain_log(e);
 	rt_udf_agg_free(e->u, *b);
@@ -484,7 +484,7 @@ static int tvf_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 			sqlite3_result_null(ctx);
 		return SQLITE_OK;
 	}
-	result_rt(ctx, &c->rows[c->pos].v[i]);
+	rt_sqlite_result_rt(ctx, &c->rows[c->pos].v[i]);
 	return SQLITE_OK;
 }
 

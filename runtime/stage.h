@@ -299,6 +299,9 @@ void rt_sink_free(struct rt_sink *s);
 
 struct rt_udf_set;
 int rt_udfs_register(struct rt_stage *st, sqlite3 *db, struct cmn_err *err);
+/* A UDF's value as SQLite's result (sqlfn_udf.c): DATETIME as ms, BOOLEAN
+ * as 0/1, NULL for anything else. */
+void rt_sqlite_result_rt(sqlite3_context *ctx, const struct rt_value *v);
 void rt_udfs_free(struct rt_stage *st);
 /* The opened UDF of plan function i (NULL before registration). */
 struct rt_udf *rt_udfs_get(struct rt_stage *st, size_t i);

@@ -290,27 +290,5 @@ void rt_udfcols_result(struct rt_input *in, const struct rt_ublock *b, size_t k,
 		sqlite3_result_error(ctx, e.msg, -1);
 		return;
 	}
-	switch (v->type) {
-	case RT_T_BIGINT:
-		sqlite3_result_int64(ctx, v->v.i);
-		break;
-	case RT_T_DATETIME:
-		sqlite3_result_int64(ctx, v->v.ms);
-		break;
-	case RT_T_DOUBLE:
-		sqlite3_result_double(ctx, v->v.d);
-		break;
-	case RT_T_BOOLEAN:
-		sqlite3_result_int(ctx, v->v.b ? 1 : 0);
-		break;
-	case RT_T_STRING:
-		sqlite3_result_text64(ctx, v->v.s.p, v->v.s.len, SQLITE_TRANSIENT, SQLITE_UTF8);
-		break;
-	case RT_T_BINARY:
-		sqlite3_result_blob64(ctx, v->v.s.p, v->v.s.len, SQLITE_TRANSIENT);
-		break;
-	default:
-		sqlite3_result_null(ctx);
-		break;
-	}
+	rt_sqlite_result_rt(ctx, v);
 }
