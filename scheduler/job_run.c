@@ -511,7 +511,10 @@ static void node_failure(struct run *run, struct node *nd)
 			code = CMN_ELIMIT; /* the cause, whatever the message mentions */
 			rank = 3;
 		} else if (strstr(why, "stream") || strstr(why, "connection") ||
-			   strstr(why, "peer") || strstr(why, "end frame")) {
+			   strstr(why, "peer") || strstr(why, "end frame") ||
+			   strstr(why, "Broken pipe")) {
+			/* echoes: its reader went away because the job failed (with
+			 * the FINAL elided, cordond closes every node's sink) */
 			rank = 1;
 		}
 	} else if (nd->res.end == SBX_END_KILLED) {
