@@ -174,6 +174,45 @@ static const char *resource_project(const struct run *run, const char *name)
 	return run->job->project;
 }
 
+/* A node sees a stage's resources by name (resource.read, TRANSFORM's
+ * files): two projects' resources of the same name in one job would be one
+ * file, and a function would read the other project's data. Refused before
+ * anything starts. (Scripts are named apart: sch_plan_script_name.) */
+static int check_resource_names(const struct run *run, struct cmn_err *err)
+{
+	const struct sch_q_resolved *res = &run->job->c.res;
+
+	for (size_t i = 0; i < res->nfns; i++) {
+		const struct sch_funcdef *a = res->fns[i].def;
+		for (size_t k = 0; a && k < a->resources.n; k++) {
+			const char *name = a->resources.v[k];
+			const char *other = NULL;
+			if (strcmp(name, a->script) == 0)
+				continue;
+			for (size_t j = 0; !other && j < res->nfns; j++) {
+				const struct sch_funcdef *b = res->fns[j].def;
+				for (size_t m = 0; b && m < b->resources.n; m++)
+					if (strcmp(b->project, a->project) != 0 &&
+					    strcmp(b->resources.v[m], name) == 0 &&
+					    strcmp(b->resources.v[m], b->script) != 0)
+						other = b->project;
+			}
+			for (size_t s = 0; !other && s < run->p->n; s++)
+				for (size_t m = 0; m < run->p->v[s].resources.n; m++)
+					if (strcmp(a->project, run->job->project) != 0 &&
+					    strcmp(run->p->v[s].resources.v[m], name) == 0)
+						other = run->job->project;
+			if (other)
+				return cmn_err_set(err, CMN_EINVAL, 0,
+						   "projects %s and %s both give this job a "
+						   "resource named '%s'; a job can hold only one "
+						   "(rename one of them)",
+						   a->project, other, name);
+		}
+	}
+	return 0;
+}
+
 /* Replaces each "fd": null of list (scripts or resources) with a new child
  * fd holding the content. */
 static int attach_files(struct run *run, json_t *list, bool scripts, struct sbx_fd *fds,
@@ -986,7 +1025,8 @@ static int launch(struct run *run, struct cmn_err *err)
 			cmn_buf_init(&run->nodes[k].log, 0);
 		}
 	t0 = mono_ms();
-	if (setup_feeders(run, err) < 0 || make_overlay(run, err) < 0)
+	if (check_resource_names(run, err) < 0 || setup_feeders(run, err) < 0 ||
+	    make_overlay(run, err) < 0)
 		return -1;
 	t1 = mono_ms();
 	if (start_nodes(run, err) < 0)

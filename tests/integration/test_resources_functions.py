@@ -506,3 +506,24 @@ def test_two_projects_scripts_of_the_same_name_in_one_job(srv):
     mine, theirs = body["rows"][0]
     assert mine == "SALES:a@b.c"
     assert theirs != mine and not theirs.startswith("SALES:") and "@" in theirs, theirs
+
+
+def test_two_projects_resources_of_the_same_name_are_refused(srv):
+    """lib's words.txt and sales' words.txt cannot both be a node's
+    words.txt: the job fails before any node starts, naming both projects."""
+    lua = (b"local M = {}\nfunction M.first(s) return (resource.read('words.txt')"
+           b":match('%S+')) end\nreturn M\n")
+    srv.put_resource("lib", "dictl.lua", lua, keys=srv.acme)
+    srv.put_resource("lib", "words.txt", b"LIB words\n", keys=srv.acme)
+    srv.job("lib", "CREATE FUNCTION first_word AS 'dictl.first' USING 'dictl.lua,words.txt';",
+            keys=srv.acme)
+    srv.put_resource("sales", "dicts.lua", lua, keys=srv.acme)
+    srv.put_resource("sales", "words.txt", b"SALES words\n", keys=srv.acme)
+    ok(srv, "sales", "CREATE FUNCTION my_first AS 'dicts.first' USING 'dicts.lua,words.txt';")
+    st, body = srv.job("sales", "SELECT my_first('x') AS mine", keys=srv.acme)
+    assert st == 200 and body["rows"] == [["SALES"]], body
+    st, body = srv.job("sales", "SELECT my_first('x') AS mine, lib:first_word('x') AS theirs",
+                       keys=srv.acme)
+    assert st == 200 and body["status"] == "failed", body
+    assert "resource named 'words.txt'" in body["error"]["message"], body
+    assert "sales" in body["error"]["message"] and "lib" in body["error"]["message"], body
