@@ -135,6 +135,13 @@ json_t *sch_api_body_json(struct sch_api_req *r);
  * false when the source address is outside. */
 bool sch_api_whitelist_ok(struct sch_api_req *r, const char *project);
 void sch_api_stmt_audit(void *arg, const struct sch_audit_event *ev);
+/* One access decided by the decision function (authz.h) and audited; on a
+ * deny replies 403 naming the action, resource, rule and reason, on an
+ * error replies it, and returns false. */
+struct sch_authz_resource;
+struct sch_authz_context;
+bool sch_api_authorize(struct sch_api_req *r, const char *action,
+		       const struct sch_authz_resource *res, const struct sch_authz_context *ctx);
 
 /* auth.c: SigV4; replies 403 with the AWS error code and returns -1 on
  * failure, fills r->principal on success. */

@@ -15,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/parse.h"
 #include "scheduler/api.h"
+#include "scheduler/authz.h"
 #include "scheduler/metrics.h"
 #include "scheduler/stmt.h"
 
@@ -125,6 +126,36 @@ void sch_api_stmt_audit(void *arg, const struct sch_audit_event *ev)
 		.error_code = ev->error_code,
 	};
 	(void)sch_audit_write(r->api->audit, &rec, &err);
+}
+
+bool sch_api_authorize(struct sch_api_req *r, const char *action,
+		       const struct sch_authz_resource *res, const struct sch_authz_context *ctx)
+{
+	struct sch_authz_decision *d = calloc(1, sizeof(*d)); /* 4.8 KiB: not on the stack */
+	struct cmn_err err = CMN_ERR_INIT;
+	bool ok;
+
+	if (!d) {
+		sch_api_reply_error(r, 500, "InternalError", "out of memory");
+		return false;
+	}
+	if (sch_authz_decide(r->api->cat, &r->principal, action, res, ctx, d, &err) < 0) {
+		free(d);
+		sch_api_reply_err(r, &err);
+		return false;
+	}
+	sch_api_stmt_audit(
+	    r, &(struct sch_audit_event){ .event_name = "Authorize",
+					  .resource = d->resource,
+					  .decision = d->allow ? "allow" : "deny",
+					  .reason = d->reason,
+					  .error_code = d->allow ? NULL : "AccessDenied" });
+	ok = d->allow;
+	if (!ok)
+		sch_api_reply_error(r, 403, "AccessDenied", "%s denied on %s (rule %s): %s", action,
+				    d->resource, d->rule, d->reason);
+	free(d);
+	return ok;
 }
 
 static void run_job(struct sch_api_req *r, const char *project)

@@ -58,32 +58,10 @@ size_t sch_api_body_cap(const struct sch_api_req *r)
 static bool allowed(struct sch_api_req *r, const char *project, const char *action,
 		    enum sch_sql_objtype type, const char *name)
 {
-	struct cmn_err err = CMN_ERR_INIT;
 	struct sch_authz_resource res = { project, type, name, NULL };
 	struct sch_authz_context ctx = { .project = project, .source_ip = r->source_ip };
-	struct sch_authz_decision *d = malloc(sizeof(*d)); /* 4.8 KiB: not on the stack */
-	struct sch_audit_event ev = { .event_name = "Authorize" };
-	bool ok;
 
-	if (!d) {
-		sch_api_reply_error(r, 500, "InternalError", "out of memory");
-		return false;
-	}
-	if (sch_authz_decide(r->api->cat, &r->principal, action, &res, &ctx, d, &err) < 0) {
-		free(d);
-		sch_api_reply_err(r, &err);
-		return false;
-	}
-	ev.resource = d->resource;
-	ev.decision = d->allow ? "allow" : "deny";
-	ev.reason = d->reason;
-	ev.error_code = d->allow ? NULL : "AccessDenied";
-	sch_api_stmt_audit(r, &ev);
-	ok = d->allow;
-	if (!ok)
-		sch_api_reply_error(r, 403, "AccessDenied", "%s", d->reason);
-	free(d);
-	return ok;
+	return sch_api_authorize(r, action, &res, &ctx);
 }
 
 /* The catalog row and the registry entry in one transaction. */

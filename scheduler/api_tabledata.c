@@ -48,45 +48,16 @@ struct td_req {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void audit_decision(struct sch_api_req *r, const struct sch_authz_decision *d)
-{
-	struct sch_audit_event ev = { .event_name = "Authorize",
-				      .resource = d->resource,
-				      .decision = d->allow ? "allow" : "deny",
-				      .reason = d->reason,
-				      .error_code = d->allow ? NULL : "AccessDenied" };
-	sch_api_stmt_audit(r, &ev);
-}
-
 /* Decides one access; replies 403 naming the rule and returns false on a
  * deny. */
 static bool decide(struct td_req *q, const char *action, const char *column)
 {
-	struct sch_api_req *r = q->r;
 	struct sch_authz_resource res = { q->t->project, SCH_OBJ_TABLE, q->t->name, column };
 	struct sch_authz_context ctx = { .project = q->project,
-					 .source_ip = r->source_ip,
+					 .source_ip = q->r->source_ip,
 					 .task_type = "SQL" };
-	struct sch_authz_decision *d = calloc(1, sizeof(*d));
-	struct cmn_err err = CMN_ERR_INIT;
-	bool ok;
 
-	if (!d) {
-		sch_api_reply_error(r, 500, "InternalError", "out of memory");
-		return false;
-	}
-	if (sch_authz_decide(r->api->cat, &r->principal, action, &res, &ctx, d, &err) < 0) {
-		free(d);
-		sch_api_reply_err(r, &err);
-		return false;
-	}
-	audit_decision(r, d);
-	ok = d->allow;
-	if (!ok)
-		sch_api_reply_error(r, 403, "AccessDenied", "%s denied on %s (rule %s): %s", action,
-				    d->resource, d->rule, d->reason);
-	free(d);
-	return ok;
+	return sch_api_authorize(q->r, action, &res, &ctx);
 }
 
 /* ---- PUT .../data ------------------------------------------------------------ */

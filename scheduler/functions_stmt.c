@@ -535,28 +535,14 @@ static int drop_function(struct sch_stmt_ctx *ctx, const struct sch_job_compiled
 int sch_functions_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len,
 			       json_t **result, struct cmn_err *err)
 {
-	struct sch_job_request req = { .cat = ctx->cat,
-				       .who = ctx->principal,
-				       .project = ctx->project,
-				       .source_ip = ctx->source_ip,
-				       .default_nodes = 1,
-				       .audit = ctx->audit,
-				       .audit_arg = ctx->audit_arg };
-	struct sch_q_script sc;
+	struct sch_job_request req = sch_job_request_of(ctx, 1);
 	struct sch_job_compiled c;
-	enum sch_q_kind kind = 0;
+	enum sch_q_kind kind;
 	const char *project;
 	int rc;
 
 	/* another grammar (security statements), or a job: someone else's */
-	if (sch_q_parse(sql, len, &sc, err) < 0) {
-		cmn_err_clear(err);
-		return 0;
-	}
-	for (size_t i = 0; i < sc.n; i++)
-		if (sc.v[i]->kind != SCH_Q_SET)
-			kind = sc.v[i]->kind;
-	sch_q_script_free(&sc);
+	kind = sch_q_text_kind(sql, len);
 	if (kind != SCH_Q_CREATE_FUNCTION && kind != SCH_Q_DROP_FUNCTION)
 		return 0;
 	if (sch_job_compile(&req, sql, len, &c, err) < 0)

@@ -428,15 +428,7 @@ json_t *sch_job_answer(struct sch_job *job, uint64_t max_rows)
 int sch_job_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
 			 struct cmn_err *err)
 {
-	struct sch_job_request req = {
-		.cat = ctx->cat,
-		.who = ctx->principal,
-		.project = ctx->project,
-		.source_ip = ctx->source_ip,
-		.default_nodes = 2,
-		.audit = ctx->audit,
-		.audit_arg = ctx->audit_arg,
-	};
+	struct sch_job_request req = sch_job_request_of(ctx, 2);
 	struct sch_job_origin o = { ctx->principal, ctx->project, ctx->request_id, ctx->source_ip,
 				    NULL };
 	struct sch_jobs *jobs = sch_jobs_default();

@@ -166,6 +166,20 @@ struct sch_job_request {
 	void *audit_arg;
 };
 
+/* The request of a statement handler's job text: the caller, project and
+ * audit of ctx. */
+static inline struct sch_job_request sch_job_request_of(const struct sch_stmt_ctx *ctx,
+							int default_nodes)
+{
+	return (struct sch_job_request){ .cat = ctx->cat,
+					 .who = ctx->principal,
+					 .project = ctx->project,
+					 .source_ip = ctx->source_ip,
+					 .default_nodes = default_nodes,
+					 .audit = ctx->audit,
+					 .audit_arg = ctx->audit_arg };
+}
+
 int sch_job_compile(const struct sch_job_request *req, const char *sql, size_t len,
 		    struct sch_job_compiled *out, struct cmn_err *err);
 void sch_job_compiled_free(struct sch_job_compiled *c);

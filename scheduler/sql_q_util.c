@@ -453,3 +453,18 @@ void sch_q_script_free(struct sch_q_script *sc)
 	sc->v = NULL;
 	sc->n = 0;
 }
+
+enum sch_q_kind sch_q_text_kind(const char *src, size_t len)
+{
+	struct sch_q_script sc;
+	struct cmn_err err = CMN_ERR_INIT;
+	enum sch_q_kind kind = SCH_Q_SET;
+
+	if (sch_q_parse(src, len, &sc, &err) < 0)
+		return 0;
+	for (size_t i = 0; i < sc.n; i++)
+		if (sc.v[i]->kind != SCH_Q_SET)
+			kind = sc.v[i]->kind;
+	sch_q_script_free(&sc);
+	return kind;
+}

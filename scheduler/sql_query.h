@@ -236,6 +236,11 @@ struct sch_q_script {
 /* Parses a job text of query/DDL/DML/SET statements separated by `;`.
  * Errors are CMN_EINVAL "line:col: message". */
 int sch_q_parse(const char *src, size_t len, struct sch_q_script *out, struct cmn_err *err);
+/* The kind of a job text's statement (the last that is not a SET): 0 when
+ * the text does not parse in this grammar (security statements, bad SQL),
+ * SCH_Q_SET when it holds only SETs. Statement handlers use it to decide
+ * whether a text is theirs. */
+enum sch_q_kind sch_q_text_kind(const char *src, size_t len);
 
 /* Parses one statement starting at toks[*pos] (src is the text the tokens
  * came from; CREATE VIEW keeps its query text). On success *pos is the

@@ -94,13 +94,7 @@ static int drop_metadata(struct sch_stmt_ctx *ctx, const struct sch_tabledef *t,
 static int drop_table(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
 		      struct cmn_err *err)
 {
-	struct sch_job_request req = { .cat = ctx->cat,
-				       .who = ctx->principal,
-				       .project = ctx->project,
-				       .source_ip = ctx->source_ip,
-				       .default_nodes = 1,
-				       .audit = ctx->audit,
-				       .audit_arg = ctx->audit_arg };
+	struct sch_job_request req = sch_job_request_of(ctx, 1);
 	struct sch_tabledata td = stmt_td;
 	struct sch_job_compiled c;
 	char res[SCH_AUTHZ_RESOURCE_MAX];
@@ -158,13 +152,7 @@ static int partition_registered(struct sch_catalog *cat, const struct sch_tabled
 static int drop_partition(struct sch_stmt_ctx *ctx, const char *sql, size_t len, json_t **result,
 			  struct cmn_err *err)
 {
-	struct sch_job_request req = { .cat = ctx->cat,
-				       .who = ctx->principal,
-				       .project = ctx->project,
-				       .source_ip = ctx->source_ip,
-				       .default_nodes = 1,
-				       .audit = ctx->audit,
-				       .audit_arg = ctx->audit_arg };
+	struct sch_job_request req = sch_job_request_of(ctx, 1);
 	struct sch_tabledata td = stmt_td;
 	struct sch_job_compiled c;
 	const struct sch_tabledef *t;
@@ -292,23 +280,15 @@ static int setproject_download(const char *s, size_t len, const char **value, si
 int sch_tabledata_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t len,
 			       json_t **result, struct cmn_err *err)
 {
-	struct sch_q_script sc;
 	const char *s = sql, *value;
 	size_t n = len, vlen;
-	enum sch_q_kind kind = SCH_Q_SET;
+	enum sch_q_kind kind;
 
 	if (!stmt_td.cat || stmt_td.cat != ctx->cat)
 		return 0; /* not configured for this catalog (sch_tabledata_stmt_use) */
 	if (trim(&s, &n) && !memchr(s, ';', n) && setproject_download(s, n, &value, &vlen))
 		return set_download(ctx, value, vlen, result, err);
-	if (sch_q_parse(sql, len, &sc, err) < 0) {
-		cmn_err_clear(err);
-		return 0;
-	}
-	for (size_t i = 0; i < sc.n; i++)
-		if (sc.v[i]->kind != SCH_Q_SET)
-			kind = sc.v[i]->kind;
-	sch_q_script_free(&sc);
+	kind = sch_q_text_kind(sql, len);
 	if (kind == SCH_Q_DROP_TABLE)
 		return drop_table(ctx, sql, len, result, err);
 	if (kind == SCH_Q_DROP_PARTITION)

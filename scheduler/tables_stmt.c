@@ -306,13 +306,7 @@ int sch_tables_stmt_handler(struct sch_stmt_ctx *ctx, const char *sql, size_t le
 			    json_t **result_out, struct cmn_err *err)
 {
 	struct sch_q_script sc;
-	struct sch_job_request req = { .cat = ctx->cat,
-				       .who = ctx->principal,
-				       .project = ctx->project,
-				       .source_ip = ctx->source_ip,
-				       .default_nodes = 1,
-				       .audit = ctx->audit,
-				       .audit_arg = ctx->audit_arg };
+	struct sch_job_request req = sch_job_request_of(ctx, 1);
 	struct sch_job_compiled c;
 	bool mine = false;
 	int rc;
