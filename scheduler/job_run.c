@@ -656,6 +656,24 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* A result batch has the plan's columns and types: with the FINAL elided
+ * the rows come straight from nodes that ran UDFs, and a node is not
+ * trusted to send what it was told to. (A column the plan types NULL may
+ * come as any type.) */
+static int check_result_schema(const struct sch_plan_cols *out,
+			       const struct cmn_rowbatch_reader *rd, struct cmn_err *err)
+{
+	if (rd->ncols != out->n)
+		return cmn_err_set(err, CMN_EPROTO, 0, "result batch of %zu columns, not %zu",
+				   rd->ncols, out->n);
+	for (size_t i = 0; i < out->n; i++)
+		if (out->v[i].type != SCH_QT_NULL && (int)rd->cols[i].type != (int)out->v[i].type)
+			return cmn_err_set(
+			    err, CMN_EPROTO, 0, "result batch column %zu is %s, not %s", i + 1,
+			    cmn_col_type_name(rd->cols[i].type), sch_q_type_name(out->v[i].type));
+	return 0;
+}
+
 /* Takes whole frames out of a sink's buffer into the job's result. */
 static int take_frames(struct run *run, struct sink *sk, struct cmn_err *err)
 {
@@ -686,9 +704,8 @@ static int take_frames(struct run *run, struct sink *sk, struct cmn_err *err)
 					   (unsigned long long)max);
 		if (cmn_rowbatch_open(&rd, d + 4, len, err) < 0)
 			return cmn_err_wrap(err, "result batch");
-		if (rd.ncols != job->c.plan.v[job->c.plan.n - 1].out.n)
-			return cmn_err_set(err, CMN_EPROTO, 0, "result batch of %zu columns",
-					   rd.ncols);
+		if (check_result_schema(&job->c.plan.v[job->c.plan.n - 1].out, &rd, err) < 0)
+			return -1;
 		if (job_result_add(&job->result, d + 4, len, rd.nrows, err) < 0)
 			return -1;
 		job->result_rows += rd.nrows;
