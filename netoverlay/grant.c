@@ -151,14 +151,14 @@ static int hub_side(struct ovl_overlay *ov, int origin, const struct ovl_dest *d
 		rc = drop_stale_uplink(ov, origin, gwname, err);
 	if (rc == 0)
 		rc = lk_veth_add(sk, OVL_HUB_UPLINK, OVL_HUB_UPLINK_IFINDEX, 0, ov->gw_fd, gwname,
-				 0, NULL, err);
+				 0, NULL, OVL_UPLINK_MTU, err);
 	if (rc == 0)
 		rc = lk_addr_add(sk, OVL_HUB_UPLINK_IFINDEX, HUB_UP_ADDR(ov), 30, err);
 	if (rc == 0)
 		rc = lk_addr_add(sk, OVL_BRIDGE_IFINDEX, HUB_BR_ADDR(ov), 24, err);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = lk_route_add(sk, ntohl(d[i].net.s_addr), d[i].prefix, GW_UP_ADDR(ov),
-				  OVL_HUB_UPLINK_IFINDEX, err);
+				  OVL_HUB_UPLINK_IFINDEX, 0, err);
 	lk_socket_free(sk);
 	if (rc < 0)
 		return -1;
@@ -251,7 +251,7 @@ static int node_routes(struct ovl_overlay *ov, int origin, const struct ovl_dest
 		}
 		for (size_t j = 0; rc == 0 && j < n; j++)
 			rc = lk_route_add(sk, ntohl(d[j].net.s_addr), d[j].prefix, HUB_BR_ADDR(ov),
-					  OVL_NODE_IFINDEX, err);
+					  OVL_NODE_IFINDEX, OVL_UPLINK_MTU, err);
 		lk_socket_free(sk);
 		if (rc < 0)
 			return cmn_err_wrap(err, "node %zu", i);

@@ -107,7 +107,7 @@ int lk_bridge_add(struct nl_sock *sk, const char *name, int ifindex, struct cmn_
 
 int lk_veth_add(struct nl_sock *sk, const char *name, int ifindex, int master_ifindex,
 		int peer_ns_fd, const char *peer_name, int peer_ifindex,
-		const unsigned char *peer_mac, struct cmn_err *err)
+		const unsigned char *peer_mac, unsigned mtu, struct cmn_err *err)
 {
 	struct rtnl_link *link = rtnl_link_veth_alloc();
 	if (!link)
@@ -131,6 +131,8 @@ int lk_veth_add(struct nl_sock *sk, const char *name, int ifindex, int master_if
 	rtnl_link_set_num_rx_queues(link, 1);
 	rtnl_link_set_num_tx_queues(peer, 1);
 	rtnl_link_set_num_rx_queues(peer, 1);
+	rtnl_link_set_mtu(link, mtu);
+	rtnl_link_set_mtu(peer, mtu);
 	rtnl_link_set_name(peer, peer_name);
 	if (peer_ifindex > 0)
 		rtnl_link_set_ifindex(peer, peer_ifindex);
@@ -199,7 +201,7 @@ out:
 }
 
 int lk_route_add(struct nl_sock *sk, uint32_t dst, unsigned prefix, uint32_t gateway, int ifindex,
-		 struct cmn_err *err)
+		 unsigned mtu, struct cmn_err *err)
 {
 	struct rtnl_route *route = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
@@ -214,6 +216,8 @@ int lk_route_add(struct nl_sock *sk, uint32_t dst, unsigned prefix, uint32_t gat
 	rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
 	rtnl_route_set_type(route, RTN_UNICAST);
 	rc = rtnl_route_set_dst(route, d);
+	if (rc == 0 && mtu > 0)
+		rc = rtnl_route_set_metric(route, RTAX_MTU, mtu);
 	if (rc < 0)
 		goto out;
 	rtnl_route_nh_set_ifindex(nh, ifindex);

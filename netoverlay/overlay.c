@@ -233,7 +233,7 @@ static int wire_node(struct sched *s, size_t i, struct cmn_err *err)
 	snprintf(port, sizeof(port), "p%u", (unsigned)i);
 	if (lk_veth_add(s->hub, port, OVL_PORT_IFINDEX_BASE + (int)i, OVL_BRIDGE_IFINDEX,
 			ov->nodes[i].netns_fd, OVL_NODE_IF, OVL_NODE_IFINDEX, ov->nodes[i].mac,
-			err) < 0 ||
+			OVL_NODE_MTU, err) < 0 ||
 	    lk_up(s->node_sk[i], OVL_NODE_IFINDEX, err) < 0 ||
 	    lk_addr_add(s->node_sk[i], OVL_NODE_IFINDEX, ov->subnet + 2 + (uint32_t)i, 24, err) < 0)
 		return cmn_err_wrap(err, "node %zu", i);

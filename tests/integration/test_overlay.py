@@ -99,6 +99,9 @@ def test_topology_and_settings(made, outer):
         assert read_sysctl(n["ns"], "net/ipv6/conf/all/disable_ipv6") == "1"
         assert read_sysctl(n["ns"], "net/ipv6/conf/eth0/disable_ipv6") == "1"
         assert read_sysctl(n["ns"], "net/ipv4/ip_forward") == "0"
+        # Jumbo MTU on the overlay: it never leaves the machine.
+        eth0 = ovlnet.ns_run(n["ns"], ["ip", "-o", "link", "show", "eth0"], check=True).stdout
+        assert " mtu 65535 " in eth0, eth0
         # Owned by the creator's user namespace (the initial one for cordond), not a child.
         fd = os.open(n["ns"], os.O_RDONLY)
         try:
@@ -222,6 +225,25 @@ def test_grant_allows_exactly_the_destination(made, granted_world, servers):
     # The table goes at once; the uplink with the hub netns, asynchronously.
     assert gw_objects(gw)[1] == []
     ovlnet.wait_until(lambda: links(gw) == ["g-ext", "lo"], "uplink removed")
+
+
+def test_bulk_transfers_node_to_node_and_through_a_grant(made, granted_world):
+    """4 MiB node to node (jumbo MTU end to end) and through a grant, whose
+    uplink has MTU 1500: the node's route to the granted prefix carries that
+    MTU, so the first segments are already the right size (path MTU
+    discovery alone, through the hub's ICMP, also works: checked by hand)."""
+    gw, ext = granted_world
+    ov = made("bulk", 2, "--grant", "198.51.100.7/32:8090", "--gateway", gw.path)
+    routes = ovlnet.ns_run(ov.nodes[0]["ns"], ["ip", "-4", "route"], check=True).stdout
+    assert "198.51.100.7 via" in routes and "mtu 1500" in routes, routes
+    size = 4 << 20
+    for dst_ns, addr in [(ov.nodes[1]["ns"], ov.nodes[1]["addr"]), (ext.path, "198.51.100.7")]:
+        sink = ovlnet.Probe(dst_ns, "tcp-sink", "0.0.0.0", 8090)
+        try:
+            assert probe(ov.nodes[0]["ns"], "tcp-send", addr, 8090, size, 10) == f"ok sent {size}"
+            assert sink.result().strip() == str(size)
+        finally:
+            sink.close()
 
 
 def test_grant_port_range_and_prefix(made, granted_world, servers):

@@ -75,10 +75,12 @@ class Netns:
         self.proc.wait()
 
 
-def link_pair(a, a_if, a_addr, b, b_if, b_addr):
-    """A veth between two test namespaces (made with ip(8): test-side only)."""
-    a.run(["ip", "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns",
-           str(b.pid)])
+def link_pair(a, a_if, a_addr, b, b_if, b_addr, mtu=None):
+    """A veth between two test namespaces (made with ip(8): test-side only),
+    at the kernel's default MTU unless mtu is given."""
+    m = ["mtu", str(mtu)] if mtu else []
+    a.run(["ip", "link", "add", a_if, *m, "type", "veth", "peer", "name", b_if, "netns",
+           str(b.pid), *m])
     a.run(["ip", "addr", "add", a_addr, "dev", a_if])
     a.run(["ip", "link", "set", a_if, "up"])
     b.run(["ip", "addr", "add", b_addr, "dev", b_if])
@@ -274,6 +276,39 @@ def _udp_count(port, count):
     print(n, flush=True)
 
 
+def _tcp_sink(addr, port):
+    """Takes one TCP connection, reads it to EOF, prints the byte count."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port)))
+    s.listen(1)
+    print("ready", flush=True)
+    c, _ = s.accept()
+    n = 0
+    while True:
+        data = c.recv(1 << 20)
+        if not data:
+            break
+        n += len(data)
+    print(n, flush=True)
+
+
+def _tcp_send(addr, port, nbytes, timeout):
+    """Sends nbytes to addr:port in one connection and closes it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(float(timeout))
+    try:
+        s.connect((addr, int(port)))
+        s.sendall(b"x" * int(nbytes))
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1)
+        print("ok sent", nbytes)
+    except socket.timeout:
+        print("fail timeout")
+    except OSError as e:
+        print("fail", errno.errorcode.get(e.errno, str(e.errno)))
+
+
 def _tcp_connect(addr, port, timeout):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(float(timeout))
@@ -389,6 +424,8 @@ def main(argv):
         "tcp-serve": _tcp_serve,
         "udp-serve": _tcp_serve,
         "tcp-connect": _tcp_connect,
+        "tcp-sink": _tcp_sink,
+        "tcp-send": _tcp_send,
         "udp-ask": _udp_ask,
         "tcp6-serve": _tcp6_serve,
         "udp-count": _udp_count,
