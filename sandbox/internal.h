@@ -125,6 +125,11 @@ int child_set_nofile(const struct sbx_limits *lim, struct cmn_err *err);
 /* Messages on child->sock. */
 enum { MSG_GO = 1, MSG_READY, MSG_START, MSG_NOTIFY_FD, MSG_STATUS, MSG_CGROUP };
 #define SBX_MSG_MAX_FDS 3
+/* cordon-reap (reap.c), embedded by reap_image.c; sbx_reap_memfd() puts it
+ * in a sealed, execute-only memfd (CLOEXEC) for a container's init. */
+extern const unsigned char sbx_reap_image[], sbx_reap_image_end[];
+int sbx_reap_memfd(struct cmn_err *err);
+
 struct sbx_msg {
 	int type;
 	int value;

@@ -19,8 +19,9 @@
  *    ends here                           no_new_privs, not dumpable
  *  8 sbx_start: send argv, envp, fds   8 die with the caller (PDEATHSIG)
  *  9 wait for the exec (error pipe     9 fork the payload; READY
- *    EOF) or its error; take the      10 reap; report the payload's status
- *    listener (udf: let the first
+ *    EOF) or its error; take the      10 exec cordon-reap (reap.c says why),
+ *    listener (udf: let the first        which reaps and reports the
+ *                                        payload's status
  *    execve pass); start the          payload: own pgrp, seccomp, send the
  *    supervisor thread                listener; wait for the start; fds, execve
  * Children report failures as text on the error pipe and _exit(127).
@@ -52,6 +53,7 @@ struct ctx {
 	const struct sbx_filter *filter;
 	int sock;           /* child end */
 	int errpipe;        /* write end */
+	int reap_fd;        /* cordon-reap's memfd */
 	struct sbx_run run; /* in the init: what MSG_START brought */
 	bool start_follows; /* in the init: GO said the start is queued (no READY) */
 };
@@ -144,6 +146,35 @@ static _Noreturn void init_reap(int sock, pid_t payload)
 	}
 }
 
+static void format_int(char *out, size_t size, long v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0 && n < sizeof(tmp));
+	size_t i = 0;
+	for (; n > 0 && i + 1 < size; i++)
+		out[i] = tmp[--n];
+	out[i] = '\0';
+}
+
+/* Init step 10: become cordon-reap, so that no page of the caller stays
+ * shared with this process for as long as the payload runs. Returns only
+ * if the exec failed; init_reap then does the same work in place. */
+static void exec_reaper(int reap_fd, int sock, pid_t payload)
+{
+	char name[] = "cordon-reap", sock_text[16], pid_text[16];
+	format_int(sock_text, sizeof(sock_text), sock);
+	format_int(pid_text, sizeof(pid_text), payload);
+	char *argv[] = { name, sock_text, pid_text, NULL };
+	char *envp[] = { NULL };
+	if (reap_fd < 0 || fcntl(sock, F_SETFD, 0) < 0)
+		return;
+	syscall(SYS_execveat, reap_fd, "", argv, envp, AT_EMPTY_PATH);
+	fcntl(sock, F_SETFD, FD_CLOEXEC);
+}
+
 /* The kernel clears the parent-death signal on every credential change, so
  * it is armed after the last one; a caller that died before that has closed
  * its end of the socket. */
@@ -159,7 +190,7 @@ static int die_with_caller(int sock, struct cmn_err *err)
 
 static int init_setup(struct ctx *c, struct cmn_err *err)
 {
-	int keep[2] = { c->sock, c->errpipe };
+	int keep[3] = { c->sock, c->errpipe, c->reap_fd };
 	struct sbx_msg go;
 	struct sbx_mount_plan plan;
 	int cg_fds[SBX_MSG_MAX_FDS];
@@ -169,7 +200,7 @@ static int init_setup(struct ctx *c, struct cmn_err *err)
 	 * maps instead of delaying the setup. */
 	if (setsid() < 0)
 		return cmn_err_sys(err, "setsid");
-	if (child_close_all_but(keep, 2, err) < 0)
+	if (child_close_all_but(keep, c->reap_fd >= 0 ? 3 : 2, err) < 0)
 		return -1;
 	if (recv(c->sock, &go, sizeof(go), 0) != sizeof(go) || go.type != MSG_GO)
 		_exit(123); /* the caller gave up */
@@ -222,6 +253,7 @@ static _Noreturn void init_main(struct ctx *c)
 	if (!c->start_follows &&
 	    send(c->sock, &ready, sizeof(ready), MSG_NOSIGNAL) != sizeof(ready))
 		_exit(123);
+	exec_reaper(c->reap_fd, c->sock, payload);
 	init_reap(c->sock, payload);
 }
 
@@ -458,9 +490,14 @@ static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run
 	ch->errpipe = ep[0];
 	c->sock = sv[1];
 	c->errpipe = ep[1];
+	/* Without it the init stays a clone of the caller (init_reap): slower
+	 * for the caller, not less safe. */
+	c->reap_fd = sbx_reap_memfd(NULL);
 	int rc = do_clone(c, ch, err);
 	close(sv[1]);
 	close(ep[1]);
+	if (c->reap_fd >= 0)
+		close(c->reap_fd);
 	struct sbx_msg m = { MSG_GO, run ? 1 : 0 };
 	if (rc < 0 || sbx_userns_map(ch->pid, &c->ids, err) < 0)
 		return -1;
@@ -483,7 +520,7 @@ static int launch(struct ctx *c, struct sbx_child *ch, const struct sbx_run *run
 static int prepare(const struct sbx_spec *spec, const struct sbx_run *run, struct sbx_child **out,
 		   struct cmn_err *err)
 {
-	struct ctx c = { .spec = spec, .sock = -1, .errpipe = -1 };
+	struct ctx c = { .spec = spec, .sock = -1, .errpipe = -1, .reap_fd = -1 };
 	*out = NULL;
 	if (check_spec(spec, err) < 0 || sbx_ids_choose(&c.ids, err) < 0 ||
 	    sbx_filter_get(spec->profile, &c.filter, err) < 0)

@@ -257,17 +257,18 @@ def test_transform_cannot_read_host_files(srv):
     assert all(v != "READ" for v in files.values()), files
     # cordond's files are not in the container's root at all
     assert all(files[p] == "errno:2" for p in secrets[:3]), files
-    # /proc is the container's own pid namespace: its init (pid 1, a
-    # non-dumpable fork of cordond: environ, maps, mem, root and cwd are
-    # EACCES above), the node, and the script; nothing of the host's
+    # /proc is the container's own pid namespace: its init (pid 1, which
+    # exec'd cordon-reap from an execute-only memfd, so non-dumpable:
+    # environ, maps, mem, root and cwd are EACCES below), the node, and the
+    # script; nothing of the host's
     procs = {int(r[1]): r[2] for r in rows if r[0] == "proc"}
     assert 0 < len(procs) <= 4, procs
     assert any("cordon-node stage" in c for c in procs.values()), procs
     assert any("probe_files.py" in c for c in procs.values()), procs
     progs = {pid: c.split(" ")[0].rsplit("/", 1)[-1] for pid, c in procs.items()}
-    assert progs[1] == "cordond" and set(progs.values()) <= {"cordond", "cordon-node",
-                                                             "python3"}, procs
-    assert list(progs.values()).count("cordond") == 1, procs
+    assert progs[1] == "cordon-reap" and set(progs.values()) <= {"cordon-reap", "cordon-node",
+                                                                 "python3"}, procs
+    assert list(progs.values()).count("cordon-reap") == 1, procs
     for p in ("/proc/1/environ", "/proc/1/maps", "/proc/1/mem", "/proc/1/root/etc/shadow",
               "/proc/1/cwd/catalog.db"):
         assert files[p] == "errno:13", (p, files)
