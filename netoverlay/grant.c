@@ -163,7 +163,7 @@ static int hub_side(struct ovl_overlay *ov, int origin, const struct ovl_dest *d
 	if (rc < 0)
 		return -1;
 
-	cleanup_buf struct cmn_buf b;
+	cleanup_buf struct cmn_buf b = { 0 };
 	cmn_buf_init(&b, 0);
 	char net[16];
 	ipam_format(ov->subnet, net, sizeof(net));
@@ -193,7 +193,7 @@ static int gateway_side(struct ovl_overlay *ov, int origin, const struct ovl_des
 	char gwname[IF_NAMESIZE], key[96], up[16];
 	snprintf(gwname, sizeof(gwname), OVL_GW_LINK_PREFIX "%s", ov->job);
 	ipam_format(UPLINK_NET(ov), up, sizeof(up));
-	cleanup_buf struct cmn_buf b;
+	cleanup_buf struct cmn_buf b = { 0 };
 	cmn_buf_init(&b, 0);
 	if (cmn_buf_printf(
 		&b, err,

@@ -89,7 +89,7 @@ static int rate_dispatch(struct cmn_buf *b, const struct ovl_overlay *ov, uint64
 int guard_install(struct ovl_overlay *ov, int origin_fd, uint64_t port_rate_bytes,
 		  struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf b;
+	cleanup_buf struct cmn_buf b = { 0 };
 	cmn_buf_init(&b, 0);
 	if (cmn_buf_append_str(&b, "table bridge cordon_guard {\n", err) < 0 ||
 	    guard_sets(&b, ov, err) < 0 || rate_chains(&b, ov, port_rate_bytes, err) < 0 ||

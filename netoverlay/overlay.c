@@ -50,7 +50,7 @@ static int fd_ino(int fd, unsigned long long *ino)
 
 int record_write(const struct ovl_overlay *ov, struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf b;
+	cleanup_buf struct cmn_buf b = { 0 };
 	cmn_buf_init(&b, 0);
 	unsigned long long ino = 0;
 	if (fd_ino(ov->hub_fd, &ino) < 0)
@@ -477,7 +477,7 @@ int ovl_hub_netns_fd(const struct ovl_overlay *ov)
 
 int ovl_peers(const struct ovl_overlay *ov, size_t index, char **out, struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf b;
+	cleanup_buf struct cmn_buf b = { 0 };
 	cmn_buf_init(&b, 0);
 	*out = NULL;
 	if (cmn_buf_append_str(&b, "", err) < 0)

@@ -397,7 +397,7 @@ static void fn_sym(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	enum key_type t = KT_GCM256;
 	size_t vlen, klen, alen = 0;
 	const unsigned char *v, *key, *aad = NULL;
-	cleanup_buf struct cmn_buf out;
+	cleanup_buf struct cmn_buf out = { 0 };
 
 	cmn_buf_init(&out, 0);
 	if (argc < 2 || argc > 4)
@@ -426,7 +426,7 @@ static void fn_sym(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static void keyset_result(sqlite3_context *ctx, const char *fn, const struct keyset *ks)
 {
-	cleanup_buf struct cmn_buf out;
+	cleanup_buf struct cmn_buf out = { 0 };
 
 	cmn_buf_init(&out, 0);
 	if (keyset_write(ks, &out) < 0)
@@ -501,7 +501,7 @@ static void fn_enhanced(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	size_t len, vlen, alen = 0;
 	unsigned char hdr[ENH_HEADER];
 	const char *msg;
-	cleanup_buf struct cmn_buf out;
+	cleanup_buf struct cmn_buf out = { 0 };
 
 	cmn_buf_init(&out, 0);
 	if (argc < 2 || argc > 3)

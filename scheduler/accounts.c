@@ -126,7 +126,7 @@ static void fill_principal(struct sch_principal *p, const char *account, const c
 static int load_key(struct sch_accounts *a, const char *key_id, struct sch_key_info *info,
 		    struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf plain;
+	cleanup_buf struct cmn_buf plain = { 0 };
 	char context[128];
 	sqlite3_stmt *st;
 	int rc;
@@ -287,7 +287,7 @@ static int random_text(char *out, size_t n, const char *alphabet)
 int sch_key_create(struct sch_accounts *a, const char *account, const char *user, const char *role,
 		   int64_t expires_at, struct sch_new_key *key, struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf wrapped;
+	cleanup_buf struct cmn_buf wrapped = { 0 };
 	char context[128];
 
 	cmn_buf_init(&wrapped, 0);

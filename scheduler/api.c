@@ -327,7 +327,7 @@ static void public_endpoint(struct sch_api_req *r)
 	if (strcmp(r->path, "/healthz") == 0) {
 		send_reply(r, 200, "application/json", "{\"status\":\"ok\"}", 15);
 	} else {
-		cleanup_buf struct cmn_buf out;
+		cleanup_buf struct cmn_buf out = { 0 };
 		cmn_buf_init(&out, 0);
 		if (sch_metrics_render(&out, NULL) < 0)
 			send_reply(r, 500, "text/plain", "error\n", 6);

@@ -58,7 +58,7 @@ static void result(struct sch_api_req *r, struct sch_job *job)
 	bool csv = accept && strstr(accept, "text/csv");
 	uint64_t offset, limit, rows;
 	struct evkeyvalq q;
-	cleanup_buf struct cmn_buf out;
+	cleanup_buf struct cmn_buf out = { 0 };
 
 	TAILQ_INIT(&q);
 	if (r->query && evhttp_parse_query_str(r->query, &q) < 0) {

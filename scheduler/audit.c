@@ -336,7 +336,7 @@ static int checkpoint_locked(struct sch_audit *au, struct cmn_err *err);
 
 int sch_audit_write(struct sch_audit *au, const struct sch_audit_record *r, struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf body;
+	cleanup_buf struct cmn_buf body = { 0 };
 	char event_id[48], when[32], status[32] = "";
 	int64_t ms = now_ms();
 	int rc;
@@ -389,7 +389,7 @@ int sch_audit_sign(EVP_PKEY *key, uint64_t seq, const char *prev_hash, char *b64
 
 static int checkpoint_locked(struct sch_audit *au, struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf body;
+	cleanup_buf struct cmn_buf body = { 0 };
 	char when[32], sig[128];
 	int64_t ms = now_ms();
 
@@ -445,7 +445,7 @@ static void free_batch(struct queued *b, size_t n)
  * file at the next start. */
 static int store_batch(struct sch_audit *au, struct queued *b, size_t n, struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf lines;
+	cleanup_buf struct cmn_buf lines = { 0 };
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 

@@ -63,7 +63,7 @@ static int check_signature(struct sch_api_req *r, const struct sch_sigv4_auth *a
 	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
 	struct sch_http_header headers[MAX_HEADERS];
 	struct sch_sigv4_request sreq = { 0 };
-	cleanup_buf struct cmn_buf canon, sts;
+	cleanup_buf struct cmn_buf canon = { 0 }, sts = { 0 };
 	char payload_hash[65], scope[256], sig[65];
 	const char *claimed = NULL;
 	struct evkeyval *h;

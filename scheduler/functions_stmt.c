@@ -218,7 +218,7 @@ int sch_function_describe(const char *node_path, const char *script_name, const 
 			  struct cmn_err *err)
 {
 	struct describe_run *d = calloc(1, sizeof(*d));
-	cleanup_buf struct cmn_buf so, se;
+	cleanup_buf struct cmn_buf so = { 0 }, se = { 0 };
 	char node[PATH_MAX];
 	cleanup_free char *node_dir = NULL;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, rc = -1;

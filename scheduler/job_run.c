@@ -225,7 +225,7 @@ static int attach_files(struct run *run, json_t *list, bool scripts, struct sbx_
 	{
 		const char *name = json_string_value(json_object_get(e, "name"));
 		const struct sch_funcdef *d;
-		cleanup_buf struct cmn_buf content;
+		cleanup_buf struct cmn_buf content = { 0 };
 		int fd;
 
 		cmn_buf_init(&content, SCH_RESOURCE_MAX_BYTES);

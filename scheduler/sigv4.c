@@ -145,7 +145,7 @@ static int qparam_cmp(const void *a, const void *b)
 
 static char *encode_part(const char *s, size_t len, struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf dec, enc;
+	cleanup_buf struct cmn_buf dec = { 0 }, enc = { 0 };
 
 	cmn_buf_init(&dec, 0);
 	cmn_buf_init(&enc, 0);
@@ -443,7 +443,7 @@ int sch_sigv4_sign(const struct sch_sigv4_request *req, const char *access_key_i
 		   const char *secret, const char *region, const char *service,
 		   const char *amz_date, struct cmn_buf *out, struct cmn_err *err)
 {
-	cleanup_buf struct cmn_buf canon, sts, names;
+	cleanup_buf struct cmn_buf canon = { 0 }, sts = { 0 }, names = { 0 };
 	char scope[256], sig[65];
 	const char *sorted[SCH_SIGV4_MAX_SIGNED_HEADERS];
 	size_t n = 0;

@@ -370,7 +370,7 @@ int sch_storage_migrate_secrets(struct sch_keywrap *kw, sqlite3 *db, size_t *cou
 		const char *id = (const char *)sqlite3_column_text(sel, 0);
 		const void *w = sqlite3_column_blob(sel, 1);
 		size_t wlen = (size_t)sqlite3_column_bytes(sel, 1);
-		cleanup_buf struct cmn_buf plain, fresh;
+		cleanup_buf struct cmn_buf plain = { 0 }, fresh = { 0 };
 		char context[128];
 
 		cmn_buf_init(&plain, 0);

@@ -222,7 +222,7 @@ static int build_request(const struct cli_config *cfg, const char *method, const
 	char amz_date[17], payload[65];
 	const char *q = strchr(path, '?');
 	char path_only[2048];
-	cleanup_buf struct cmn_buf authz;
+	cleanup_buf struct cmn_buf authz = { 0 };
 	const char *body = o->body;
 	size_t blen = body ? o->body_len : 0;
 	struct sch_http_header h[2] = { { "host", host_hdr }, { "x-amz-date", amz_date } };
@@ -306,7 +306,7 @@ int cli_request_ex(const struct cli_config *cfg, const char *method, const char 
 		   const struct cli_request_opts *o, struct cli_response *resp, struct cmn_err *err)
 {
 	char host[256], port[16], prefix[256], host_hdr[300], full[2300];
-	cleanup_buf struct cmn_buf req, raw;
+	cleanup_buf struct cmn_buf req = { 0 }, raw = { 0 };
 	cleanup_close int fd = -1;
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;

@@ -24,7 +24,7 @@ static int verify(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *pubkey = NULL;
-	cleanup_buf struct cmn_buf report;
+	cleanup_buf struct cmn_buf report = { 0 };
 	struct cmn_err err = CMN_ERR_INIT;
 	int c;
 
@@ -65,7 +65,7 @@ static int list(int argc, char **argv)
 	static const char *names[] = { NULL, "principal", "event", "since", "until", "limit" };
 	struct cli_config cfg = { 0 };
 	struct cli_response resp;
-	cleanup_buf struct cmn_buf path;
+	cleanup_buf struct cmn_buf path = { 0 };
 	int c, rc;
 
 	cmn_buf_init(&path, 0);

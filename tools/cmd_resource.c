@@ -61,7 +61,7 @@ static int read_input(const char *file, struct cmn_buf *out)
 
 static int put(struct cli_config *cfg, const char *file, const char *name)
 {
-	cleanup_buf struct cmn_buf data;
+	cleanup_buf struct cmn_buf data = { 0 };
 	cleanup_free char *copy = strdup(file);
 	struct cli_response resp;
 	char path[512];

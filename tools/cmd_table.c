@@ -121,7 +121,7 @@ static int upload(int argc, char **argv)
 	struct cli_config cfg = { 0 };
 	struct cli_response resp;
 	struct cmn_err err = CMN_ERR_INIT;
-	cleanup_buf struct cmn_buf path, data;
+	cleanup_buf struct cmn_buf path = { 0 }, data = { 0 };
 	const char *partition = NULL, *format = NULL;
 	struct progress prog = { 0, isatty(2) == 1 };
 	bool overwrite = false;
@@ -220,7 +220,7 @@ static int download(int argc, char **argv)
 	struct cli_config cfg = { 0 };
 	struct cli_response resp;
 	struct cmn_err err = CMN_ERR_INIT;
-	cleanup_buf struct cmn_buf path;
+	cleanup_buf struct cmn_buf path = { 0 };
 	const char *partition = NULL, *limit = NULL, *columns = NULL, *output = NULL;
 	bool csv = false;
 	uint64_t n;

@@ -76,7 +76,7 @@ static void test_err_truncates_long_messages(void **state)
 
 static void test_buf_grow_printf_consume(void **state)
 {
-	cleanup_buf struct cmn_buf b;
+	cleanup_buf struct cmn_buf b = { 0 };
 	struct cmn_err err = CMN_ERR_INIT;
 	(void)state;
 
@@ -97,7 +97,7 @@ static void test_buf_grow_printf_consume(void **state)
 
 static void test_buf_limit_and_overflow(void **state)
 {
-	cleanup_buf struct cmn_buf b;
+	cleanup_buf struct cmn_buf b = { 0 };
 	struct cmn_err err = CMN_ERR_INIT;
 	(void)state;
 
@@ -161,7 +161,7 @@ static int pipe_of(size_t n)
 static void test_buf_read_fd(void **state)
 {
 	struct cmn_err err = CMN_ERR_INIT;
-	cleanup_buf struct cmn_buf b;
+	cleanup_buf struct cmn_buf b = { 0 };
 	(void)state;
 
 	/* more than one internal read, exactly, to EOF */
