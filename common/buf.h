@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "common/err.h"
 
@@ -39,6 +40,20 @@ void cmn_buf_reset(struct cmn_buf *b);
  * unless allocation fails. */
 char *cmn_buf_steal(struct cmn_buf *b, size_t *len);
 void cmn_buf_free(struct cmn_buf *b);
+
+/* cmn_buf_append for a few bytes in a hot loop (a row's brackets and
+ * commas): inline when they fit, the same checks otherwise. */
+static inline int cmn_buf_append_small(struct cmn_buf *b, const char *s, size_t len,
+				       struct cmn_err *err)
+{
+	if (b->len + len < b->cap && (!b->max || b->len + len <= b->max)) {
+		memcpy(b->data + b->len, s, len);
+		b->len += len;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return cmn_buf_append(b, s, len, err);
+}
 
 static inline void cmn_buf_freep(struct cmn_buf *b)
 {

@@ -2,8 +2,12 @@
 #include "common/jsontext.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Bytes a character takes escaped (1: as is). */
 static size_t escaped_len(unsigned char c)
@@ -13,19 +17,61 @@ static size_t escaped_len(unsigned char c)
 	return c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
 }
 
+/* Index of the first byte that needs an escape, n if none does: 16 bytes
+ * per step where SSE2 is there (always on x86-64). Result downloads are
+ * mostly strings with nothing to escape, and the byte-wise scan of both
+ * passes below was a third of cordond's CPU while serving them. */
+static size_t first_escape(const char *p, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+		      ctl = _mm_set1_epi8(0x1f);
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		/* unsigned v <= 0x1f exactly when max(v, 0x1f) == 0x1f */
+		__m128i m = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+		    _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+		if (bits)
+			return i + (size_t)__builtin_ctz(bits);
+	}
+#endif
+	/* 8 bytes at a time (the tail of a string, or no SSE2): a byte below
+	 * 0x20, or equal to '"' or '\\', makes its lane's top bit set in
+	 * `hit`; the test says only whether one does, the loop below where. */
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, q, s;
+		memcpy(&x, p + i, 8);
+		q = x ^ (ones * '"');
+		s = x ^ (ones * '\\');
+		uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((s - ones) & ~s);
+		if (hit & highs)
+			break;
+	}
+	for (; i < n; i++)
+		if (escaped_len((unsigned char)p[i]) != 1)
+			return i;
+	return n;
+}
+
 int cmn_json_string(struct cmn_buf *b, const char *p, size_t n, struct cmn_err *err)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t need = 2;
+	size_t plain = first_escape(p, n), need = 2 + plain;
 
 	/* exactly what the text takes, reserved once: no checks per byte */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = plain; i < n; i++)
 		need += escaped_len((unsigned char)p[i]);
 	if (cmn_buf_reserve(b, need, err) < 0)
 		return -1;
 	char *o = b->data + b->len;
 	*o++ = '"';
-	for (size_t i = 0; i < n;) {
+	memcpy(o, p, plain);
+	o += plain;
+	for (size_t i = plain; i < n;) {
 		size_t run = i;
 		/* the longest stretch that needs no escape, copied at once */
 		while (run < n && escaped_len((unsigned char)p[run]) == 1)

@@ -359,13 +359,13 @@ static int row_text(void *ctx, const struct cmn_rowbatch_reader *rd, const struc
 				return -1;
 		return cmn_buf_append(t->out, "\r\n", 2, err);
 	}
-	if (cmn_buf_append(t->out, "[", 1, err) < 0)
+	if (cmn_buf_append_small(t->out, "[", 1, err) < 0)
 		return -1;
 	for (size_t c = 0; c < rd->ncols; c++)
-		if ((c && cmn_buf_append(t->out, ",", 1, err) < 0) ||
+		if ((c && cmn_buf_append_small(t->out, ",", 1, err) < 0) ||
 		    value_text(t->out, &rd->cols[c], &vals[c], err) < 0)
 			return -1;
-	return cmn_buf_append(t->out, "]\n", 2, err);
+	return cmn_buf_append_small(t->out, "]\n", 2, err);
 }
 
 int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool csv,

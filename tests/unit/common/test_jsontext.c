@@ -52,6 +52,27 @@ static void strings(void **state)
 	check_string("plain text with no escapes at all", 33);
 	check_string("h\xc3\xa9llo \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80 /", 20);
 	check_string("\x7f\t\r\n\b\f", 6);
+	/* the 16-byte scan: every kind of escape at every place of long
+	 * strings, among bytes >= 0x80 (negative as signed chars): units of
+	 * "a" or "\xc3\xa9", one of them replaced by the escape */
+	static const char kinds[] = { '"', '\\', '\n', '\x01', '\x1f', '\0' };
+	for (size_t units = 1; units <= 40; units++)
+		for (size_t at = 0; at <= units; at++)
+			for (size_t k = 0; k < sizeof(kinds); k++) {
+				char t[96];
+				size_t len = 0;
+				for (size_t u = 0; u < units; u++) {
+					if (u == at)
+						t[len++] = kinds[k];
+					else if (u % 3 == 1)
+						t[len++] = 'a';
+					else {
+						t[len++] = (char)0xc3;
+						t[len++] = (char)0xa9;
+					}
+				}
+				check_string(t, len); /* at == units: no escape at all */
+			}
 	for (int i = 0; i < 2000; i++) {
 		char s[40];
 		size_t n = (size_t)(rand() % 40);
