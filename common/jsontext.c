@@ -30,9 +30,9 @@ static size_t first_escape(const char *p, size_t n)
 	for (; i + 16 <= n; i += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
 		/* unsigned v <= 0x1f exactly when max(v, 0x1f) == 0x1f */
-		__m128i m = _mm_or_si128(
-		    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-		    _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+		__m128i m =
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+				 _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
 		unsigned bits = (unsigned)_mm_movemask_epi8(m);
 		if (bits)
 			return i + (size_t)__builtin_ctz(bits);

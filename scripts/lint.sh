@@ -31,4 +31,12 @@ if grep -nE "$banned" $files | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)' ; 
 	echo "lint: banned function used (see docs/conventions in CONVENTIONS.md)" >&2
 	status=1
 fi
+# A cleanup_* variable without an initializer is freed or closed on every
+# return, including the early ones before the code that sets it: a GET with
+# a bad limit once crashed cordond that way (stack garbage freed).
+# shellcheck disable=SC2086
+if grep -nE 'cleanup_(buf|free|close|fclose)[[:space:]][^=;(]*;' $files; then
+	echo "lint: a cleanup_* variable needs an initializer (= { 0 }, = NULL, = -1)" >&2
+	status=1
+fi
 exit $status
