@@ -336,8 +336,8 @@ void sch_storage_holds_free(struct sch_storage *s)
 	}
 }
 
-int sch_storage_table_sweep(struct sch_storage *s, uint64_t table_id, uint64_t keep,
-			    size_t *dropped, struct cmn_err *err)
+int sch_storage_table_sweep(struct sch_storage *s, uint64_t table_id, const uint64_t *keep,
+			    size_t nkeep, size_t *dropped, struct cmn_err *err)
 {
 	cleanup_free uint64_t *v = NULL;
 	size_t n;
@@ -345,11 +345,15 @@ int sch_storage_table_sweep(struct sch_storage *s, uint64_t table_id, uint64_t k
 	*dropped = 0;
 	if (need_cluster(s, err) < 0 || stor_table_versions(s->c, table_id, &v, &n, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (v[i] != keep) {
+	for (size_t i = 0; i < n; i++) {
+		bool kept = false;
+		for (size_t k = 0; k < nkeep; k++)
+			kept = kept || keep[k] == v[i];
+		if (!kept) {
 			if (stor_drop_version(s->c, table_id, v[i], err) < 0)
 				return -1;
 			(*dropped)++;
 		}
+	}
 	return 0;
 }

@@ -136,8 +136,9 @@ void sch_storage_version_hold(struct sch_storage *s, uint64_t table_id, uint64_t
 void sch_storage_version_release(struct sch_storage *s, uint64_t table_id, uint64_t version);
 void sch_storage_version_retire(struct sch_storage *s, uint64_t table_id, uint64_t version);
 /* At start-up, before any job or request: drops every version of the table
- * but keep (0: the table has no rows, every version goes). */
-int sch_storage_table_sweep(struct sch_storage *s, uint64_t table_id, uint64_t keep,
-			    size_t *dropped, struct cmn_err *err);
+ * but the nkeep in keep (the table's segments and data version; none: the
+ * table has no rows, every version goes). */
+int sch_storage_table_sweep(struct sch_storage *s, uint64_t table_id, const uint64_t *keep,
+			    size_t nkeep, size_t *dropped, struct cmn_err *err);
 
 #endif

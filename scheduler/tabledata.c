@@ -6,11 +6,21 @@
  *     write) and a fresh storage version taken from next_version;
  *   2 the new rows are checked against the table and rebuilt as stored
  *     batches (data columns + partition values, at most TD_BATCH_MAX bytes);
- *   3 the rows that stay (append: all; partition overwrite: the other
- *     partitions) are read from the current version;
+ *   3 the rows that stay are read from the current versions: for a
+ *     partition overwrite those of the other partitions, for an append
+ *     none (it only adds a segment) unless the table already has
+ *     TD_SEGMENTS_MAX segments, when the append compacts them all;
  *   4 everything is written as the new storage version (all-or-nothing);
- *   5 one savepoint: job_tables.version CAS, data_version, the partition.
- * A failure before 5 leaves an unpublished version nobody reads. */
+ *   5 one savepoint: job_tables.version CAS, data_version and segments,
+ *     the partition.
+ * A failure before 5 leaves an unpublished version nobody reads.
+ *
+ * Segments: a table's rows are those of the storage versions listed in
+ * job_table_storage.segments (comma-separated, oldest first) followed by
+ * data_version's. An append writes only its own rows as a new version and
+ * publishes it as the new data_version with the old list grown by one, so
+ * it costs O(new rows), not O(table); every other write publishes one
+ * version and an empty list. */
 #include "scheduler/tabledata.h"
 
 #include <math.h>
@@ -29,6 +39,10 @@
 /* A stored batch must fit one 4 MiB chunk with its frame; 2 MiB leaves
  * room and keeps the copy an append makes of each batch small. */
 #define TD_BATCH_MAX (2u << 20)
+/* Versions one table may consist of: a read opens each; the append that
+ * would make one more rewrites them all as one instead (so an append costs
+ * O(table) once in TD_SEGMENTS_MAX appends). */
+#define TD_SEGMENTS_MAX 16
 
 static const struct sch_migration migrations[] = {
 	{ 1, "CREATE TABLE job_table_storage ("
@@ -45,6 +59,7 @@ static const struct sch_migration migrations[] = {
 	     /* SETPROJECT odps.security.enabledownloadprivilege (tabledata_stmt.c) */
 	     "CREATE TABLE tabledata_project_flags (project TEXT PRIMARY KEY,"
 	     " download_privilege INTEGER NOT NULL DEFAULT 0);" },
+	{ 2, "ALTER TABLE job_table_storage ADD COLUMN segments TEXT NOT NULL DEFAULT '';" },
 };
 
 int sch_tabledata_migrate(struct sch_catalog *cat, struct cmn_err *err)
@@ -94,16 +109,73 @@ struct td_row {
 	int64_t storage_id;   /* 0: the table has no storage row */
 	int64_t data_version; /* 0: no rows */
 	int64_t new_version;  /* allocated by get_row(..., true) */
+	/* every version of the table's rows, in order: the segments, then
+	 * data_version (none when data_version is 0) */
+	uint64_t v[TD_SEGMENTS_MAX];
+	size_t nv;
 };
+
+/* "5,9,12" (job_table_storage.segments) then data_version into row->v. */
+static int parse_segments(struct td_row *row, const char *text, struct cmn_err *err)
+{
+	row->nv = 0;
+	while (text && *text) {
+		const char *comma = strchr(text, ',');
+		size_t len = comma ? (size_t)(comma - text) : strlen(text);
+		char num[24];
+		uint64_t v;
+		if (len == 0 || len >= sizeof(num) || row->nv + 1 >= TD_SEGMENTS_MAX)
+			return cmn_err_set(err, CMN_EINTERNAL, 0, "catalog: bad segments '%s'",
+					   text);
+		memcpy(num, text, len);
+		num[len] = '\0';
+		if (cmn_parse_u64(num, &v, NULL) < 0 || v == 0)
+			return cmn_err_set(err, CMN_EINTERNAL, 0, "catalog: bad segment '%s'", num);
+		row->v[row->nv++] = v;
+		text = comma ? comma + 1 : NULL;
+	}
+	if (row->data_version != 0)
+		row->v[row->nv++] = (uint64_t)row->data_version;
+	else if (row->nv)
+		return cmn_err_set(err, CMN_EINTERNAL, 0, "catalog: segments without data");
+	return 0;
+}
+
+/* The list an append publishes: every version the table had. */
+static int segments_text(const struct td_row *row, struct cmn_buf *out, struct cmn_err *err)
+{
+	for (size_t i = 0; i < row->nv; i++)
+		if (cmn_buf_printf(out, err, "%s%llu", i ? "," : "",
+				   (unsigned long long)row->v[i]) < 0)
+			return -1;
+	return cmn_buf_append(out, "", 0, err);
+}
+
+static void row_hold(struct sch_tabledata *td, const struct td_row *row)
+{
+	for (size_t i = 0; i < row->nv; i++)
+		sch_storage_version_hold(td->storage, (uint64_t)row->storage_id, row->v[i]);
+	if (row->nv == 0) /* the empty table's version 0, as before segments */
+		sch_storage_version_hold(td->storage, (uint64_t)row->storage_id, 0);
+}
+
+static void row_release(struct sch_tabledata *td, const struct td_row *row)
+{
+	for (size_t i = 0; i < row->nv; i++)
+		sch_storage_version_release(td->storage, (uint64_t)row->storage_id, row->v[i]);
+	if (row->nv == 0)
+		sch_storage_version_release(td->storage, (uint64_t)row->storage_id, 0);
+}
 
 static int select_row(sqlite3 *db, const char *project, const char *name, struct td_row *row,
 		      struct cmn_err *err)
 {
-	sqlite3_stmt *st = sch_db_prepare(db, err,
-					  "SELECT storage_id, data_version, next_version FROM"
-					  " job_table_storage WHERE project = ?1 AND name = ?2",
-					  "ss", project, name);
-	int rc;
+	sqlite3_stmt *st =
+	    sch_db_prepare(db, err,
+			   "SELECT storage_id, data_version, next_version, segments FROM"
+			   " job_table_storage WHERE project = ?1 AND name = ?2",
+			   "ss", project, name);
+	int rc, prc = 0;
 
 	if (!st)
 		return -1;
@@ -112,11 +184,12 @@ static int select_row(sqlite3 *db, const char *project, const char *name, struct
 		row->storage_id = sqlite3_column_int64(st, 0);
 		row->data_version = sqlite3_column_int64(st, 1);
 		row->new_version = sqlite3_column_int64(st, 2);
+		prc = parse_segments(row, (const char *)sqlite3_column_text(st, 3), err);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
-	return 0;
+	return prc;
 }
 
 /* The storage row of a table; with allocate, creates it when missing and
@@ -449,9 +522,12 @@ static int keep_rows(struct sch_tabledata *td, const struct td_row *row, struct 
 
 	if (!k.r || !k.vals)
 		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	else
-		rc = sch_storage_table_read(td->storage, (uint64_t)row->storage_id,
-					    (uint64_t)row->data_version, keep_cb, &k, err);
+	else {
+		rc = 0;
+		for (size_t i = 0; rc == 0 && i < row->nv; i++)
+			rc = sch_storage_table_read(td->storage, (uint64_t)row->storage_id,
+						    row->v[i], keep_cb, &k, err);
+	}
 	free(k.r);
 	free(k.vals);
 	if (rc < 0)
@@ -472,7 +548,8 @@ void sch_tabledata_test_hook(void (*fn)(void *arg), void *arg)
 
 /* Step 5: the one catalog change that makes the new version visible. */
 static int publish(struct sch_tabledata *td, const struct sch_tabledef *t, int64_t storage_id,
-		   int64_t version, const struct td_part *p, struct cmn_err *err)
+		   int64_t version, const char *segments, const struct td_part *p,
+		   struct cmn_err *err)
 {
 	sqlite3 *db = sch_catalog_db(td->cat);
 	int rc, n;
@@ -485,9 +562,10 @@ static int publish(struct sch_tabledata *td, const struct sch_tabledef *t, int64
 	}
 	rc = sch_tables_commit_version(td->cat, t->project, t->name, t->version, err);
 	if (rc == 0) {
-		n = sch_db_run(
-		    db, err, "UPDATE job_table_storage SET data_version = ?1 WHERE storage_id = ?2",
-		    "ii", version, storage_id);
+		n = sch_db_run(db, err,
+			       "UPDATE job_table_storage SET data_version = ?1, segments = ?3"
+			       " WHERE storage_id = ?2",
+			       "iis", version, storage_id, segments);
 		if (n == 0)
 			rc = cmn_err_set(err, CMN_ECONFLICT, 0,
 					 "table '%s.%s' was dropped during the write", t->project,
@@ -526,14 +604,32 @@ static int need_storage(struct sch_tabledata *td, struct cmn_err *err)
 }
 
 /* Steps 3 and 4 once the new rows are built: the key at the first write,
- * the rows that stay, the storage write. *version: what to publish. */
+ * the rows that stay, the storage write. *version: what to publish;
+ * segments: the list published with it (see the top of this file). */
 static int write_version(struct sch_tabledata *td, const struct td_row *row, struct td_out *o,
 			 const struct td_part *p, enum sch_tabledata_mode mode, int64_t *version,
-			 struct cmn_err *err)
+			 struct cmn_buf *segments, struct cmn_err *err)
 {
 	struct cmn_err e = CMN_ERR_INIT;
 	cleanup_free struct sch_storage_batch *all = NULL;
 	size_t nnew = o->n;
+
+	if (cmn_buf_append(segments, "", 0, err) < 0)
+		return -1;
+	if (mode == SCH_TD_APPEND && row->data_version != 0 &&
+	    (o->n == 0 || row->nv < TD_SEGMENTS_MAX)) {
+		/* a segment of the new rows only; nothing new: the table as it is */
+		struct td_row old = *row;
+		if (o->n == 0)
+			old.nv--; /* data_version stays the last version */
+		*version = o->n ? row->new_version : row->data_version;
+		if (segments_text(&old, segments, err) < 0)
+			return -1;
+		return o->n == 0
+			   ? 0
+			   : sch_storage_table_write(td->storage, (uint64_t)row->storage_id,
+						     (uint64_t)row->new_version, o->v, o->n, err);
+	}
 
 	if (row->data_version == 0 &&
 	    sch_storage_table_create(td->storage, o->t->project, (uint64_t)row->storage_id, &e) <
@@ -561,19 +657,21 @@ static int write_version(struct sch_tabledata *td, const struct td_row *row, str
 				       (uint64_t)row->new_version, all, o->n, err);
 }
 
-/* After a write: the version it replaced goes once nobody reads it, or,
- * when the publish failed, the one it wrote (nobody can ever read it). Then
- * the writer's own hold on the version it started from is released. */
+/* After a write: the versions it replaced go once nobody reads them (none
+ * when it only added a segment: segments non-empty), or, when the publish
+ * failed, the one it wrote (nobody can ever read it). Then the writer's own
+ * holds on the versions it started from are released. */
 static void settle_versions(struct sch_tabledata *td, const struct td_row *row, int64_t written,
-			    bool published)
+			    const char *segments, bool published)
 {
-	uint64_t id = (uint64_t)row->storage_id, old = (uint64_t)row->data_version;
+	uint64_t id = (uint64_t)row->storage_id;
 
-	if (published && old != (uint64_t)written)
-		sch_storage_version_retire(td->storage, id, old);
-	if (!published && written != 0 && (uint64_t)written != old)
+	for (size_t i = 0; published && !segments[0] && i < row->nv; i++)
+		if (row->v[i] != (uint64_t)written)
+			sch_storage_version_retire(td->storage, id, row->v[i]);
+	if (!published && written != 0 && written != row->data_version)
 		sch_storage_version_retire(td->storage, id, (uint64_t)written);
-	sch_storage_version_release(td->storage, id, old);
+	row_release(td, row);
 }
 
 int sch_tabledata_write(struct sch_tabledata *td, const char *project, const char *name,
@@ -585,6 +683,7 @@ int sch_tabledata_write(struct sch_tabledata *td, const char *project, const cha
 	struct td_row row;
 	struct td_part p = { 0 };
 	struct td_out o = { 0 };
+	cleanup_buf struct cmn_buf segments = { 0 };
 	int64_t version = 0;
 	bool held = false;
 	int rc;
@@ -608,23 +707,22 @@ int sch_tabledata_write(struct sch_tabledata *td, const char *project, const cha
 	if (rc == 0) {
 		td_lock(td);
 		rc = get_row(sch_catalog_db(td->cat), t->project, t->name, true, &row, err);
-		held = rc == 0; /* the rows an append keeps are read from it */
+		held = rc == 0; /* the rows that stay are read from them */
 		if (held)
-			sch_storage_version_hold(td->storage, (uint64_t)row.storage_id,
-						 (uint64_t)row.data_version);
+			row_hold(td, &row);
 		td_unlock(td);
 	}
 	if (rc == 0)
-		rc = write_version(td, &row, &o, &p, mode, &version, err);
+		rc = write_version(td, &row, &o, &p, mode, &version, &segments, err);
 	if (rc == 0 && before_publish) {
 		void (*fn)(void *) = before_publish;
 		before_publish = NULL; /* once: the hook may write itself */
 		fn(before_publish_arg);
 	}
 	if (rc == 0)
-		rc = publish(td, t, row.storage_id, version, &p, err);
+		rc = publish(td, t, row.storage_id, version, segments.data, &p, err);
 	if (held)
-		settle_versions(td, &row, version, rc == 0);
+		settle_versions(td, &row, version, segments.data ? segments.data : "", rc == 0);
 	if (rc == 0 && rows_out)
 		*rows_out = o.rows;
 	if (rc < 0)
@@ -641,6 +739,7 @@ static int drop_partition_rows(struct sch_tabledata *td, const struct sch_tabled
 			       struct td_part *p, struct cmn_err *err)
 {
 	struct td_out o = { .t = t };
+	cleanup_buf struct cmn_buf segments = { 0 };
 	struct td_row row;
 	int64_t version = 0;
 	int rc;
@@ -651,15 +750,14 @@ static int drop_partition_rows(struct sch_tabledata *td, const struct sch_tabled
 	td_lock(td);
 	rc = get_row(sch_catalog_db(td->cat), t->project, t->name, true, &row, err);
 	if (rc == 0)
-		sch_storage_version_hold(td->storage, (uint64_t)row.storage_id,
-					 (uint64_t)row.data_version);
+		row_hold(td, &row);
 	td_unlock(td);
 	if (rc < 0)
 		return -1;
-	rc = write_version(td, &row, &o, p, SCH_TD_OVERWRITE, &version, err);
+	rc = write_version(td, &row, &o, p, SCH_TD_OVERWRITE, &version, &segments, err);
 	if (rc == 0)
-		rc = publish(td, t, row.storage_id, version, p, err);
-	settle_versions(td, &row, version, rc == 0);
+		rc = publish(td, t, row.storage_id, version, segments.data, p, err);
+	settle_versions(td, &row, version, segments.data ? segments.data : "", rc == 0);
 	out_free(&o);
 	return rc;
 }
@@ -810,8 +908,7 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 		rc = get_row(sch_catalog_db(td->cat), t->project, t->name, false, &row, err);
 	held = rc == 0;
 	if (held) /* under the lock a publish takes: see sch_storage_version_hold */
-		sch_storage_version_hold(td->storage, (uint64_t)row.storage_id,
-					 (uint64_t)row.data_version);
+		row_hold(td, &row);
 	td_unlock(td);
 	tcol = calloc(ncols, sizeof(*tcol));
 	src = calloc(ncols, sizeof(*src));
@@ -831,15 +928,14 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 			rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 		else if (need_storage(td, err) < 0)
 			rc = -1;
-		else
-			rc = sch_storage_table_read(td->storage, (uint64_t)row.storage_id,
-						    (uint64_t)row.data_version, project_cb, &pc,
-						    err);
+		else /* pc.index runs on across segments: slices split the whole table */
+			for (size_t i = 0; rc == 0 && i < row.nv; i++)
+				rc = sch_storage_table_read(td->storage, (uint64_t)row.storage_id,
+							    row.v[i], project_cb, &pc, err);
 		free(pc.r);
 	}
 	if (held)
-		sch_storage_version_release(td->storage, (uint64_t)row.storage_id,
-					    (uint64_t)row.data_version);
+		row_release(td, &row);
 	sch_tabledef_free(t);
 	return rc < 0 ? -1 : 0;
 }
@@ -875,9 +971,7 @@ int sch_tabledata_sweep(struct sch_tabledata *td, size_t *dropped, struct cmn_er
 {
 	sqlite3 *db = sch_catalog_db(td->cat);
 	sqlite3_stmt *st;
-	struct {
-		int64_t id, keep;
-	} *v = NULL;
+	struct td_row *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
 
@@ -885,8 +979,9 @@ int sch_tabledata_sweep(struct sch_tabledata *td, size_t *dropped, struct cmn_er
 	if (!td->storage || !sch_storage_enabled(td->storage))
 		return 0;
 	td_lock(td);
-	if (sqlite3_prepare_v2(db, "SELECT storage_id, data_version FROM job_table_storage", -1,
-			       &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+			       "SELECT storage_id, data_version, segments FROM job_table_storage",
+			       -1, &st, NULL) != SQLITE_OK) {
 		rc = cmn_err_set(err, CMN_EIO, 0, "catalog: %s", sqlite3_errmsg(db));
 		td_unlock(td);
 		return rc;
@@ -900,15 +995,16 @@ int sch_tabledata_sweep(struct sch_tabledata *td, size_t *dropped, struct cmn_er
 			}
 			v = nv;
 		}
-		v[n].id = sqlite3_column_int64(st, 0);
-		v[n++].keep = sqlite3_column_int64(st, 1);
+		v[n] = (struct td_row){ .storage_id = sqlite3_column_int64(st, 0),
+					.data_version = sqlite3_column_int64(st, 1) };
+		rc = parse_segments(&v[n++], (const char *)sqlite3_column_text(st, 2), err);
 	}
 	sqlite3_finalize(st);
 	td_unlock(td);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		size_t d;
-		rc = sch_storage_table_sweep(td->storage, (uint64_t)v[i].id, (uint64_t)v[i].keep,
-					     &d, err);
+		rc = sch_storage_table_sweep(td->storage, (uint64_t)v[i].storage_id, v[i].v,
+					     v[i].nv, &d, err);
 		*dropped += d;
 	}
 	free(v);

@@ -20,8 +20,10 @@
  * Rows: every stored batch (common/rowfmt.h) has all the table's columns,
  * data columns then partition columns, in table order, named and typed as
  * the table declares (partition columns are stored inline as ordinary
- * values). A new version is a whole table: an append copies the rows of
- * the current version (re-encrypted under the new version's binding).
+ * values). A table is one or more storage versions read in order (the
+ * segments, then data_version): an append writes only its rows as a new
+ * segment, up to 16; the append after that, and every other write, makes
+ * one version of the whole table (tabledata.c says how).
  *
  * Locking: the catalog handle is single-threaded (the API runs handlers
  * under api->lock). Every function here takes that lock itself around its

@@ -1,5 +1,7 @@
-"""Old table versions leave storage: every write publishes a whole new
-version; the one it replaced is deleted once nobody reads it (a job that
+"""Old table versions leave storage: an append publishes a segment of its
+own rows (the table is then its versions, in order), every other write a
+whole new version; the versions it replaced are deleted once nobody reads
+them (a job that
 was reading it when the write landed keeps its rows and finishes), a write
 that fails to publish leaves nothing, and a restart sweeps what a crash
 left. Real cordond, real chunk servers, chunk files counted on disk."""
@@ -66,9 +68,17 @@ def test_a_replaced_version_is_deleted(srv):
     assert len(stored_versions(srv, "t")) == 1
     files = len(chunk_files(srv.data_dir))
     assert files >= 3
-    upload(srv, "t", rows_csv(100, 5000))  # append: a new version with all rows
-    upload(srv, "t", rows_csv(10, 9000), mode="overwrite")
+    upload(srv, "t", rows_csv(100, 5000))  # append: a segment of its 100 rows only
+    assert len(stored_versions(srv, "t")) == 2
+    assert len(chunk_files(srv.data_dir)) == files + 3  # one small chunk on 3 replicas
+    assert ok(srv, "SELECT count(*) AS n, sum(id) AS s FROM t")["rows"] == \
+        [[2100, sum(range(2000)) + sum(range(5000, 5100))]]
+    upload(srv, "t", rows_csv(10, 9000), mode="overwrite")  # both segments go
+    assert len(stored_versions(srv, "t")) == 1
     ok(srv, "INSERT INTO t SELECT id + 1, s FROM t")
+    assert len(stored_versions(srv, "t")) == 2
+    assert ok(srv, "SELECT count(*) AS n FROM t")["rows"] == [[20]]
+    ok(srv, "INSERT OVERWRITE TABLE t SELECT id, s FROM t")
     assert len(stored_versions(srv, "t")) == 1
     assert len(chunk_files(srv.data_dir)) == files  # one small version on 3 replicas
     assert ok(srv, "SELECT count(*) AS n FROM t")["rows"] == [[20]]
@@ -127,6 +137,24 @@ def test_a_restart_sweeps_versions_a_crash_left(srv, bin_dir):
     srv.start()
     assert stored_versions(srv, "c") == keep
     assert ok(srv, "SELECT count(*) AS n FROM c")["rows"] == [[500]]
+
+
+def test_segments_survive_a_restart_and_compact(srv):
+    """The start-up sweep keeps every version a table lists; the 17th
+    append rewrites the 16 segments as one version."""
+    ok(srv, "CREATE TABLE a (id BIGINT, s STRING)")
+    for i in range(3):
+        upload(srv, "a", rows_csv(10, i * 10))
+    assert len(stored_versions(srv, "a")) == 3
+    srv.stop()
+    srv.start()
+    assert len(stored_versions(srv, "a")) == 3
+    assert ok(srv, "SELECT count(*) AS n, sum(id) AS s FROM a")["rows"] == [[30, sum(range(30))]]
+    for i in range(3, 17):
+        upload(srv, "a", rows_csv(10, i * 10))
+    assert len(stored_versions(srv, "a")) == 1  # the 17th append compacted
+    assert ok(srv, "SET cordon.nodes=3; SELECT count(*) AS n, sum(id) AS s FROM a")["rows"] == \
+        [[170, sum(range(170))]]
 
 
 def test_a_reused_project_name_starts_empty(srv):

@@ -534,6 +534,88 @@ static void test_drop_shreds(void **state)
 	assert_int_equal(g.rows, 3);
 }
 
+static int64_t storage_int(const char *sql, const char *table)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	assert_int_equal(sqlite3_prepare_v2(sch_catalog_db(cat), sql, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* versions the table is made of (catalog) and versions with chunks (storage) */
+static int64_t listed_versions(const char *table)
+{
+	return storage_int("SELECT (data_version != 0) + (length(segments) -"
+			   " length(replace(segments, ',', '')) + (segments != ''))"
+			   " FROM job_table_storage WHERE project = 'p' AND name = ?1",
+			   table);
+}
+
+static int64_t stored_versions(const char *table)
+{
+	return storage_int("SELECT count(DISTINCT version) FROM stor_chunks WHERE table_id ="
+			   " (SELECT storage_id FROM job_table_storage WHERE project = 'p'"
+			   " AND name = ?1)",
+			   table);
+}
+
+static void test_append_segments(void **state)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	struct got s[3] = { { 0 }, { 0 }, { 0 } }, g;
+	int64_t ids = 0;
+	size_t batches = 0;
+	(void)state;
+
+	create_table("t8", false);
+	/* each append adds a version of its own rows only, up to 16 */
+	for (int i = 0; i < 16; i++) {
+		write_ok("t8", SCH_TD_APPEND, NULL, i * 10, 10);
+		assert_int_equal(listed_versions("t8"), i + 1);
+		assert_int_equal(stored_versions("t8"), i + 1);
+	}
+	g = read_all("t8", both, 2);
+	assert_int_equal(g.rows, 160);
+	assert_int_equal(g.id_sum, sum_ids(0, 160));
+	/* slices split the whole table, across segments: disjoint and complete */
+	for (unsigned k = 0; k < 3; k++) {
+		s[k].nulls_ok = true;
+		assert_int_equal(
+		    sch_tabledata_read(&td, "p", "t8", both, 2, k, 3, got_cb, &s[k], &err), 0);
+		ids += s[k].id_sum;
+		batches += s[k].batches;
+	}
+	assert_int_equal(batches, 16);
+	assert_int_equal(s[0].batches, 6);
+	assert_int_equal(ids, sum_ids(0, 160));
+	/* an empty append changes nothing, even with the list full */
+	assert_int_equal(
+	    sch_tabledata_write(&td, "p", "t8", SCH_TD_APPEND, NULL, NULL, 0, NULL, &err), 0);
+	assert_int_equal(listed_versions("t8"), 16);
+	assert_int_equal(read_all("t8", both, 2).rows, 160);
+	/* the 17th compacts: one version with every row, the others deleted */
+	write_ok("t8", SCH_TD_APPEND, NULL, 160, 10);
+	assert_int_equal(listed_versions("t8"), 1);
+	assert_int_equal(stored_versions("t8"), 1);
+	g = read_all("t8", both, 2);
+	assert_int_equal(g.rows, 170);
+	assert_int_equal(g.id_sum, sum_ids(0, 170));
+	assert_true(g.nulls_ok);
+	/* segments again, then an overwrite replaces them all */
+	write_ok("t8", SCH_TD_APPEND, NULL, 170, 10);
+	assert_int_equal(listed_versions("t8"), 2);
+	write_ok("t8", SCH_TD_OVERWRITE, NULL, 1000, 5);
+	assert_int_equal(listed_versions("t8"), 1);
+	assert_int_equal(stored_versions("t8"), 1);
+	g = read_all("t8", both, 2);
+	assert_int_equal(g.rows, 5);
+	assert_int_equal(g.id_sum, sum_ids(1000, 5));
+}
+
 static void test_text_values(void **state)
 {
 	struct cmn_buf scratch, out;
@@ -621,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_cas_conflict),
 		cmocka_unit_test(test_slices_and_projection),
 		cmocka_unit_test(test_drop_shreds),
+		cmocka_unit_test(test_append_segments),
 		cmocka_unit_test(test_disabled_storage),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
