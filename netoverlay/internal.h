@@ -90,7 +90,7 @@ int lk_bridge_add(struct nl_sock *sk, const char *name, int ifindex, struct cmn_
  * peer `peer_name` created directly in peer_ns_fd (peer_ifindex if > 0,
  * peer_mac if not NULL; down: setting IFF_UP on a peer created in another
  * netns fails with ENOTCONN, so the peer's own netns brings it up); both
- * ends get `mtu`. */
+ * ends get `mtu` (0: the kernel's default). */
 int lk_veth_add(struct nl_sock *sk, const char *name, int ifindex, int master_ifindex,
 		int peer_ns_fd, const char *peer_name, int peer_ifindex,
 		const unsigned char *peer_mac, unsigned mtu, struct cmn_err *err);

@@ -131,8 +131,10 @@ int lk_veth_add(struct nl_sock *sk, const char *name, int ifindex, int master_if
 	rtnl_link_set_num_rx_queues(link, 1);
 	rtnl_link_set_num_tx_queues(peer, 1);
 	rtnl_link_set_num_rx_queues(peer, 1);
-	rtnl_link_set_mtu(link, mtu);
-	rtnl_link_set_mtu(peer, mtu);
+	if (mtu > 0) { /* 0: the kernel's default */
+		rtnl_link_set_mtu(link, mtu);
+		rtnl_link_set_mtu(peer, mtu);
+	}
 	rtnl_link_set_name(peer, peer_name);
 	if (peer_ifindex > 0)
 		rtnl_link_set_ifindex(peer, peer_ifindex);
