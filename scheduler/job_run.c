@@ -60,6 +60,8 @@ struct feeder {
 	int fds[SCH_PLAN_MAX_NODES];
 	unsigned n;
 	uint64_t next, bytes;
+	unsigned open;   /* nodes whose input is still open */
+	bool all_closed; /* every node closed its input: the read stopped early */
 	pthread_t thread;
 	bool started;
 	int rc;
@@ -419,18 +421,46 @@ out:
 
 /* ---- feeders: rows of a scan, batch j to node j % n ------------------- */
 
+/* A node that closed its input (EPIPE) needs no more rows: a LIMIT it
+ * reached, say. Its input is closed here too and its share of the rest
+ * dropped; whether the node ended well is for its own exit to tell (a node
+ * that died explains the job with its own failure). Anything else fails. */
+static int feed_write(struct feeder *f, unsigned i, const void *data, size_t len,
+		      struct cmn_err *err)
+{
+	struct cmn_err e = CMN_ERR_INIT;
+
+	if (f->fds[i] < 0)
+		return 0;
+	if (write_all(f->fds[i], data, len, &e) == 0)
+		return 0;
+	if (e.sys_errno == EPIPE) {
+		close(f->fds[i]);
+		f->fds[i] = -1;
+		f->open--;
+		return 0;
+	}
+	if (err)
+		*err = e;
+	return -1;
+}
+
 static int feed_batch(void *ctx, const void *batch, size_t len, struct cmn_err *err)
 {
 	struct feeder *f = ctx;
 	uint8_t hdr[4] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
 			   (uint8_t)(len >> 24) };
-	int fd = f->fds[f->next++ % f->n];
+	unsigned i = (unsigned)(f->next++ % f->n);
 
 	if (len == 0 || len > FRAME_MAX)
 		return cmn_err_set(err, CMN_ELIMIT, 0, "stored batch of %zu bytes", len);
 	if (atomic_load(&f->run->job->cancel))
 		return cmn_err_set(err, CMN_ECONFLICT, 0, "cancelled");
-	if (write_all(fd, hdr, 4, err) < 0 || write_all(fd, batch, len, err) < 0)
+	if (f->open == 0) { /* every node closed its input: stop reading */
+		f->all_closed = true;
+		return cmn_err_set(err, CMN_ECONFLICT, 0, "every node closed its input");
+	}
+	if (feed_write(f, i, hdr, 4, err) < 0 || feed_write(f, i, batch, len, err) < 0)
 		return -1;
 	f->bytes += len + 4;
 	return 0;
@@ -446,14 +476,18 @@ static void *feeder_main(void *arg)
 
 	for (size_t c = 0; c < f->in->cols.n && c < CMN_ROW_MAX_COLS; c++)
 		cols[c] = f->in->cols.v[c].name;
+	f->open = f->n;
 	f->rc = sch_tabledata_read(&td, f->in->scan_project, f->in->scan_table, cols, f->in->cols.n,
 				   0, 1, feed_batch, f, &f->err);
+	if (f->rc < 0 && f->all_closed)
+		f->rc = 0;
 	for (unsigned i = 0; i < f->n; i++) {
 		/* no end frame after a failure: the node must not take a short
 		 * input for the whole table */
-		if (f->rc == 0 && write_all(f->fds[i], end, 4, &f->err) < 0)
+		if (f->rc == 0 && feed_write(f, i, end, 4, &f->err) < 0)
 			f->rc = -1;
-		close(f->fds[i]);
+		if (f->fds[i] >= 0)
+			close(f->fds[i]);
 		f->fds[i] = -1;
 	}
 	return NULL;

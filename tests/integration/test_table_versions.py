@@ -185,3 +185,20 @@ def test_a_reused_project_name_starts_empty(srv):
     assert st == 200, body
     st, body = srv.job("gone", "DESC secret_tbl", keys=other)
     assert st == 200 and "ssn" not in str(body), body
+
+
+def test_a_limit_that_stops_the_nodes_early_is_no_failure(srv):
+    """Nodes that reached a LIMIT close their input while cordond still
+    feeds them rows (a table larger than the pipes hold): the feeder's
+    broken pipe is no failure; the job returns its rows. It once failed
+    the job with 'read table ... write: Broken pipe'."""
+    ok(srv, "CREATE TABLE wide (id BIGINT, s STRING)")
+    pad = "p" * 200
+    for part in range(4):  # four appends, ~1.7 MB each
+        upload(srv, "wide", "id,s\n" + "".join(f"{part * 8000 + i},{pad}\n"
+                                                for i in range(8000)))
+    for nodes in (1, 2):
+        for _ in range(3):
+            body = ok(srv, f"SET cordon.nodes={nodes}; SELECT id FROM wide LIMIT 5")
+            assert len(body["rows"]) == 5
+    assert ok(srv, "SELECT count(*) AS n FROM wide")["rows"] == [[32000]]
