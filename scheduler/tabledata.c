@@ -155,16 +155,12 @@ static void row_hold(struct sch_tabledata *td, const struct td_row *row)
 {
 	for (size_t i = 0; i < row->nv; i++)
 		sch_storage_version_hold(td->storage, (uint64_t)row->storage_id, row->v[i]);
-	if (row->nv == 0) /* the empty table's version 0, as before segments */
-		sch_storage_version_hold(td->storage, (uint64_t)row->storage_id, 0);
 }
 
 static void row_release(struct sch_tabledata *td, const struct td_row *row)
 {
 	for (size_t i = 0; i < row->nv; i++)
 		sch_storage_version_release(td->storage, (uint64_t)row->storage_id, row->v[i]);
-	if (row->nv == 0)
-		sch_storage_version_release(td->storage, (uint64_t)row->storage_id, 0);
 }
 
 static int select_row(sqlite3 *db, const char *project, const char *name, struct td_row *row,

@@ -554,13 +554,12 @@ def env(bin_dir, tmp_path_factory):
         srv.acme = srv.create_account("acme")
         srv.create_project("corr", keys=srv.acme)
         for f in ("mask.lua", "text.lua", "agg.lua"):
-            st, body = srv.call("PUT", f"/v1/projects/corr/resources/{f}",
-                                (ROOT / "udfs" / f).read_bytes(), keys=srv.acme)
+            st, body = srv.put_resource("corr", f, (ROOT / "udfs" / f).read_bytes(),
+                                        keys=srv.acme)
             assert st in (200, 201), body
         for name, text in (("tr_upper.lua", TR_UPPER), ("tr_words.lua", TR_WORDS),
                            ("tr_cat.lua", TR_CAT)):
-            st, body = srv.call("PUT", f"/v1/projects/corr/resources/{name}", text.encode(),
-                                keys=srv.acme)
+            st, body = srv.put_resource("corr", name, text, keys=srv.acme)
             assert st in (200, 201), body
         for fn, entry, res in (("mask_email", "mask.mask_email", "mask.lua"),
                                ("tokens", "text.tokens", "text.lua"),

@@ -100,8 +100,7 @@ def env(bin_dir, tmp_path_factory):
     try:
         srv.acme = srv.create_account("acme")
         srv.create_project("ub", keys=srv.acme)
-        st, body = srv.call("PUT", "/v1/projects/ub/resources/bt.lua", BT_LUA.encode(),
-                            keys=srv.acme)
+        st, body = srv.put_resource("ub", "bt.lua", BT_LUA, keys=srv.acme)
         assert st in (200, 201), body
         for fn in ("chk", "tag", "absent", "half", "spin", "big", "burn"):
             ok(srv, f"CREATE FUNCTION {fn} AS 'bt.{fn}' USING 'bt.lua';")

@@ -287,3 +287,36 @@ def test_transform_profile_may_fork_and_exec(bin_dir):
     assert proc.stdout == "fork_once: ok\n", proc.stderr
     proc = sandbox(bin_dir, "exec_again")
     assert proc.stdout == "no_new_privs: value=1\n", proc.stderr
+
+
+REAPER_ATTACK = r"""
+import os, signal
+print(open("/proc/1/comm").read().strip())
+for path in ("/proc/1/mem", "/proc/1/environ", "/proc/1/exe"):
+    try:
+        open(path, "rb").read(1)
+        print(path, "READ")
+    except OSError as e:
+        print(path, e.errno)
+for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP, signal.SIGINT):
+    try:
+        os.kill(1, sig)
+    except OSError as e:
+        print("kill", sig, e.errno)
+print("alive", flush=True)
+os._exit(3)
+"""
+
+
+def test_pid1_reaper_survives_the_payload(bin_dir):
+    """pid 1 execs cordon-reap once the payload exists (sandbox.md): the
+    payload can neither read it (non-dumpable, execute-only memfd) nor kill
+    or stop it, and its status still reaches the caller through it."""
+    proc = run([str(bin_dir / "cordon"), "sandbox", "run", *LIMITS, "--", "/usr/bin/python3",
+                "-c", REAPER_ATTACK])
+    assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "memfd:cordon-re", lines  # the comm of an execveat'd memfd
+    assert "/proc/1/mem 13" in lines and "/proc/1/environ 13" in lines, lines
+    assert not any(l.endswith("READ") for l in lines), lines
+    assert lines[-1] == "alive", lines

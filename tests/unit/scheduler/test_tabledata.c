@@ -190,6 +190,23 @@ static struct got read_all(const char *table, const char *const *cols, size_t nc
 	return g;
 }
 
+static const char *const both[] = { "id", "name" };
+
+/* The table read as three slices; *total sums them. */
+static void read_slices(const char *table, struct got s[3], struct got *total)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	*total = (struct got){ 0 };
+	for (unsigned k = 0; k < 3; k++) {
+		s[k] = (struct got){ .nulls_ok = true };
+		assert_int_equal(
+		    sch_tabledata_read(&td, "p", table, both, 2, k, 3, got_cb, &s[k], &err), 0);
+		total->rows += s[k].rows;
+		total->batches += s[k].batches;
+		total->id_sum += s[k].id_sum;
+	}
+}
+
 static int64_t table_version(const char *name)
 {
 	struct sch_tabledef *t = NULL;
@@ -205,8 +222,6 @@ static int64_t sum_ids(int64_t first, int64_t n)
 {
 	return n * first + n * (n - 1) / 2;
 }
-
-static const char *const both[] = { "id", "name" };
 
 static void write_ok(const char *table, enum sch_tabledata_mode mode, const char *part,
 		     int64_t first, uint32_t n)
@@ -434,24 +449,20 @@ static void test_slices_and_projection(void **state)
 	static const char *const name_only[] = { "NAME" };
 	static const char *const reversed[] = { "name", "id" };
 	static const char *const bad[] = { "id", "secret" };
-	struct got s[3] = { { 0 }, { 0 }, { 0 } }, g;
+	struct got s[3], all, g;
 	struct cmn_err err = CMN_ERR_INIT;
-	size_t rows = 0, batches = 0;
-	int64_t ids = 0;
+	size_t rows, batches;
+	int64_t ids;
 	(void)state;
 
 	create_table("t5", false);
 	/* each append adds one stored batch: 4 batches */
 	for (int i = 0; i < 4; i++)
 		write_ok("t5", SCH_TD_APPEND, NULL, i * 100, 100);
-	for (unsigned k = 0; k < 3; k++) {
-		s[k].nulls_ok = true;
-		assert_int_equal(
-		    sch_tabledata_read(&td, "p", "t5", both, 2, k, 3, got_cb, &s[k], &err), 0);
-		rows += s[k].rows;
-		batches += s[k].batches;
-		ids += s[k].id_sum;
-	}
+	read_slices("t5", s, &all);
+	rows = all.rows;
+	batches = all.batches;
+	ids = all.id_sum;
 	/* batches 0,3 | 1 | 2: disjoint and complete */
 	assert_int_equal(s[0].batches, 2);
 	assert_int_equal(s[1].batches, 1);
@@ -566,9 +577,7 @@ static int64_t stored_versions(const char *table)
 static void test_append_segments(void **state)
 {
 	struct cmn_err err = CMN_ERR_INIT;
-	struct got s[3] = { { 0 }, { 0 }, { 0 } }, g;
-	int64_t ids = 0;
-	size_t batches = 0;
+	struct got s[3], all, g;
 	(void)state;
 
 	create_table("t8", false);
@@ -582,16 +591,10 @@ static void test_append_segments(void **state)
 	assert_int_equal(g.rows, 160);
 	assert_int_equal(g.id_sum, sum_ids(0, 160));
 	/* slices split the whole table, across segments: disjoint and complete */
-	for (unsigned k = 0; k < 3; k++) {
-		s[k].nulls_ok = true;
-		assert_int_equal(
-		    sch_tabledata_read(&td, "p", "t8", both, 2, k, 3, got_cb, &s[k], &err), 0);
-		ids += s[k].id_sum;
-		batches += s[k].batches;
-	}
-	assert_int_equal(batches, 16);
+	read_slices("t8", s, &all);
+	assert_int_equal(all.batches, 16);
 	assert_int_equal(s[0].batches, 6);
-	assert_int_equal(ids, sum_ids(0, 160));
+	assert_int_equal(all.id_sum, sum_ids(0, 160));
 	/* an empty append changes nothing, even with the list full */
 	assert_int_equal(
 	    sch_tabledata_write(&td, "p", "t8", SCH_TD_APPEND, NULL, NULL, 0, NULL, &err), 0);
