@@ -1,6 +1,7 @@
 /* scheduler/main.c — cordond: the Cordon scheduler daemon. Parses the
  * command line; daemon.c builds the state, server.c serves. */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,18 @@ int main(int argc, char **argv)
 	static struct sch_api api;
 	enum cmn_log_level level = CMN_LOG_INFO;
 	int c, index = 0;
+
+	/* Fixed malloc thresholds. glibc raises its mmap threshold each time a
+	 * big mmapped block is freed (up to 32 MiB) and the trim threshold with
+	 * it; from then on the feeders' and collectors' MiB-sized buffers come
+	 * from per-thread arenas and stay resident there once freed (12 MiB of
+	 * free top chunk in each of ~10 arenas), where malloc_trim does not
+	 * reach them. Every container start clones cordond's page tables, so
+	 * those dead pages cost ~8 ms of copy and unmap per clone, 4 clones per
+	 * 2-node job. Set explicitly, the thresholds stay put: big buffers are
+	 * mmapped and unmapped, freed arena tops are trimmed. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
 	api.cfg = (struct sch_api_config){
 		.listen_host = "127.0.0.1",
