@@ -233,6 +233,35 @@ int rt_lookup_next(struct rt_input *in, struct rt_lookup *lk, struct cmn_rowbatc
 		   size_t *open_frame, struct cmn_value *vals, sqlite3_int64 *rowid,
 		   struct cmn_err *err);
 void rt_index_free_all(struct rt_input *in);
+/* Keys normalized as SQLite's `=` and GROUP BY compare them: numbers (BIGINT,
+ * DOUBLE, DATETIME, BOOLEAN) by their double value (-0.0 = 0.0), STRING and
+ * BINARY by their bytes. */
+uint64_t rt_hash_bytes(const void *p, size_t n);
+uint64_t rt_hash_number(double d);
+bool rt_col_numeric(enum cmn_col_type t);
+double rt_number_of(enum cmn_col_type t, const struct cmn_value *v);
+uint64_t rt_hash_value(enum cmn_col_type t, const struct cmn_value *v);
+
+/* ---- grouped scans (vtab_group.c) ---------------------------------------- */
+
+/* A whole input in an order where rows with equal values in cols are
+ * adjacent (not sorted): what SQLite needs for GROUP BY and DISTINCT. */
+struct rt_grouped {
+	uint32_t n, cur;
+	uint32_t *perm;   /* by output place: the row's number in the input */
+	uint32_t *pos;    /* by input number: the row's offset in its frame */
+	uint32_t *fstart; /* by frame: the number of its first row; [nframes] = n */
+	uint32_t nframes;
+};
+
+/* Reads the whole input and orders it: 0, or -1 on error. */
+int rt_group_start(struct rt_input *in, const size_t *cols, size_t ncols, struct rt_grouped *g,
+		   struct cmn_err *err);
+/* The next row in group order into vals, like rt_lookup_next. */
+int rt_group_next(struct rt_input *in, struct rt_grouped *g, struct cmn_rowbatch_reader *r,
+		  size_t *open_frame, struct cmn_value *vals, sqlite3_int64 *rowid,
+		  struct cmn_err *err);
+void rt_group_free(struct rt_grouped *g);
 
 int rt_input_add_frame(struct rt_input *in, struct cmn_buf *frame, struct cmn_err *err);
 /* Reads the next frame of a lazily read input: 1 read, 0 end, -1 error. */

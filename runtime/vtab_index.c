@@ -35,7 +35,7 @@ struct rt_index {
 	struct rt_index *link; /* the input's other indexes */
 };
 
-static uint64_t hash_bytes(const void *p, size_t n)
+uint64_t rt_hash_bytes(const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	uint64_t h = 1469598103934665603ull;
@@ -45,7 +45,7 @@ static uint64_t hash_bytes(const void *p, size_t n)
 	return h ^ (h >> 29);
 }
 
-static uint64_t hash_number(double d)
+uint64_t rt_hash_number(double d)
 {
 	uint64_t bits;
 
@@ -57,12 +57,12 @@ static uint64_t hash_number(double d)
 	return bits ^ (bits >> 33);
 }
 
-static bool numeric(enum cmn_col_type t)
+bool rt_col_numeric(enum cmn_col_type t)
 {
 	return t != CMN_COL_STRING && t != CMN_COL_BINARY;
 }
 
-static double number_of(enum cmn_col_type t, const struct cmn_value *v)
+double rt_number_of(enum cmn_col_type t, const struct cmn_value *v)
 {
 	if (t == CMN_COL_DOUBLE)
 		return v->v.f64;
@@ -71,10 +71,10 @@ static double number_of(enum cmn_col_type t, const struct cmn_value *v)
 	return (double)v->v.i64;
 }
 
-static uint64_t hash_value(enum cmn_col_type t, const struct cmn_value *v)
+uint64_t rt_hash_value(enum cmn_col_type t, const struct cmn_value *v)
 {
-	return numeric(t) ? hash_number(number_of(t, v))
-			  : hash_bytes(v->v.bytes.ptr, v->v.bytes.len);
+	return rt_col_numeric(t) ? rt_hash_number(rt_number_of(t, v))
+				 : rt_hash_bytes(v->v.bytes.ptr, v->v.bytes.len);
 }
 
 static void index_free(struct rt_index *ix)
@@ -156,7 +156,7 @@ static int build(struct rt_input *in, size_t col, struct rt_index *ix, struct cm
 			ix->frame[id] = (uint32_t)f;
 			ix->pos[id] = at;
 			ix->row[id] = k;
-			ix->hash[id] = hash_value(t, &vals[col]);
+			ix->hash[id] = rt_hash_value(t, &vals[col]);
 			ix->next[id] = ix->heads[ix->hash[id] & ix->mask];
 			ix->heads[ix->hash[id] & ix->mask] = id;
 			ix->nrows++;
@@ -203,11 +203,11 @@ int rt_lookup_start(struct rt_input *in, size_t col, sqlite3_value *v, struct rt
 	lk->cur = NO_ROW;
 	if (vt == SQLITE_NULL)
 		return 1; /* = NULL is never true: no rows */
-	if (numeric(t) && (vt == SQLITE_INTEGER || vt == SQLITE_FLOAT)) {
+	if (rt_col_numeric(t) && (vt == SQLITE_INTEGER || vt == SQLITE_FLOAT)) {
 		lk->numeric = true;
 		lk->num =
 		    vt == SQLITE_INTEGER ? (double)sqlite3_value_int64(v) : sqlite3_value_double(v);
-		lk->hash = hash_number(lk->num);
+		lk->hash = rt_hash_number(lk->num);
 	} else if ((t == CMN_COL_STRING && vt == SQLITE_TEXT) ||
 		   (t == CMN_COL_BINARY && vt == SQLITE_BLOB)) {
 		lk->bytes =
@@ -215,7 +215,7 @@ int rt_lookup_start(struct rt_input *in, size_t col, sqlite3_value *v, struct rt
 		lk->len = (size_t)sqlite3_value_bytes(v);
 		if (!lk->bytes)
 			lk->bytes = "";
-		lk->hash = hash_bytes(lk->bytes, lk->len);
+		lk->hash = rt_hash_bytes(lk->bytes, lk->len);
 	} else {
 		return 0; /* affinities could make it match: scan everything */
 	}
@@ -230,7 +230,7 @@ static bool same_key(const struct rt_lookup *lk, enum cmn_col_type t, const stru
 	if (v->is_null)
 		return false;
 	if (lk->numeric)
-		return number_of(t, v) == lk->num;
+		return rt_number_of(t, v) == lk->num;
 	return v->v.bytes.len == lk->len && memcmp(v->v.bytes.ptr, lk->bytes, lk->len) == 0;
 }
 

@@ -12,6 +12,7 @@
  * one frame; its computed columns follow the declared ones in the table.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,6 +123,9 @@ struct in_cursor {
 	/* an input with computed columns is read in blocks (stage_udfcols.c) */
 	bool blocks;
 	struct rt_ublock blk;
+	/* a scan in group order (vtab_group.c) */
+	bool grouped;
+	struct rt_grouped grp;
 };
 
 static const char *sql_type(enum cmn_col_type t)
@@ -183,6 +187,52 @@ static int in_disconnect(sqlite3_vtab *vt)
 	return SQLITE_OK;
 }
 
+/* A scan in group order (vtab_group.c) when SQLite asks only that rows with
+ * equal ORDER BY terms be adjacent (GROUP BY, DISTINCT) and every term is a
+ * plain column: idxNum IDX_GROUPED, idxStr the column numbers. */
+#define IDX_GROUPED (-1)
+
+/* Whether sql has the word ORDER anywhere (in any case). SQLite 3.40's
+ * sqlite3_vtab_distinct() says 1 (adjacent is enough) for `GROUP BY k ORDER
+ * BY k` too, and then skips the ORDER BY's sort, trusting the GROUP BY's
+ * order: a grouped scan would leave the result unsorted. So a statement
+ * with any ORDER BY (or a column named "order") is never offered one; the
+ * planner's MAP and REDUCE stages, which group, have none. */
+static bool mentions_order(const char *sql)
+{
+	for (const char *p = sql; (p = strcasestr(p, "order")) != NULL; p += 5) {
+		bool start = p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+		bool end = !(isalnum((unsigned char)p[5]) || p[5] == '_');
+		if (start && end)
+			return true;
+	}
+	return false;
+}
+
+static void offer_groups(const struct rt_input *in, sqlite3_index_info *info)
+{
+	int mode = sqlite3_vtab_distinct(info);
+	sqlite3_str *s;
+
+	if (in->plan->ncomputed || info->nOrderBy < 1 || info->nOrderBy > RT_MAX_COLS ||
+	    (mode != 1 && mode != 2) || !in->stage || !in->stage->plan.sql ||
+	    mentions_order(in->stage->plan.sql))
+		return;
+	for (int i = 0; i < info->nOrderBy; i++)
+		if (info->aOrderBy[i].iColumn < 0 ||
+		    (size_t)info->aOrderBy[i].iColumn >= in->plan->cols.n)
+			return;
+	s = sqlite3_str_new(NULL);
+	for (int i = 0; i < info->nOrderBy; i++)
+		sqlite3_str_appendf(s, "%s%d", i ? "," : "", info->aOrderBy[i].iColumn);
+	info->idxStr = sqlite3_str_finish(s);
+	if (!info->idxStr)
+		return;
+	info->needToFreeIdxStr = 1;
+	info->idxNum = IDX_GROUPED;
+	info->orderByConsumed = 1;
+}
+
 /* A scan, or (idxNum = column + 1) the rows where that column equals the
  * constraint's value (vtab_index.c): SQLite still checks the constraint on
  * every row, so a lookup may return more rows, never fewer. */
@@ -211,6 +261,8 @@ static int in_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 		info->estimatedRows = 10;
 		break;
 	}
+	if (info->idxNum == 0)
+		offer_groups(v->in, info);
 	return SQLITE_OK;
 }
 
@@ -240,6 +292,7 @@ static int in_close(sqlite3_vtab_cursor *cur)
 
 	if (c->blocks)
 		rt_ublock_free(&c->blk);
+	rt_group_free(&c->grp);
 	sqlite3_free(cur);
 	return SQLITE_OK;
 }
@@ -293,6 +346,13 @@ static int in_next(sqlite3_vtab_cursor *cur)
 		c->eof = rc == 0;
 		return SQLITE_OK;
 	}
+	if (c->grouped) {
+		int rc = rt_group_next(c->in, &c->grp, &c->r, &c->frame, c->vals, &c->rowid, &err);
+		if (rc < 0)
+			return fail(c, &err);
+		c->eof = rc == 0;
+		return SQLITE_OK;
+	}
 	for (;;) {
 		if (c->have_frame) {
 			int rc = next_row(c, &err);
@@ -329,8 +389,38 @@ static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
 {
 	struct in_cursor *c = (struct in_cursor *)cur;
 
-	(void)idxstr;
 	c->lookup = false;
+	c->grouped = false;
+	rt_group_free(&c->grp);
+	if (idx == IDX_GROUPED && idxstr && !c->blocks) {
+		struct cmn_err err = CMN_ERR_INIT;
+		size_t cols[RT_MAX_COLS], n = 0;
+		for (const char *p = idxstr; *p && n < RT_MAX_COLS;) {
+			char *end;
+			long k = strtol(p, &end, 10);
+			if (end == p || k < 0 || (size_t)k >= c->in->plan->cols.n)
+				break;
+			cols[n++] = (size_t)k;
+			p = *end == ',' ? end + 1 : end;
+		}
+		if (c->in->streaming && ++c->in->scans > 1) {
+			cmn_err_set(&err, CMN_EINTERNAL, 0,
+				    "input %s: scanned twice after it was streamed (a bug: please "
+				    "report)",
+				    c->in->plan->table);
+			return fail(c, &err);
+		}
+		if (n == 0 || rt_group_start(c->in, cols, n, &c->grp, &err) < 0) {
+			if (n == 0)
+				cmn_err_set(&err, CMN_EINTERNAL, 0, "input %s: bad grouping '%s'",
+					    c->in->plan->table, idxstr);
+			return fail(c, &err);
+		}
+		c->grouped = true;
+		c->frame = SIZE_MAX; /* no frame open in c->r */
+		c->eof = false;
+		return in_next(cur);
+	}
 	if (idx > 0 && argc == 1 && (size_t)idx <= c->in->plan->cols.n && !c->in->streaming &&
 	    !c->blocks) {
 		struct cmn_err err = CMN_ERR_INIT;
