@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -131,6 +134,19 @@ void sch_api_reply_bytes(struct sch_api_req *r, int status, const char *ctype, c
 	r->reply = data;
 	r->reply_len = data ? len : 0;
 	sch_metrics_request(status, elapsed(&r->start));
+}
+
+void sch_api_reply_stream(struct sch_api_req *r, const char *ctype, struct sch_api_stream_src src)
+{
+	audit_request(r, 200, NULL, NULL);
+	r->replied = true;
+	r->status = 200;
+	r->content_type = ctype;
+	free(r->reply);
+	r->reply = NULL;
+	r->reply_len = 0;
+	r->stream = src;
+	sch_metrics_request(200, elapsed(&r->start));
 }
 
 __attribute__((format(printf, 4, 0))) static void
@@ -412,6 +428,115 @@ static void handle(struct sch_api *api, struct evhttp_request *req, struct sch_a
 		sch_api_reply_error(r, 500, "InternalError", "no reply");
 }
 
+/* ---- streamed replies ------------------------------------------------------
+ * Each chunk is made when the one before has gone to the socket, so a big
+ * result costs one chunk of memory, and formatting overlaps the client's
+ * reading. The worker's event loop runs it all; no lock is held. */
+#define STREAM_CHUNK (256u << 10)
+
+struct stream {
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct sch_api_stream_src src;
+	struct cmn_buf buf;
+	struct evbuffer *evb;
+	char request_id[40];
+};
+
+static void stream_free(struct stream *s)
+{
+	s->src.close(s->src.ctx);
+	cmn_buf_free(&s->buf);
+	if (s->evb)
+		evbuffer_free(s->evb);
+	free(s);
+}
+
+/* The connection closes before the body's end: the client went away, a
+ * write timed out, or the server stops. */
+static void stream_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct stream *s = arg;
+
+	(void)evcon;
+	/* after EOF or a timeout evhttp detaches the unfinished request, and
+	 * it is ours to free; otherwise the connection frees it */
+	if (!evhttp_request_get_connection(s->req))
+		evhttp_send_reply_end(s->req);
+	cmn_warn("request %s: the client left before the end of a streamed reply", s->request_id);
+	stream_free(s);
+}
+
+static void stream_next(struct stream *s);
+
+static void stream_sent(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	stream_next(arg);
+}
+
+static void stream_next(struct stream *s)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	int more;
+
+	s->buf.len = 0;
+	more = s->src.fill(s->src.ctx, &s->buf, STREAM_CHUNK, &err);
+	if (more < 0) {
+		/* the status line is out: cutting the reply short (no last
+		 * chunk) is the only way left to tell the client */
+		evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(s->evcon));
+		cmn_error("request %s: streamed reply: %s", s->request_id, err.msg);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR); /* evhttp sees EOF: stream_closed */
+		return;
+	}
+	if (s->buf.len) {
+		sch_server_request_seen(s->req); /* progress, for the idle deadline */
+		if (evbuffer_add(s->evb, s->buf.data, s->buf.len) < 0) {
+			cmn_error("request %s: streamed reply: out of memory", s->request_id);
+			more = 0;
+		} else {
+			evhttp_send_reply_chunk_with_cb(s->req, s->evb, more ? stream_sent : NULL,
+							s);
+		}
+	}
+	if (!more) {
+		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+		evhttp_send_reply_end(s->req);
+		stream_free(s);
+	}
+}
+
+static void stream_start(struct sch_api_req *r)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+	struct stream *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->evb = evbuffer_new();
+	s = s && s->evb ? s : (free(s), NULL);
+	if (!s || !(s->evcon = evhttp_request_get_connection(r->req))) {
+		r->stream.close(r->stream.ctx);
+		if (s)
+			evbuffer_free(s->evb);
+		free(s);
+		evhttp_send_error(r->req, 500, "Internal Server Error");
+		return;
+	}
+	s->req = r->req;
+	s->src = r->stream;
+	snprintf(s->request_id, sizeof(s->request_id), "%s", r->request_id);
+	cmn_buf_init(&s->buf, 0);
+	evhttp_add_header(out, "Content-Type", r->content_type);
+	evhttp_add_header(out, "X-Cordon-Request-Id", r->request_id);
+	if (atomic_load(&r->api->draining))
+		evhttp_add_header(out, "Connection", "close");
+	evhttp_connection_set_closecb(s->evcon, stream_closed, s);
+	evhttp_send_reply_start(r->req, 200, "OK");
+	stream_next(s);
+}
+
 void sch_api_handle(struct evhttp_request *req, void *arg)
 {
 	struct sch_api *api = arg;
@@ -422,6 +547,9 @@ void sch_api_handle(struct evhttp_request *req, void *arg)
 	pthread_mutex_unlock(&api->lock);
 	if (r.wait_job[0])
 		sch_api_finish_wait(&r);
-	transmit(&r);
+	if (r.stream.fill)
+		stream_start(&r);
+	else
+		transmit(&r);
 	free(r.reply);
 }

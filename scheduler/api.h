@@ -84,6 +84,17 @@ struct sch_api {
 };
 
 /* One request in flight. */
+/* The body of a reply streamed in chunks (chunked transfer encoding) once
+ * api->lock is released: fill appends body bytes to out until it holds
+ * `want` (1: more may follow) or the body ends (0); -1 is an error after the
+ * status line went out, so the reply is cut short (no last chunk). close
+ * releases ctx, whether the body ended or the client went away. */
+struct sch_api_stream_src {
+	int (*fill)(void *ctx, struct cmn_buf *out, size_t want, struct cmn_err *err);
+	void (*close)(void *ctx);
+	void *ctx;
+};
+
 struct sch_api_req {
 	struct sch_api *api;
 	struct evhttp_request *req;
@@ -108,6 +119,8 @@ struct sch_api_req {
 	const unsigned char *body;
 	size_t body_len;
 	bool replied;
+	/* a streamed reply (sch_api_reply_stream): its body */
+	struct sch_api_stream_src stream;
 	/* POST .../jobs?wait=S: the job to wait for once api->lock is released */
 	char wait_job[32];
 	uint64_t wait_ms;
@@ -127,6 +140,8 @@ void sch_api_reply_error(struct sch_api_req *r, int status, const char *code, co
 /* A reply that is not JSON (a resource's bytes); takes data (malloc'd). */
 void sch_api_reply_bytes(struct sch_api_req *r, int status, const char *ctype, char *data,
 			 size_t len);
+/* A 200 whose body src streams (sch_api_stream_src); takes src. */
+void sch_api_reply_stream(struct sch_api_req *r, const char *ctype, struct sch_api_stream_src src);
 /* Maps err->code to status and code string and replies. */
 void sch_api_reply_err(struct sch_api_req *r, const struct cmn_err *err);
 /* Body as a JSON object; replies 400 itself and returns NULL on failure. */

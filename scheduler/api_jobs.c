@@ -21,7 +21,7 @@
 #include "scheduler/api.h"
 
 #define RESULT_PAGE_DEFAULT 10000
-#define RESULT_PAGE_MAX 100000
+#define RESULT_PAGE_MAX 100000000
 #define ANSWER_ROWS 10000
 #define WAIT_MAX_S 300
 
@@ -51,14 +51,25 @@ static int query_u64(struct evkeyvalq *q, const char *name, uint64_t def, uint64
 	return 0;
 }
 
+static int result_fill(void *ctx, struct cmn_buf *out, size_t want, struct cmn_err *err)
+{
+	return sch_result_fill(ctx, out, want, NULL, err);
+}
+
+static void result_close(void *ctx)
+{
+	sch_result_close(ctx);
+}
+
+/* The rows stream (api.c): a page of any size costs one chunk of memory. */
 static void result(struct sch_api_req *r, struct sch_job *job)
 {
 	struct cmn_err err = CMN_ERR_INIT;
 	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Accept");
 	bool csv = accept && strstr(accept, "text/csv");
-	uint64_t offset, limit, rows;
+	uint64_t offset, limit;
 	struct evkeyvalq q;
-	cleanup_buf struct cmn_buf out = { 0 };
+	struct sch_result_cursor *cur;
 
 	TAILQ_INIT(&q);
 	if (r->query && evhttp_parse_query_str(r->query, &q) < 0) {
@@ -73,20 +84,16 @@ static void result(struct sch_api_req *r, struct sch_job *job)
 		return;
 	}
 	evhttp_clear_headers(&q);
-	cmn_buf_init(&out, 0);
-	if (sch_job_result(job, offset, limit, csv, &out, &rows, &err) < 0) {
+	cur = sch_job_result_open(job, offset, limit, csv, &err);
+	if (!cur) {
 		if (err.code == CMN_ECONFLICT)
 			sch_api_reply_error(r, 409, "JobNotSucceeded", "%s", err.msg);
 		else
 			sch_api_reply_err(r, &err);
 		return;
 	}
-	{
-		size_t len = 0;
-		char *data = cmn_buf_steal(&out, &len); /* the reply takes the page, no copy */
-		sch_api_reply_bytes(
-		    r, 200, csv ? "text/csv; charset=utf-8" : "application/x-ndjson", data, len);
-	}
+	sch_api_reply_stream(r, csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+			     (struct sch_api_stream_src){ result_fill, result_close, cur });
 }
 
 void sch_api_route_jobs(struct sch_api_req *r, const char *project, char **segs, size_t n)

@@ -100,6 +100,17 @@ json_t *sch_job_status(struct sch_job *job);
  * CMN_ECONFLICT when the job has not succeeded. */
 int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool csv,
 		   struct cmn_buf *out, uint64_t *rows, struct cmn_err *err);
+/* The same rows, a piece at a time (a streamed reply): open takes its own
+ * reference to the job and maps the result (NULL with CMN_ECONFLICT when the
+ * job has not succeeded); fill appends rows' text to out until it holds
+ * want bytes (1: there may be more) or the rows end (0), counting them in
+ * *rows when rows is not NULL; close releases. */
+struct sch_result_cursor;
+struct sch_result_cursor *sch_job_result_open(struct sch_job *job, uint64_t offset, uint64_t limit,
+					      bool csv, struct cmn_err *err);
+int sch_result_fill(struct sch_result_cursor *c, struct cmn_buf *out, size_t want, uint64_t *rows,
+		    struct cmn_err *err);
+void sch_result_close(struct sch_result_cursor *c);
 /* The synchronous answer of POST ?wait: status plus "columns" (names) and
  * "rows" (at most max_rows arrays; "truncated": true when there are more). */
 json_t *sch_job_answer(struct sch_job *job, uint64_t max_rows);

@@ -277,6 +277,97 @@ static json_t *row_json(const struct cmn_rowbatch_reader *rd, const struct cmn_v
 	return a;
 }
 
+struct sch_result_cursor {
+	struct sch_job *job; /* a reference */
+	const uint8_t *base; /* the result, mapped */
+	struct cmn_rowbatch_reader rd;
+	struct cmn_value vals[CMN_ROW_MAX_COLS];
+	size_t batch;          /* the next batch to open */
+	bool open;             /* rd has a batch open */
+	uint64_t skip, left;   /* rows still to skip, still to give */
+	bool csv, header_done; /* the text form of sch_result_fill */
+};
+
+struct sch_result_cursor *sch_job_result_open(struct sch_job *job, uint64_t offset, uint64_t limit,
+					      bool csv, struct cmn_err *err)
+{
+	struct sch_result_cursor *c;
+	enum job_state state;
+
+	pthread_mutex_lock(&job->jobs->mu);
+	state = job->state;
+	if (state == JOB_SUCCEEDED)
+		job->refs++;
+	pthread_mutex_unlock(&job->jobs->mu);
+	if (state != JOB_SUCCEEDED) {
+		cmn_err_set(err, CMN_ECONFLICT, 0, "job %s has no result: it is %s", job->id,
+			    state_name(state));
+		return NULL;
+	}
+	/* from here on the batches never change: the job has finished, and
+	 * the reference keeps them */
+	c = calloc(1, sizeof(*c));
+	if (!c || job_result_map(&job->result, &c->base, err) < 0) {
+		if (!c)
+			cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		free(c);
+		sch_job_put(job);
+		return NULL;
+	}
+	c->job = job;
+	c->skip = offset;
+	c->left = limit;
+	c->csv = csv;
+	return c;
+}
+
+void sch_result_close(struct sch_result_cursor *c)
+{
+	if (!c)
+		return;
+	job_result_unmap(&c->job->result, c->base);
+	sch_job_put(c->job);
+	free(c);
+}
+
+/* The next row: 1 with it in c->rd / c->vals, 0 at the end, -1 on error. */
+static int cursor_next(struct sch_result_cursor *c, struct cmn_err *err)
+{
+	const struct job_result *res = &c->job->result;
+
+	while (c->left > 0) {
+		if (!c->open) {
+			const struct job_rbatch *kb;
+			if (c->batch == res->n)
+				return 0;
+			kb = &res->v[c->batch++];
+			if (c->skip >= kb->nrows) { /* a whole batch skipped without a look */
+				c->skip -= kb->nrows;
+				continue;
+			}
+			/* take_frames validated every kept batch */
+			if (cmn_rowbatch_open_validated(&c->rd, c->base + kb->off, kb->len, err) <
+			    0)
+				return -1;
+			c->open = true;
+		}
+		int r = cmn_rowbatch_next(&c->rd, c->vals, err);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			c->open = false;
+			continue;
+		}
+		if (c->skip) {
+			c->skip--;
+			continue;
+		}
+		c->left--;
+		return 1;
+	}
+	return 0;
+}
+
 /* Calls fn for rows [offset, offset+limit) of a succeeded job's result;
  * *rows counts them. CMN_ECONFLICT when the job has not succeeded. */
 typedef int (*row_fn)(void *ctx, const struct cmn_rowbatch_reader *rd, const struct cmn_value *vals,
@@ -285,104 +376,82 @@ typedef int (*row_fn)(void *ctx, const struct cmn_rowbatch_reader *rd, const str
 static int each_row(struct sch_job *job, uint64_t offset, uint64_t limit, row_fn fn, void *ctx,
 		    uint64_t *rows, struct cmn_err *err)
 {
-	struct cmn_rowbatch_reader *rd = NULL;
-	const uint8_t *base = NULL;
-	struct cmn_value *vals = NULL;
-	uint64_t skip = offset;
-	enum job_state state;
-	int rc = 0;
+	struct sch_result_cursor *c = sch_job_result_open(job, offset, limit, false, err);
+	int rc;
 
 	*rows = 0;
-	pthread_mutex_lock(&job->jobs->mu);
-	state = job->state;
-	pthread_mutex_unlock(&job->jobs->mu);
-	if (state != JOB_SUCCEEDED)
-		return cmn_err_set(err, CMN_ECONFLICT, 0, "job %s has no result: it is %s", job->id,
-				   state_name(state));
-	/* from here on the batches never change: the job has finished */
-	rd = malloc(sizeof(*rd));
-	vals = calloc(CMN_ROW_MAX_COLS, sizeof(*vals));
-	if (!rd || !vals) {
-		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-		goto out;
-	}
-	if (job_result_map(&job->result, &base, err) < 0) {
-		rc = -1;
-		goto out;
-	}
-	for (size_t b = 0; b < job->result.n && *rows < limit && rc == 0; b++) {
-		const struct job_rbatch *kb = &job->result.v[b];
-		if (skip >= kb->nrows) { /* a whole batch skipped without a look */
-			skip -= kb->nrows;
-			continue;
-		}
-		/* take_frames validated every kept batch */
-		if (cmn_rowbatch_open_validated(rd, base + kb->off, kb->len, err) < 0) {
+	if (!c)
+		return -1;
+	while ((rc = cursor_next(c, err)) == 1) {
+		(*rows)++;
+		if (fn(ctx, &c->rd, c->vals, err) < 0) {
 			rc = -1;
 			break;
 		}
-		while (*rows < limit && rc == 0) {
-			int r = cmn_rowbatch_next(rd, vals, err);
-			if (r <= 0) {
-				rc = r;
-				break;
-			}
-			if (skip) {
-				skip--;
-				continue;
-			}
-			rc = fn(ctx, rd, vals, err);
-			(*rows)++;
-		}
 	}
-out:
-	job_result_unmap(&job->result, base);
-	free(rd);
-	free(vals);
+	sch_result_close(c);
 	return rc;
 }
 
-struct text_out {
-	struct cmn_buf *out;
-	bool csv;
-};
-
-static int row_text(void *ctx, const struct cmn_rowbatch_reader *rd, const struct cmn_value *vals,
-		    struct cmn_err *err)
+static int row_text(struct cmn_buf *out, bool csv, const struct cmn_rowbatch_reader *rd,
+		    const struct cmn_value *vals, struct cmn_err *err)
 {
-	struct text_out *t = ctx;
-
-	if (t->csv) {
+	if (csv) {
 		for (size_t c = 0; c < rd->ncols; c++)
-			if ((c && cmn_buf_append(t->out, ",", 1, err) < 0) ||
-			    value_csv(t->out, &rd->cols[c], &vals[c], err) < 0)
+			if ((c && cmn_buf_append(out, ",", 1, err) < 0) ||
+			    value_csv(out, &rd->cols[c], &vals[c], err) < 0)
 				return -1;
-		return cmn_buf_append(t->out, "\r\n", 2, err);
+		return cmn_buf_append(out, "\r\n", 2, err);
 	}
-	if (cmn_buf_append_small(t->out, "[", 1, err) < 0)
+	if (cmn_buf_append_small(out, "[", 1, err) < 0)
 		return -1;
 	for (size_t c = 0; c < rd->ncols; c++)
-		if ((c && cmn_buf_append_small(t->out, ",", 1, err) < 0) ||
-		    value_text(t->out, &rd->cols[c], &vals[c], err) < 0)
+		if ((c && cmn_buf_append_small(out, ",", 1, err) < 0) ||
+		    value_text(out, &rd->cols[c], &vals[c], err) < 0)
 			return -1;
-	return cmn_buf_append_small(t->out, "]\n", 2, err);
+	return cmn_buf_append_small(out, "]\n", 2, err);
+}
+
+int sch_result_fill(struct sch_result_cursor *c, struct cmn_buf *out, size_t want, uint64_t *rows,
+		    struct cmn_err *err)
+{
+	const struct sch_job *job = c->job;
+	int rc;
+
+	if (c->csv && !c->header_done && job->c.has_plan) {
+		const struct sch_plan_cols *pc = &job->c.plan.v[job->c.plan.n - 1].out;
+		for (size_t i = 0; i < pc->n; i++)
+			if ((i && cmn_buf_append(out, ",", 1, err) < 0) ||
+			    csv_field(out, pc->v[i].name, strlen(pc->v[i].name), err) < 0)
+				return -1;
+		if (cmn_buf_append(out, "\r\n", 2, err) < 0)
+			return -1;
+	}
+	c->header_done = true;
+	while (out->len < want) {
+		rc = cursor_next(c, err);
+		if (rc <= 0)
+			return rc;
+		if (row_text(out, c->csv, &c->rd, c->vals, err) < 0)
+			return -1;
+		if (rows)
+			(*rows)++;
+	}
+	return 1;
 }
 
 int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool csv,
 		   struct cmn_buf *out, uint64_t *rows, struct cmn_err *err)
 {
-	struct text_out t = { out, csv };
+	struct sch_result_cursor *c = sch_job_result_open(job, offset, limit, csv, err);
+	int rc;
 
-	if (csv && job->c.has_plan) {
-		const struct sch_plan_cols *c = &job->c.plan.v[job->c.plan.n - 1].out;
-		for (size_t i = 0; i < c->n; i++)
-			if ((i && cmn_buf_append(out, ",", 1, err) < 0) ||
-			    csv_field(out, c->v[i].name, strlen(c->v[i].name), err) < 0)
-				return -1;
-		if (cmn_buf_append(out, "\r\n", 2, err) < 0)
-			return -1;
-	}
-	return each_row(job, offset, limit, row_text, &t, rows, err);
+	*rows = 0;
+	if (!c)
+		return -1;
+	rc = sch_result_fill(c, out, SIZE_MAX, rows, err);
+	sch_result_close(c);
+	return rc < 0 ? -1 : 0;
 }
 
 static int row_array(void *ctx, const struct cmn_rowbatch_reader *rd, const struct cmn_value *vals,

@@ -1,11 +1,14 @@
 /* tools/client.c — see client.h. */
+#define _GNU_SOURCE /* memmem */
 #include "tools/client.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -248,18 +251,69 @@ static int build_request(const struct cli_config *cfg, const char *method, const
 	return 0;
 }
 
+/* Whether the header block [p, end) says Transfer-Encoding: chunked. */
+static bool chunked(const char *p, const char *end)
+{
+	static const char name[] = "\r\ntransfer-encoding:";
+	for (; p + sizeof(name) - 1 < end; p++) {
+		if (strncasecmp(p, name, sizeof(name) - 1) != 0)
+			continue;
+		p += sizeof(name) - 1;
+		while (p < end && *p == ' ')
+			p++;
+		return (size_t)(end - p) >= 7 && strncasecmp(p, "chunked", 7) == 0;
+	}
+	return false;
+}
+
+/* Decodes a chunked body (a streamed result): a body without its last
+ * (empty) chunk was cut short by the server, which is how it reports an
+ * error after the status line went out. */
+static int dechunk(const char *p, const char *end, struct cmn_buf *out, struct cmn_err *err)
+{
+	for (;;) {
+		char *eol;
+		unsigned long long n;
+		const char *line_end = memmem(p, (size_t)(end - p), "\r\n", 2);
+
+		if (!line_end)
+			break;
+		errno = 0;
+		n = strtoull(p, &eol, 16);
+		if (eol == p || errno || n > (size_t)(end - line_end))
+			break;
+		p = line_end + 2;
+		if (n == 0)
+			return 0;
+		if ((size_t)(end - p) < n + 2 || cmn_buf_append(out, p, (size_t)n, err) < 0)
+			break;
+		p += n + 2;
+	}
+	if (err->code != CMN_OK)
+		return -1;
+	return cmn_err_set(err, CMN_EPROTO, 0,
+			   "the server cut the response short (%zu bytes of body received); "
+			   "see its log",
+			   out->len);
+}
+
 static int parse_response(struct cmn_buf *raw, struct cli_response *resp, struct cmn_err *err)
 {
 	char *hdr_end = raw->data ? strstr(raw->data, "\r\n\r\n") : NULL;
+	const char *body, *end = raw->data + raw->len;
 	int status;
 
 	if (!hdr_end || sscanf(raw->data, "HTTP/1.%*d %d", &status) != 1)
 		return cmn_err_set(err, CMN_EPROTO, 0, "malformed HTTP response");
 	resp->status = status;
 	cmn_buf_init(&resp->body, 0);
-	if (cmn_buf_append(&resp->body, hdr_end + 4, raw->len - (size_t)(hdr_end + 4 - raw->data),
-			   err) < 0)
+	body = hdr_end + 4;
+	if (chunked(raw->data, hdr_end + 2)) {
+		if (dechunk(body, end, &resp->body, err) < 0)
+			return -1;
+	} else if (cmn_buf_append(&resp->body, body, (size_t)(end - body), err) < 0) {
 		return -1;
+	}
 	/* every JSON answer of the API is an object; anything else (a resource's
 	 * bytes) is not parsed: jansson would scan a long identifier-like run of
 	 * letters byte by byte before failing */

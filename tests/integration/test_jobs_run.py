@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cordon_api import Cordond
+from cordon_api import Cordond, tls_socket
 from procs import descendants
 
 
@@ -76,13 +76,79 @@ def test_result_pages(srv):
     # Bad paging is a 400, and cordond keeps serving: the early error
     # replies once freed a page buffer that was not yet initialized (a
     # crash in Release builds, where the stack held garbage).
-    for query in ("limit=100001", "limit=1000000", "offset=x", "limit=-1", "offset=1e3"):
+    for query in ("limit=100000001", "limit=1000000000", "offset=x", "limit=-1", "offset=1e3"):
         st, body = srv.call("GET", f"/v1/projects/sales/jobs/{jid}/result?{query}",
                             keys=srv.acme)
         assert st == 400, (query, body)
     st, text, _ = srv.send(*srv.signed(
         "GET", f"/v1/projects/sales/jobs/{jid}/result?offset=29&limit=5", None, srv.acme))
     assert st == 200 and isinstance(text, list) and len(text) == 1, text  # one line: one row
+
+
+def _big_rows_job(srv, n=20):
+    """n rows of 10^5 characters each (made on the node): a 2 MB result."""
+    big = "'xxxxxxxxxx'"
+    for _ in range(4):
+        big = f"replace({big}, 'x', 'xxxxxxxxxx')"
+    sql = " UNION ALL ".join(f"SELECT {i} AS i, {big} AS s" for i in range(n))
+    st, body = srv.job("sales", sql, keys=srv.acme)
+    assert st == 200 and body["status"] == "succeeded", body
+    return body["id"]
+
+
+def test_a_big_result_streams_in_one_reply(srv):
+    """A page streams in chunks (api.c): the whole 2 MB result in one GET,
+    equal to the same rows paged; CSV too."""
+    jid = _big_rows_job(srv)
+    path = f"/v1/projects/sales/jobs/{jid}/result?limit=1000"
+    st, text, headers = srv.send(*srv.signed("GET", path, None, srv.acme))
+    assert st == 200, text
+    assert headers.get("Transfer-Encoding") == "chunked", headers
+    whole = [json.loads(line) for line in text.splitlines()]
+    assert sorted(r[0] for r in whole) == list(range(20))
+    assert all(r[1] == "x" * 100000 for r in whole)
+    paged = []
+    for off in range(0, 20, 3):
+        st, part, _ = srv.send(*srv.signed(
+            "GET", f"/v1/projects/sales/jobs/{jid}/result?offset={off}&limit=3", None,
+            srv.acme))
+        assert st == 200
+        paged += [json.loads(line) for line in part.splitlines()]
+    assert paged == whole
+    st, csv_, _ = srv.send(*srv.signed("GET", path, None, srv.acme, {"Accept": "text/csv"}))
+    lines = csv_.split("\r\n")
+    assert st == 200 and lines[0] == "i,s" and len(lines) == 22 and lines[-1] == ""
+    assert [int(x.split(",")[0]) for x in lines[1:-1]] == [r[0] for r in whole]
+
+
+def test_a_client_that_leaves_mid_stream_costs_nothing(srv):
+    """Clients that close the connection after the first bytes of a streamed
+    result, again and again: cordond frees each stream, keeps serving, and
+    says so in its log."""
+    jid = _big_rows_job(srv)
+    method, path, headers, _ = srv.signed(
+        "GET", f"/v1/projects/sales/jobs/{jid}/result?limit=1000", None, srv.acme)
+    if not any(k.lower() == "host" for k in headers):
+        headers["Host"] = f"127.0.0.1:{srv.port}"
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    for _ in range(10):
+        s = tls_socket(srv.port)
+        s.sendall(head.encode())
+        got = b""
+        while len(got) < 4096:
+            chunk = s.recv(4096)
+            assert chunk
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 200"), got[:200]
+        s.close()
+    deadline = time.monotonic() + 10
+    while srv.log().count("the client left before the end of a streamed reply") < 10:
+        assert time.monotonic() < deadline, srv.log()[-2000:]
+        time.sleep(0.1)
+    st, text, _ = srv.send(*srv.signed(
+        "GET", f"/v1/projects/sales/jobs/{jid}/result?limit=1000", None, srv.acme))
+    assert st == 200 and len(text.splitlines()) == 20
 
 
 def test_a_failing_node_fails_the_job_with_its_reason(srv):
