@@ -475,6 +475,17 @@ static void stream_sent(struct evhttp_connection *evcon, void *arg)
 	stream_next(arg);
 }
 
+/* Cuts the reply short: no last chunk, so the client cannot take what it
+ * got for the whole body. evhttp sees EOF and stream_closed frees. */
+static void stream_cut(struct stream *s, const char *why)
+{
+	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(s->evcon));
+
+	cmn_error("request %s: streamed reply cut short: %s", s->request_id, why);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
 static void stream_next(struct stream *s)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -482,24 +493,21 @@ static void stream_next(struct stream *s)
 
 	s->buf.len = 0;
 	more = s->src.fill(s->src.ctx, &s->buf, STREAM_CHUNK, &err);
-	if (more < 0) {
-		/* the status line is out: cutting the reply short (no last
-		 * chunk) is the only way left to tell the client */
-		evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(s->evcon));
-		cmn_error("request %s: streamed reply: %s", s->request_id, err.msg);
-		if (fd >= 0)
-			shutdown(fd, SHUT_RDWR); /* evhttp sees EOF: stream_closed */
+	if (more < 0) { /* the status line is out: cutting is the only way left */
+		stream_cut(s, err.msg);
+		return;
+	}
+	if (more && s->buf.len == 0) { /* nothing to wait for: it would stall */
+		stream_cut(s, "no bytes from the source");
 		return;
 	}
 	if (s->buf.len) {
-		sch_server_request_seen(s->req); /* progress, for the idle deadline */
 		if (evbuffer_add(s->evb, s->buf.data, s->buf.len) < 0) {
-			cmn_error("request %s: streamed reply: out of memory", s->request_id);
-			more = 0;
-		} else {
-			evhttp_send_reply_chunk_with_cb(s->req, s->evb, more ? stream_sent : NULL,
-							s);
+			stream_cut(s, "out of memory");
+			return;
 		}
+		sch_server_request_seen(s->req); /* progress, for the idle deadline */
+		evhttp_send_reply_chunk_with_cb(s->req, s->evb, more ? stream_sent : NULL, s);
 	}
 	if (!more) {
 		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
