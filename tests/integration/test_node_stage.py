@@ -219,6 +219,14 @@ def test_grouped_scans_match_sqlite(bin_dir, sql):
     close_rows(sorted(got, key=key), sorted(want, key=key))
 
 
+def test_grouped_scan_of_an_empty_input(bin_dir):
+    for sql, out in (("SELECT k, count(*) FROM in0 GROUP BY k", [("k", "BIGINT"), ("n", "BIGINT")]),
+                     ("SELECT DISTINCT s FROM in0", [("s", "STRING")])):
+        plan = stage_plan(sql, [("in0", G_COLS, {"fd": None})], out)
+        empty = {"in0": rowfmt.encode_stream(G_COLS, [], 37)}
+        assert ok(run_stage(bin_dir, plan, inputs=empty)) == []
+
+
 def test_summary_counts(bin_dir):
     r = run_sql(bin_dir, "SELECT id FROM in0 WHERE id <= 10", [("id", "BIGINT")])
     assert ok(r) == [(i,) for i in range(1, 11)]
