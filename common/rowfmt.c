@@ -436,3 +436,24 @@ int cmn_rowbatch_next(struct cmn_rowbatch_reader *r, struct cmn_value *vals, str
 	r->row++;
 	return 1;
 }
+
+bool cmn_value_equal(enum cmn_col_type t, const struct cmn_value *a, const struct cmn_value *b)
+{
+	if (a->is_null || b->is_null)
+		return a->is_null && b->is_null;
+	switch (t) {
+	case CMN_COL_BIGINT:
+	case CMN_COL_DATETIME:
+		return a->v.i64 == b->v.i64;
+	case CMN_COL_DOUBLE:
+		return a->v.f64 == b->v.f64;
+	case CMN_COL_BOOLEAN:
+		return a->v.b == b->v.b;
+	case CMN_COL_STRING:
+	case CMN_COL_BINARY:
+		return a->v.bytes.len == b->v.bytes.len &&
+		       (a->v.bytes.len == 0 ||
+			memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
+	}
+	return false;
+}

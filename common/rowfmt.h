@@ -101,6 +101,10 @@ int cmn_rowbatch_open_validated(struct cmn_rowbatch_reader *r, const void *data,
  * Lengths are checked; contents (UTF-8, booleans, padding) were checked
  * by open. */
 int cmn_rowbatch_next(struct cmn_rowbatch_reader *r, struct cmn_value *vals, struct cmn_err *err);
+/* Two values of a column of type t are the same: both NULL, or equal by
+ * the type (DOUBLE by ==, so -0.0 = 0.0 and NaN is never equal; STRING and
+ * BINARY by their bytes). */
+bool cmn_value_equal(enum cmn_col_type t, const struct cmn_value *a, const struct cmn_value *b);
 /* Moves the next row of r into w with only the columns src[0..w->ncols)
  * of r, in that order, copying their bytes as they are: a projection that
  * decodes nothing. The caller checked that each src column has w's type,

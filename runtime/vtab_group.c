@@ -47,25 +47,14 @@ static bool key_null(enum cmn_col_type t, const struct cmn_value *v)
 	return v->is_null || (t == CMN_COL_DOUBLE && isnan(v->v.f64));
 }
 
+/* NaN is NULL here, as SQLite stores it; otherwise cmn_value_equal. */
 static bool same_value(enum cmn_col_type t, const struct cmn_value *a, const struct cmn_value *b)
 {
 	bool an = key_null(t, a), bn = key_null(t, b);
 
 	if (an || bn)
 		return an && bn;
-	switch (t) {
-	case CMN_COL_DOUBLE:
-		return a->v.f64 == b->v.f64;
-	case CMN_COL_BOOLEAN:
-		return a->v.b == b->v.b;
-	case CMN_COL_STRING:
-	case CMN_COL_BINARY:
-		return a->v.bytes.len == b->v.bytes.len &&
-		       (a->v.bytes.len == 0 ||
-			memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
-	default:
-		return a->v.i64 == b->v.i64;
-	}
+	return cmn_value_equal(t, a, b);
 }
 
 static uint64_t row_hash(const struct groups *g, const struct cmn_value *vals)

@@ -339,15 +339,11 @@ static int in_next(sqlite3_vtab_cursor *cur)
 
 	cmn_err_clear(&err);
 
-	if (c->lookup) {
-		int rc = rt_lookup_next(c->in, &c->lk, &c->r, &c->frame, c->vals, &c->rowid, &err);
-		if (rc < 0)
-			return fail(c, &err);
-		c->eof = rc == 0;
-		return SQLITE_OK;
-	}
-	if (c->grouped) {
-		int rc = rt_group_next(c->in, &c->grp, &c->r, &c->frame, c->vals, &c->rowid, &err);
+	if (c->lookup || c->grouped) {
+		int rc =
+		    c->lookup
+			? rt_lookup_next(c->in, &c->lk, &c->r, &c->frame, c->vals, &c->rowid, &err)
+			: rt_group_next(c->in, &c->grp, &c->r, &c->frame, c->vals, &c->rowid, &err);
 		if (rc < 0)
 			return fail(c, &err);
 		c->eof = rc == 0;

@@ -302,26 +302,6 @@ static int parse_partition(const struct sch_tabledef *t, const char *spec, struc
 	return 0;
 }
 
-static bool value_equal(enum cmn_col_type t, const struct cmn_value *a, const struct cmn_value *b)
-{
-	if (a->is_null || b->is_null)
-		return a->is_null && b->is_null;
-	switch (t) {
-	case CMN_COL_BIGINT:
-	case CMN_COL_DATETIME:
-		return a->v.i64 == b->v.i64;
-	case CMN_COL_DOUBLE:
-		return a->v.f64 == b->v.f64;
-	case CMN_COL_BOOLEAN:
-		return a->v.b == b->v.b;
-	case CMN_COL_STRING:
-	case CMN_COL_BINARY:
-		return a->v.bytes.len == b->v.bytes.len &&
-		       memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0;
-	}
-	return false;
-}
-
 /* ---- building stored batches ------------------------------------------ */
 
 /* Stored batches of one new version, owned. */
@@ -464,8 +444,8 @@ static bool in_partition(const struct keep_ctx *k, const struct cmn_value *vals)
 	const struct sch_tabledef *t = k->o->t;
 	size_t nd = t->ncols - t->npcols;
 	for (size_t j = 0; j < t->npcols; j++)
-		if (!value_equal((enum cmn_col_type)t->cols[nd + j].type, &vals[nd + j],
-				 &k->p->vals[j]))
+		if (!cmn_value_equal((enum cmn_col_type)t->cols[nd + j].type, &vals[nd + j],
+				     &k->p->vals[j]))
 			return false;
 	return true;
 }
