@@ -83,11 +83,13 @@ static bool same_key(const struct groups *g, uint32_t gid, const struct cmn_valu
 
 static int grow_slots(struct groups *g, struct cmn_err *err)
 {
+	/* groups <= rows < 2^32 and the table stays half empty: 2^31 slots
+	 * at most before the doubling, so nslots cannot wrap */
 	uint32_t nslots = g->mask ? (g->mask + 1) * 2 : 1024, nmask = nslots - 1;
 	uint64_t *hash = malloc((size_t)nslots * sizeof(*hash));
 	uint32_t *slot = malloc((size_t)nslots * sizeof(*slot));
 
-	if (!hash || !slot || nslots < g->mask) {
+	if (!hash || !slot || nslots == 0) {
 		free(hash);
 		free(slot);
 		return cmn_err_set(err, CMN_ENOMEM, 0, "input %s: out of memory for its groups",

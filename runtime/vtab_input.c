@@ -380,46 +380,35 @@ static int in_next(sqlite3_vtab_cursor *cur)
 	}
 }
 
+/* idxStr of a grouped scan ("2,0": column numbers, offer_groups) into cols:
+ * how many, or 0 when it is not exactly such a list. SQLite took the
+ * ORDER BY as consumed, so grouping on fewer columns would be wrong. */
+static size_t group_cols(const struct rt_input *in, const char *s, size_t *cols)
+{
+	size_t n = 0;
+
+	while (s && *s && n < RT_MAX_COLS) {
+		char *end;
+		long k = strtol(s, &end, 10);
+		if (end == s || k < 0 || (size_t)k >= in->plan->cols.n || (*end && *end != ','))
+			return 0;
+		cols[n++] = (size_t)k;
+		s = *end ? end + 1 : end;
+	}
+	return s && *s == '\0' ? n : 0;
+}
+
 static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
 		     sqlite3_value **argv)
 {
 	struct in_cursor *c = (struct in_cursor *)cur;
+	struct cmn_err err = CMN_ERR_INIT;
 
 	c->lookup = false;
 	c->grouped = false;
 	rt_group_free(&c->grp);
-	if (idx == IDX_GROUPED && idxstr && !c->blocks) {
-		struct cmn_err err = CMN_ERR_INIT;
-		size_t cols[RT_MAX_COLS], n = 0;
-		for (const char *p = idxstr; *p && n < RT_MAX_COLS;) {
-			char *end;
-			long k = strtol(p, &end, 10);
-			if (end == p || k < 0 || (size_t)k >= c->in->plan->cols.n)
-				break;
-			cols[n++] = (size_t)k;
-			p = *end == ',' ? end + 1 : end;
-		}
-		if (c->in->streaming && ++c->in->scans > 1) {
-			cmn_err_set(&err, CMN_EINTERNAL, 0,
-				    "input %s: scanned twice after it was streamed (a bug: please "
-				    "report)",
-				    c->in->plan->table);
-			return fail(c, &err);
-		}
-		if (n == 0 || rt_group_start(c->in, cols, n, &c->grp, &err) < 0) {
-			if (n == 0)
-				cmn_err_set(&err, CMN_EINTERNAL, 0, "input %s: bad grouping '%s'",
-					    c->in->plan->table, idxstr);
-			return fail(c, &err);
-		}
-		c->grouped = true;
-		c->frame = SIZE_MAX; /* no frame open in c->r */
-		c->eof = false;
-		return in_next(cur);
-	}
 	if (idx > 0 && argc == 1 && (size_t)idx <= c->in->plan->cols.n && !c->in->streaming &&
 	    !c->blocks) {
-		struct cmn_err err = CMN_ERR_INIT;
 		int rc = rt_lookup_start(c->in, (size_t)idx - 1, argv[0], &c->lk, &err);
 		if (rc < 0)
 			return fail(c, &err);
@@ -431,11 +420,24 @@ static int in_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
 		}
 	}
 	if (c->in->streaming && ++c->in->scans > 1) {
-		struct cmn_err err = CMN_ERR_INIT;
 		cmn_err_set(&err, CMN_EINTERNAL, 0,
 			    "input %s: scanned twice after it was streamed (a bug: please report)",
 			    c->in->plan->table);
 		return fail(c, &err);
+	}
+	if (idx == IDX_GROUPED) {
+		size_t cols[RT_MAX_COLS], n = c->blocks ? 0 : group_cols(c->in, idxstr, cols);
+		if (n == 0) {
+			cmn_err_set(&err, CMN_EINTERNAL, 0, "input %s: bad grouping '%s'",
+				    c->in->plan->table, idxstr ? idxstr : "");
+			return fail(c, &err);
+		}
+		if (rt_group_start(c->in, cols, n, &c->grp, &err) < 0)
+			return fail(c, &err);
+		c->grouped = true;
+		c->frame = SIZE_MAX; /* no frame open in c->r */
+		c->eof = false;
+		return in_next(cur);
 	}
 	c->frame = 0;
 	c->have_frame = false;

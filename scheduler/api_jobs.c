@@ -53,7 +53,7 @@ static int query_u64(struct evkeyvalq *q, const char *name, uint64_t def, uint64
 
 static int result_fill(void *ctx, struct cmn_buf *out, size_t want, struct cmn_err *err)
 {
-	return sch_result_fill(ctx, out, want, NULL, err);
+	return sch_result_fill(ctx, out, want, err);
 }
 
 static void result_close(void *ctx)

@@ -95,20 +95,16 @@ int sch_job_cancel(struct sch_job *job, struct cmn_err *err);
  * timestamps, stages (kind, nodes, nodes done, rows, bytes, cpu, memory),
  * usage, error {code, message}, result {columns, rows}. */
 json_t *sch_job_status(struct sch_job *job);
-/* rows [offset, offset+limit) of the result: as JSON lines (one array per
- * row) or CSV (header line first) into out; *rows the count written.
- * CMN_ECONFLICT when the job has not succeeded. */
-int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool csv,
-		   struct cmn_buf *out, uint64_t *rows, struct cmn_err *err);
-/* The same rows, a piece at a time (a streamed reply): open takes its own
- * reference to the job and maps the result (NULL with CMN_ECONFLICT when the
- * job has not succeeded); fill appends rows' text to out until it holds
- * want bytes (1: there may be more) or the rows end (0), counting them in
- * *rows when rows is not NULL; close releases. */
+/* Rows [offset, offset+limit) of the result as text, a piece at a time (a
+ * streamed reply): JSON lines (one array per row) or CSV (header line
+ * first). open takes its own reference to the job and maps the result
+ * (NULL with CMN_ECONFLICT when the job has not succeeded); fill appends
+ * rows' text to out until it holds want bytes (1: there may be more) or the
+ * rows end (0); close releases. */
 struct sch_result_cursor;
 struct sch_result_cursor *sch_job_result_open(struct sch_job *job, uint64_t offset, uint64_t limit,
 					      bool csv, struct cmn_err *err);
-int sch_result_fill(struct sch_result_cursor *c, struct cmn_buf *out, size_t want, uint64_t *rows,
+int sch_result_fill(struct sch_result_cursor *c, struct cmn_buf *out, size_t want,
 		    struct cmn_err *err);
 void sch_result_close(struct sch_result_cursor *c);
 /* The synchronous answer of POST ?wait: status plus "columns" (names) and

@@ -412,7 +412,7 @@ static int row_text(struct cmn_buf *out, bool csv, const struct cmn_rowbatch_rea
 	return cmn_buf_append_small(out, "]\n", 2, err);
 }
 
-int sch_result_fill(struct sch_result_cursor *c, struct cmn_buf *out, size_t want, uint64_t *rows,
+int sch_result_fill(struct sch_result_cursor *c, struct cmn_buf *out, size_t want,
 		    struct cmn_err *err)
 {
 	const struct sch_job *job = c->job;
@@ -434,24 +434,8 @@ int sch_result_fill(struct sch_result_cursor *c, struct cmn_buf *out, size_t wan
 			return rc;
 		if (row_text(out, c->csv, &c->rd, c->vals, err) < 0)
 			return -1;
-		if (rows)
-			(*rows)++;
 	}
 	return 1;
-}
-
-int sch_job_result(struct sch_job *job, uint64_t offset, uint64_t limit, bool csv,
-		   struct cmn_buf *out, uint64_t *rows, struct cmn_err *err)
-{
-	struct sch_result_cursor *c = sch_job_result_open(job, offset, limit, csv, err);
-	int rc;
-
-	*rows = 0;
-	if (!c)
-		return -1;
-	rc = sch_result_fill(c, out, SIZE_MAX, rows, err);
-	sch_result_close(c);
-	return rc < 0 ? -1 : 0;
 }
 
 static int row_array(void *ctx, const struct cmn_rowbatch_reader *rd, const struct cmn_value *vals,

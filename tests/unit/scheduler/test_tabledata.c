@@ -574,6 +574,20 @@ static int64_t stored_versions(const char *table)
 			   table);
 }
 
+/* The table is one version, listed and stored, holding the rows with ids
+ * first .. first + rows - 1. */
+static void assert_one_version(const char *table, int64_t first, int64_t rows)
+{
+	struct got g;
+
+	assert_int_equal(listed_versions(table), 1);
+	assert_int_equal(stored_versions(table), 1);
+	g = read_all(table, both, 2);
+	assert_int_equal(g.rows, rows);
+	assert_int_equal(g.id_sum, sum_ids(first, rows));
+	assert_true(g.nulls_ok);
+}
+
 static void test_append_segments(void **state)
 {
 	struct cmn_err err = CMN_ERR_INIT;
@@ -602,21 +616,12 @@ static void test_append_segments(void **state)
 	assert_int_equal(read_all("t8", both, 2).rows, 160);
 	/* the 17th compacts: one version with every row, the others deleted */
 	write_ok("t8", SCH_TD_APPEND, NULL, 160, 10);
-	assert_int_equal(listed_versions("t8"), 1);
-	assert_int_equal(stored_versions("t8"), 1);
-	g = read_all("t8", both, 2);
-	assert_int_equal(g.rows, 170);
-	assert_int_equal(g.id_sum, sum_ids(0, 170));
-	assert_true(g.nulls_ok);
+	assert_one_version("t8", 0, 170);
 	/* segments again, then an overwrite replaces them all */
 	write_ok("t8", SCH_TD_APPEND, NULL, 170, 10);
 	assert_int_equal(listed_versions("t8"), 2);
 	write_ok("t8", SCH_TD_OVERWRITE, NULL, 1000, 5);
-	assert_int_equal(listed_versions("t8"), 1);
-	assert_int_equal(stored_versions("t8"), 1);
-	g = read_all("t8", both, 2);
-	assert_int_equal(g.rows, 5);
-	assert_int_equal(g.id_sum, sum_ids(1000, 5));
+	assert_one_version("t8", 1000, 5);
 }
 
 static void test_text_values(void **state)
