@@ -54,16 +54,38 @@ struct node {
 	int code;
 };
 
+/* A scan input's feeder: up to FEED_WORKERS threads, one per node of its
+ * stage. Worker k reads slice k of the table's chunks (each chunk fetched
+ * and decrypted by one worker) and deals its batches out to every node in
+ * turn, starting at node k, so the nodes' shares stay even however many
+ * chunks there are. The last worker to finish ends each node's input. */
+#define FEED_WORKERS 8
+
+struct feeder;
+struct feed_worker {
+	struct feeder *f;
+	unsigned k;
+	uint64_t next; /* batches this worker has dealt out */
+	bool quiet;    /* it stopped for the others (a failure, every input closed) */
+	pthread_t thread;
+	bool started;
+};
+
 struct feeder {
 	struct run *run;
 	const struct sch_plan_input *in;
-	int fds[SCH_PLAN_MAX_NODES];
-	unsigned n;
-	uint64_t next, bytes;
-	unsigned open;   /* nodes whose input is still open */
+	unsigned n;                                  /* nodes */
+	int fds[SCH_PLAN_MAX_NODES];                 /* each under its node_mu */
+	pthread_mutex_t node_mu[SCH_PLAN_MAX_NODES]; /* one writer per pipe at a time */
+	atomic_uint open;                            /* nodes whose input is still open */
+	atomic_bool stop;                            /* a worker failed: the others stop */
+	atomic_uint_fast64_t bytes;
+	struct feed_worker w[FEED_WORKERS];
+	unsigned nworkers;
+	bool launched;      /* workers were started: the last one closes fds */
+	pthread_mutex_t mu; /* the fields below */
+	unsigned running;
 	bool all_closed; /* every node closed its input: the read stopped early */
-	pthread_t thread;
-	bool started;
 	int rc;
 	struct cmn_err err;
 };
@@ -419,12 +441,13 @@ out:
 	return rc;
 }
 
-/* ---- feeders: rows of a scan, batch j to node j % n ------------------- */
+/* ---- feeders: rows of a scan, dealt out to the stage's nodes ---------- */
 
 /* A node that closed its input (EPIPE) needs no more rows: a LIMIT it
  * reached, say. Its input is closed here too and its share of the rest
  * dropped; whether the node ended well is for its own exit to tell (a node
- * that died explains the job with its own failure). Anything else fails. */
+ * that died explains the job with its own failure). Anything else fails.
+ * Caller holds node_mu[i]. */
 static int feed_write(struct feeder *f, unsigned i, const void *data, size_t len,
 		      struct cmn_err *err)
 {
@@ -437,7 +460,7 @@ static int feed_write(struct feeder *f, unsigned i, const void *data, size_t len
 	if (e.sys_errno == EPIPE) {
 		close(f->fds[i]);
 		f->fds[i] = -1;
-		f->open--;
+		atomic_fetch_sub(&f->open, 1);
 		return 0;
 	}
 	if (err)
@@ -447,50 +470,104 @@ static int feed_write(struct feeder *f, unsigned i, const void *data, size_t len
 
 static int feed_batch(void *ctx, const void *batch, size_t len, struct cmn_err *err)
 {
-	struct feeder *f = ctx;
+	struct feed_worker *w = ctx;
+	struct feeder *f = w->f;
 	uint8_t hdr[4] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
 			   (uint8_t)(len >> 24) };
-	unsigned i = (unsigned)(f->next++ % f->n);
+	unsigned i = (unsigned)((w->next++ + w->k) % f->n);
+	int rc;
 
 	if (len == 0 || len > FRAME_MAX)
 		return cmn_err_set(err, CMN_ELIMIT, 0, "stored batch of %zu bytes", len);
 	if (atomic_load(&f->run->job->cancel))
 		return cmn_err_set(err, CMN_ECONFLICT, 0, "cancelled");
-	if (f->open == 0) { /* every node closed its input: stop reading */
-		f->all_closed = true;
-		return cmn_err_set(err, CMN_ECONFLICT, 0, "every node closed its input");
+	if (atomic_load(&f->stop) || atomic_load(&f->open) == 0) {
+		/* another worker failed, or every node closed its input */
+		w->quiet = true;
+		return cmn_err_set(err, CMN_ECONFLICT, 0, "feed stopped");
 	}
-	if (feed_write(f, i, hdr, 4, err) < 0 || feed_write(f, i, batch, len, err) < 0)
-		return -1;
-	f->bytes += len + 4;
-	return 0;
+	/* header and batch under one lock: frames of two workers never mix */
+	pthread_mutex_lock(&f->node_mu[i]);
+	rc = feed_write(f, i, hdr, 4, err) < 0 || feed_write(f, i, batch, len, err) < 0 ? -1 : 0;
+	pthread_mutex_unlock(&f->node_mu[i]);
+	if (rc == 0)
+		atomic_fetch_add(&f->bytes, len + 4);
+	return rc;
 }
 
-static void *feeder_main(void *arg)
+/* Ends every node's input: an end frame after a whole read, none after a
+ * failure (the node must not take a short input for the whole table). */
+static void feed_finish(struct feeder *f)
 {
-	struct feeder *f = arg;
-	struct sch_jobs *jobs = f->run->job->jobs;
-	struct sch_tabledata td = { jobs->cfg.cat, jobs->cfg.storage, jobs->cfg.api_lock };
-	const char *cols[CMN_ROW_MAX_COLS];
 	static const uint8_t end[4] = { 0, 0, 0, 0 };
 
-	for (size_t c = 0; c < f->in->cols.n && c < CMN_ROW_MAX_COLS; c++)
-		cols[c] = f->in->cols.v[c].name;
-	f->open = f->n;
-	f->rc = sch_tabledata_read(&td, f->in->scan_project, f->in->scan_table, cols, f->in->cols.n,
-				   0, 1, feed_batch, f, &f->err);
-	if (f->rc < 0 && f->all_closed)
-		f->rc = 0;
 	for (unsigned i = 0; i < f->n; i++) {
-		/* no end frame after a failure: the node must not take a short
-		 * input for the whole table */
 		if (f->rc == 0 && feed_write(f, i, end, 4, &f->err) < 0)
 			f->rc = -1;
 		if (f->fds[i] >= 0)
 			close(f->fds[i]);
 		f->fds[i] = -1;
 	}
+}
+
+/* A worker is done (rc < 0 with *e on failure), or `gone` workers will
+ * never start; the last one out ends the inputs. */
+static void feed_done(struct feeder *f, unsigned gone, int rc, bool quiet, const struct cmn_err *e)
+{
+	bool last;
+
+	pthread_mutex_lock(&f->mu);
+	if (rc < 0 && quiet && atomic_load(&f->open) == 0)
+		f->all_closed = true;
+	else if (rc < 0 && !quiet && f->rc == 0) {
+		f->rc = -1;
+		f->err = *e;
+	}
+	if (f->rc < 0)
+		atomic_store(&f->stop, true);
+	f->running -= gone;
+	last = f->running == 0;
+	pthread_mutex_unlock(&f->mu);
+	if (last) /* every other worker has left: the fds are this thread's */
+		feed_finish(f);
+}
+
+static void *feed_worker_main(void *arg)
+{
+	struct feed_worker *w = arg;
+	struct feeder *f = w->f;
+	struct sch_jobs *jobs = f->run->job->jobs;
+	struct sch_tabledata td = { jobs->cfg.cat, jobs->cfg.storage, jobs->cfg.api_lock };
+	const char *cols[CMN_ROW_MAX_COLS];
+	struct cmn_err e = CMN_ERR_INIT;
+	int rc;
+
+	for (size_t c = 0; c < f->in->cols.n && c < CMN_ROW_MAX_COLS; c++)
+		cols[c] = f->in->cols.v[c].name;
+	rc = sch_tabledata_read(&td, f->in->scan_project, f->in->scan_table, cols, f->in->cols.n,
+				w->k, f->nworkers, feed_batch, w, &e);
+	feed_done(f, 1, rc, w->quiet, &e);
 	return NULL;
+}
+
+/* Starts the feeder's workers. On failure the ones started run on (the run
+ * joins them) and the feed ends as failed. */
+static int feed_start(struct feeder *f, struct cmn_err *err)
+{
+	f->nworkers = f->n < FEED_WORKERS ? f->n : FEED_WORKERS;
+	f->running = f->nworkers;
+	f->launched = true;
+	for (unsigned k = 0; k < f->nworkers; k++) {
+		struct feed_worker *w = &f->w[k];
+		*w = (struct feed_worker){ .f = f, .k = k };
+		if (pthread_create(&w->thread, NULL, feed_worker_main, w) != 0) {
+			cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create feeder");
+			feed_done(f, f->nworkers - k, -1, false, err);
+			return -1;
+		}
+		w->started = true;
+	}
+	return 0;
 }
 
 static int setup_feeders(struct run *run, struct cmn_err *err)
@@ -511,8 +588,14 @@ static int setup_feeders(struct run *run, struct cmn_err *err)
 			f->run = run;
 			f->in = &run->p->v[s].inputs[k];
 			f->n = (unsigned)run->p->v[s].nodes;
-			for (unsigned i = 0; i < SCH_PLAN_MAX_NODES; i++)
+			atomic_init(&f->open, f->n);
+			atomic_init(&f->stop, false);
+			atomic_init(&f->bytes, 0);
+			pthread_mutex_init(&f->mu, NULL);
+			for (unsigned i = 0; i < SCH_PLAN_MAX_NODES; i++) {
 				f->fds[i] = -1;
+				pthread_mutex_init(&f->node_mu[i], NULL);
+			}
 			f->err = (struct cmn_err)CMN_ERR_INIT;
 		}
 	return 0;
@@ -878,17 +961,26 @@ static void teardown(struct run *run)
 	}
 	for (size_t f = 0; f < run->nfeeders; f++) {
 		struct feeder *fe = &run->feeders[f];
-		if (fe->started) {
-			pthread_join(fe->thread, NULL);
-			run->job->bytes_read += fe->bytes;
-			/* a feeder's failure explains the job's only when no node's does */
+		for (unsigned k = 0; k < fe->nworkers; k++)
+			if (fe->w[k].started)
+				pthread_join(fe->w[k].thread, NULL);
+		if (fe->launched) {
+			run->job->bytes_read += atomic_load(&fe->bytes);
+			/* a feeder's failure (a chunk lost on every replica, say)
+			 * explains the job better than the nodes' echoes of it
+			 * (rank 1: "input ended without its end frame"), but not
+			 * better than a node's own failure: a dead node's input
+			 * is closed, which no feeder takes for a failure */
 			if (fe->rc < 0)
-				fail(run, 1, fe->err.code, fe->err.msg);
+				fail(run, 2, fe->err.code, fe->err.msg);
 		} else {
 			for (unsigned i = 0; i < fe->n; i++)
 				if (fe->fds[i] >= 0)
 					close(fe->fds[i]);
 		}
+		pthread_mutex_destroy(&fe->mu);
+		for (unsigned i = 0; i < SCH_PLAN_MAX_NODES; i++)
+			pthread_mutex_destroy(&fe->node_mu[i]);
 	}
 	pthread_mutex_lock(&run->mu);
 	run->ending = true;
@@ -1083,10 +1175,8 @@ static int launch(struct run *run, struct cmn_err *err)
 	if (start_nodes(run, err) < 0)
 		return -1;
 	for (size_t f = 0; f < run->nfeeders; f++) {
-		struct feeder *fe = &run->feeders[f];
-		if (pthread_create(&fe->thread, NULL, feeder_main, fe) != 0)
-			return cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create feeder");
-		fe->started = true;
+		if (feed_start(&run->feeders[f], err) < 0)
+			return -1;
 	}
 	pthread_mutex_lock(&run->job->jobs->mu);
 	run->job->overlay_ms = t1 - t0;

@@ -235,6 +235,18 @@ int sch_storage_table_read(struct sch_storage *s, uint64_t table_id, uint64_t ve
 	return stor_read_version(s->c, table_id, version, split_chunk, &rc, err);
 }
 
+int sch_storage_table_read_slice(struct sch_storage *s, uint64_t table_id, uint64_t version,
+				 uint64_t *index, unsigned slice, unsigned nslices,
+				 sch_storage_batch_cb cb, void *ctx, struct cmn_err *err)
+{
+	struct read_ctx rc = { cb, ctx };
+
+	if (need_cluster(s, err) < 0)
+		return -1;
+	return stor_read_slice(s->c, table_id, version, index, slice, nslices, split_chunk, &rc,
+			       err);
+}
+
 int sch_storage_table_drop(struct sch_storage *s, uint64_t table_id, struct cmn_err *err)
 {
 	if (need_cluster(s, err) < 0)

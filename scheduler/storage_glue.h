@@ -123,6 +123,11 @@ int sch_storage_table_write(struct sch_storage *s, uint64_t table_id, uint64_t v
 typedef int (*sch_storage_batch_cb)(void *ctx, const void *batch, size_t len, struct cmn_err *err);
 int sch_storage_table_read(struct sch_storage *s, uint64_t table_id, uint64_t version,
 			   sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);
+/* One slice of the chunks, as stor_read_slice (storage.h): *index numbers
+ * chunks across the versions a read goes through. */
+int sch_storage_table_read_slice(struct sch_storage *s, uint64_t table_id, uint64_t version,
+				 uint64_t *index, unsigned slice, unsigned nslices,
+				 sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);
 int sch_storage_table_drop(struct sch_storage *s, uint64_t table_id, struct cmn_err *err);
 /* Old versions. A reader holds the version it reads (take the hold where
  * the catalog said which version is current, under the same lock as the

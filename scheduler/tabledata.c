@@ -779,8 +779,6 @@ int sch_tabledata_drop_partition(struct sch_tabledata *td, const char *project, 
 struct proj_ctx {
 	sch_storage_batch_cb cb;
 	void *ctx;
-	unsigned slice, nslices;
-	uint64_t index;
 	const struct sch_tabledef *t;
 	const size_t *tcol; /* table column of each requested one */
 	size_t ncols;
@@ -815,10 +813,6 @@ static int project_batch(struct proj_ctx *pc, const void *batch, size_t len, str
 static int project_cb(void *ctx, const void *batch, size_t len, struct cmn_err *err)
 {
 	struct proj_ctx *pc = ctx;
-	uint64_t i = pc->index++;
-
-	if (i % pc->nslices != pc->slice)
-		return 0;
 	if (pc->identity)
 		return pc->cb(pc->ctx, batch, len, err);
 	/* sch_storage_table_read gives authenticated batches (storage_glue.h) */
@@ -867,7 +861,8 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 {
 	struct sch_tabledef *t = NULL;
 	struct td_row row = { 0 };
-	struct proj_ctx pc = { .cb = cb, .ctx = ctx, .slice = slice, .nslices = nslices };
+	struct proj_ctx pc = { .cb = cb, .ctx = ctx };
+	uint64_t index = 0;
 	cleanup_free size_t *tcol = NULL, *src = NULL;
 	cleanup_free struct cmn_col *ocols = NULL;
 	bool held;
@@ -904,10 +899,11 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 			rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 		else if (need_storage(td, err) < 0)
 			rc = -1;
-		else /* pc.index runs on across segments: slices split the whole table */
+		else /* index runs on across segments: slices split the whole table */
 			for (size_t i = 0; rc == 0 && i < row.nv; i++)
-				rc = sch_storage_table_read(td->storage, (uint64_t)row.storage_id,
-							    row.v[i], project_cb, &pc, err);
+				rc = sch_storage_table_read_slice(
+				    td->storage, (uint64_t)row.storage_id, row.v[i], &index, slice,
+				    nslices, project_cb, &pc, err);
 		free(pc.r);
 	}
 	if (held)

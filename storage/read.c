@@ -17,6 +17,7 @@ struct rchunk {
 	uint32_t key_version;
 	uint8_t sha[STOR_SHA_LEN];
 	uint64_t size;
+	uint64_t no; /* its number in the whole read (stor_read_slice) */
 };
 
 /* Chunks of a version in order; *n = 0 when there is no such version. */
@@ -189,7 +190,7 @@ static int fetch_chunk(struct reader *r, struct stor_conn *conns, const struct r
 
 	pthread_mutex_lock(c->mu);
 	n = replicas_of(c, ch->id, srv, STOR_MAX_SERVERS);
-	rotate_live(c, srv, n, (size_t)(ch - r->chunks));
+	rotate_live(c, srv, n, (size_t)ch->no);
 	pthread_mutex_unlock(c->mu);
 	for (size_t i = 0; i < n; i++) {
 		int rc = fetch_replica(r, conns, ch, srv[i], rb, ct, len, &last);
@@ -208,9 +209,10 @@ static int fetch_chunk(struct reader *r, struct stor_conn *conns, const struct r
 		cmn_warn("storage: chunk %s replica %zu of %zu: %s", ch->id, i + 1, n, last.msg);
 	}
 	if (n == 0)
-		return cmn_err_set(err, CMN_EIO, 0, "chunk %s has no replica left", ch->id);
+		return cmn_err_set(err, CMN_EIO, 0, "no replica left");
 	*err = last;
-	return cmn_err_wrap(err, "chunk %s: no good replica among %zu", ch->id, n);
+	/* next_plain names the chunk */
+	return cmn_err_wrap(err, "no good replica among %zu", n);
 }
 
 struct fetcher {
@@ -317,17 +319,37 @@ static int consume(struct reader *r, stor_read_cb cb, void *ctx, struct cmn_err 
 int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t version, stor_read_cb cb,
 		      void *ctx, struct cmn_err *err)
 {
+	uint64_t index = 0;
+	return stor_read_slice(c, table_id, version, &index, 0, 1, cb, ctx, err);
+}
+
+int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version, uint64_t *index,
+		    unsigned slice, unsigned nslices, stor_read_cb cb, void *ctx,
+		    struct cmn_err *err)
+{
 	struct reader *r;
 	cleanup_free struct rchunk *chunks = NULL;
 	struct fetcher fe[FETCHERS];
-	size_t n;
+	size_t n, all, kept = 0;
 	int rc = 0;
 
-	if (list_chunks(c, table_id, version, &chunks, &n, err) < 0)
+	if (nslices == 0 || slice >= nslices)
+		return cmn_err_set(err, CMN_EINVAL, 0, "slice %u of %u", slice, nslices);
+	if (list_chunks(c, table_id, version, &chunks, &all, err) < 0)
 		return -1;
-	if (n == 0)
+	if (all == 0)
 		return cmn_err_set(err, CMN_ENOTFOUND, 0, "table %llu version %llu not found",
 				   (unsigned long long)table_id, (unsigned long long)version);
+	/* this slice's chunks, in order: the fetchers and the queue see only them */
+	for (size_t i = 0; i < all; i++)
+		if ((*index + i) % nslices == slice) {
+			chunks[kept] = chunks[i];
+			chunks[kept++].no = *index + i;
+		}
+	*index += all;
+	n = kept;
+	if (n == 0)
+		return 0;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");

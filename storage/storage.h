@@ -116,6 +116,15 @@ void stor_writer_abort(struct stor_writer *w);                      /* frees w *
 typedef int (*stor_read_cb)(void *ctx, const uint8_t *data, size_t len, struct cmn_err *err);
 int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t version, stor_read_cb cb,
 		      void *ctx, struct cmn_err *err);
+/* One slice of a read: only the chunks whose number in the whole read is
+ * slice mod nslices, each fetched and decrypted once. *index is the number
+ * of this version's first chunk in the whole read (0 for a read of one
+ * version); it comes back advanced past the version's chunks, so several
+ * versions read one after the other are sliced as one sequence. Slices
+ * 0..nslices-1 together give every chunk exactly once. */
+int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version, uint64_t *index,
+		    unsigned slice, unsigned nslices, stor_read_cb cb, void *ctx,
+		    struct cmn_err *err);
 /* Deletes every replica of the table and destroys its data keys. */
 int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err);
 /* Deletes one version's chunks (every replica and catalog row); the

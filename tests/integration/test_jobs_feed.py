@@ -1,0 +1,132 @@
+"""The scan feed of a job (scheduler/job_run.c, docs/jobs.md "Feeding"): a
+MAP stage of N nodes is fed by min(N, 8) workers in cordond, worker k reading
+slice k of the table's chunks (across every segment) and dealing its batches
+out to all N nodes. Against the real cordond with three chunk servers:
+
+- every chunk is read exactly once, whatever the node count: the same rows,
+  and the same bytes fed, for 1 to 9 nodes over a table of several chunks and
+  several segments;
+- a LIMIT on many nodes (nodes close their inputs early) ends well;
+- a chunk lost on every replica fails the job with the storage's reason,
+  not a worker's "stopped", for any node count, and cordond keeps serving."""
+import pathlib
+import sqlite3
+
+import pytest
+
+from cordon_api import Cordond
+from procs import cmdline, descendants
+
+PAD = "p" * 180
+ROWS = 60000  # ~13 MB of rows: four 4 MiB chunks
+
+
+def rows_csv(n, start=0):
+    return "id,s\n" + "".join(f"{i},{PAD}{i}\n" for i in range(start, start + n))
+
+
+def ok(s, sql):
+    st, body = s.job("fp", sql, keys=s.acme, wait=300)
+    assert st == 200 and body.get("status") in ("success", "succeeded"), (sql, body)
+    return body
+
+
+def upload(s, table, text):
+    m, p, h, b = s.signed("PUT", f"/v1/projects/fp/tables/{table}/data", text.encode(),
+                          s.acme, {"Content-Type": "text/csv"})
+    st, body, _ = s.send(m, p, h, b)
+    assert st == 200, body
+
+
+def chunks_of(s, table):
+    """(version, seq, chunk id) of every stored chunk of a job table."""
+    db = sqlite3.connect(f"file:{s.data_dir}/catalog.db?mode=ro", uri=True, timeout=10)
+    try:
+        sid = db.execute("SELECT storage_id FROM job_table_storage WHERE project = 'fp' "
+                         "AND name = ?", (table,)).fetchone()[0]
+        return db.execute("SELECT version, seq, chunk_id FROM stor_chunks WHERE table_id = ? "
+                          "ORDER BY version, seq", (sid,)).fetchall()
+    finally:
+        db.close()
+
+
+def nodes_running(s):
+    return [p for p in descendants(s.proc.pid) if "cordon-chunkd" not in cmdline(p)]
+
+
+@pytest.fixture(scope="module")
+def srv(bin_dir, tmp_path_factory):
+    s = Cordond(bin_dir, tmp_path_factory.mktemp("jobsfeed") / "data",
+                extra=["--chunkservers", "3", "--racks", "3", "--scrub-rate", "0"]).start()
+    s.acme = s.create_account("acme")
+    s.create_project("fp", keys=s.acme)
+    ok(s, "CREATE TABLE big (id BIGINT, s STRING)")
+    upload(s, "big", rows_csv(ROWS))
+    # two appended segments: slices number chunks across segments
+    upload(s, "big", rows_csv(10, ROWS))
+    ok(s, f"INSERT INTO big SELECT id + {ROWS + 10}, s FROM big WHERE id < 5")
+    yield s
+    s.stop()
+
+
+EXPECT = ROWS + 15
+EXPECT_SUM = sum(range(ROWS + 10)) + sum(range(ROWS + 10, ROWS + 15))
+
+
+def test_the_table_has_several_chunks_and_segments(srv):
+    c = chunks_of(srv, "big")
+    assert len({v for v, _, _ in c}) == 3, c
+    assert len(c) >= 5, c  # >= 3 chunks in the first segment, one in each other
+
+
+@pytest.mark.parametrize("nodes", [1, 2, 3, 4, 9])
+def test_every_chunk_is_fed_once_for_any_node_count(srv, nodes):
+    body = ok(srv, f"SET cordon.nodes={nodes}; SELECT count(*) AS n, sum(id) AS s, "
+                   "count(DISTINCT id) AS d, sum(length(s)) AS l FROM big")
+    assert body["rows"] == [[EXPECT, EXPECT_SUM, EXPECT,
+                             EXPECT * len(PAD) + sum(len(str(i)) for i in range(ROWS + 10))
+                             + sum(len(str(i)) for i in range(5))]]
+    st, status = srv.call("GET", f"/v1/projects/fp/jobs/{body['id']}", keys=srv.acme)
+    assert st == 200
+    assert status["stages"][0]["nodes"] == nodes
+    # the same bytes whatever the split: no batch twice, none dropped
+    if nodes == 1:
+        srv.bytes_one = status["usage"]["bytesRead"]
+        assert srv.bytes_one > ROWS * len(PAD)
+    else:
+        assert status["usage"]["bytesRead"] == srv.bytes_one
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_a_limit_on_many_nodes_ends_well(srv, nodes):
+    body = ok(srv, f"SET cordon.nodes={nodes}; SELECT id FROM big LIMIT 7")
+    assert len(body["rows"]) == 7
+    assert len({r[0] for r in body["rows"]}) == 7
+    assert not nodes_running(srv)
+
+
+def test_a_chunk_lost_on_every_replica_fails_the_job_with_its_reason(srv):
+    ok(srv, "CREATE TABLE lost (id BIGINT, s STRING)")
+    upload(srv, "lost", rows_csv(ROWS))
+    c = chunks_of(srv, "lost")
+    assert len(c) >= 3, c
+    victim = c[1][2]  # a chunk of the second worker's slice on 2 nodes
+    files = sorted(pathlib.Path(srv.data_dir, "storage").glob(f"chunk-*/chunks/*/{victim}"))
+    assert len(files) == 3, files
+    for f in files:
+        data = bytearray(f.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        f.write_bytes(bytes(data))
+    for nodes in (1, 2, 4):
+        st, body = srv.job("fp", f"SET cordon.nodes={nodes}; SELECT count(*) AS n FROM lost",
+                           keys=srv.acme, wait=120)
+        assert st == 200 and body["status"] == "failed", body
+        msg = body["error"]["message"]
+        # the first read drops the three bad replicas; later ones find none left
+        assert f"chunk {victim}: no good replica among 3" in msg if nodes == 1 else \
+            f"chunk {victim}: no replica left" in msg, msg
+        assert "stopped" not in msg, msg
+        assert "rows" not in body
+    assert not nodes_running(srv)
+    # cordond keeps serving, and the other table is whole
+    assert ok(srv, "SET cordon.nodes=2; SELECT count(*) AS n FROM big")["rows"] == [[EXPECT]]
