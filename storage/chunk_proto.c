@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -193,7 +194,7 @@ int stor_recv_frame_into(int fd, struct stor_rbuf *rb, size_t headroom, size_t m
 		if (posix_memalign(&nb, STOR_IO_ALIGN, want) != 0)
 			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory for a %u-byte frame",
 					   n);
-		free(rb->data);
+		stor_rbuf_free(rb);
 		rb->data = nb;
 		rb->cap = want;
 	}
@@ -206,9 +207,33 @@ int stor_recv_frame_into(int fd, struct stor_rbuf *rb, size_t headroom, size_t m
 
 void stor_rbuf_free(struct stor_rbuf *rb)
 {
-	free(rb->data);
+	if (rb->mapped && rb->data)
+		munmap(rb->data, rb->cap);
+	else
+		free(rb->data);
 	rb->data = NULL;
 	rb->cap = 0;
+	rb->mapped = false;
+}
+
+int stor_rbuf_map(struct stor_rbuf *rb, struct cmn_err *err)
+{
+	/* the largest frame after the largest headroom, in whole pages */
+	size_t cap =
+	    (STOR_IO_ALIGN + STOR_FRAME_MAX + STOR_IO_ALIGN - 1) & ~(size_t)(STOR_IO_ALIGN - 1);
+	void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return cmn_err_sys(err, "mmap receive buffer");
+	if (madvise(p, cap, MADV_DONTFORK) < 0) {
+		int e = errno;
+		munmap(p, cap);
+		errno = e;
+		return cmn_err_sys(err, "madvise receive buffer");
+	}
+	stor_rbuf_free(rb);
+	*rb = (struct stor_rbuf){ p, cap, true };
+	return 0;
 }
 
 int stor_send_resp(int fd, int status, const void *p1, size_t n1, const void *p2, size_t n2,

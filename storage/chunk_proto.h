@@ -101,7 +101,13 @@ int stor_recv_frame(int fd, size_t max, uint8_t *type, uint8_t **payload, size_t
 struct stor_rbuf {
 	uint8_t *data;
 	size_t cap;
+	bool mapped; /* data is stor_rbuf_map's mapping, not malloc's */
 };
+/* A buffer for a whole frame, mapped apart and left out of fork (and of
+ * every container clone: MADV_DONTFORK), so it can be kept and reused by
+ * cordond's readers without its pages being write-protected, then faulted
+ * again, after each node start. */
+int stor_rbuf_map(struct stor_rbuf *rb, struct cmn_err *err);
 /* Like stor_recv_frame, but *payload points into rb (valid until the next
  * call or stor_rbuf_free). */
 int stor_recv_frame_into(int fd, struct stor_rbuf *rb, size_t headroom, size_t max, uint8_t *type,

@@ -373,7 +373,7 @@ int stor_store_get_into(struct stor_store *s, const char *id, struct stor_rbuf *
 		void *nb = NULL;
 		if (posix_memalign(&nb, STOR_IO_ALIGN, need) != 0)
 			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-		free(rb->data);
+		stor_rbuf_free(rb);
 		rb->data = nb;
 		rb->cap = need;
 	}
@@ -398,7 +398,7 @@ int stor_store_get_into(struct stor_store *s, const char *id, struct stor_rbuf *
 int stor_store_get(struct stor_store *s, const char *id, uint8_t **data, size_t *len,
 		   uint8_t sha[STOR_SHA_LEN], struct cmn_err *err)
 {
-	struct stor_rbuf rb = { NULL, 0 };
+	struct stor_rbuf rb = { NULL, 0, false };
 	const uint8_t *p;
 	size_t n;
 

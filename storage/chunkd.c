@@ -189,7 +189,7 @@ static int do_copy(struct chunkd *d, int fd, const uint8_t *p, size_t len, struc
 {
 	char id[STOR_ID_LEN + 1], peer[80];
 	uint8_t sha[STOR_SHA_LEN], mine[STOR_SHA_LEN];
-	struct stor_rbuf crb = { NULL, 0 };
+	struct stor_rbuf crb = { NULL, 0, false };
 	const uint8_t *data;
 	struct stor_conn c;
 	size_t dl, pl;
@@ -265,7 +265,7 @@ static int serve_one(struct chunkd *d, int fd, uint8_t type, const uint8_t *p, s
 		     struct stor_rbuf *rb)
 {
 	struct cmn_err err = CMN_ERR_INIT;
-	struct stor_rbuf own = { NULL, 0 };
+	struct stor_rbuf own = { NULL, 0, false };
 	int rc;
 
 	if (rb && p != rb->data + STOR_FILE_HDR - STOR_ID_LEN)
@@ -316,7 +316,7 @@ static void *conn_main(void *arg)
 {
 	struct conn_arg a = *(struct conn_arg *)arg;
 	struct cmn_err err = CMN_ERR_INIT;
-	struct stor_rbuf rb = { NULL, 0 };
+	struct stor_rbuf rb = { NULL, 0, false };
 	const size_t headroom = STOR_FILE_HDR - STOR_ID_LEN;
 
 	free(arg);

@@ -131,6 +131,7 @@ int stor_cluster_open(struct stor_cluster **out, const struct stor_cluster_cfg *
 	c->mu = stor_keyring_db_mutex(cfg->keyring);
 	pthread_mutex_init(&c->stop_mu, NULL);
 	pthread_cond_init(&c->stop_cv, NULL);
+	pthread_mutex_init(&c->rb_mu, NULL);
 	if (c->cfg.chunk_size > STOR_CHUNK_MAX - STOR_SEAL_OVERHEAD) {
 		free(c);
 		return cmn_err_set(err, CMN_EINVAL, 0, "chunk size above %u bytes",
@@ -159,6 +160,9 @@ void stor_cluster_close(struct stor_cluster *c)
 	stor_cluster_key_wipe(&c->key);
 	pthread_mutex_destroy(&c->stop_mu);
 	pthread_cond_destroy(&c->stop_cv);
+	for (size_t i = 0; i < c->rb_n; i++)
+		stor_rbuf_free(&c->rb_pool[i]);
+	pthread_mutex_destroy(&c->rb_mu);
 	free(c);
 }
 

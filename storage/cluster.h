@@ -27,6 +27,10 @@ struct stor_server {
 	bool needs_gc;         /* came back after being lost: holds stale copies */
 };
 
+/* Receive buffers a cluster keeps for its readers: two full readers' worth
+ * (read.c's DEPTH), up to 4 MiB resident each once used. */
+#define STOR_RBUF_POOL 12
+
 struct stor_cluster {
 	struct stor_cluster_cfg cfg;
 	struct stor_cluster_key key;
@@ -43,6 +47,11 @@ struct stor_cluster {
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;
 	bool stop;
+	/* readers' receive buffers kept between reads (read.c): they hold
+	 * ciphertext only, and are left out of forks (stor_rbuf_map) */
+	pthread_mutex_t rb_mu;
+	struct stor_rbuf rb_pool[STOR_RBUF_POOL];
+	size_t rb_n;
 };
 
 uint64_t stor_now_ms(void);

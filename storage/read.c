@@ -123,6 +123,33 @@ struct reader {
 	bool stop;
 };
 
+/* A receive buffer from the cluster's pool, else a new mapping (else an
+ * empty one: stor_recv_frame_into then allocates). Reused buffers spare
+ * each read ~1,000 page faults per 4 MiB slot. */
+static void rbuf_take(struct stor_cluster *c, struct stor_rbuf *rb)
+{
+	struct cmn_err e = CMN_ERR_INIT;
+
+	*rb = (struct stor_rbuf){ NULL, 0, false };
+	pthread_mutex_lock(&c->rb_mu);
+	if (c->rb_n > 0)
+		*rb = c->rb_pool[--c->rb_n];
+	pthread_mutex_unlock(&c->rb_mu);
+	if (!rb->data)
+		(void)stor_rbuf_map(rb, &e);
+}
+
+static void rbuf_give(struct stor_cluster *c, struct stor_rbuf *rb)
+{
+	pthread_mutex_lock(&c->rb_mu);
+	if (rb->mapped && c->rb_n < STOR_RBUF_POOL) {
+		c->rb_pool[c->rb_n++] = *rb;
+		*rb = (struct stor_rbuf){ NULL, 0, false };
+	}
+	pthread_mutex_unlock(&c->rb_mu);
+	stor_rbuf_free(rb);
+}
+
 /* One replica: fetch and check against the catalog. Returns 0 with the
  * ciphertext, -1 bad replica (reported and dropped), -2 unreachable. */
 static int fetch_replica(struct reader *r, struct stor_conn *conns, const struct rchunk *ch, int s,
@@ -361,6 +388,8 @@ int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version,
 			r->conns[k][i].fd = -1;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
+	for (size_t i = 0; i < n && i < DEPTH; i++) /* the slots this read uses */
+		rbuf_take(c, &r->q[i].rb);
 	for (int k = 0; k < FETCHERS; k++) {
 		fe[k] = (struct fetcher){ .r = r, .k = k };
 		fe[k].started = rc == 0 && pthread_create(&fe[k].t, NULL, fetch_main, &fe[k]) == 0;
@@ -377,7 +406,7 @@ int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version,
 		if (fe[k].started)
 			pthread_join(fe[k].t, NULL);
 	for (int i = 0; i < DEPTH; i++)
-		stor_rbuf_free(&r->q[i].rb);
+		rbuf_give(c, &r->q[i].rb);
 	for (int k = 0; k < FETCHERS; k++)
 		for (size_t i = 0; i < STOR_MAX_SERVERS; i++)
 			stor_conn_close(&r->conns[k][i]);

@@ -16,7 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -202,6 +206,91 @@ static void test_batches_round_trip(void **state)
 	assert_true(e->audits >= 4); /* one per server added, at least */
 }
 
+/* Writes version `version` of table 6: 40 batches of 300 rows over 64 KiB
+ * chunks; *want gets the sum of the ids. */
+static void write_version(struct env *e, uint64_t version, int64_t *want)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_writer *w;
+	struct cmn_col cols[2] = { { CMN_COL_BIGINT, "id", 2 }, { CMN_COL_STRING, "s", 1 } };
+	static struct cmn_rowbatch_writer bw;
+
+	assert_int_equal(stor_writer_open(e->c, 6, version, &w, &err), 0);
+	for (int b = 0; b < 40; b++) {
+		assert_int_equal(cmn_rowbatch_begin(&bw, cols, 2, 0, &err), 0);
+		for (int i = 0; i < 300; i++) {
+			struct cmn_value v[2] = { 0 };
+			v[0].v.i64 = (int64_t)version * 100000 + b * 1000 + i;
+			v[1].v.bytes.ptr = "some row text";
+			v[1].v.bytes.len = 13;
+			*want += v[0].v.i64;
+			assert_int_equal(cmn_rowbatch_add(&bw, v, &err), 0);
+		}
+		assert_int_equal(cmn_rowbatch_finish(&bw, &err), 0);
+		assert_int_equal(stor_writer_append_batch(w, bw.buf.data, bw.buf.len, &err), 0);
+		cmn_rowbatch_writer_free(&bw);
+	}
+	if (stor_writer_commit(w, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+}
+
+/* Slices of a read numbered across two versions: each chunk once, in the
+ * slice given by its number; the readers' receive buffers are kept and
+ * reused, and are not in a forked child. */
+static void test_slices_and_kept_buffers(void **state)
+{
+	struct env *e = *state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct collect all = { 0 }, s[3] = { { 0 } };
+	uint64_t index;
+	int64_t want = 0;
+	size_t kept;
+
+	assert_int_equal(stor_keyring_table_create(e->kr, "unit", 6, &err), 0);
+	write_version(e, 1, &want);
+	write_version(e, 2, &want);
+	index = 0;
+	assert_int_equal(stor_read_slice(e->c, 6, 1, &index, 0, 1, on_chunk, &all, &err), 0);
+	assert_int_equal(stor_read_slice(e->c, 6, 2, &index, 0, 1, on_chunk, &all, &err), 0);
+	assert_int_equal(index, all.chunks);
+	assert_true(all.chunks > 8);
+	for (unsigned k = 0; k < 3; k++) {
+		index = 0;
+		for (uint64_t v = 1; v <= 2; v++)
+			assert_int_equal(
+			    stor_read_slice(e->c, 6, v, &index, k, 3, on_chunk, &s[k], &err), 0);
+		/* chunk i (0-based, across both versions) is in slice i % 3 */
+		assert_int_equal(s[k].chunks, (all.chunks + 2 - k) / 3);
+	}
+	assert_int_equal(s[0].rows + s[1].rows + s[2].rows, 2 * 40 * 300);
+	assert_true(s[0].sum + s[1].sum + s[2].sum == want);
+	assert_true(all.sum == want);
+	index = 0;
+	assert_int_equal(stor_read_slice(e->c, 6, 1, &index, 3, 3, on_chunk, &all, &err), -1);
+	assert_int_equal(err.code, CMN_EINVAL);
+
+	/* the buffers came back to the pool, and the next read takes them again */
+	kept = e->c->rb_n;
+	assert_true(kept > 0 && kept <= STOR_RBUF_POOL);
+	uint8_t *first = e->c->rb_pool[kept - 1].data;
+	assert_true(e->c->rb_pool[kept - 1].mapped);
+	assert_int_equal(stor_read_version(e->c, 6, 1, on_chunk, &all, &err), 0);
+	assert_int_equal(e->c->rb_n, kept);
+	bool seen = false;
+	for (size_t i = 0; i < kept; i++)
+		seen = seen || e->c->rb_pool[i].data == first;
+	assert_true(seen);
+	/* a child does not get them (MADV_DONTFORK): nothing is mapped there */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(madvise(first, 4096, MADV_NORMAL) < 0 && errno == ENOMEM ? 0 : 1);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(madvise(first, 4096, MADV_NORMAL), 0);
+}
+
 static void test_aborted_write_leaves_nothing(void **state)
 {
 	struct env *e = *state;
@@ -346,6 +435,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batches_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slices_and_kept_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aborted_write_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_repairs_copy_once, setup, teardown),
 	};

@@ -93,7 +93,7 @@ static void damaged_reads(struct stor_store *s, uint8_t *data)
 {
 	size_t len = 3 * STOR_IO_ALIGN + 100;
 	struct cmn_err err = CMN_ERR_INIT;
-	struct stor_rbuf rb = { NULL, 0 };
+	struct stor_rbuf rb = { NULL, 0, false };
 
 	for (int how = 0; how < 3; how++) {
 		char id[STOR_ID_LEN + 1], path[4096];
@@ -225,7 +225,7 @@ static void pair(int sv[2])
  * (grown only when a larger frame comes); limits as stor_recv_frame. */
 static void test_recv_into(void **state)
 {
-	struct stor_rbuf rb = { NULL, 0 };
+	struct stor_rbuf rb = { NULL, 0, false };
 	struct cmn_err err = CMN_ERR_INIT;
 	uint8_t *payload = malloc(1 << 20), *p, type, raw[8];
 	size_t len, cap;
