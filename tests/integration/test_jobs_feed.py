@@ -58,15 +58,17 @@ def nodes_running(s):
 def srv(bin_dir, tmp_path_factory):
     s = Cordond(bin_dir, tmp_path_factory.mktemp("jobsfeed") / "data",
                 extra=["--chunkservers", "3", "--racks", "3", "--scrub-rate", "0"]).start()
-    s.acme = s.create_account("acme")
-    s.create_project("fp", keys=s.acme)
-    ok(s, "CREATE TABLE big (id BIGINT, s STRING)")
-    upload(s, "big", rows_csv(ROWS))
-    # two appended segments: slices number chunks across segments
-    upload(s, "big", rows_csv(10, ROWS))
-    ok(s, f"INSERT INTO big SELECT id + {ROWS + 10}, s FROM big WHERE id < 5")
-    yield s
-    s.stop()
+    try:  # a failed setup stops cordond too
+        s.acme = s.create_account("acme")
+        s.create_project("fp", keys=s.acme)
+        ok(s, "CREATE TABLE big (id BIGINT, s STRING)")
+        upload(s, "big", rows_csv(ROWS))
+        # two appended segments: slices number chunks across segments
+        upload(s, "big", rows_csv(10, ROWS))
+        ok(s, f"INSERT INTO big SELECT id + {ROWS + 10}, s FROM big WHERE id < 5")
+        yield s
+    finally:
+        s.stop()
 
 
 EXPECT = ROWS + 15
