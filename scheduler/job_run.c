@@ -81,11 +81,9 @@ struct feeder {
 	atomic_bool stop;                            /* a worker failed: the others stop */
 	atomic_uint_fast64_t bytes;
 	struct feed_worker w[FEED_WORKERS];
-	unsigned nworkers;
-	bool launched;      /* workers were started: the last one closes fds */
+	unsigned nworkers;  /* 0 until started; then the last one out closes fds */
 	pthread_mutex_t mu; /* the fields below */
 	unsigned running;
-	bool all_closed; /* every node closed its input: the read stopped early */
 	int rc;
 	struct cmn_err err;
 };
@@ -517,9 +515,8 @@ static void feed_done(struct feeder *f, unsigned gone, int rc, bool quiet, const
 	bool last;
 
 	pthread_mutex_lock(&f->mu);
-	if (rc < 0 && quiet && atomic_load(&f->open) == 0)
-		f->all_closed = true;
-	else if (rc < 0 && !quiet && f->rc == 0) {
+	/* a quiet worker stopped for the others: its error is not the feed's */
+	if (rc < 0 && !quiet && f->rc == 0) {
 		f->rc = -1;
 		f->err = *e;
 	}
@@ -556,7 +553,6 @@ static int feed_start(struct feeder *f, struct cmn_err *err)
 {
 	f->nworkers = f->n < FEED_WORKERS ? f->n : FEED_WORKERS;
 	f->running = f->nworkers;
-	f->launched = true;
 	for (unsigned k = 0; k < f->nworkers; k++) {
 		struct feed_worker *w = &f->w[k];
 		*w = (struct feed_worker){ .f = f, .k = k };
@@ -964,7 +960,7 @@ static void teardown(struct run *run)
 		for (unsigned k = 0; k < fe->nworkers; k++)
 			if (fe->w[k].started)
 				pthread_join(fe->w[k].thread, NULL);
-		if (fe->launched) {
+		if (fe->nworkers > 0) {
 			run->job->bytes_read += atomic_load(&fe->bytes);
 			/* a feeder's failure (a chunk lost on every replica, say)
 			 * explains the job better than the nodes' echoes of it

@@ -218,9 +218,10 @@ void stor_rbuf_free(struct stor_rbuf *rb)
 
 int stor_rbuf_map(struct stor_rbuf *rb, struct cmn_err *err)
 {
-	/* the largest frame after the largest headroom, in whole pages */
+	/* the largest frame stor_recv_frame_into takes (type byte + max) after
+	 * the largest headroom, in whole pages: it never regrows this one */
 	size_t cap =
-	    (STOR_IO_ALIGN + STOR_FRAME_MAX + STOR_IO_ALIGN - 1) & ~(size_t)(STOR_IO_ALIGN - 1);
+	    (STOR_IO_ALIGN + STOR_FRAME_MAX + 1 + STOR_IO_ALIGN - 1) & ~(size_t)(STOR_IO_ALIGN - 1);
 	void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)

@@ -357,7 +357,7 @@ int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version,
 	struct reader *r;
 	cleanup_free struct rchunk *chunks = NULL;
 	struct fetcher fe[FETCHERS];
-	size_t n, all, kept = 0;
+	size_t n = 0, all;
 	int rc = 0;
 
 	if (nslices == 0 || slice >= nslices)
@@ -370,11 +370,10 @@ int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version,
 	/* this slice's chunks, in order: the fetchers and the queue see only them */
 	for (size_t i = 0; i < all; i++)
 		if ((*index + i) % nslices == slice) {
-			chunks[kept] = chunks[i];
-			chunks[kept++].no = *index + i;
+			chunks[n] = chunks[i];
+			chunks[n++].no = *index + i;
 		}
 	*index += all;
-	n = kept;
 	if (n == 0)
 		return 0;
 	r = calloc(1, sizeof(*r));
