@@ -356,30 +356,23 @@ int cmn_rowbatch_open_validated(struct cmn_rowbatch_reader *r, const void *data,
 	return 0;
 }
 
-int cmn_rowbatch_next_projected(struct cmn_rowbatch_reader *r, struct cmn_rowbatch_writer *w,
-				const size_t *src, struct cmn_err *err)
+/* Where each value of r's current row is (lengths checked against the
+ * bytes left; contents were checked by open): off[i], len[i] (0 for NULL),
+ * *bm its null bitmap. */
+static int row_values(const struct cmn_rowbatch_reader *r, const uint8_t **bm, size_t *off,
+		      size_t *len, struct cmn_err *err)
 {
-	size_t nb = (r->ncols + 7) / 8, onb = (w->ncols + 7) / 8, need = onb;
-	size_t off[CMN_ROW_MAX_COLS], len[CMN_ROW_MAX_COLS];
-	const uint8_t *bm;
-	uint8_t *o;
+	size_t nb = (r->ncols + 7) / 8;
 
-	if (r->row >= r->nrows)
-		return 0;
-	if (w->finished || w->ncols == 0)
-		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: not open");
-	if (w->nrows == UINT32_MAX)
-		return cmn_err_set(err, CMN_ELIMIT, 0, "row batch: too many rows");
 	if (r->len - r->pos < nb)
 		goto trunc;
-	bm = r->data + r->pos;
+	*bm = r->data + r->pos;
 	off[0] = r->pos + nb;
-	/* where each value of the row is (lengths checked, contents were) */
 	for (size_t i = 0; i < r->ncols; i++) {
 		size_t at = i ? off[i - 1] + len[i - 1] : off[0], left = r->len - at;
 		off[i] = at;
 		len[i] = 0;
-		if (bm[i / 8] & (1u << (i % 8)))
+		if ((*bm)[i / 8] & (1u << (i % 8)))
 			continue;
 		switch (r->cols[i].type) {
 		case CMN_COL_BOOLEAN:
@@ -397,6 +390,25 @@ int cmn_rowbatch_next_projected(struct cmn_rowbatch_reader *r, struct cmn_rowbat
 		if (left < len[i])
 			goto trunc;
 	}
+	return 0;
+trunc:
+	return cmn_err_set(err, CMN_EINVAL, 0, "row batch: row %u truncated", r->row);
+}
+
+static void next_row(struct cmn_rowbatch_reader *r, const size_t *off, const size_t *len)
+{
+	r->pos = off[r->ncols - 1] + len[r->ncols - 1];
+	r->row++;
+}
+
+/* Appends one row to w: its column k is value src[k] (at[], len[], null[]),
+ * bytes copied as they are. */
+static int put_row(struct cmn_rowbatch_writer *w, const size_t *src, const uint8_t *const *at,
+		   const size_t *len, const bool *null, struct cmn_err *err)
+{
+	size_t onb = (w->ncols + 7) / 8, need = onb;
+	uint8_t *o;
+
 	for (size_t k = 0; k < w->ncols; k++)
 		need += len[src[k]];
 	if (cmn_buf_reserve(&w->buf, need, err) < 0)
@@ -404,21 +416,139 @@ int cmn_rowbatch_next_projected(struct cmn_rowbatch_reader *r, struct cmn_rowbat
 	o = (uint8_t *)w->buf.data + w->buf.len;
 	memset(o, 0, onb);
 	for (size_t k = 0; k < w->ncols; k++)
-		if (bm[src[k] / 8] & (1u << (src[k] % 8)))
+		if (null[src[k]])
 			o[k / 8] |= (uint8_t)(1u << (k % 8));
 	o += onb;
 	for (size_t k = 0; k < w->ncols; k++) {
-		memcpy(o, r->data + off[src[k]], len[src[k]]);
+		memcpy(o, at[src[k]], len[src[k]]);
 		o += len[src[k]];
 	}
 	w->buf.len += need;
 	w->buf.data[w->buf.len] = '\0';
 	w->nrows++;
-	r->pos = off[r->ncols - 1] + len[r->ncols - 1];
-	r->row++;
+	return 0;
+}
+
+int cmn_rowbatch_next_projected(struct cmn_rowbatch_reader *r, struct cmn_rowbatch_writer *w,
+				const size_t *src, struct cmn_err *err)
+{
+	size_t off[CMN_ROW_MAX_COLS], len[CMN_ROW_MAX_COLS];
+	const uint8_t *bm, *at[CMN_ROW_MAX_COLS];
+	bool null[CMN_ROW_MAX_COLS];
+
+	if (r->row >= r->nrows)
+		return 0;
+	if (w->finished || w->ncols == 0)
+		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: not open");
+	if (w->nrows == UINT32_MAX)
+		return cmn_err_set(err, CMN_ELIMIT, 0, "row batch: too many rows");
+	if (row_values(r, &bm, off, len, err) < 0)
+		return -1;
+	for (size_t i = 0; i < r->ncols; i++) {
+		at[i] = r->data + off[i];
+		null[i] = bm[i / 8] & (1u << (i % 8));
+	}
+	if (put_row(w, src, at, len, null, err) < 0)
+		return -1;
+	next_row(r, off, len);
 	return 1;
+}
+
+int cmn_rowbatch_next_split(struct cmn_rowbatch_reader *r, struct cmn_rowbatch_writer *ws,
+			    struct cmn_err *err)
+{
+	size_t off[CMN_ROW_MAX_COLS], len[CMN_ROW_MAX_COLS];
+	const uint8_t *bm;
+
+	if (r->row >= r->nrows)
+		return 0;
+	for (size_t i = 0; i < r->ncols; i++)
+		if (ws[i].finished || ws[i].ncols != 1 || ws[i].nrows == UINT32_MAX)
+			return cmn_err_set(err, CMN_EINVAL, 0, "row batch: column %zu not open", i);
+	if (row_values(r, &bm, off, len, err) < 0)
+		return -1;
+	for (size_t i = 0; i < r->ncols; i++) {
+		struct cmn_rowbatch_writer *w = &ws[i];
+		uint8_t *o;
+		if (cmn_buf_reserve(&w->buf, 1 + len[i], err) < 0)
+			return -1;
+		o = (uint8_t *)w->buf.data + w->buf.len;
+		o[0] = (bm[i / 8] >> (i % 8)) & 1u;
+		memcpy(o + 1, r->data + off[i], len[i]);
+		w->buf.len += 1 + len[i];
+		w->buf.data[w->buf.len] = '\0';
+		w->nrows++;
+	}
+	next_row(r, off, len);
+	return 1;
+}
+
+/* The value of the current row of a one-column reader: *off, *len (0 for
+ * NULL); lengths checked against the bytes left. */
+static int single_value(const struct cmn_rowbatch_reader *r, size_t *off, size_t *len, bool *null,
+			struct cmn_err *err)
+{
+	size_t left;
+
+	if (r->len - r->pos < 1)
+		goto trunc;
+	*off = r->pos + 1;
+	*len = 0;
+	*null = r->data[r->pos] & 1u;
+	if (*null)
+		return 0;
+	left = r->len - *off;
+	switch (r->cols[0].type) {
+	case CMN_COL_BOOLEAN:
+		*len = 1;
+		break;
+	case CMN_COL_STRING:
+	case CMN_COL_BINARY:
+		if (left < 4 || left - 4 < get_u32(r->data + *off))
+			goto trunc;
+		*len = 4 + (size_t)get_u32(r->data + *off);
+		break;
+	default:
+		*len = 8;
+	}
+	if (left < *len)
+		goto trunc;
+	return 0;
 trunc:
 	return cmn_err_set(err, CMN_EINVAL, 0, "row batch: row %u truncated", r->row);
+}
+
+int cmn_rowbatch_next_zipped(struct cmn_rowbatch_reader *rs, size_t nr,
+			     struct cmn_rowbatch_writer *w, const size_t *src, struct cmn_err *err)
+{
+	size_t off[CMN_ROW_MAX_COLS], len[CMN_ROW_MAX_COLS];
+	const uint8_t *at[CMN_ROW_MAX_COLS];
+	bool null[CMN_ROW_MAX_COLS];
+
+	if (nr == 0 || nr > CMN_ROW_MAX_COLS || w->finished || w->ncols == 0)
+		return cmn_err_set(err, CMN_EINVAL, 0, "row batch: not open");
+	for (size_t i = 0; i < nr; i++)
+		if (rs[i].ncols != 1 || rs[i].nrows != rs[0].nrows)
+			return cmn_err_set(err, CMN_EINVAL, 0,
+					   "row batch: column %zu: %zu columns of %u rows, not one "
+					   "of %u",
+					   i, rs[i].ncols, rs[i].nrows, rs[0].nrows);
+	if (rs[0].row >= rs[0].nrows)
+		return 0;
+	if (w->nrows == UINT32_MAX)
+		return cmn_err_set(err, CMN_ELIMIT, 0, "row batch: too many rows");
+	for (size_t i = 0; i < nr; i++) {
+		if (single_value(&rs[i], &off[i], &len[i], &null[i], err) < 0)
+			return -1;
+		at[i] = rs[i].data + off[i];
+	}
+	if (put_row(w, src, at, len, null, err) < 0)
+		return -1;
+	for (size_t i = 0; i < nr; i++) {
+		rs[i].pos = off[i] + len[i];
+		rs[i].row++;
+	}
+	return 1;
 }
 
 void cmn_rowbatch_rewind(struct cmn_rowbatch_reader *r)

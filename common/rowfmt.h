@@ -112,6 +112,20 @@ bool cmn_value_equal(enum cmn_col_type t, const struct cmn_value *a, const struc
  * error (the row is then not added). */
 int cmn_rowbatch_next_projected(struct cmn_rowbatch_reader *r, struct cmn_rowbatch_writer *w,
 				const size_t *src, struct cmn_err *err);
+/* Rows into column chunks: appends each column i of r's next row to
+ * ws[i], a one-column writer of that column (ws has r->ncols writers), bytes
+ * copied as they are. A failure may leave the writers with part of the row:
+ * drop them. Returns 1 with a row, 0 at the end, -1 on error. */
+int cmn_rowbatch_next_split(struct cmn_rowbatch_reader *r, struct cmn_rowbatch_writer *ws,
+			    struct cmn_err *err);
+/* Column chunks back into rows: moves the next row of each one-column
+ * reader rs[0..nr) into w as one row whose column k is the value of
+ * rs[src[k]] (a reader may feed several columns), bytes copied as they
+ * are. The readers were opened (validated) and hold the same number of
+ * rows; the caller checked that each column has w's type. Returns 1 with a
+ * row, 0 at the end, -1 on error (the row is then not added). */
+int cmn_rowbatch_next_zipped(struct cmn_rowbatch_reader *rs, size_t nr,
+			     struct cmn_rowbatch_writer *w, const size_t *src, struct cmn_err *err);
 void cmn_rowbatch_rewind(struct cmn_rowbatch_reader *r);
 
 const char *cmn_col_type_name(enum cmn_col_type t);

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/rowfmt.h"
 #include "scheduler/storage_int.h"
+#include "storage/storage.h"
 
 static int need_cluster(struct sch_storage *s, struct cmn_err *err)
 {
@@ -165,11 +166,117 @@ int sch_storage_table_create(struct sch_storage *s, const char *project, uint64_
 	return stor_keyring_table_create(s->kr, project, table_id, err);
 }
 
+/* A row group is stored as column chunks when each column chunk would
+ * average at least this much: below it, a query reading one column saves
+ * less than the extra chunks (files, fsyncs, round trips) cost. */
+#define COLUMN_CHUNK_MIN (64u << 10)
+
+static void frame(uint8_t *p, size_t len)
+{
+	p[0] = (uint8_t)(len >> 24);
+	p[1] = (uint8_t)(len >> 16);
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+}
+
+/* The batches [0, n), all of ncols columns named as in r (the first
+ * batch's header), cut into one part per column: each part is the same
+ * framing as a row chunk (u32 length + batch), of one-column batches. */
+static int split_group(const struct sch_storage_batch *b, size_t n, size_t ncols,
+		       struct cmn_buf *parts, struct cmn_err *err)
+{
+	cleanup_free struct cmn_rowbatch_reader *r = calloc(1, sizeof(*r));
+	cleanup_free struct cmn_rowbatch_writer *ws = calloc(ncols, sizeof(*ws));
+	int rc = 0;
+
+	if (!r || !ws)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t made = 0;
+		rc = cmn_rowbatch_open_validated(r, b[i].data, b[i].len, err);
+		for (size_t c = 0; rc == 0 && c < ncols; c++, made++)
+			rc = cmn_rowbatch_begin(&ws[c], &r->cols[c], 1, 0, err);
+		while (rc == 0 && (rc = cmn_rowbatch_next_split(r, ws, err)) == 1)
+			rc = 0;
+		for (size_t c = 0; rc == 0 && c < ncols; c++) {
+			uint8_t hdr[4];
+			rc = cmn_rowbatch_finish(&ws[c], err);
+			frame(hdr, ws[c].buf.len);
+			if (rc == 0)
+				rc = cmn_buf_append(&parts[c], hdr, 4, err);
+			if (rc == 0)
+				rc = cmn_buf_append(&parts[c], ws[c].buf.data, ws[c].buf.len, err);
+		}
+		for (size_t c = 0; c < made; c++)
+			cmn_rowbatch_writer_free(&ws[c]);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* Same columns (names and types) as the group's first batch. */
+static bool same_columns(const struct cmn_rowbatch_reader *a, const struct cmn_rowbatch_reader *b)
+{
+	if (a->ncols != b->ncols)
+		return false;
+	for (size_t i = 0; i < a->ncols; i++)
+		if (a->cols[i].type != b->cols[i].type ||
+		    a->cols[i].name_len != b->cols[i].name_len ||
+		    memcmp(a->cols[i].name, b->cols[i].name, a->cols[i].name_len) != 0)
+			return false;
+	return true;
+}
+
+/* One row group (the batches [0, n), up to a chunk of rows): column chunks
+ * when it is big enough and every batch has the same columns, else one
+ * chunk of rows. */
+static int write_group(struct stor_writer *w, const struct sch_storage_batch *b, size_t n,
+		       size_t bytes, struct cmn_err *err)
+{
+	cleanup_free struct cmn_rowbatch_reader *r0 = calloc(1, sizeof(*r0));
+	cleanup_free struct cmn_rowbatch_reader *r = calloc(1, sizeof(*r));
+	cleanup_free struct cmn_buf *parts = NULL;
+	cleanup_free struct stor_part *sp = NULL;
+	size_t ncols;
+	bool columns;
+	int rc;
+
+	if (!r0 || !r)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	if (cmn_rowbatch_open_validated(r0, b[0].data, b[0].len, err) < 0)
+		return -1;
+	ncols = r0->ncols;
+	columns = ncols >= 2 && ncols <= STOR_MAX_PARTS && bytes / ncols >= COLUMN_CHUNK_MIN;
+	for (size_t i = 1; columns && i < n; i++)
+		columns = cmn_rowbatch_open_validated(r, b[i].data, b[i].len, err) == 0 &&
+			  same_columns(r0, r);
+	if (!columns) {
+		for (size_t i = 0; i < n; i++)
+			if (stor_writer_append_batch(w, b[i].data, b[i].len, err) < 0)
+				return -1;
+		return 0;
+	}
+	parts = calloc(ncols, sizeof(*parts));
+	sp = calloc(ncols, sizeof(*sp));
+	if (!parts || !sp)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	for (size_t c = 0; c < ncols; c++)
+		cmn_buf_init(&parts[c], 0);
+	rc = split_group(b, n, ncols, parts, err);
+	for (size_t c = 0; c < ncols; c++)
+		sp[c] = (struct stor_part){ (int)c, (const uint8_t *)parts[c].data, parts[c].len };
+	if (rc == 0)
+		rc = stor_writer_append_group(w, sp, ncols, err);
+	for (size_t c = 0; c < ncols; c++)
+		cmn_buf_free(&parts[c]);
+	return rc;
+}
+
 int sch_storage_table_write(struct sch_storage *s, uint64_t table_id, uint64_t version,
 			    const struct sch_storage_batch *batches, size_t nbatches,
 			    struct cmn_err *err)
 {
 	struct stor_writer *w;
+	size_t cs;
 
 	if (need_cluster(s, err) < 0)
 		return -1;
@@ -181,20 +288,36 @@ int sch_storage_table_write(struct sch_storage *s, uint64_t table_id, uint64_t v
 	}
 	if (stor_writer_open(s->c, table_id, version, &w, err) < 0)
 		return -1;
-	for (size_t i = 0; i < nbatches; i++)
-		if (stor_writer_append_batch(w, batches[i].data, batches[i].len, err) < 0) {
+	cs = stor_writer_chunk_size(w);
+	/* row groups: as many whole batches as one chunk of rows holds (a
+	 * batch too big for a chunk is refused by append_batch) */
+	for (size_t i = 0, j; i < nbatches; i = j) {
+		size_t bytes = 4 + batches[i].len;
+		for (j = i + 1; j < nbatches && bytes + 4 + batches[j].len <= cs; j++)
+			bytes += 4 + batches[j].len;
+		if (write_group(w, batches + i, j - i, bytes, err) < 0) {
 			stor_writer_abort(w);
 			return cmn_err_wrap(err, "table %llu version %llu",
 					    (unsigned long long)table_id,
 					    (unsigned long long)version);
 		}
+	}
 	return stor_writer_commit(w, err);
 }
 
 struct read_ctx {
 	sch_storage_batch_cb cb;
 	void *ctx;
+	const int *cols;                /* the table columns wanted, in the caller's order */
+	size_t ncols;                   /* 0: every column, in table order */
+	struct cmn_rowbatch_reader *rs; /* one per part, for column chunks */
+	size_t nrs;
 };
+
+static uint32_t unframe(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 /* A chunk holds whole batches framed as u32 (big-endian) length + batch.
  * Its bytes passed AES-GCM under the table's key: they are what this
@@ -211,8 +334,7 @@ static int split_chunk(void *arg, const uint8_t *data, size_t len, struct cmn_er
 		size_t blen;
 		if (len - off < 4)
 			return cmn_err_set(err, CMN_EPROTO, 0, "chunk ends inside a batch header");
-		blen = (size_t)data[off] << 24 | (size_t)data[off + 1] << 16 |
-		       (size_t)data[off + 2] << 8 | data[off + 3];
+		blen = unframe(data + off);
 		off += 4;
 		if (blen > len - off)
 			return cmn_err_set(err, CMN_EPROTO, 0,
@@ -225,26 +347,130 @@ static int split_chunk(void *arg, const uint8_t *data, size_t len, struct cmn_er
 	return 0;
 }
 
+/* Column chunks back into rows of the wanted columns: the k-th batch of
+ * every part holds the same rows; they are zipped into one batch. */
+static int zip_group(struct read_ctx *rc, const struct stor_part *parts, size_t n,
+		     struct cmn_err *err)
+{
+	size_t ncols = rc->ncols ? rc->ncols : n;
+	cleanup_free size_t *src = calloc(ncols, sizeof(*src));
+	cleanup_free size_t *off = calloc(n, sizeof(*off));
+	cleanup_free struct cmn_col *cols = calloc(ncols, sizeof(*cols));
+	int rc2 = 0;
+
+	if (!src || !off || !cols)
+		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+	if (rc->nrs < n) {
+		struct cmn_rowbatch_reader *nr = realloc(rc->rs, n * sizeof(*nr));
+		if (!nr)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		rc->rs = nr;
+		rc->nrs = n;
+	}
+	/* which part each wanted column comes from (parts ascend by column) */
+	for (size_t k = 0; k < ncols; k++) {
+		int want = rc->ncols ? rc->cols[k] : (int)k;
+		size_t p = 0;
+		while (p < n && parts[p].col != want)
+			p++;
+		if (p == n)
+			return cmn_err_set(err, CMN_EPROTO, 0, "row group has no column %d", want);
+		src[k] = p;
+	}
+	while (rc2 == 0 && off[0] < parts[0].len) {
+		struct cmn_rowbatch_writer w;
+		for (size_t p = 0; p < n; p++) {
+			size_t blen;
+			if (parts[p].len - off[p] < 4)
+				return cmn_err_set(err, CMN_EPROTO, 0,
+						   "column %d ends before column %d", parts[p].col,
+						   parts[0].col);
+			blen = unframe(parts[p].data + off[p]);
+			off[p] += 4;
+			if (blen > parts[p].len - off[p])
+				return cmn_err_set(err, CMN_EPROTO, 0,
+						   "batch of %zu bytes overruns its chunk", blen);
+			if (cmn_rowbatch_open_validated(&rc->rs[p], parts[p].data + off[p], blen,
+							err) < 0)
+				return -1;
+			off[p] += blen;
+		}
+		for (size_t k = 0; k < ncols; k++)
+			cols[k] = rc->rs[src[k]].cols[0];
+		rc2 = cmn_rowbatch_begin(&w, cols, ncols, 0, err);
+		while (rc2 == 0 && (rc2 = cmn_rowbatch_next_zipped(rc->rs, n, &w, src, err)) == 1)
+			rc2 = 0;
+		if (rc2 == 0)
+			rc2 = cmn_rowbatch_finish(&w, err);
+		if (rc2 == 0)
+			rc2 = rc->cb(rc->ctx, w.buf.data, w.buf.len, err);
+		cmn_rowbatch_writer_free(&w);
+	}
+	for (size_t p = 0; rc2 == 0 && p < n; p++)
+		if (off[p] != parts[p].len)
+			return cmn_err_set(err, CMN_EPROTO, 0,
+					   "column %d has more batches than column %d",
+					   parts[p].col, parts[0].col);
+	return rc2 < 0 ? -1 : 0;
+}
+
+static int read_group(void *arg, const struct stor_part *parts, size_t n, struct cmn_err *err)
+{
+	struct read_ctx *rc = arg;
+	if (n == 1 && parts[0].col < 0)
+		return split_chunk(rc, parts[0].data, parts[0].len, err);
+	for (size_t p = 0; p < n; p++)
+		if (parts[p].col < 0)
+			return cmn_err_set(err, CMN_EPROTO, 0, "row group mixes rows and columns");
+	return zip_group(rc, parts, n, err);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+static int read_groups(struct sch_storage *s, uint64_t table_id, uint64_t version, uint64_t *index,
+		       unsigned slice, unsigned nslices, const int *cols, size_t ncols,
+		       sch_storage_batch_cb cb, void *ctx, struct cmn_err *err)
+{
+	struct read_ctx rc = { cb, ctx, cols, ncols, NULL, 0 };
+	cleanup_free int *want = NULL;
+	size_t nw = 0;
+	int r;
+
+	if (need_cluster(s, err) < 0)
+		return -1;
+	if (ncols > 0) { /* storage wants them ascending, once each */
+		want = malloc(ncols * sizeof(*want));
+		if (!want)
+			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		memcpy(want, cols, ncols * sizeof(*want));
+		qsort(want, ncols, sizeof(*want), cmp_int);
+		for (size_t i = 0; i < ncols; i++)
+			if (i == 0 || want[i] != want[nw - 1])
+				want[nw++] = want[i];
+	}
+	r = stor_read_groups(s->c, table_id, version, index, slice, nslices, want, nw, read_group,
+			     &rc, err);
+	free(rc.rs);
+	return r;
+}
+
 int sch_storage_table_read(struct sch_storage *s, uint64_t table_id, uint64_t version,
 			   sch_storage_batch_cb cb, void *ctx, struct cmn_err *err)
 {
-	struct read_ctx rc = { cb, ctx };
-
-	if (need_cluster(s, err) < 0)
-		return -1;
-	return stor_read_version(s->c, table_id, version, split_chunk, &rc, err);
+	uint64_t index = 0;
+	return read_groups(s, table_id, version, &index, 0, 1, NULL, 0, cb, ctx, err);
 }
 
 int sch_storage_table_read_slice(struct sch_storage *s, uint64_t table_id, uint64_t version,
-				 uint64_t *index, unsigned slice, unsigned nslices,
-				 sch_storage_batch_cb cb, void *ctx, struct cmn_err *err)
+				 uint64_t *index, unsigned slice, unsigned nslices, const int *cols,
+				 size_t ncols, sch_storage_batch_cb cb, void *ctx,
+				 struct cmn_err *err)
 {
-	struct read_ctx rc = { cb, ctx };
-
-	if (need_cluster(s, err) < 0)
-		return -1;
-	return stor_read_slice(s->c, table_id, version, index, slice, nslices, split_chunk, &rc,
-			       err);
+	return read_groups(s, table_id, version, index, slice, nslices, cols, ncols, cb, ctx, err);
 }
 
 int sch_storage_table_drop(struct sch_storage *s, uint64_t table_id, struct cmn_err *err)

@@ -94,7 +94,9 @@ int sch_storage_project_deleted(struct sch_storage *s, const char *project, stru
 /* ---- the facade for the job runner --------------------------------------
  * Tables are identified by a 64-bit id the caller allocates (the job
  * runner's catalog); versions by a number the caller increments. Data is a
- * sequence of row batches (common/rowfmt.h), each stored whole in a chunk.
+ * sequence of row batches (common/rowfmt.h) cut into row groups of about
+ * a chunk: a big one is stored as one chunk per column (each batch split
+ * into one-column batches), a small one as a chunk of whole batches.
  *
  * sch_storage_table_create   the table's data key, under the project's key
  *                            (creating the project key if missing)
@@ -123,11 +125,16 @@ int sch_storage_table_write(struct sch_storage *s, uint64_t table_id, uint64_t v
 typedef int (*sch_storage_batch_cb)(void *ctx, const void *batch, size_t len, struct cmn_err *err);
 int sch_storage_table_read(struct sch_storage *s, uint64_t table_id, uint64_t version,
 			   sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);
-/* One slice of the chunks, as stor_read_slice (storage.h): *index numbers
- * chunks across the versions a read goes through. */
+/* One slice of the row groups, as stor_read_groups (storage.h): *index
+ * numbers row groups across the versions a read goes through. cols (ncols
+ * > 0) are the table columns the caller needs, in its order: a row group
+ * stored as column chunks fetches only those and gives batches of exactly
+ * them, in that order; a row group stored as rows gives its stored batches
+ * (every column). ncols 0: every column. */
 int sch_storage_table_read_slice(struct sch_storage *s, uint64_t table_id, uint64_t version,
-				 uint64_t *index, unsigned slice, unsigned nslices,
-				 sch_storage_batch_cb cb, void *ctx, struct cmn_err *err);
+				 uint64_t *index, unsigned slice, unsigned nslices, const int *cols,
+				 size_t ncols, sch_storage_batch_cb cb, void *ctx,
+				 struct cmn_err *err);
 int sch_storage_table_drop(struct sch_storage *s, uint64_t table_id, struct cmn_err *err);
 /* Old versions. A reader holds the version it reads (take the hold where
  * the catalog said which version is current, under the same lock as the

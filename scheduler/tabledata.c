@@ -810,6 +810,21 @@ static int project_batch(struct proj_ctx *pc, const void *batch, size_t len, str
 	return rc < 0 ? -1 : 0;
 }
 
+static bool already_projected(const struct proj_ctx *pc)
+{
+	if (pc->r->ncols != pc->ncols)
+		return false;
+	for (size_t k = 0; k < pc->ncols; k++) {
+		const char *want = pc->t->cols[pc->tcol[k]].name;
+		size_t wl = strlen(want);
+		if (pc->r->cols[k].name_len != wl ||
+		    strncasecmp(pc->r->cols[k].name, want, wl) != 0 ||
+		    (int)pc->r->cols[k].type != (int)pc->ocols[k].type)
+			return false;
+	}
+	return true;
+}
+
 static int project_cb(void *ctx, const void *batch, size_t len, struct cmn_err *err)
 {
 	struct proj_ctx *pc = ctx;
@@ -818,6 +833,9 @@ static int project_cb(void *ctx, const void *batch, size_t len, struct cmn_err *
 	/* sch_storage_table_read gives authenticated batches (storage_glue.h) */
 	if (cmn_rowbatch_open_validated(pc->r, batch, len, err) < 0)
 		return -1;
+	/* column chunks come back as exactly the columns asked for */
+	if (already_projected(pc))
+		return pc->cb(pc->ctx, batch, len, err);
 	/* stored batches are named as the table: find each column by name */
 	for (size_t k = 0; k < pc->ncols; k++) {
 		const char *want = pc->t->cols[pc->tcol[k]].name;
@@ -864,6 +882,7 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 	struct proj_ctx pc = { .cb = cb, .ctx = ctx };
 	uint64_t index = 0;
 	cleanup_free size_t *tcol = NULL, *src = NULL;
+	cleanup_free int *want = NULL;
 	cleanup_free struct cmn_col *ocols = NULL;
 	bool held;
 	int rc;
@@ -884,10 +903,13 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 	tcol = calloc(ncols, sizeof(*tcol));
 	src = calloc(ncols, sizeof(*src));
 	ocols = calloc(ncols, sizeof(*ocols));
-	if (rc == 0 && (!tcol || !src || !ocols))
+	want = calloc(ncols, sizeof(*want));
+	if (rc == 0 && (!tcol || !src || !ocols || !want))
 		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	if (rc == 0)
 		rc = map_columns(t, cols, ncols, tcol, ocols, &pc.identity, err);
+	for (size_t k = 0; rc == 0 && k < ncols; k++)
+		want[k] = (int)tcol[k];
 	if (rc == 0 && row.data_version != 0) {
 		pc.t = t;
 		pc.tcol = tcol;
@@ -903,7 +925,7 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 			for (size_t i = 0; rc == 0 && i < row.nv; i++)
 				rc = sch_storage_table_read_slice(
 				    td->storage, (uint64_t)row.storage_id, row.v[i], &index, slice,
-				    nslices, project_cb, &pc, err);
+				    nslices, want, ncols, project_cb, &pc, err);
 		free(pc.r);
 	}
 	if (held)

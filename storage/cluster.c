@@ -30,6 +30,11 @@ static const struct stor_migration migrations[] = {
 	/* one repairer per chunk at a time (master.c, lease_take) */
 	{ 2, "CREATE TABLE stor_repairs (chunk_id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
 	     " expires_ms INTEGER NOT NULL);" },
+	/* column chunks: a row group is one chunk of whole rows (col -1, every
+	 * chunk written before this) or one chunk per column */
+	{ 3, "ALTER TABLE stor_chunks ADD COLUMN rg INTEGER;"
+	     "ALTER TABLE stor_chunks ADD COLUMN col INTEGER NOT NULL DEFAULT -1;"
+	     "UPDATE stor_chunks SET rg = seq;" },
 };
 
 static const char *const state_names[] = { "live", "suspect", "lost" };

@@ -64,7 +64,8 @@ static int chunk_key(const struct stor_key *data_key, const uint8_t id[16], stru
 	return 0;
 }
 
-/* AAD = label | chunk id (16 raw bytes) | table_id | version | key_version */
+/* AAD = label | chunk id (16 raw bytes) | table_id | version | key_version
+ *       [| row group | column, for a column chunk] */
 static int build_aad(const struct stor_chunk_aad *a, uint8_t *out, uint8_t id[16],
 		     struct cmn_err *err)
 {
@@ -77,7 +78,11 @@ static int build_aad(const struct stor_chunk_aad *a, uint8_t *out, uint8_t id[16
 	stor_put_be64(out + ll + 16, a->table_id);
 	stor_put_be64(out + ll + 24, a->version);
 	stor_put_be32(out + ll + 32, a->key_version);
-	return (int)(ll + 36);
+	if (!a->columnar)
+		return (int)(ll + 36);
+	stor_put_be32(out + ll + 36, a->rg);
+	stor_put_be32(out + ll + 40, a->col);
+	return (int)(ll + 44);
 }
 
 static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, size_t aadlen,

@@ -11,6 +11,7 @@
 #ifndef STOR_CRYPTO_H
 #define STOR_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@ struct stor_chunk_aad {
 	uint64_t table_id;
 	uint64_t version;
 	uint32_t key_version;
+	/* a column chunk (docs/storage.md "Column chunks") is also bound to its
+	 * row group and column: moved to another slot it does not open */
+	bool columnar;
+	uint32_t rg, col;
 };
 
 void stor_key_wipe(struct stor_key *k);

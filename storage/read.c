@@ -17,7 +17,10 @@ struct rchunk {
 	uint32_t key_version;
 	uint8_t sha[STOR_SHA_LEN];
 	uint64_t size;
-	uint64_t no; /* its number in the whole read (stor_read_slice) */
+	int64_t rg;     /* row group */
+	int col;        /* -1: whole rows */
+	uint64_t no;    /* where reads of it start among the live replicas */
+	uint64_t group; /* its row group's number in the whole read */
 };
 
 /* Chunks of a version in order; *n = 0 when there is no such version. */
@@ -31,10 +34,11 @@ static int list_chunks(struct stor_cluster *c, uint64_t table_id, uint64_t versi
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(c->mu);
-	if (sqlite3_prepare_v2(c->cfg.db,
-			       "SELECT chunk_id, key_version, sha256, size FROM stor_chunks WHERE "
-			       "table_id = ? AND version = ? ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c->cfg.db,
+		"SELECT chunk_id, key_version, sha256, size, rg, col FROM stor_chunks "
+		"WHERE table_id = ? AND version = ? ORDER BY seq",
+		-1, &st, NULL) != SQLITE_OK) {
 		pthread_mutex_unlock(c->mu);
 		return stor_db_err(c->cfg.db, err, "prepare");
 	}
@@ -59,6 +63,8 @@ static int list_chunks(struct stor_cluster *c, uint64_t table_id, uint64_t versi
 		if (sqlite3_column_bytes(st, 2) == STOR_SHA_LEN)
 			memcpy(a[cnt].sha, sqlite3_column_blob(st, 2), STOR_SHA_LEN);
 		a[cnt].size = (uint64_t)sqlite3_column_int64(st, 3);
+		a[cnt].rg = sqlite3_column_int64(st, 4);
+		a[cnt].col = sqlite3_column_int(st, 5);
 		cnt++;
 	}
 	sqlite3_finalize(st);
@@ -288,7 +294,13 @@ static int next_plain(struct reader *r, size_t i, struct stor_key *key, uint32_t
 {
 	struct fetched *f = &r->q[i % DEPTH];
 	const struct rchunk *ch = &r->chunks[i];
-	struct stor_chunk_aad aad = { ch->id, r->table_id, r->version, ch->key_version };
+	struct stor_chunk_aad aad = { ch->id,
+				      r->table_id,
+				      r->version,
+				      ch->key_version,
+				      ch->col >= 0,
+				      (uint32_t)ch->rg,
+				      ch->col >= 0 ? (uint32_t)ch->col : 0 };
 	int rc;
 
 	pthread_mutex_lock(&r->mu);
@@ -316,31 +328,65 @@ static int next_plain(struct reader *r, size_t i, struct stor_key *key, uint32_t
 	return rc < 0 ? cmn_err_wrap(err, "chunk %s", ch->id) : 0;
 }
 
-static int consume(struct reader *r, stor_read_cb cb, void *ctx, struct cmn_err *err)
+/* Decrypts the chunks in order into one buffer per part of a row group
+ * and hands each group to cb once its last part is in. */
+static int consume(struct reader *r, size_t maxparts, stor_group_cb cb, void *ctx,
+		   struct cmn_err *err)
 {
 	struct stor_key key;
 	uint32_t key_version = 0;
-	uint8_t *plain = malloc(STOR_CHUNK_MAX);
-	size_t plen = 0, used = 0;
+	cleanup_free uint8_t **plain = calloc(maxparts, sizeof(*plain));
+	cleanup_free size_t *used = calloc(maxparts, sizeof(*used));
+	cleanup_free struct stor_part *parts = calloc(maxparts, sizeof(*parts));
+	size_t np = 0;
 	int rc = 0;
 
-	if (!plain)
+	if (!plain || !used || !parts)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	memset(&key, 0, sizeof(key));
-	/* plain is overwritten by each chunk and wiped once, up to the
-	 * longest chunk it held */
+	/* each buffer is overwritten by the same part of every group and
+	 * wiped once, up to the longest chunk it held */
 	for (size_t i = 0; rc == 0 && i < r->n; i++) {
-		plen = 0;
-		rc = next_plain(r, i, &key, &key_version, plain, &plen, err);
-		if (plen > used)
-			used = plen;
+		size_t plen = 0;
+		if (np == maxparts)
+			rc = cmn_err_set(err, CMN_EINTERNAL, 0, "row group of more than %zu parts",
+					 maxparts);
+		if (rc == 0 && !plain[np] && !(plain[np] = malloc(STOR_CHUNK_MAX)))
+			rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 		if (rc == 0)
-			rc = cb(ctx, plain, plen, err);
+			rc = next_plain(r, i, &key, &key_version, plain[np], &plen, err);
+		if (rc < 0)
+			break;
+		if (plen > used[np])
+			used[np] = plen;
+		parts[np] = (struct stor_part){ r->chunks[i].col, plain[np], plen };
+		np++;
+		if (i + 1 == r->n || r->chunks[i + 1].group != r->chunks[i].group) {
+			rc = cb(ctx, parts, np, err);
+			np = 0;
+		}
 	}
-	OPENSSL_cleanse(plain, used);
+	for (size_t k = 0; k < maxparts; k++)
+		if (plain[k]) {
+			OPENSSL_cleanse(plain[k], used[k]);
+			free(plain[k]);
+		}
 	stor_key_wipe(&key);
-	free(plain);
 	return rc;
+}
+
+struct chunk_cb {
+	stor_read_cb cb;
+	void *ctx;
+};
+
+static int each_part(void *arg, const struct stor_part *parts, size_t n, struct cmn_err *err)
+{
+	struct chunk_cb *cc = arg;
+	for (size_t i = 0; i < n; i++)
+		if (cc->cb(cc->ctx, parts[i].data, parts[i].len, err) < 0)
+			return -1;
+	return 0;
 }
 
 int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t version, stor_read_cb cb,
@@ -354,26 +400,66 @@ int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version,
 		    unsigned slice, unsigned nslices, stor_read_cb cb, void *ctx,
 		    struct cmn_err *err)
 {
+	struct chunk_cb cc = { cb, ctx };
+	return stor_read_groups(c, table_id, version, index, slice, nslices, NULL, 0, each_part,
+				&cc, err);
+}
+
+static bool wanted(const int *cols, size_t ncols, int col)
+{
+	size_t lo = 0, hi = ncols;
+	if (col < 0 || ncols == 0)
+		return true;
+	while (lo < hi) { /* cols is sorted */
+		size_t mid = (lo + hi) / 2;
+		if (cols[mid] == col)
+			return true;
+		if (cols[mid] < col)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int stor_read_groups(struct stor_cluster *c, uint64_t table_id, uint64_t version, uint64_t *index,
+		     unsigned slice, unsigned nslices, const int *cols, size_t ncols,
+		     stor_group_cb cb, void *ctx, struct cmn_err *err)
+{
 	struct reader *r;
 	cleanup_free struct rchunk *chunks = NULL;
 	struct fetcher fe[FETCHERS];
-	size_t n = 0, all;
+	size_t n = 0, all, maxparts = 0, inpart = 0;
+	uint64_t group = *index;
 	int rc = 0;
 
 	if (nslices == 0 || slice >= nslices)
 		return cmn_err_set(err, CMN_EINVAL, 0, "slice %u of %u", slice, nslices);
+	for (size_t i = 1; i < ncols; i++)
+		if (cols[i] <= cols[i - 1])
+			return cmn_err_set(err, CMN_EINVAL, 0, "read: columns not ascending");
 	if (list_chunks(c, table_id, version, &chunks, &all, err) < 0)
 		return -1;
 	if (all == 0)
 		return cmn_err_set(err, CMN_ENOTFOUND, 0, "table %llu version %llu not found",
 				   (unsigned long long)table_id, (unsigned long long)version);
-	/* this slice's chunks, in order: the fetchers and the queue see only them */
-	for (size_t i = 0; i < all; i++)
-		if ((*index + i) % nslices == slice) {
-			chunks[n] = chunks[i];
-			chunks[n++].no = *index + i;
+	/* this slice's row groups, in order, and of them only the wanted
+	 * columns: the fetchers and the queue see only those chunks */
+	for (size_t i = 0; i < all; i++) {
+		if (i > 0 && chunks[i].rg != chunks[i - 1].rg) {
+			group++;
+			inpart = 0;
 		}
-	*index += all;
+		if (group % nslices != slice || !wanted(cols, ncols, chunks[i].col))
+			continue;
+		chunks[n] = chunks[i];
+		chunks[n].group = group;
+		/* parts of one group start on different replicas */
+		chunks[n++].no = group + inpart++;
+		if (inpart > maxparts)
+			maxparts = inpart;
+	}
+	*index = group + 1;
 	if (n == 0)
 		return 0;
 	r = calloc(1, sizeof(*r));
@@ -396,7 +482,7 @@ int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version,
 			rc = cmn_err_set(err, CMN_EINTERNAL, 0, "pthread_create reader failed");
 	}
 	if (rc == 0)
-		rc = consume(r, cb, ctx, err);
+		rc = consume(r, maxparts, cb, ctx, err);
 	pthread_mutex_lock(&r->mu);
 	r->stop = true;
 	pthread_cond_broadcast(&r->cv);

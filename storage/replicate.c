@@ -20,6 +20,8 @@
 struct wchunk {
 	char id[STOR_ID_LEN + 1];
 	uint32_t seq;
+	uint32_t rg; /* row group */
+	int col;     /* -1: whole rows; else the one column it holds */
 	uint64_t size;
 	uint8_t sha[STOR_SHA_LEN];
 	int srv[STOR_REPLICAS];
@@ -58,6 +60,7 @@ struct stor_writer {
 	uint32_t key_version;
 	uint8_t *buf; /* plaintext being filled */
 	size_t len;
+	uint32_t rg; /* the next row group's number */
 	struct wchunk *chunks;
 	size_t n, cap;
 	struct wslot slots[WINDOW];
@@ -190,14 +193,16 @@ static int grow_chunks(struct stor_writer *w, struct cmn_err *err)
 	return 0;
 }
 
-/* Seals the buffered plaintext as the next chunk and starts its replicas
- * in the next slot (waiting first for that slot's earlier chunk). */
-static int flush_chunk(struct stor_writer *w, struct cmn_err *err)
+/* Seals plain as the next chunk (of row group rg; col -1 for whole rows)
+ * and starts its replicas in the next slot (waiting first for that slot's
+ * earlier chunk). */
+static int seal_chunk(struct stor_writer *w, const uint8_t *plain, size_t len, uint32_t rg, int col,
+		      struct cmn_err *err)
 {
 	struct stor_cluster *c = w->c;
 	struct wslot *sl = &w->slots[w->n % WINDOW];
 	struct wchunk *ch;
-	size_t ctlen = w->len + STOR_SEAL_OVERHEAD, placed;
+	size_t ctlen = len + STOR_SEAL_OVERHEAD, placed;
 	struct stor_chunk_aad aad;
 
 	if (w->failed)
@@ -210,11 +215,17 @@ static int flush_chunk(struct stor_writer *w, struct cmn_err *err)
 		return -1;
 	ch->size = ctlen;
 	ch->seq = (uint32_t)w->n;
-	aad = (struct stor_chunk_aad){ ch->id, w->table_id, w->version, w->key_version };
-	if (stor_chunk_seal(&w->key, &aad, w->buf, w->len, sl->ct, err) < 0)
+	ch->rg = rg;
+	ch->col = col;
+	aad = (struct stor_chunk_aad){ ch->id,
+				       w->table_id,
+				       w->version,
+				       w->key_version,
+				       col >= 0,
+				       rg,
+				       col >= 0 ? (uint32_t)col : 0 };
+	if (stor_chunk_seal(&w->key, &aad, plain, len, sl->ct, err) < 0)
 		return -1;
-	/* buf is refilled by the next chunk and wiped once, in writer_free */
-	w->len = 0;
 	pthread_mutex_lock(c->mu);
 	placed = stor_place(c, NULL, 0, STOR_REPLICAS, ctlen, ch->srv);
 	if (placed == STOR_REPLICAS && add_pending(c, ch, true) < 0)
@@ -241,6 +252,18 @@ static int flush_chunk(struct stor_writer *w, struct cmn_err *err)
 	}
 	sl->inflight = true;
 	return 0;
+}
+
+/* The buffered rows as one chunk, a row group of its own. */
+static int flush_chunk(struct stor_writer *w, struct cmn_err *err)
+{
+	int rc = seal_chunk(w, w->buf, w->len, w->rg, -1, err);
+	/* buf is refilled by the next chunk and wiped once, in writer_free */
+	if (rc == 0) {
+		w->len = 0;
+		w->rg++;
+	}
+	return rc;
 }
 
 int stor_writer_open(struct stor_cluster *c, uint64_t table_id, uint64_t version,
@@ -318,6 +341,36 @@ int stor_writer_append_batch(struct stor_writer *w, const void *batch, size_t le
 	return 0;
 }
 
+size_t stor_writer_chunk_size(const struct stor_writer *w)
+{
+	return w->c->cfg.chunk_size;
+}
+
+int stor_writer_append_group(struct stor_writer *w, const struct stor_part *parts, size_t n,
+			     struct cmn_err *err)
+{
+	size_t cs = w->c->cfg.chunk_size;
+
+	if (n == 0 || n > STOR_MAX_PARTS)
+		return cmn_err_set(err, CMN_EINVAL, 0, "row group of %zu columns (1..%d)", n,
+				   STOR_MAX_PARTS);
+	for (size_t i = 0; i < n; i++)
+		if (parts[i].col < 0 || (i > 0 && parts[i].col <= parts[i - 1].col) ||
+		    parts[i].len > cs)
+			return cmn_err_set(err, CMN_EINVAL, 0,
+					   "row group part %zu: column %d of %zu bytes (columns "
+					   "ascending, at most %zu bytes each)",
+					   i, parts[i].col, parts[i].len, cs);
+	/* rows appended before stay a row group of their own */
+	if (w->len > 0 && flush_chunk(w, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (seal_chunk(w, parts[i].data, parts[i].len, w->rg, parts[i].col, err) < 0)
+			return -1;
+	w->rg++;
+	return 0;
+}
+
 static int version_exists(struct stor_cluster *c, uint64_t table_id, uint64_t version)
 {
 	sqlite3_stmt *st;
@@ -350,7 +403,8 @@ static int record_chunks(struct stor_writer *w, struct cmn_err *err)
 	}
 	if (sqlite3_prepare_v2(db,
 			       "INSERT INTO stor_chunks(chunk_id, table_id, version, seq, size, "
-			       "key_version, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			       "key_version, sha256, created_at, rg, col) "
+			       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			       -1, &ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO stor_replicas(chunk_id, server_id) VALUES (?, ?)",
 			       -1, &rep, NULL) != SQLITE_OK) {
@@ -368,6 +422,8 @@ static int record_chunks(struct stor_writer *w, struct cmn_err *err)
 		sqlite3_bind_int64(ins, 6, w->key_version);
 		sqlite3_bind_blob(ins, 7, ch->sha, STOR_SHA_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(ins, 8, (sqlite3_int64)(stor_now_ms() / 1000));
+		sqlite3_bind_int64(ins, 9, ch->rg);
+		sqlite3_bind_int(ins, 10, ch->col);
 		if (sqlite3_step(ins) != SQLITE_DONE) {
 			stor_db_err(db, err, "insert chunk");
 			goto out;

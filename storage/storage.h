@@ -107,6 +107,21 @@ int stor_writer_append(struct stor_writer *w, const void *data, size_t len, stru
 /* A row batch is never split across chunks (so each chunk decodes alone). */
 int stor_writer_append_batch(struct stor_writer *w, const void *batch, size_t len,
 			     struct cmn_err *err);
+/* Column chunks (docs/storage.md "Column chunks"): one row group stored
+ * as one chunk per column, so a read of some columns fetches only theirs.
+ * parts[i] is the plaintext of column parts[i].col (columns ascending, each
+ * at most the chunk size); every part must describe the same rows (the
+ * caller's format; storage only keeps them together). Rows appended before
+ * are flushed as a row group of their own. */
+#define STOR_MAX_PARTS 1024
+struct stor_part {
+	int col; /* -1: whole rows */
+	const uint8_t *data;
+	size_t len;
+};
+int stor_writer_append_group(struct stor_writer *w, const struct stor_part *parts, size_t n,
+			     struct cmn_err *err);
+size_t stor_writer_chunk_size(const struct stor_writer *w);
 int stor_writer_commit(struct stor_writer *w, struct cmn_err *err); /* frees w */
 void stor_writer_abort(struct stor_writer *w);                      /* frees w */
 
@@ -125,6 +140,17 @@ int stor_read_version(struct stor_cluster *c, uint64_t table_id, uint64_t versio
 int stor_read_slice(struct stor_cluster *c, uint64_t table_id, uint64_t version, uint64_t *index,
 		    unsigned slice, unsigned nslices, stor_read_cb cb, void *ctx,
 		    struct cmn_err *err);
+/* Row groups of one slice of a read (numbered across versions through
+ * *index like stor_read_slice's chunks). For a group of whole rows cb gets
+ * one part (col -1); for a group of column chunks, the parts of the columns
+ * in cols[0..ncols) that it has, ascending (cols sorted, no duplicates;
+ * ncols 0 = every column). Each group's parts are decrypted and valid until
+ * cb returns. */
+typedef int (*stor_group_cb)(void *ctx, const struct stor_part *parts, size_t n,
+			     struct cmn_err *err);
+int stor_read_groups(struct stor_cluster *c, uint64_t table_id, uint64_t version, uint64_t *index,
+		     unsigned slice, unsigned nslices, const int *cols, size_t ncols,
+		     stor_group_cb cb, void *ctx, struct cmn_err *err);
 /* Deletes every replica of the table and destroys its data keys. */
 int stor_drop_table(struct stor_cluster *c, uint64_t table_id, struct cmn_err *err);
 /* Deletes one version's chunks (every replica and catalog row); the

@@ -3,6 +3,8 @@ MAP stage of N nodes is fed by min(N, 8) workers in cordond, worker k reading
 slice k of the table's chunks (across every segment) and dealing its batches
 out to all N nodes. Against the real cordond with three chunk servers:
 
+- a table's big row groups are stored as one chunk per column, and a query
+  fetches only the chunks of the columns it reads;
 - every chunk is read exactly once, whatever the node count: the same rows,
   and the same bytes fed, for 1 to 9 nodes over a table of several chunks and
   several segments;
@@ -39,12 +41,12 @@ def upload(s, table, text):
 
 
 def chunks_of(s, table):
-    """(version, seq, chunk id) of every stored chunk of a job table."""
+    """(version, seq, chunk id, row group, column) of every stored chunk of a job table."""
     db = sqlite3.connect(f"file:{s.data_dir}/catalog.db?mode=ro", uri=True, timeout=10)
     try:
         sid = db.execute("SELECT storage_id FROM job_table_storage WHERE project = 'fp' "
                          "AND name = ?", (table,)).fetchone()[0]
-        return db.execute("SELECT version, seq, chunk_id FROM stor_chunks WHERE table_id = ? "
+        return db.execute("SELECT version, seq, chunk_id, rg, col FROM stor_chunks WHERE table_id = ? "
                           "ORDER BY version, seq", (sid,)).fetchall()
     finally:
         db.close()
@@ -77,8 +79,15 @@ EXPECT_SUM = sum(range(ROWS + 10)) + sum(range(ROWS + 10, ROWS + 15))
 
 def test_the_table_has_several_chunks_and_segments(srv):
     c = chunks_of(srv, "big")
-    assert len({v for v, _, _ in c}) == 3, c
-    assert len(c) >= 5, c  # >= 3 chunks in the first segment, one in each other
+    versions = sorted({v for v, *_ in c})
+    assert len(versions) == 3, c
+    first = [(rg, col) for v, _, _, rg, col in c if v == versions[0]]
+    # the big segment: >= 3 row groups, each a chunk per column
+    assert len({rg for rg, _ in first}) >= 3, c
+    assert sorted(first) == [(rg, col) for rg in sorted({rg for rg, _ in first})
+                             for col in (0, 1)], c
+    # the two small ones: a chunk of whole rows each
+    assert [col for v, *_, col in c if v != versions[0]] == [-1, -1], c
 
 
 @pytest.mark.parametrize("nodes", [1, 2, 3, 4, 9])
@@ -99,6 +108,31 @@ def test_every_chunk_is_fed_once_for_any_node_count(srv, nodes):
         assert status["usage"]["bytesRead"] == srv.bytes_one
 
 
+def chunks_read(s):
+    st, body = s.call("GET", "/v1/admin/storage")  # the operator's view, read now
+    assert st == 200, body
+    return body["metrics"]["chunks_read"]
+
+
+@pytest.mark.parametrize("nodes", [1, 2])
+def test_a_query_of_one_column_fetches_only_its_chunks(srv, nodes):
+    c = chunks_of(srv, "big")
+    col0 = sum(1 for *_, col in c if col in (-1, 0))
+    before = chunks_read(srv)
+    body = ok(srv, f"SET cordon.nodes={nodes}; SELECT sum(id) AS s, count(*) AS n FROM big")
+    assert body["rows"] == [[EXPECT_SUM, EXPECT]]
+    # column id's chunks and the two row chunks; never column s's
+    assert chunks_read(srv) - before == col0 < len(c), c
+    before = chunks_read(srv)
+    ok(srv, f"SET cordon.nodes={nodes}; SELECT max(s) AS m, min(id) AS i FROM big")
+    assert chunks_read(srv) - before == len(c)
+
+
+def test_columns_come_back_in_the_order_asked(srv):
+    body = ok(srv, "SELECT s, id, s AS t FROM big WHERE id IN (3, 60012) ORDER BY id")
+    assert body["rows"] == [[f"{PAD}3", 3, f"{PAD}3"], [f"{PAD}2", ROWS + 12, f"{PAD}2"]]
+
+
 @pytest.mark.parametrize("nodes", [2, 4])
 def test_a_limit_on_many_nodes_ends_well(srv, nodes):
     body = ok(srv, f"SET cordon.nodes={nodes}; SELECT id FROM big LIMIT 7")
@@ -111,8 +145,10 @@ def test_a_chunk_lost_on_every_replica_fails_the_job_with_its_reason(srv):
     ok(srv, "CREATE TABLE lost (id BIGINT, s STRING)")
     upload(srv, "lost", rows_csv(ROWS))
     c = chunks_of(srv, "lost")
-    assert len(c) >= 3, c
-    victim = c[1][2]  # a chunk of the second worker's slice on 2 nodes
+    groups = sorted({rg for _, _, _, rg, _ in c})
+    assert len(groups) >= 3, c
+    # column s of the second row group: in the second worker's slice on 2 nodes
+    victim = [cid for _, _, cid, rg, col in c if rg == groups[1] and col == 1][0]
     files = sorted(pathlib.Path(srv.data_dir, "storage").glob(f"chunk-*/chunks/*/{victim}"))
     assert len(files) == 3, files
     for f in files:
@@ -120,7 +156,7 @@ def test_a_chunk_lost_on_every_replica_fails_the_job_with_its_reason(srv):
         data[len(data) // 2] ^= 0xFF
         f.write_bytes(bytes(data))
     for nodes in (1, 2, 4):
-        st, body = srv.job("fp", f"SET cordon.nodes={nodes}; SELECT count(*) AS n FROM lost",
+        st, body = srv.job("fp", f"SET cordon.nodes={nodes}; SELECT count(s) AS n FROM lost",
                            keys=srv.acme, wait=120)
         assert st == 200 and body["status"] == "failed", body
         msg = body["error"]["message"]
@@ -130,5 +166,7 @@ def test_a_chunk_lost_on_every_replica_fails_the_job_with_its_reason(srv):
         assert "stopped" not in msg, msg
         assert "rows" not in body
     assert not nodes_running(srv)
+    # a query that does not read column s never fetches the lost chunk
+    assert ok(srv, "SET cordon.nodes=2; SELECT count(id) AS n FROM lost")["rows"] == [[ROWS]]
     # cordond keeps serving, and the other table is whole
     assert ok(srv, "SET cordon.nodes=2; SELECT count(*) AS n FROM big")["rows"] == [[EXPECT]]

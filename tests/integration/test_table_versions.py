@@ -129,7 +129,7 @@ def test_a_restart_sweeps_versions_a_crash_left(srv, bin_dir):
     db = sqlite3.connect(f"{srv.data_dir}/catalog.db", timeout=10)
     sid = db.execute("SELECT storage_id FROM job_table_storage WHERE name = 'c'").fetchone()[0]
     db.execute("INSERT INTO stor_chunks SELECT chunk_id || 'x', table_id, version + 7, seq, "
-               "size, key_version, sha256, created_at FROM stor_chunks WHERE table_id = ?",
+               "size, key_version, sha256, created_at, rg, col FROM stor_chunks WHERE table_id = ?",
                (sid,))
     db.commit()
     db.close()

@@ -2,7 +2,8 @@
  * cordon-chunkd processes started by the supervisor: row batches through
  * stor_writer_append_batch (never split across chunks) back through
  * stor_read_version and the row decoder, the master thread, metrics, status,
- * the audit hook, an aborted write leaving nothing behind, and concurrent
+ * the audit hook, row groups of column chunks (a read of some columns
+ * fetches only theirs), an aborted write leaving nothing behind, and concurrent
  * repairers of one chunk copying it once (the repair lease). */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -291,6 +292,130 @@ static void test_slices_and_kept_buffers(void **state)
 	assert_int_equal(madvise(first, 4096, MADV_NORMAL), 0);
 }
 
+/* What a group callback saw: per group, its parts' columns and bytes. */
+struct groups_seen {
+	int n;
+	int cols[8][4];
+	size_t nparts[8];
+	char text[8][4][16];
+};
+
+static int on_group(void *ctx, const struct stor_part *parts, size_t n, struct cmn_err *err)
+{
+	struct groups_seen *g = ctx;
+	if (g->n == 8 || n > 4)
+		return cmn_err_set(err, CMN_EINVAL, 0, "too many groups or parts");
+	g->nparts[g->n] = n;
+	for (size_t i = 0; i < n; i++) {
+		g->cols[g->n][i] = parts[i].col;
+		snprintf(g->text[g->n][i], sizeof(g->text[0][0]), "%.*s", (int)parts[i].len,
+			 (const char *)parts[i].data);
+	}
+	g->n++;
+	return 0;
+}
+
+/* Row groups: a chunk of rows, then two groups of three column chunks. A
+ * read of some columns fetches only their chunks; slices split by group; a
+ * column chunk moved to another column's place in the catalog does not
+ * open. */
+static void test_column_chunks(void **state)
+{
+	struct env *e = *state;
+	struct cmn_err err = CMN_ERR_INIT;
+	struct stor_writer *w;
+	struct stor_metrics m0, m1;
+	struct groups_seen all = { 0 }, some = { 0 }, s0 = { 0 }, s1 = { 0 };
+	static uint8_t big[70000];
+	uint64_t index;
+	int two[] = { 2 }, bad_order[] = { 2, 0 };
+
+	assert_int_equal(stor_keyring_table_create(e->kr, "unit", 8, &err), 0);
+	assert_int_equal(stor_writer_open(e->c, 8, 1, &w, &err), 0);
+	assert_int_equal(stor_writer_chunk_size(w), 64 * 1024);
+	assert_int_equal(stor_writer_append(w, "rows-0", 6, &err), 0);
+	for (int g = 1; g <= 2; g++) {
+		char t[3][16];
+		struct stor_part p[3];
+		for (int c = 0; c < 3; c++) {
+			snprintf(t[c], sizeof(t[c]), "g%d-col%d", g, c);
+			p[c] = (struct stor_part){ c, (const uint8_t *)t[c], strlen(t[c]) };
+		}
+		assert_int_equal(stor_writer_append_group(w, p, 3, &err), 0);
+	}
+	/* refused: columns not ascending, a part bigger than a chunk, no part */
+	struct stor_part desc[2] = { { 1, big, 1 }, { 0, big, 1 } }, huge = { 0, big, sizeof(big) };
+	assert_int_equal(stor_writer_append_group(w, desc, 2, &err), -1);
+	assert_int_equal(err.code, CMN_EINVAL);
+	assert_int_equal(stor_writer_append_group(w, &huge, 1, &err), -1);
+	assert_int_equal(stor_writer_append_group(w, desc, 0, &err), -1);
+	if (stor_writer_commit(w, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+
+	index = 0;
+	assert_int_equal(stor_read_groups(e->c, 8, 1, &index, 0, 1, NULL, 0, on_group, &all, &err),
+			 0);
+	assert_int_equal(index, 3);
+	assert_int_equal(all.n, 3);
+	assert_int_equal(all.nparts[0], 1);
+	assert_int_equal(all.cols[0][0], -1);
+	assert_string_equal(all.text[0][0], "rows-0");
+	for (int g = 1; g <= 2; g++) {
+		assert_int_equal(all.nparts[g], 3);
+		for (int c = 0; c < 3; c++) {
+			char t[16];
+			snprintf(t, sizeof(t), "g%d-col%d", g, c);
+			assert_int_equal(all.cols[g][c], c);
+			assert_string_equal(all.text[g][c], t);
+		}
+	}
+	/* column 2 only: the row chunk and one chunk per group, nothing else */
+	stor_metrics_get(e->c, &m0);
+	index = 0;
+	assert_int_equal(stor_read_groups(e->c, 8, 1, &index, 0, 1, two, 1, on_group, &some, &err),
+			 0);
+	stor_metrics_get(e->c, &m1);
+	assert_int_equal(m1.chunks_read - m0.chunks_read, 3);
+	assert_int_equal(some.n, 3);
+	assert_int_equal(some.cols[0][0], -1);
+	assert_int_equal(some.nparts[1], 1);
+	assert_string_equal(some.text[1][0], "g1-col2");
+	assert_string_equal(some.text[2][0], "g2-col2");
+	/* slices are by row group */
+	index = 0;
+	assert_int_equal(stor_read_groups(e->c, 8, 1, &index, 0, 2, NULL, 0, on_group, &s0, &err),
+			 0);
+	index = 0;
+	assert_int_equal(stor_read_groups(e->c, 8, 1, &index, 1, 2, NULL, 0, on_group, &s1, &err),
+			 0);
+	assert_int_equal(s0.n, 2);
+	assert_string_equal(s0.text[0][0], "rows-0");
+	assert_string_equal(s0.text[1][2], "g2-col2");
+	assert_int_equal(s1.n, 1);
+	assert_string_equal(s1.text[0][0], "g1-col0");
+	index = 0;
+	assert_int_equal(
+	    stor_read_groups(e->c, 8, 1, &index, 0, 1, bad_order, 2, on_group, &s0, &err), -1);
+	assert_int_equal(err.code, CMN_EINVAL);
+
+	/* the catalog says group 1's column 0 chunk is column 2 (and the
+	 * other way round): neither opens, no bytes come back as the wrong
+	 * column */
+	assert_int_equal(
+	    sqlite3_exec(e->db,
+			 "UPDATE stor_chunks SET col = CASE col WHEN 0 THEN 2 ELSE 0 "
+			 "END WHERE table_id = 8 AND col IN (0, 2) AND rg = "
+			 "(SELECT min(rg) FROM stor_chunks WHERE table_id = 8 AND col = 1)",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	memset(&some, 0, sizeof(some));
+	index = 0;
+	assert_int_equal(stor_read_groups(e->c, 8, 1, &index, 0, 1, two, 1, on_group, &some, &err),
+			 -1);
+	assert_int_equal(err.code, CMN_EAUTH);
+	assert_int_equal(some.n, 1); /* the row group before it only */
+}
+
 static void test_aborted_write_leaves_nothing(void **state)
 {
 	struct env *e = *state;
@@ -436,6 +561,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batches_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slices_and_kept_buffers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_column_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aborted_write_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_repairs_copy_once, setup, teardown),
 	};

@@ -22,6 +22,18 @@
 #define ID_A "00112233445566778899aabbccddeeff"
 #define ID_B "ffeeddccbbaa99887766554433221100"
 
+/* ct (n bytes of plaintext, sealed) opens under k and aad */
+static int opens(const struct stor_key *k, const struct stor_chunk_aad *aad, const uint8_t *ct,
+		 size_t n, uint8_t *back)
+{
+	struct cmn_err err = CMN_ERR_INIT;
+	size_t outlen = 0;
+	int rc = stor_chunk_open(k, aad, ct, n + STOR_SEAL_OVERHEAD, back, &outlen, &err);
+	if (rc < 0 && err.code != CMN_EAUTH)
+		fail_msg("open failed with %d: %s", err.code, err.msg);
+	return rc == 0;
+}
+
 static void test_seal_open_binding(void **state)
 {
 	struct stor_key k, other;
@@ -35,7 +47,7 @@ static void test_seal_open_binding(void **state)
 		size_t n = sizes[s], outlen = 0;
 		uint8_t *pt = malloc(n + 1), *ct = malloc(n + STOR_SEAL_OVERHEAD),
 			*back = malloc(n + 1);
-		struct stor_chunk_aad a = { ID_A, 7, 3, 1 }, bad;
+		struct stor_chunk_aad a = { ID_A, 7, 3, 1, false, 0, 0 }, bad, colv;
 
 		for (size_t i = 0; i < n; i++)
 			pt[i] = (uint8_t)(i * 31 + 7);
@@ -64,6 +76,26 @@ static void test_seal_open_binding(void **state)
 		bad.key_version = 2;
 		assert_int_equal(
 		    stor_chunk_open(&k, &bad, ct, n + STOR_SEAL_OVERHEAD, back, &outlen, &err), -1);
+		/* a row chunk does not open as a column chunk */
+		bad = a;
+		bad.columnar = true;
+		assert_false(opens(&k, &bad, ct, n, back));
+		/* a column chunk is bound to its row group and column */
+		colv = a;
+		colv.columnar = true;
+		colv.rg = 4;
+		colv.col = 2;
+		assert_int_equal(stor_chunk_seal(&k, &colv, pt, n, ct, &err), 0);
+		assert_true(opens(&k, &colv, ct, n, back));
+		assert_memory_equal(back, pt, n);
+		bad = colv;
+		bad.col = 3;
+		assert_false(opens(&k, &bad, ct, n, back));
+		bad = colv;
+		bad.rg = 5;
+		assert_false(opens(&k, &bad, ct, n, back));
+		assert_false(opens(&k, &a, ct, n, back));
+		assert_int_equal(stor_chunk_seal(&k, &a, pt, n, ct, &err), 0);
 		assert_int_equal(
 		    stor_chunk_open(&other, &a, ct, n + STOR_SEAL_OVERHEAD, back, &outlen, &err),
 		    -1);
