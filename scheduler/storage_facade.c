@@ -417,7 +417,8 @@ static int zip_group(struct read_ctx *rc, const struct stor_part *parts, size_t 
 static int read_group(void *arg, const struct stor_part *parts, size_t n, struct cmn_err *err)
 {
 	struct read_ctx *rc = arg;
-	if (n == 1 && parts[0].col < 0)
+	/* whole rows; or the one column asked for: its batches as they are */
+	if ((n == 1 && parts[0].col < 0) || (n == 1 && rc->ncols == 1))
 		return split_chunk(rc, parts[0].data, parts[0].len, err);
 	for (size_t p = 0; p < n; p++)
 		if (parts[p].col < 0)

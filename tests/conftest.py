@@ -20,6 +20,17 @@ def sanitized():
     return cache.exists() and "CORDON_SANITIZE:STRING=address" in cache.read_text()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def reap_cordonds():
+    """After each module: stop every cordond it started and did not stop
+    (a fixture that failed between start() and yield), so no cordond, chunk
+    server or node outlives the module that started it."""
+    yield
+    import cordon_api
+    for s in list(cordon_api.RUNNING):
+        s.reap()
+
+
 @pytest.fixture(scope="session")
 def bin_dir():
     for name in ("cordon", "cordond", "cordon-node", "cordon-chunkd"):

@@ -26,6 +26,10 @@ REGION = "local"
 SERVICE = "cordon"
 
 
+# Every started cordond until it is stopped (conftest reaps leftovers).
+RUNNING = set()
+
+
 class Cordond:
     http_timeout = 30  # seconds per request (benchmarks raise it)
 
@@ -44,6 +48,7 @@ class Cordond:
             [self.bin_dir / "cordond", "--data-dir", self.data_dir, "--listen", self.listen]
             + self.extra,
             stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL)
+        RUNNING.add(self)
         deadline = time.monotonic() + timeout
         line = b""
         while not line.endswith(b"\n"):
@@ -68,6 +73,23 @@ class Cordond:
         except OSError:
             return ""
 
+    def reap(self):
+        """Stops a cordond that nobody stopped (a fixture whose setup failed
+        between start() and yield); conftest calls it after each module. No
+        checks: whatever went wrong was reported where it happened."""
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.stderr.close()
+        self.proc = None
+        RUNNING.discard(self)
+
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.proc is None:
             return None
@@ -76,6 +98,7 @@ class Cordond:
         self.proc.stdout.close()
         self.stderr.close()
         self.proc = None
+        RUNNING.discard(self)
         log = self.log()
         # Every test checks that cordond drained cleanly and that ASan,
         # LSan and UBSan (make sanitize) found nothing.
