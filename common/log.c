@@ -1,6 +1,7 @@
 /* common/log.c — see log.h. One write(2) per record so lines from several
  * processes sharing a stderr do not interleave. */
 #include "common/log.h"
+#include "common/io.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -79,17 +80,6 @@ static void timestamp(char *out, size_t n)
 	}
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w <= 0)
-			return; /* logging never fails the caller */
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 void cmn_log(enum cmn_log_level level, const char *fmt, ...)
 {
 	char msg[2048], ts[40], line[4096];
@@ -129,5 +119,5 @@ void cmn_log(enum cmn_log_level level, const char *fmt, ...)
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	write_all(logger.fd, line, (size_t)n);
+	(void)cmn_write_all(logger.fd, line, (size_t)n, NULL); /* logging never fails the caller */
 }

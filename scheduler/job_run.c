@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/rowfmt.h"
 #include "netoverlay/netoverlay.h"
@@ -126,27 +127,12 @@ struct run {
 	struct cmn_err spawn_err;
 };
 
-static int write_all(int fd, const void *data, size_t len, struct cmn_err *err)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return cmn_err_sys(err, "write");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int memfd_with(const char *name, const void *data, size_t len, struct cmn_err *err)
 {
 	cleanup_close int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return cmn_err_sys(err, "memfd_create %s", name);
-	if (write_all(fd, data, len, err) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+	if (cmn_write_all(fd, data, len, err) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		return cmn_err_wrap(err, "memfd %s", name);
 	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
 	return steal_fd(&fd);
@@ -453,7 +439,7 @@ static int feed_write(struct feeder *f, unsigned i, const void *data, size_t len
 
 	if (f->fds[i] < 0)
 		return 0;
-	if (write_all(f->fds[i], data, len, &e) == 0)
+	if (cmn_write_all(f->fds[i], data, len, &e) == 0)
 		return 0;
 	if (e.sys_errno == EPIPE) {
 		close(f->fds[i]);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/io.h"
 #include "common/cli.h"
 #include "scheduler/resources.h"
 #include "tools/client.h"
@@ -99,20 +100,6 @@ static int put(struct cli_config *cfg, const char *file, const char *name)
 	return CMN_EXIT_OK;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static int get(struct cli_config *cfg, const char *name, const char *outfile)
 {
 	struct cli_response resp;
@@ -132,7 +119,7 @@ static int get(struct cli_config *cfg, const char *name, const char *outfile)
 			return CMN_EXIT_FAIL;
 		}
 	}
-	rc = write_all(fd, resp.body.data ? resp.body.data : "", resp.body.len);
+	rc = cmn_write_all(fd, resp.body.data ? resp.body.data : "", resp.body.len, NULL);
 	if (outfile && close(fd) < 0)
 		rc = -1;
 	if (rc < 0)

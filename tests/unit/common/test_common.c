@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -293,10 +295,52 @@ static void test_log_levels_and_json(void **state)
 	assert_non_null(strstr(out, " t info: plain 42\n"));
 }
 
+/* cmn_write_all: every byte of a write bigger than a pipe holds (a reader
+ * drains it), and a pipe with no reader is an error with errno's code. */
+static void test_write_all(void **state)
+{
+	int p[2], status;
+	size_t n = 1u << 20;
+	char *big = malloc(n);
+	struct cmn_err err = CMN_ERR_INIT;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'w', n);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		size_t got = 0;
+		ssize_t r;
+		char tmp[4096];
+		close(p[1]);
+		while ((r = read(p[0], tmp, sizeof(tmp))) > 0)
+			got += (size_t)r;
+		_exit(got == (1u << 20) ? 0 : 1);
+	}
+	close(p[0]);
+	assert_int_equal(cmn_write_all(p[1], big, n, &err), 0);
+	close(p[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(cmn_write_all(p[1], big, 10, &err), -1);
+	assert_int_equal(err.sys_errno, EPIPE);
+	assert_int_equal(cmn_write_all(p[1], big, 10, NULL), -1);
+	signal(SIGPIPE, SIG_DFL);
+	close(p[1]);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_err_sys_and_wrap),
+		cmocka_unit_test(test_write_all),
 		cmocka_unit_test(test_err_null_and_names),
 		cmocka_unit_test(test_err_truncates_long_messages),
 		cmocka_unit_test(test_buf_grow_printf_consume),
