@@ -335,7 +335,7 @@ static void test_column_chunks(void **state)
 	assert_int_equal(stor_writer_chunk_size(w), 64 * 1024);
 	assert_int_equal(stor_writer_append(w, "rows-0", 6, &err), 0);
 	for (int g = 1; g <= 2; g++) {
-		char t[3][16];
+		char t[3][32];
 		struct stor_part p[3];
 		for (int c = 0; c < 3; c++) {
 			snprintf(t[c], sizeof(t[c]), "g%d-col%d", g, c);
@@ -363,7 +363,7 @@ static void test_column_chunks(void **state)
 	for (int g = 1; g <= 2; g++) {
 		assert_int_equal(all.nparts[g], 3);
 		for (int c = 0; c < 3; c++) {
-			char t[16];
+			char t[32];
 			snprintf(t, sizeof(t), "g%d-col%d", g, c);
 			assert_int_equal(all.cols[g][c], c);
 			assert_string_equal(all.text[g][c], t);
