@@ -194,10 +194,8 @@ static int split_group(const struct sch_storage_batch *b, size_t n, size_t ncols
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		size_t made = 0;
 		rc = cmn_rowbatch_open_validated(r, b[i].data, b[i].len, err);
-		/* a column of a batch is never longer than the batch */
 		for (size_t c = 0; rc == 0 && c < ncols; c++, made++)
-			if ((rc = cmn_rowbatch_begin(&ws[c], &r->cols[c], 1, 0, err)) == 0)
-				rc = cmn_buf_reserve(&ws[c].buf, b[i].len, err);
+			rc = cmn_rowbatch_begin(&ws[c], &r->cols[c], 1, 0, err);
 		while (rc == 0 && (rc = cmn_rowbatch_next_split(r, ws, err)) == 1)
 			rc = 0;
 		for (size_t c = 0; rc == 0 && c < ncols; c++) {
@@ -261,16 +259,9 @@ static int write_group(struct stor_writer *w, const struct sch_storage_batch *b,
 	sp = calloc(ncols, sizeof(*sp));
 	if (!parts || !sp)
 		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	rc = 0;
-	/* no part is longer than the group: room for any of them up front
-	 * (untouched pages cost nothing), so no part is copied as it grows */
-	for (size_t c = 0; c < ncols; c++) {
+	for (size_t c = 0; c < ncols; c++)
 		cmn_buf_init(&parts[c], 0);
-		if (rc == 0)
-			rc = cmn_buf_reserve(&parts[c], bytes, err);
-	}
-	if (rc == 0)
-		rc = split_group(b, n, ncols, parts, err);
+	rc = split_group(b, n, ncols, parts, err);
 	for (size_t c = 0; c < ncols; c++)
 		sp[c] = (struct stor_part){ (int)c, (const uint8_t *)parts[c].data, parts[c].len };
 	if (rc == 0)
