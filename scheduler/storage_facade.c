@@ -232,6 +232,7 @@ static bool same_columns(const struct cmn_rowbatch_reader *a, const struct cmn_r
 static int write_group(struct stor_writer *w, const struct sch_storage_batch *b, size_t n,
 		       size_t bytes, struct cmn_err *err)
 {
+	size_t cs = stor_writer_chunk_size(w);
 	cleanup_free struct cmn_rowbatch_reader *r0 = calloc(1, sizeof(*r0));
 	cleanup_free struct cmn_rowbatch_reader *r = calloc(1, sizeof(*r));
 	cleanup_free struct cmn_buf *parts = NULL;
@@ -245,7 +246,10 @@ static int write_group(struct stor_writer *w, const struct sch_storage_batch *b,
 	if (cmn_rowbatch_open_validated(r0, b[0].data, b[0].len, err) < 0)
 		return -1;
 	ncols = r0->ncols;
-	columns = ncols >= 2 && ncols <= STOR_MAX_PARTS && bytes / ncols >= COLUMN_CHUNK_MIN;
+	/* a group over a chunk is one batch too big for one: append_batch
+	 * refuses it with the limit's own message */
+	columns = ncols >= 2 && ncols <= STOR_MAX_PARTS && bytes <= cs &&
+		  bytes / ncols >= COLUMN_CHUNK_MIN;
 	for (size_t i = 1; columns && i < n; i++)
 		columns = cmn_rowbatch_open_validated(r, b[i].data, b[i].len, err) == 0 &&
 			  same_columns(r0, r);

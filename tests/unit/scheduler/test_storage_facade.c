@@ -140,6 +140,36 @@ static void test_facade_round_trip_drop_rotate(void **state)
 	assert_int_equal(sch_storage_table_read(s, 77, 2, collect_cb, &got, &err), -1);
 	assert_int_equal(got.batches, 0);
 
+	/* big batches: column chunks; read whole, or one column only */
+	{
+		struct sch_storage_batch big[2];
+		char *bb[2], *huge;
+		const int id_only[] = { 0 };
+		uint64_t index = 0;
+		big[0].len = make_batch(0, 60000, &bb[0]);
+		big[1].len = make_batch(60000, 60000, &bb[1]);
+		big[0].data = bb[0];
+		big[1].data = bb[1];
+		assert_int_equal(sch_storage_table_write(s, 77, 3, big, 2, &err), 0);
+		got = (struct collect){ 0, 0 };
+		assert_int_equal(sch_storage_table_read(s, 77, 3, collect_cb, &got, &err), 0);
+		assert_int_equal(got.next_id, 120000);
+		got = (struct collect){ 0, 0 };
+		assert_int_equal(sch_storage_table_read_slice(s, 77, 3, &index, 0, 1, id_only, 1,
+							      collect_cb, &got, &err),
+				 0);
+		assert_int_equal(got.next_id, 120000);
+		/* a batch bigger than a chunk: refused with the limit, nothing visible */
+		big[0].len = make_batch(0, 250000, &huge);
+		big[0].data = huge;
+		assert_int_equal(sch_storage_table_write(s, 77, 4, big, 1, &err), -1);
+		assert_int_equal(err.code, CMN_ELIMIT);
+		assert_non_null(strstr(err.msg, "exceeds the chunk size"));
+		free(huge);
+		free(bb[0]);
+		free(bb[1]);
+	}
+
 	/* rotation keeps the data readable */
 	assert_int_equal(sch_storage_project_key_set(s, "proj", NULL, &v, NULL), 0);
 	assert_int_equal(v, 2);
