@@ -314,6 +314,9 @@ struct read_ctx {
 	void *ctx;
 	const int *cols;                /* the table columns wanted, in the caller's order */
 	size_t ncols;                   /* 0: every column, in table order */
+	size_t *src;                    /* cols as a row batch's column numbers */
+	struct cmn_col *ocols;          /* a projected batch's columns */
+	bool in_order;                  /* cols[k] == k for every k */
 	struct cmn_rowbatch_reader *rs; /* one per part, for column chunks */
 	size_t nrs;
 };
@@ -323,15 +326,45 @@ static uint32_t unframe(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* A stored batch of whole rows (r, opened on batch) to cb, projected to
+ * the wanted columns: stored batches hold the table's columns in table
+ * order, so wanted column k is the batch's column cols[k]. */
+static int pass_rows(struct read_ctx *rc, struct cmn_rowbatch_reader *r, const void *batch,
+		     size_t len, struct cmn_err *err)
+{
+	struct cmn_rowbatch_writer w;
+	int rv;
+
+	if (rc->ncols == 0 || (rc->in_order && r->ncols == rc->ncols))
+		return rc->cb(rc->ctx, batch, len, err);
+	for (size_t k = 0; k < rc->ncols; k++) {
+		if (rc->src[k] >= r->ncols)
+			return cmn_err_set(err, CMN_EPROTO, 0,
+					   "stored batch of %zu columns has no column %zu",
+					   r->ncols, rc->src[k]);
+		rc->ocols[k] = r->cols[rc->src[k]];
+	}
+	rv = cmn_rowbatch_begin(&w, rc->ocols, rc->ncols, 0, err);
+	/* the values' bytes as stored */
+	while (rv == 0 && (rv = cmn_rowbatch_next_projected(r, &w, rc->src, err)) == 1)
+		rv = 0;
+	if (rv == 0)
+		rv = cmn_rowbatch_finish(&w, err);
+	if (rv == 0)
+		rv = rc->cb(rc->ctx, w.buf.data, w.buf.len, err);
+	cmn_rowbatch_writer_free(&w);
+	return rv < 0 ? -1 : 0;
+}
+
 /* A chunk holds whole batches framed as u32 (big-endian) length + batch.
  * Its bytes passed AES-GCM under the table's key: they are what this
  * cordond wrote, and it wrote only batches it had validated. So only the
  * header is read here (cmn_rowbatch_open_validated); every reader's next()
  * still checks every length, and a node validates each frame in full. */
-static int split_chunk(void *arg, const uint8_t *data, size_t len, struct cmn_err *err)
+static int split_chunk(struct read_ctx *rc, const struct stor_part *part, struct cmn_err *err)
 {
-	struct read_ctx *rc = arg;
-	size_t off = 0;
+	const uint8_t *data = part->data;
+	size_t off = 0, len = part->len;
 
 	while (off < len) {
 		struct cmn_rowbatch_reader r;
@@ -343,8 +376,10 @@ static int split_chunk(void *arg, const uint8_t *data, size_t len, struct cmn_er
 		if (blen > len - off)
 			return cmn_err_set(err, CMN_EPROTO, 0,
 					   "batch of %zu bytes overruns its chunk", blen);
+		/* whole rows, projected; or the one column asked for, as it is */
 		if (cmn_rowbatch_open_validated(&r, data + off, blen, err) < 0 ||
-		    rc->cb(rc->ctx, data + off, blen, err) < 0)
+		    (part->col < 0 ? pass_rows(rc, &r, data + off, blen, err)
+				   : rc->cb(rc->ctx, data + off, blen, err)) < 0)
 			return -1;
 		off += blen;
 	}
@@ -421,9 +456,9 @@ static int zip_group(struct read_ctx *rc, const struct stor_part *parts, size_t 
 static int read_group(void *arg, const struct stor_part *parts, size_t n, struct cmn_err *err)
 {
 	struct read_ctx *rc = arg;
-	/* whole rows; or the one column asked for: its batches as they are */
-	if ((n == 1 && parts[0].col < 0) || (n == 1 && rc->ncols == 1))
-		return split_chunk(rc, parts[0].data, parts[0].len, err);
+	/* whole rows; or the one column asked for: its batches are the answer */
+	if (n == 1 && (parts[0].col < 0 || rc->ncols == 1))
+		return split_chunk(rc, &parts[0], err);
 	for (size_t p = 0; p < n; p++)
 		if (parts[p].col < 0)
 			return cmn_err_set(err, CMN_EPROTO, 0, "row group mixes rows and columns");
@@ -440,8 +475,10 @@ static int read_groups(struct sch_storage *s, uint64_t table_id, uint64_t versio
 		       unsigned slice, unsigned nslices, const int *cols, size_t ncols,
 		       sch_storage_batch_cb cb, void *ctx, struct cmn_err *err)
 {
-	struct read_ctx rc = { cb, ctx, cols, ncols, NULL, 0 };
+	struct read_ctx rc = { cb, ctx, cols, ncols, NULL, NULL, true, NULL, 0 };
 	cleanup_free int *want = NULL;
+	cleanup_free size_t *src = NULL;
+	cleanup_free struct cmn_col *ocols = NULL;
 	size_t nw = 0;
 	int r;
 
@@ -449,8 +486,18 @@ static int read_groups(struct sch_storage *s, uint64_t table_id, uint64_t versio
 		return -1;
 	if (ncols > 0) { /* storage wants them ascending, once each */
 		want = malloc(ncols * sizeof(*want));
-		if (!want)
+		src = malloc(ncols * sizeof(*src));
+		ocols = malloc(ncols * sizeof(*ocols));
+		if (!want || !src || !ocols)
 			return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
+		for (size_t k = 0; k < ncols; k++) {
+			if (cols[k] < 0)
+				return cmn_err_set(err, CMN_EINVAL, 0, "read: column %d", cols[k]);
+			src[k] = (size_t)cols[k];
+			rc.in_order = rc.in_order && cols[k] == (int)k;
+		}
+		rc.src = src;
+		rc.ocols = ocols;
 		memcpy(want, cols, ncols * sizeof(*want));
 		qsort(want, ncols, sizeof(*want), cmp_int);
 		for (size_t i = 0; i < ncols; i++)

@@ -782,81 +782,41 @@ struct proj_ctx {
 	const struct sch_tabledef *t;
 	const size_t *tcol; /* table column of each requested one */
 	size_t ncols;
-	bool identity; /* every column, in table order: batches leave as stored */
 	struct cmn_rowbatch_reader *r;
 	struct cmn_col *ocols;
-	size_t *src; /* batch column of each requested one */
 };
 
-static int project_batch(struct proj_ctx *pc, const void *batch, size_t len, struct cmn_err *err)
-{
-	struct cmn_rowbatch_writer *w = calloc(1, sizeof(*w));
-	int rc;
-
-	if (!w)
-		return cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
-	rc = cmn_rowbatch_begin(w, pc->ocols, pc->ncols, 0, err);
-	/* the values' bytes as stored (project_cb checked the types) */
-	while (rc == 0 && (rc = cmn_rowbatch_next_projected(pc->r, w, pc->src, err)) == 1)
-		rc = 0;
-	if (rc == 0)
-		rc = cmn_rowbatch_finish(w, err);
-	if (rc == 0)
-		rc = pc->cb(pc->ctx, w->buf.data, w->buf.len, err);
-	cmn_rowbatch_writer_free(w);
-	free(w);
-	(void)batch;
-	(void)len;
-	return rc < 0 ? -1 : 0;
-}
-
-static bool already_projected(const struct proj_ctx *pc)
-{
-	if (pc->r->ncols != pc->ncols)
-		return false;
-	for (size_t k = 0; k < pc->ncols; k++) {
-		const char *want = pc->t->cols[pc->tcol[k]].name;
-		size_t wl = strlen(want);
-		if (pc->r->cols[k].name_len != wl ||
-		    strncasecmp(pc->r->cols[k].name, want, wl) != 0 ||
-		    (int)pc->r->cols[k].type != (int)pc->ocols[k].type)
-			return false;
-	}
-	return true;
-}
-
+/* The storage facade projects (sch_storage_table_read_slice: batches of
+ * exactly the asked columns, in order); each batch's header is checked
+ * against the table before it leaves, so a stored batch that is not what
+ * the table says is an error, never another column's values. */
 static int project_cb(void *ctx, const void *batch, size_t len, struct cmn_err *err)
 {
 	struct proj_ctx *pc = ctx;
-	if (pc->identity)
-		return pc->cb(pc->ctx, batch, len, err);
+
 	/* sch_storage_table_read gives authenticated batches (storage_glue.h) */
 	if (cmn_rowbatch_open_validated(pc->r, batch, len, err) < 0)
 		return -1;
-	/* column chunks come back as exactly the columns asked for */
-	if (already_projected(pc))
-		return pc->cb(pc->ctx, batch, len, err);
-	/* stored batches are named as the table: find each column by name */
 	for (size_t k = 0; k < pc->ncols; k++) {
 		const char *want = pc->t->cols[pc->tcol[k]].name;
-		size_t wl = strlen(want), j;
-		for (j = 0; j < pc->r->ncols; j++)
-			if (pc->r->cols[j].name_len == wl &&
-			    strncasecmp(pc->r->cols[j].name, want, wl) == 0)
-				break;
-		if (j == pc->r->ncols || (int)pc->r->cols[j].type != (int)pc->ocols[k].type)
+		size_t wl = strlen(want);
+		if (k >= pc->r->ncols || pc->r->cols[k].name_len != wl ||
+		    strncasecmp(pc->r->cols[k].name, want, wl) != 0 ||
+		    (int)pc->r->cols[k].type != (int)pc->ocols[k].type)
 			return cmn_err_set(err, CMN_EINTERNAL, 0,
 					   "stored batch of '%s' has no column '%s' of type %s",
 					   pc->t->name, want, cmn_col_type_name(pc->ocols[k].type));
-		pc->src[k] = j;
 	}
-	return project_batch(pc, batch, len, err);
+	if (pc->r->ncols != pc->ncols)
+		return cmn_err_set(err, CMN_EINTERNAL, 0,
+				   "stored batch of '%s' has %zu columns, not %zu", pc->t->name,
+				   pc->r->ncols, pc->ncols);
+	return pc->cb(pc->ctx, batch, len, err);
 }
 
 static int map_columns(const struct sch_tabledef *t, const char *const *cols, size_t ncols,
-		       size_t *tcol, struct cmn_col *ocols, bool *identity, struct cmn_err *err)
+		       size_t *tcol, struct cmn_col *ocols, struct cmn_err *err)
 {
-	*identity = ncols == t->ncols;
 	for (size_t k = 0; k < ncols; k++) {
 		size_t j;
 		for (j = 0; j < t->ncols; j++)
@@ -866,7 +826,6 @@ static int map_columns(const struct sch_tabledef *t, const char *const *cols, si
 			return cmn_err_set(err, CMN_EINVAL, 0, "table '%s' has no column '%s'",
 					   t->name, cols[k]);
 		tcol[k] = j;
-		*identity = *identity && j == k;
 		ocols[k] = (struct cmn_col){ (enum cmn_col_type)t->cols[j].type, t->cols[j].name,
 					     strlen(t->cols[j].name) };
 	}
@@ -881,7 +840,7 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 	struct td_row row = { 0 };
 	struct proj_ctx pc = { .cb = cb, .ctx = ctx };
 	uint64_t index = 0;
-	cleanup_free size_t *tcol = NULL, *src = NULL;
+	cleanup_free size_t *tcol = NULL;
 	cleanup_free int *want = NULL;
 	cleanup_free struct cmn_col *ocols = NULL;
 	bool held;
@@ -901,13 +860,12 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 		row_hold(td, &row);
 	td_unlock(td);
 	tcol = calloc(ncols, sizeof(*tcol));
-	src = calloc(ncols, sizeof(*src));
 	ocols = calloc(ncols, sizeof(*ocols));
 	want = calloc(ncols, sizeof(*want));
-	if (rc == 0 && (!tcol || !src || !ocols || !want))
+	if (rc == 0 && (!tcol || !ocols || !want))
 		rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");
 	if (rc == 0)
-		rc = map_columns(t, cols, ncols, tcol, ocols, &pc.identity, err);
+		rc = map_columns(t, cols, ncols, tcol, ocols, err);
 	for (size_t k = 0; rc == 0 && k < ncols; k++)
 		want[k] = (int)tcol[k];
 	if (rc == 0 && row.data_version != 0) {
@@ -915,7 +873,6 @@ int sch_tabledata_read(struct sch_tabledata *td, const char *project, const char
 		pc.tcol = tcol;
 		pc.ncols = ncols;
 		pc.ocols = ocols;
-		pc.src = src;
 		pc.r = calloc(1, sizeof(*pc.r));
 		if (!pc.r)
 			rc = cmn_err_set(err, CMN_ENOMEM, 0, "out of memory");

@@ -74,10 +74,11 @@ int sch_tabledata_write(struct sch_tabledata *td, const char *project, const cha
 			uint64_t *rows_out, struct cmn_err *err);
 
 /* Reads the current version of project.name: cb gets each stored batch of
- * the chunks whose number i (counted across the table's segments)
+ * the row groups whose number i (counted across the table's segments)
  * satisfies i % nslices == slice (nslices >= 1); each slice fetches and
- * decrypts only its own chunks, so slices read in parallel share the
- * work. Every batch is projected to
+ * decrypts only its own row groups, and of those only the asked columns'
+ * chunks, so slices read in parallel share the work. Every batch is
+ * projected to
  * `cols` (names, case-insensitive, any order, each a column of the table)
  * — only those columns leave this function. A table never written calls cb
  * zero times. The batch passed to cb is valid during the call only, and

@@ -132,6 +132,23 @@ static void test_facade_round_trip_drop_rotate(void **state)
 	assert_int_equal(got.batches, 3);
 	assert_int_equal(got.next_id, 5101);
 
+	/* rows projected by the facade: column 0 only; a column the stored
+	 * batches do not have is an error, not another column's values */
+	{
+		const int id_only[] = { 0 }, beyond[] = { 0, 5 };
+		uint64_t index = 0;
+		got = (struct collect){ 0, 0 };
+		assert_int_equal(sch_storage_table_read_slice(s, 77, 1, &index, 0, 1, id_only, 1,
+							      collect_cb, &got, &err),
+				 0);
+		assert_int_equal(got.next_id, 5101);
+		index = 0;
+		assert_int_equal(sch_storage_table_read_slice(s, 77, 1, &index, 0, 1, beyond, 2,
+							      collect_cb, &got, &err),
+				 -1);
+		assert_int_equal(err.code, CMN_EPROTO);
+	}
+
 	/* a malformed batch: refused, version 2 never becomes visible */
 	bufs[1][0] ^= 1;
 	assert_int_equal(sch_storage_table_write(s, 77, 2, b, 3, &err), -1);
